@@ -1,0 +1,23 @@
+"""Configuration errors, worded exactly as ``nginx -t`` words them."""
+
+from __future__ import annotations
+
+
+class ConfigError(Exception):
+    """An ``[emerg]`` while reading the configuration.
+
+    ``str(err)`` is the text nginx prints after ``nginx: ``, e.g.
+    ``[emerg] unknown directive "foo" in /etc/nginx/nginx.conf:12``.
+    """
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                 level: str = "emerg") -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.level = level
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f" in {self.file}:{self.line}" if self.file is not None else ""
+        return f"[{self.level}] {self.message}{where}"
