@@ -1,0 +1,132 @@
+"""The engine's public request/response types: what goes in, what comes out.
+
+An :class:`HttpRequest` is what a client sent (no sockets: the listener, the TUI and the
+tests build one); an :class:`Exchange` is what came back: the response as the client saw
+it, the trace of how nginx produced it, and the log records it wrote. A
+:class:`ResponseSink` receives the response while it is produced, for a real listener
+that must stream (``ngx.flush``, ``ngx.eof``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .log import LogRecord
+from .trace import Event
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class HttpRequest:
+    method: str = "GET"
+    target: str = "/"
+    version: str = "HTTP/1.1"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    client_addr: str = "127.0.0.1"
+    client_port: int = 51000
+    server_addr: str = "127.0.0.1"
+    server_port: int = 80
+    #: The connection's number (nginx's ``*N``); the listener sets it, tests may leave 0.
+    connection: int = 0
+    #: Requests already served on this connection (keep-alive), for ``$connection_requests``.
+    connection_requests: int = 1
+
+    @property
+    def request_line(self) -> str:
+        return f"{self.method} {self.target} {self.version}"
+
+
+class ResponseSink(Protocol):
+    async def send_headers(self, status: int, reason: str, headers: list[tuple[str, str]],
+                           chunked: bool) -> None: ...
+
+    async def send_body(self, data: bytes) -> None: ...
+
+    async def finish(self, keepalive: bool) -> None: ...
+
+
+class CollectingSink:
+    """Collects the response in memory: the default for in-process requests."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.reason = ""
+        self.headers: list[tuple[str, str]] = []
+        self.chunks: list[bytes] = []
+        self.chunked = False
+        self.finished = False
+        self.keepalive = True
+        self.headers_sent = False
+
+    async def send_headers(self, status: int, reason: str, headers: list[tuple[str, str]],
+                           chunked: bool) -> None:
+        self.status, self.reason, self.headers, self.chunked = status, reason, headers, chunked
+        self.headers_sent = True
+
+    async def send_body(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+    async def finish(self, keepalive: bool) -> None:
+        self.finished = True
+        self.keepalive = keepalive
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    #: False for nginx's 444 and other cases where the connection closed with no response.
+    sent: bool = True
+
+    def header(self, name: str) -> str | None:
+        low = name.lower()
+        for k, v in self.headers:
+            if k.lower() == low:
+                return v
+        return None
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+@dataclass
+class Exchange:
+    """One request and everything the engine can say about it."""
+
+    request: HttpRequest
+    response: Response
+    trace: list[Event]
+    logs: list[LogRecord]
+    id: int = field(default_factory=lambda: next(_ids))
+    started: float = 0.0
+    duration_ms: float = 0.0
+    #: The location that produced the response (the last one used), as nginx shows it.
+    location: str = ""
+    server: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "request": {"method": self.request.method, "target": self.request.target,
+                        "version": self.request.version,
+                        "headers": [list(h) for h in self.request.headers],
+                        "body": self.request.body.decode("utf-8", "replace")},
+            "status": self.response.status,
+            "reason": self.response.reason,
+            "headers": [list(h) for h in self.response.headers],
+            "body": self.response.text,
+            "location": self.location,
+            "server": self.server,
+            "duration_ms": round(self.duration_ms, 3),
+            "trace": [e.to_dict() for e in self.trace],
+            "logs": [{"level": r.level, "time": r.time, "message": r.message,
+                      "connection": r.connection, "line": r.line, "log": r.log}
+                     for r in self.logs],
+        }

@@ -1,0 +1,270 @@
+"""ngx_http_core_module: what every request needs whatever other modules are loaded.
+
+It places the core's own steps in the phase table (find config, post rewrite, post
+access, content), compiles the core directives of each block (limits, keep-alive,
+``error_page``, ``types``/``default_type``, ``root``/``alias``, ``error_log``), maps a URI
+to a file path, and owns the last header and body filters, which write the response
+out as nginx's header filter and write filter do.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from ..conf.errors import ConfigError
+from ..conf.values import parse_size, parse_time
+from .block import Block
+from .core_variables import register_core_variables
+from .location import LocationConf
+from .log import LEVEL_NUM
+from .phases import DECLINED, HttpModule, Phase
+from .response import NGINX_VER, http_date, status_line
+from .variables import ComplexValue, compile_value
+
+if TYPE_CHECKING:
+    from .config import HttpConfig
+    from .engine import HttpEngine
+    from .request import Request
+
+#: Extensions nginx knows without a mime.types (its built-in ``types`` default).
+_BUILTIN_TYPES = {"html": "text/html", "gif": "image/gif", "jpg": "image/jpeg"}
+
+
+@dataclass(slots=True)
+class ErrorPage:
+    codes: frozenset[int]
+    uri: ComplexValue
+    #: None: keep the original status; 0: ``=`` (the target decides); N: ``=N``.
+    overwrite: int | None
+
+
+async def _placeholder(r: Request) -> int:  # the core's checkers do the work
+    return DECLINED
+
+
+class CoreModule(HttpModule):
+    name = "ngx_http_core_module"
+
+    def init(self, engine: HttpEngine) -> None:
+        register_core_variables(engine.variables, engine.services)
+        for phase in (Phase.FIND_CONFIG, Phase.POST_REWRITE, Phase.POST_ACCESS, Phase.CONTENT):
+            engine.phases.add(phase, "core", _placeholder, order=1000)
+        engine.phases.add_header_filter("header_filter", self.header_filter, order=1000)
+        engine.phases.add_body_filter("write_filter", self.write_filter, order=1000)
+        engine.services["map_uri_to_path"] = map_uri_to_path
+        engine.services["set_content_type"] = set_content_type
+
+    def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        for block in cfg.blocks:
+            block.mod["core"] = self._compile(engine, block)
+
+    def _compile(self, engine: HttpEngine, b: Block) -> dict:
+        core: dict = {}
+        d = b.first("client_max_body_size")
+        core["client_max_body_size"] = _size(d) if d else 1024 * 1024
+        d = b.first("keepalive_timeout")
+        core["keepalive_timeout"] = _time(d) if d else 75.0
+        core["keepalive_header"] = _time(d, 1) if d and len(d.args) > 1 else None
+        d = b.first("keepalive_requests")
+        core["keepalive_requests"] = int(d.args[0]) if d and d.args[0].isdigit() else 1000
+        pages = []
+        for d in b.get("error_page"):
+            pages.append(_error_page(engine, d))
+        core["error_pages"] = pages
+        levels = [lvl for d in b.get("error_log") for lvl in [_level(d)]]
+        core["error_log_level"] = max(levels) if levels else None
+        core["types"] = _types(b)
+        core["default_type"] = b.value("default_type", "text/plain")
+        return core
+
+    async def header_filter(self, r: Request, next_: Callable[[], Awaitable[None]]) -> None:
+        """ngx_http_header_filter + the chunked filter's header part."""
+        if r is not r.main:
+            return
+        out = r.out
+        status = out.status
+        core = r.loc.mod.get("core", {})
+        head = r.method == "HEAD"
+        if status == 204:
+            head = True
+            out.content_type = None
+            out.content_length = None
+            out.last_modified = None
+        elif status == 304:
+            head = True
+        if out.last_modified is not None and status not in (200, 206, 304):
+            out.last_modified = None
+        r.header_only = head  # type: ignore[attr-defined]
+        chunked = False
+        if out.content_length is None and status not in (204, 304) and not head:
+            if r.http_version >= 1001 and r.loc.flag("chunked_transfer_encoding", True):
+                chunked = True
+            else:
+                r.keepalive = False
+        r.chunked = chunked  # type: ignore[attr-defined]
+        headers: list[tuple[str, str]] = []
+        tokens = r.loc.value("server_tokens", "on")
+        if out.headers.get("server") is None:
+            headers.append(("Server", NGINX_VER if tokens != "off" else "nginx"))
+        if out.headers.get("date") is None:
+            import time
+            headers.append(("Date", http_date(time.time())))
+        if out.content_type:
+            headers.append(("Content-Type", out.content_type))
+        if out.content_length is not None and out.headers.get("content-length") is None:
+            headers.append(("Content-Length", str(out.content_length)))
+        if out.last_modified is not None and out.headers.get("last-modified") is None:
+            headers.append(("Last-Modified", http_date(out.last_modified)))
+        if out.location:
+            headers.append(("Location", _absolute(r, out.location)))
+        if chunked:
+            headers.append(("Transfer-Encoding", "chunked"))
+        if r.keepalive:
+            headers.append(("Connection", "keep-alive"))
+            if core.get("keepalive_header"):
+                headers.append(("Keep-Alive", f"timeout={int(core['keepalive_header'])}"))
+        else:
+            headers.append(("Connection", "close"))
+        if out.etag:
+            headers.append(("ETag", out.etag))
+        headers.extend(out.headers.items)
+        line = out.status_line or status_line(status)
+        code, _, reason = line.partition(" ")
+        r.header_bytes = len(line) + 11 + sum(len(k) + len(v) + 4 for k, v in headers) + 2  # type: ignore[attr-defined]
+        r.trace.add("header", op="send", status=status, headers=list(headers))
+        await r.sink.send_headers(int(code), reason, headers, chunked)  # type: ignore[attr-defined]
+
+    async def write_filter(self, r: Request, data: bytes, last: bool,
+                           next_: Callable[[bytes, bool], Awaitable[None]]) -> None:
+        if r is not r.main:
+            buf = r.ctx.setdefault("keep:subrequest_body", [])
+            buf.append(data)
+            return
+        if data and not getattr(r, "header_only", False):
+            r.body_sent += len(data)
+            await r.sink.send_body(data)  # type: ignore[attr-defined]
+
+
+def _size(d) -> int:  # type: ignore[no-untyped-def]
+    v = parse_size(d.args[0])
+    if v is None:
+        raise ConfigError(f'"{d.name}" directive invalid value', d.file, d.line)
+    return v
+
+
+def _time(d, i: int = 0) -> float:  # type: ignore[no-untyped-def]
+    v = parse_time(d.args[i])
+    if v is None:
+        raise ConfigError(f'"{d.name}" directive invalid value', d.file, d.line)
+    return v
+
+
+def _level(d) -> int:  # type: ignore[no-untyped-def]
+    if len(d.args) > 1:
+        lvl = d.args[1]
+        if lvl not in LEVEL_NUM:
+            raise ConfigError(f'invalid log level "{lvl}"', d.file, d.line)
+        return LEVEL_NUM[lvl]
+    return LEVEL_NUM["error"]
+
+
+def _error_page(engine: HttpEngine, d) -> ErrorPage:  # type: ignore[no-untyped-def]
+    args = list(d.args)
+    uri = args.pop()
+    overwrite: int | None = None
+    if args and args[-1].startswith("="):
+        flag = args.pop()
+        if flag == "=":
+            overwrite = 0
+        elif flag[1:].isdigit():
+            overwrite = int(flag[1:])
+        else:
+            raise ConfigError(f'invalid value "{flag}"', d.file, d.line)
+    if not args:
+        raise ConfigError(f'invalid number of arguments in "error_page" directive', d.file, d.line)
+    codes = set()
+    for a in args:
+        if not a.isdigit() or not 300 <= int(a) <= 599:
+            raise ConfigError(f'value "{a}" must be between 300 and 599', d.file, d.line)
+        if int(a) == 499:
+            raise ConfigError(f'value "{a}" must be between 300 and 599', d.file, d.line)
+        codes.add(int(a))
+    return ErrorPage(frozenset(codes), compile_value(uri, engine.variables, d.file, d.line),
+                     overwrite)
+
+
+def _types(b: Block) -> dict[str, str]:
+    for blk in b.ancestors():
+        found = blk.own.get("types")
+        if found:
+            table: dict[str, str] = {}
+            for t in found:
+                for entry in t.children():
+                    for ext in entry.args:
+                        table[ext.lower()] = entry.name
+            return table
+    return dict(_BUILTIN_TYPES)
+
+
+def set_content_type(r: Request) -> None:
+    """ngx_http_set_content_type: by the URI's extension, else ``default_type``."""
+    if r.out.content_type:
+        return
+    core = r.loc.mod.get("core", {})
+    ext = r.exten.lower()
+    ctype = core.get("types", {}).get(ext) if ext else None
+    r.out.content_type = ctype or core.get("default_type", "text/plain")
+
+
+def map_uri_to_path(r: Request, kind: str = "request_filename") -> str:
+    """ngx_http_map_uri_to_path: ``root`` + URI, or ``alias`` replacing the location prefix."""
+    loc = r.loc
+    prefix = r.engine.cfg.prefix
+    alias_d = loc.first("alias") if loc.kind == "location" else None
+    if alias_d is not None:
+        alias = _eval(r, alias_d.args[0])
+        root = alias if os.path.isabs(alias) else os.path.join(prefix, alias)
+        if kind in ("document_root", "realpath_root"):
+            path = root
+            if isinstance(loc, LocationConf) and loc.regex is None and root.endswith("/") \
+                    is False and loc.name.endswith("/"):
+                pass
+            return os.path.realpath(path) if kind == "realpath_root" else path
+        if isinstance(loc, LocationConf) and loc.regex is not None:
+            return root
+        name = loc.name if isinstance(loc, LocationConf) else ""
+        return root + r.uri[len(name):]
+    root_v = loc.value("root", "html") or "html"
+    root = _eval(r, root_v)
+    if not os.path.isabs(root):
+        root = os.path.join(prefix, root)
+    if kind == "document_root":
+        return root
+    if kind == "realpath_root":
+        return os.path.realpath(root)
+    return root + r.uri
+
+
+def _eval(r: Request, text: str) -> str:
+    if "$" not in text:
+        return text
+    cache = r.engine.services.setdefault("core.path_values", {})
+    cv = cache.get(text)
+    if cv is None:
+        cv = cache[text] = compile_value(text, r.engine.variables)
+    return cv.evaluate(r)
+
+
+def _absolute(r: Request, location: str) -> str:
+    """``absolute_redirect``: nginx turns ``/x`` into ``http://host[:port]/x``."""
+    if not location.startswith("/") or not r.loc.flag("absolute_redirect", True):
+        return location
+    if r.loc.flag("server_name_in_redirect", False):
+        host = r.server.server_name
+    else:
+        host = r.main.host or r.server.server_name or r.conn.server_addr
+    port = r.conn.server_port
+    suffix = f":{port}" if r.loc.flag("port_in_redirect", True) and port != 80 else ""
+    return f"http://{host}{suffix}{location}"

@@ -1,0 +1,185 @@
+"""The variables of ngx_http_core_module (and the few other always-present ones).
+
+Each getter reads the request as nginx's ``ngx_http_variable_*`` does; names and
+formats follow nginx's documentation (``$msec`` = ``1700000000.123``, ``$time_local`` =
+``27/Nov/2026:09:14:32 +0000``, ``$status`` = ``000`` before a response exists...).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from typing import TYPE_CHECKING
+
+from .response import NGINX_VERSION
+
+if TYPE_CHECKING:
+    from .request import Request
+    from .variables import VariableTable
+
+HOSTNAME = socket.gethostname()
+
+
+def _header(r: Request, name: str) -> str | None:
+    """``$http_NAME``: cookies joined with "; ", other repeated headers with ", "."""
+    header = name.replace("_", "-")
+    values = r.main.headers_in.get_all(header) if r.parent is None else r.headers_in.get_all(header)
+    if not values:
+        return None
+    if header == "cookie":
+        return "; ".join(values)
+    if header in ("x-forwarded-for",):
+        return ", ".join(values)
+    return values[0]
+
+
+def _arg(r: Request, name: str) -> str | None:
+    return find_arg(r.args, name)
+
+
+def find_arg(args: str, name: str) -> str | None:
+    """nginx's ngx_http_arg: the first ``name=value``, name compared case-insensitively."""
+    if not args:
+        return None
+    low = name.lower()
+    for part in args.split("&"):
+        key, eq, value = part.partition("=")
+        if key.lower() == low:
+            return value if eq else ""
+    return None
+
+
+def _cookie(r: Request, name: str) -> str | None:
+    for header in r.headers_in.get_all("cookie"):
+        for part in header.split(";"):
+            key, eq, value = part.strip().partition("=")
+            if eq and key == name:
+                return value
+    return None
+
+
+def _sent_http(r: Request, name: str) -> str | None:
+    header = name.replace("_", "-")
+    out = r.out
+    if header == "content-type":
+        return out.content_type
+    if header == "content-length":
+        return str(out.content_length) if out.content_length is not None else None
+    if header == "location":
+        return out.location
+    if header == "last-modified":
+        from .response import http_date
+        return http_date(out.last_modified) if out.last_modified is not None else None
+    if header == "connection":
+        return ("keep-alive" if r.keepalive else "close") if r.header_sent else None
+    if header == "transfer-encoding":
+        return "chunked" if getattr(r, "chunked", False) else None
+    values = out.headers.get_all(header)
+    return ", ".join(values) if values else None
+
+
+def _status(r: Request) -> str:
+    status = r.status_for_log or (getattr(r, "err_status", 0) or r.out.status)
+    return f"{status:03d}"
+
+
+def _binary_addr(r: Request) -> str:
+    try:
+        return socket.inet_aton(r.conn.client_addr).decode("latin-1")
+    except OSError:
+        try:
+            return socket.inet_pton(socket.AF_INET6, r.conn.client_addr).decode("latin-1")
+        except OSError:
+            return ""
+
+
+def _set_args(r: Request, value: str) -> None:
+    r.args = value
+
+
+def _time_local(r: Request) -> str:
+    return time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime())
+
+
+def _time_iso(r: Request) -> str:
+    t = time.localtime()
+    z = time.strftime("%z", t)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + z[:3] + ":" + z[3:]
+
+
+def _request_body(r: Request) -> str | None:
+    if r.body is None or not getattr(r, "body_read", False):
+        return None
+    return r.body.decode("latin-1")
+
+
+def _request_id(r: Request) -> str:
+    rid = r.main.ctx.get("keep:request_id")
+    if rid is None:
+        rid = r.main.ctx["keep:request_id"] = secrets.token_hex(16)
+    return rid
+
+
+def register_core_variables(table: VariableTable, services: dict) -> None:
+    def path_var(kind: str):  # type: ignore[no-untyped-def]
+        def get(r: Request) -> str | None:
+            mapper = services.get("map_uri_to_path")
+            if mapper is None:
+                return None
+            return mapper(r, kind)
+        return get
+
+    add = table.add
+    add("uri", lambda r: r.uri)
+    add("document_uri", lambda r: r.uri)
+    add("request_uri", lambda r: r.main.unparsed_uri)
+    add("args", lambda r: r.args, _set_args, changeable=True)
+    add("query_string", lambda r: r.args, _set_args, changeable=True)
+    add("is_args", lambda r: "?" if r.args else "")
+    add("request", lambda r: r.main.request_line)
+    add("request_method", lambda r: r.main.method)
+    add("server_protocol", lambda r: r.main.protocol)
+    add("scheme", lambda r: "http")
+    add("https", lambda r: "")
+    add("host", lambda r: r.main.host or (r.server.server_name if r.server else ""))
+    add("hostname", lambda r: HOSTNAME)
+    add("nginx_version", lambda r: NGINX_VERSION)
+    add("pid", lambda r: str(os.getpid()))
+    add("remote_addr", lambda r: r.conn.client_addr)
+    add("remote_port", lambda r: str(r.conn.client_port))
+    add("binary_remote_addr", _binary_addr)
+    add("remote_user", lambda r: r.main.ctx.get("keep:remote_user"))
+    add("server_addr", lambda r: r.conn.server_addr)
+    add("server_port", lambda r: str(r.conn.server_port))
+    add("server_name", lambda r: r.server.server_name if r.server else "")
+    add("content_length", lambda r: r.headers_in.get("content-length"))
+    add("content_type", lambda r: r.headers_in.get("content-type"))
+    add("document_root", path_var("document_root"))
+    add("realpath_root", path_var("realpath_root"))
+    add("request_filename", path_var("request_filename"))
+    add("request_body", _request_body)
+    add("request_body_file", lambda r: None)
+    add("request_completion", lambda r: "OK" if r.main.response_done else "")
+    add("request_length", lambda r: str(len(r.main.request_line) + 2 + sum(
+        len(k) + len(v) + 4 for k, v in r.main.headers_in) + 2 + len(r.main.body or b"")))
+    add("request_time", lambda r: f"{max(0.0, time.time() - r.main.start):.3f}")
+    add("request_id", _request_id)
+    add("status", _status)
+    add("body_bytes_sent", lambda r: str(r.main.body_sent))
+    add("bytes_sent", lambda r: str(r.main.body_sent + getattr(r.main, "header_bytes", 0)))
+    add("limit_rate", lambda r: r.main.ctx.get("keep:limit_rate", "0"),
+        lambda r, v: r.main.ctx.__setitem__("keep:limit_rate", v), changeable=True)
+    add("connection", lambda r: str(r.conn.number))
+    add("connection_requests", lambda r: str(r.conn.requests))
+    add("msec", lambda r: f"{time.time():.3f}")
+    add("time_local", _time_local)
+    add("time_iso8601", _time_iso)
+    add("proxy_add_x_forwarded_for", lambda r: (
+        f"{xff}, {r.conn.client_addr}" if (xff := _header(r, "x_forwarded_for"))
+        else r.conn.client_addr))
+    table.add_prefix("http_", _header)
+    table.add_prefix("arg_", _arg)
+    table.add_prefix("cookie_", _cookie)
+    table.add_prefix("sent_http_", _sent_http)

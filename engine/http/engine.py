@@ -1,0 +1,631 @@
+"""The request core: runs a request through the phase table, as ``ngx_http_core_run_phases``.
+
+Everything module-specific happens in the handlers and filters that modules registered;
+what lives here is what nginx's core does itself: choosing the server, the phase
+checkers (find config, post rewrite, access/satisfy, post access, content), internal
+redirects and named locations with their cycle limit, finalization with the special
+responses and ``error_page``, the output chains, subrequests and the log phase.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from .api import CollectingSink, Exchange, HttpRequest, Response, ResponseSink
+from .location import DONE as LOC_DONE
+from .location import LocationConf, find_location
+from .log import LEVEL_NUM, ErrorLog, LogRecord
+from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
+from .request import Connection, Request
+from .response import client_status, error_page_body, status_line
+from .servers import ServerConf, find_server
+from .trace import Trace
+from .uri import InvalidURI, parse_target
+from .variables import VariableTable
+
+if TYPE_CHECKING:
+    from .config import HttpConfig
+
+#: Special response codes whose error pages drop keep-alive (ngx_http_special_response_handler).
+_CLOSE_ON = {400, 413, 414, 494, 495, 496, 497, 500, 501}
+
+
+class SubrequestResult:
+    """What ``ngx.location.capture`` gets back."""
+
+    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes,
+                 truncated: bool = False) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.truncated = truncated
+
+
+class HttpEngine:
+    """A loaded http configuration, ready to answer requests."""
+
+    def __init__(self, cfg: HttpConfig, modules: list[HttpModule], error_log: ErrorLog,
+                 trace_enabled: bool = True) -> None:
+        self.cfg = cfg
+        self.modules = modules
+        self.variables = VariableTable()
+        self.phases = PhaseTable()
+        self.error_log = error_log
+        self.trace_enabled = trace_enabled
+        self.connections = 0
+        self.services: dict[str, Any] = {}  # shared objects modules publish (lua, upstreams)
+        for m in modules:
+            m.init(self)
+        for m in modules:
+            m.declare(self, cfg)
+        for m in modules:
+            m.configure(self, cfg)
+        self._index = {ph: self.phases.index_of(ph) for ph in Phase}
+
+    # -- entry point ------------------------------------------------------------------
+
+    async def handle(self, req: HttpRequest, sink: ResponseSink | None = None,
+                     trace: bool | None = None) -> Exchange:
+        """Answer one request; the response goes to ``sink`` and into the Exchange."""
+        sink = sink or CollectingSink()
+        collector = sink if isinstance(sink, CollectingSink) else _Tee(sink)
+        number = req.connection or self._next_connection()
+        conn = Connection(number, req.client_addr, req.client_port, req.server_addr,
+                          req.server_port, req.connection_requests)
+        tr = Trace(enabled=self.trace_enabled if trace is None else trace)
+        r = Request(self, conn, req.method, req.target, req.version, req.headers,
+                    req.body, tr)
+        r.sink = collector  # type: ignore[attr-defined]
+        r.records = []  # type: ignore[attr-defined]
+        started = time.time()
+        tr.add("request", method=req.method, uri=req.target, protocol=req.version,
+               client=f"{req.client_addr}:{req.client_port}")
+        try:
+            await self._process(r)
+        except Exception as exc:  # an engine bug must not take the server down
+            r.log("alert", f"engine error: {type(exc).__name__}: {exc}")
+            if not r.header_sent:
+                await self.finalize(r, 500)
+        if not getattr(r, "logged", False):
+            await self.log_phase(r)
+        out = collector.result() if isinstance(collector, _Tee) else collector
+        response = Response(out.status, out.reason, out.headers, b"".join(out.chunks),
+                            sent=out.headers_sent)
+        loc = r.loc.display() if isinstance(r.loc, LocationConf) and r.loc.kind == "location" \
+            else ("(server)" if r.loc is not None else "")
+        return Exchange(req, response, tr.events, r.records, started=started,
+                        duration_ms=(time.time() - started) * 1000, location=loc,
+                        server=r.server.label() if r.server else "")
+
+    def _next_connection(self) -> int:
+        self.connections += 1
+        return self.connections
+
+    async def _process(self, r: Request) -> None:
+        if r.http_version >= 1001 and r.headers_in.get("host") is None:
+            self._pick_server(r, None)
+            r.log("info", 'client sent HTTP/1.1 request without "Host" header while '
+                          "reading client request headers")
+            await self.finalize(r, 400)
+            return
+        try:
+            target = parse_target(r.unparsed_uri)
+        except InvalidURI:
+            self._pick_server(r, None)
+            r.log("info", "client sent invalid request while reading client request line")
+            await self.finalize(r, 400)
+            return
+        host = target.host or r.headers_in.get("host")
+        host_name = _valid_host(host) if host is not None else None
+        if host is not None and host_name is None:
+            self._pick_server(r, None)
+            r.log("info", "client sent invalid host header while reading client request headers")
+            await self.finalize(r, 400)
+            return
+        r.host = host_name
+        r.set_uri(target.uri)
+        r.args = target.args
+        r.has_args = target.has_args  # type: ignore[attr-defined]
+        self._pick_server(r, host_name)
+        r.keepalive = self._initial_keepalive(r)
+        await self.run_phases(r, 0)
+
+    def _pick_server(self, r: Request, host: str | None) -> None:
+        addrs = self.cfg.addresses
+        conn = r.conn
+        entry = addrs.get((conn.server_addr, conn.server_port)) or \
+            addrs.get(("*", conn.server_port))
+        if entry is None:  # in-process requests to a port nobody listens on: first address
+            entry = next(iter(addrs.values()), None)
+        if entry is None:
+            raise RuntimeError("no server in the configuration")
+        srv, why, caps = find_server(entry, host)
+        r.server = srv
+        r.loc = srv
+        if caps:
+            r.captures = caps
+        r.trace.add("server", server=srv.label(), name=srv.server_name, listen=str(entry.listen),
+                    reason=why, file=srv.directive.file if srv.directive else "",
+                    line=srv.directive.line if srv.directive else 0)
+
+    def _initial_keepalive(self, r: Request) -> bool:
+        conn = (r.headers_in.get("connection") or "").lower()
+        if r.http_version >= 1001:
+            return "close" not in conn
+        return "keep-alive" in conn
+
+    # -- the phase engine ---------------------------------------------------------------
+
+    async def run_phases(self, r: Request, index: int) -> None:
+        """Run handlers from ``index`` until one finalizes the request (returns)."""
+        r.phase_index = index
+        handlers = self.phases.handlers
+        while r.phase_index < len(handlers):
+            ph = handlers[r.phase_index]
+            if ph.phase == Phase.LOG:
+                break
+            if r.trace.enabled and r.phase_name != ph.phase.label:
+                r.trace.phase = r.phase_name = ph.phase.label
+            go_on = await self._check(r, ph)
+            if not go_on:
+                return
+        # ran past the content phase: nothing produced a response
+        await self.finalize(r, 404)
+
+    async def _check(self, r: Request, ph: Any) -> bool:
+        """One step of the phase engine: run a handler with its phase's checker.
+
+        Returns False when the request left the phase engine (finalized or redirected).
+        """
+        phase = ph.phase
+        if phase == Phase.FIND_CONFIG:
+            return await self._find_config(r)
+        if phase == Phase.POST_REWRITE:
+            return await self._post_rewrite(r)
+        if phase == Phase.POST_ACCESS:
+            return await self._post_access(r)
+        if phase == Phase.CONTENT:
+            return await self._content(r)
+        if phase == Phase.ACCESS and r.parent is not None:
+            r.phase_index = self._index[Phase.POST_ACCESS]
+            return True
+        rc = await self._run_handler(r, ph)
+        if rc == AGAIN:  # the handler moved the phase pointer (internal jump)
+            return True
+        if rc == DECLINED:
+            r.phase_index += 1
+            return True
+        if phase in (Phase.SERVER_REWRITE, Phase.REWRITE):
+            if rc == DONE:
+                return False
+            await self.finalize(r, rc)
+            return False
+        if phase == Phase.ACCESS:
+            if rc == DONE:
+                return False
+            satisfy = r.loc.value("satisfy", "all")
+            if satisfy == "all":
+                if rc == OK:
+                    r.phase_index += 1
+                    return True
+            else:
+                if rc == OK:
+                    r.ctx.pop("access_code", None)
+                    r.phase_index = self._index[Phase.POST_ACCESS]
+                    return True
+                if rc in (401, 403):
+                    if r.ctx.get("access_code") != 401:
+                        r.ctx["access_code"] = rc
+                    r.phase_index += 1
+                    return True
+            await self.finalize(r, rc)
+            return False
+        # generic checker (post read, preaccess, precontent)
+        if rc == OK:
+            r.phase_index = self._index[Phase(phase + 1)]
+            return True
+        if rc == DONE:
+            return False
+        await self.finalize(r, rc)
+        return False
+
+    async def _run_handler(self, r: Request, ph: Any) -> int:
+        if not r.trace.enabled:
+            return await ph.handler(r)
+        t0 = time.perf_counter()
+        rc = await ph.handler(r)
+        if rc != DECLINED or getattr(ph.handler, "always_trace", False):
+            r.trace.add("phase_done", phase=ph.phase.label, handler=ph.name, rc=_rc_name(rc),
+                        duration_ms=(time.perf_counter() - t0) * 1000)
+        return rc
+
+    async def _find_config(self, r: Request) -> bool:
+        r.uri_changed = False
+        r.content_handler = None  # type: ignore[attr-defined]
+        tr = r.trace
+
+        def test(loc: LocationConf | None, shown: str, verdict: str) -> None:
+            if tr.enabled:
+                tr.add("location_test", location=loc.display() if loc else f'"{shown}"',
+                       node=shown, verdict=verdict,
+                       file=loc.directive.file if loc and loc.directive else "",
+                       line=loc.directive.line if loc and loc.directive else 0)
+
+        def regex_test(loc: LocationConf) -> bool:
+            assert loc.regex is not None
+            caps = loc.regex.exec(r.uri)
+            if tr.enabled:
+                tr.add("location_test", location=loc.display(), node=loc.name,
+                       verdict="regex matches" if caps is not None else "regex does not match",
+                       file=loc.directive.file if loc.directive else "",
+                       line=loc.directive.line if loc.directive else 0)
+            if caps is not None:
+                r.captures = caps
+                for name, value in loc.regex.named(caps).items():
+                    r.variables[name] = value
+            return caps is not None
+
+        rc, loc = find_location(r.server, r.uri, test, regex_test)
+        r.loc = loc or r.server
+        if tr.enabled:
+            if rc == "done":
+                reason = "the URI lacks only the trailing slash of this location"
+            elif loc is None:
+                reason = "no location matched: the server's configuration applies"
+            elif loc.exact:
+                reason = "exact match"
+            elif loc.regex is not None:
+                reason = "first matching regex, in config order"
+            elif loc.noregex:
+                reason = "longest prefix, ^~ skips the regexes"
+            else:
+                reason = "longest prefix, no regex matched"
+            d = r.loc.directive
+            tr.add("location", location=r.loc.display() if loc else '"" (server level)',
+                   reason=reason, outcome=rc, file=d.file if d else "", line=d.line if d else 0)
+        if not r.internal and r.loc.flag("internal", False) and r.loc.first("internal"):
+            await self.finalize(r, 404)
+            return False
+        self.update_location_config(r)
+        max_body = r.loc.mod.get("core", {}).get("client_max_body_size", 1024 * 1024)
+        cl = r.headers_in.get("content-length")
+        if cl is not None and cl.isdigit() and max_body and int(cl) > max_body and r.is_main:
+            r.log("error", f"client intended to send too large body: {int(cl)} bytes")
+            r.keepalive = False
+            await self.finalize(r, 413)
+            return False
+        if rc == LOC_DONE:
+            target = r.loc.name + ("?" + r.args if r.args else "")
+            r.out.location = target
+            await self.finalize(r, 301)
+            return False
+        r.phase_index += 1
+        return True
+
+    def update_location_config(self, r: Request) -> None:
+        core = r.loc.mod.get("core", {})
+        if r.keepalive:
+            ka = core.get("keepalive_timeout", 75.0)
+            if not ka:
+                r.keepalive = False
+            elif r.conn.requests >= core.get("keepalive_requests", 1000):
+                r.keepalive = False
+        r.content_handler = r.loc.mod.get("content_handler")  # type: ignore[attr-defined]
+
+    async def _post_rewrite(self, r: Request) -> bool:
+        if not r.uri_changed:
+            r.phase_index += 1
+            return True
+        r.uri_changes -= 1
+        if r.uri_changes == 0:
+            r.log("error", f'rewrite or internal redirection cycle while processing "{r.uri}"')
+            await self.finalize(r, 500)
+            return False
+        r.trace.add("hop", hop="rewrite_last", uri=r.uri, args=r.args, ctx_reset=False)
+        r.phase_index = self._index[Phase.FIND_CONFIG]
+        return True
+
+    async def _post_access(self, r: Request) -> bool:
+        code = r.ctx.pop("access_code", 0)
+        if code:
+            if code == 403:
+                r.log("error", "access forbidden by rule")
+            await self.finalize(r, code)
+            return False
+        r.phase_index += 1
+        return True
+
+    async def _content(self, r: Request) -> bool:
+        handler = getattr(r, "content_handler", None)
+        if handler is not None:
+            t0 = time.perf_counter()
+            r.trace.add("phase", phase="content", handler=getattr(handler, "label", "content"))
+            rc = await handler(r)
+            r.trace.add("phase_done", phase="content",
+                        handler=getattr(handler, "label", "content"), rc=_rc_name(rc),
+                        duration_ms=(time.perf_counter() - t0) * 1000)
+            await self.finalize(r, rc)
+            return False
+        handlers = self.phases.handlers
+        ph = handlers[r.phase_index]
+        rc = await self._run_handler(r, ph)
+        if rc != DECLINED:
+            await self.finalize(r, rc)
+            return False
+        if r.phase_index + 1 < len(handlers) and handlers[r.phase_index + 1].phase == Phase.CONTENT:
+            r.phase_index += 1
+            return True
+        if r.uri.endswith("/"):
+            path = self.services["map_uri_to_path"](r) if "map_uri_to_path" in self.services \
+                else r.uri
+            r.log("error", f'directory index of "{path}" is forbidden')
+            await self.finalize(r, 403)
+        else:
+            r.log("error", "no handler found")
+            await self.finalize(r, 404)
+        return False
+
+    # -- redirects ----------------------------------------------------------------------
+
+    async def internal_redirect(self, r: Request, uri: str, args: str, hop: str) -> int:
+        """nginx's ngx_http_internal_redirect: new URI, module contexts cleared, phases again."""
+        r.uri_changes -= 1
+        if r.uri_changes == 0:
+            r.log("error", f'rewrite or internal redirection cycle while internally '
+                           f'redirecting to "{uri}"')
+            await self.finalize(r, 500)
+            return DONE
+        r.set_uri(uri)
+        r.args = args
+        r.ctx = {k: v for k, v in r.ctx.items() if k.startswith("keep:")}
+        r.loc = r.server
+        r.internal = True
+        children: list[Any] = []
+        r.trace.add("hop", hop=hop, uri=uri, args=args, ctx_reset=True)
+        del children
+        self.update_location_config(r)
+        await self.run_phases(r, self._index[Phase.SERVER_REWRITE])
+        return DONE
+
+    async def named_location(self, r: Request, name: str, hop: str) -> int:
+        loc = r.server.named.get(name)
+        if loc is None:
+            r.log("error", f'could not find named location "{name}"')
+            await self.finalize(r, 500)
+            return DONE
+        r.uri_changes -= 1
+        if r.uri_changes == 0:
+            r.log("error", f'rewrite or internal redirection cycle while redirect to named '
+                           f'location "{name}"')
+            await self.finalize(r, 500)
+            return DONE
+        r.uri_changed = False
+        r.loc = loc
+        r.trace.add("hop", hop=hop, uri=name, args="", ctx_reset=False)
+        r.trace.add("location", location=loc.display(), reason="named location",
+                    outcome="named", file=loc.directive.file if loc.directive else "",
+                    line=loc.directive.line if loc.directive else 0)
+        self.update_location_config(r)
+        await self.run_phases(r, self._index[Phase.REWRITE])
+        return DONE
+
+    # -- finalization -------------------------------------------------------------------
+
+    async def finalize(self, r: Request, rc: int) -> None:
+        """ngx_http_finalize_request: turn a handler's result into a finished response."""
+        if rc == DONE or r.response_done:
+            return
+        if rc == DECLINED:
+            rc = OK
+        if rc == ERROR:
+            rc = 500
+        if rc == 444 or rc == 499:
+            r.trace.add("finalize", status=rc, reason="connection closed without response")
+            r.status_for_log = rc
+            r.keepalive = False
+            r.response_done = True
+            return
+        if rc >= 300 or rc in (201, 204):
+            if r.header_sent:
+                r.trace.add("finalize", status=rc, reason="headers already sent")
+                await self.output(r, b"", True)
+                return
+            await self.special_response(r, rc)
+            return
+        if rc >= 200 and not r.header_sent:  # e.g. a handler returned 200 with nothing sent
+            r.out.status = rc
+            r.out.content_length = 0
+            await self.send_header(r)
+        if not r.response_done:
+            await self.output(r, b"", True)
+        r.trace.add("finalize", status=r.out.status, reason="done")
+
+    async def special_response(self, r: Request, status: int) -> None:
+        r.err_status = status  # type: ignore[attr-defined]
+        if status in _CLOSE_ON:
+            r.keepalive = False
+        r.out.content_type = None
+        pages = r.loc.mod.get("core", {}).get("error_pages")
+        if not r.error_page and pages and r.uri_changes != 0:
+            if not r.loc.flag("recursive_error_pages", False):
+                r.error_page = True
+            for page in pages:
+                if status in page.codes:
+                    await self.send_error_page(r, status, page)
+                    return
+        body = error_page_body(status, r.loc.value("server_tokens", "on") or "on")
+        r.out.status = client_status(status)
+        if body is not None:
+            r.out.content_type = "text/html"
+            r.out.content_length = len(body)
+        else:
+            r.out.content_length = 0
+        r.trace.add("finalize", status=status, reason="special response")
+        await self.send_header(r)
+        await self.output(r, body or b"", True)
+
+    async def send_error_page(self, r: Request, status: int, page: Any) -> None:
+        overwrite = page.overwrite
+        if overwrite is not None and overwrite >= 0:
+            r.err_status = overwrite  # type: ignore[attr-defined]
+        uri = page.uri.evaluate(r)
+        r.trace.add("hop", hop="error_page", uri=uri, args="", status=status,
+                    ctx_reset=uri.startswith("/"))
+        if uri.startswith("/"):
+            path, _, args = uri.partition("?")
+            if r.method != "HEAD":
+                r.method = "GET"
+            await self.internal_redirect(r, path, args, "error_page")
+            return
+        if uri.startswith("@"):
+            await self.named_location(r, uri, "error_page")
+            return
+        code = overwrite if overwrite in (301, 302, 303, 307, 308) else 302
+        r.err_status = code  # type: ignore[attr-defined]
+        r.out.location = uri
+        body = error_page_body(code, r.loc.value("server_tokens", "on") or "on")
+        r.out.status = code
+        r.out.content_type = "text/html"
+        r.out.content_length = len(body or b"")
+        await self.send_header(r)
+        await self.output(r, body or b"", True)
+
+    # -- output chains ------------------------------------------------------------------
+
+    async def send_header(self, r: Request) -> None:
+        """ngx_http_send_header: run the header filters once."""
+        if r.header_sent:
+            return
+        err = getattr(r, "err_status", 0)
+        if err:
+            r.out.status = client_status(err)
+            r.out.status_line = None
+        if not r.out.status:
+            r.out.status = 200
+        filters = self.phases.header_filters
+
+        async def step(i: int) -> None:
+            if i < len(filters):
+                await filters[i].fn(r, lambda: step(i + 1))
+
+        await step(0)
+        r.header_sent = True
+
+    async def output(self, r: Request, data: bytes, last: bool) -> None:
+        """ngx_http_output_filter: pass a body part through the body filters."""
+        if r.response_done:
+            return
+        if not r.header_sent:
+            await self.send_header(r)
+        filters = self.phases.body_filters
+
+        async def step(i: int, chunk: bytes, is_last: bool) -> None:
+            if i < len(filters):
+                await filters[i].fn(r, chunk, is_last, lambda c, l: step(i + 1, c, l))
+
+        await step(0, data, last)
+        if last:
+            r.response_done = True
+
+    # -- logging ------------------------------------------------------------------------
+
+    def log_request(self, r: Request, level: str, message: str) -> None:
+        threshold = r.loc.mod.get("core", {}).get("error_log_level") if r.loc else None
+        if threshold is None:
+            threshold = self.error_log.threshold
+        kept = LEVEL_NUM.get(level, 4) <= threshold
+        if r.trace.enabled:
+            r.trace.add("log", level=level, message=message, kept=kept)
+        if not kept:
+            return
+        record = LogRecord(level, time.time(), message, r.conn.number, self.log_context(r))
+        r.main.records.append(record)  # type: ignore[attr-defined]
+        self.error_log.emit(record)
+
+    def log_context(self, r: Request) -> str:
+        parts = [f", client: {r.conn.client_addr}",
+                 f", server: {r.server.server_name if r.server else ''}"]
+        main = r.main
+        if main.request_line:
+            parts.append(f', request: "{main.request_line}"')
+        if r is not main:
+            parts.append(f', subrequest: "{r.uri}"')
+        upstream = getattr(r, "upstream_name", None)
+        if upstream:
+            parts.append(f', upstream: "{upstream}"')
+        host = main.headers_in.get("host")
+        if host is not None:
+            parts.append(f', host: "{host}"')
+        referer = main.headers_in.get("referer")
+        if referer is not None:
+            parts.append(f', referrer: "{referer}"')
+        return "".join(parts)
+
+    def log_global(self, level: str, message: str) -> None:
+        """A line with no request (start-up, timers without a request, reload)."""
+        if LEVEL_NUM.get(level, 4) <= self.error_log.threshold:
+            self.error_log.emit(LogRecord(level, time.time(), message))
+
+    async def log_phase(self, r: Request) -> None:
+        r.logged = True  # type: ignore[attr-defined]
+        r.trace.phase = r.phase_name = "log"
+        for ph in self.phases.for_phase(Phase.LOG):
+            try:
+                await ph.handler(r)
+            except Exception as exc:
+                r.log("alert", f"log handler {ph.name} failed: {exc}")
+        sink = r.sink  # type: ignore[attr-defined]
+        if not sink.finished:
+            await sink.finish(r.keepalive)
+
+
+def _rc_name(rc: int) -> str:
+    return {OK: "OK", DECLINED: "DECLINED", DONE: "DONE", AGAIN: "AGAIN", ERROR: "ERROR"}.get(
+        rc, str(rc))
+
+
+def _valid_host(host: str) -> str | None:
+    """nginx's ngx_http_validate_host: lowercase, drop the port and a trailing dot."""
+    h = host.strip().lower()
+    if not h:
+        return ""
+    if h.startswith("["):
+        end = h.find("]")
+        if end < 0:
+            return None
+        return h[: end + 1]
+    name = h.split(":", 1)[0]
+    if ".." in name or "/" in name or "\\" in name or "\0" in name:
+        return None
+    if name.endswith("."):
+        name = name[:-1]
+    if name.startswith("."):
+        return None
+    return name
+
+
+class _Tee:
+    """Streams to an outside sink while keeping a copy for the Exchange."""
+
+    def __init__(self, sink: ResponseSink) -> None:
+        self.sink = sink
+        self.copy = CollectingSink()
+        self.finished = False
+
+    async def send_headers(self, status: int, reason: str, headers: list[tuple[str, str]],
+                           chunked: bool) -> None:
+        await self.copy.send_headers(status, reason, headers, chunked)
+        await self.sink.send_headers(status, reason, headers, chunked)
+
+    async def send_body(self, data: bytes) -> None:
+        await self.copy.send_body(data)
+        await self.sink.send_body(data)
+
+    async def finish(self, keepalive: bool) -> None:
+        self.finished = True
+        await self.copy.finish(keepalive)
+        await self.sink.finish(keepalive)
+
+    def result(self) -> CollectingSink:
+        return self.copy

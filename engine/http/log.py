@@ -1,0 +1,99 @@
+"""The error log: nginx's levels, its line format, and where lines go.
+
+A line looks exactly like nginx's::
+
+    2026/11/27 09:10:19 [error] 2812#2812: *3 open() "/x" failed (2: No such file or
+    directory), client: 127.0.0.1, server: , request: "GET /x HTTP/1.1", host: "h"
+
+Every line is also kept as a structured :class:`LogRecord` (level, time, connection
+number, message) for the trace and the explorer's log pane.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+#: nginx's levels; the numbers are ngx_lua's ngx.STDERR .. ngx.DEBUG.
+LEVELS = ["stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
+LEVEL_NUM = {name: i for i, name in enumerate(LEVELS)}
+PID = os.getpid()
+
+
+def nginx_time(t: float | None = None) -> str:
+    return time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(t if t is not None else time.time()))
+
+
+@dataclass(slots=True)
+class LogRecord:
+    level: str
+    time: float
+    message: str
+    #: The connection number (nginx's ``*N``), 0 when no connection is involved.
+    connection: int = 0
+    #: The request context nginx appends: ``, client: ..., server: ..., request: "..."``.
+    context: str = ""
+    #: Where it came from: "error" log or "access" log.
+    log: str = "error"
+
+    @property
+    def line(self) -> str:
+        if self.log == "access":
+            return self.message
+        conn = f"*{self.connection} " if self.connection else ""
+        return f"{nginx_time(self.time)} [{self.level}] {PID}#{PID}: {conn}{self.message}{self.context}"
+
+
+Sink = Callable[[LogRecord], None]
+
+
+class ErrorLog:
+    """Where error-log lines go: files at a level threshold, plus in-process listeners."""
+
+    def __init__(self) -> None:
+        self.files: list[tuple[str, int]] = []  # (path or "stderr", max level number)
+        self.listeners: list[Sink] = []
+        self._handles: dict[str, object] = {}
+
+    def add_file(self, path: str, level: str = "error") -> None:
+        self.files.append((path, LEVEL_NUM.get(level, 4)))
+
+    @property
+    def threshold(self) -> int:
+        """The most verbose level any destination keeps (what is worth formatting)."""
+        return max((lvl for _, lvl in self.files), default=LEVEL_NUM["error"])
+
+    def wants(self, level: str) -> bool:
+        return LEVEL_NUM[level] <= self.threshold or bool(self.listeners)
+
+    def emit(self, record: LogRecord) -> None:
+        num = LEVEL_NUM.get(record.level, 4)
+        for path, lvl in self.files:
+            if num <= lvl:
+                self._write(path, record.line)
+        for listener in self.listeners:
+            listener(record)
+
+    def _write(self, path: str, line: str) -> None:
+        try:
+            if path == "stderr":
+                os.write(2, (line + "\n").encode("utf-8", "replace"))
+                return
+            fh = self._handles.get(path)
+            if fh is None:
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                fh = self._handles[path] = open(path, "a", buffering=1, encoding="utf-8",
+                                                errors="replace")
+            fh.write(line + "\n")  # type: ignore[attr-defined]
+        except OSError:
+            pass  # nginx carries on when a log cannot be written; so do we
+
+    def close(self) -> None:
+        for fh in self._handles.values():
+            try:
+                fh.close()  # type: ignore[attr-defined]
+            except OSError:
+                pass
+        self._handles.clear()

@@ -1,0 +1,182 @@
+"""The request as nginx's core sees it (``ngx_http_request_t``), minus the sockets.
+
+A :class:`Request` holds what was received, where it is in the phase engine, the
+configuration in force (server and location), its variables and captures, the response
+being built and the trace. Subrequests are Requests with a ``parent`` that share the
+main request's connection, trace root and variables table.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .location import LocationConf
+from .trace import Trace
+
+if TYPE_CHECKING:
+    from .engine import HttpEngine
+    from .servers import ServerConf
+    from .variables import VariableTable
+
+MAX_URI_CHANGES = 10
+MAX_SUBREQUESTS = 50
+
+
+@dataclass(slots=True)
+class Connection:
+    """The client connection a request came on."""
+
+    number: int
+    client_addr: str = "127.0.0.1"
+    client_port: int = 0
+    server_addr: str = "127.0.0.1"
+    server_port: int = 80
+    requests: int = 0  # requests served on this connection so far (keep-alive)
+
+
+class Headers:
+    """An ordered multi-map with case-insensitive names, as nginx keeps header lists."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
+        self.items: list[tuple[str, str]] = list(items or [])
+
+    def get(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.items:
+            if k.lower() == name:
+                return v
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [v for k, v in self.items if k.lower() == name]
+
+    def set(self, name: str, value: str | None) -> None:
+        """Replace every header of that name (value None removes them)."""
+        low = name.lower()
+        out = []
+        placed = False
+        for k, v in self.items:
+            if k.lower() == low:
+                if not placed and value is not None:
+                    out.append((name, value))
+                    placed = True
+                continue
+            out.append((k, v))
+        if not placed and value is not None:
+            out.append((name, value))
+        self.items = out
+
+    def add(self, name: str, value: str) -> None:
+        self.items.append((name, value))
+
+    def remove(self, name: str) -> None:
+        self.set(name, None)
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def copy(self) -> Headers:
+        return Headers(self.items)
+
+
+@dataclass
+class ResponseHeaders:
+    """``r->headers_out``: the fields nginx's header filter writes itself, then the list."""
+
+    status: int = 0
+    status_line: str | None = None
+    content_type: str | None = None
+    content_length: int | None = None
+    last_modified: float | None = None
+    location: str | None = None
+    etag: str | None = None
+    headers: Headers = field(default_factory=Headers)
+
+
+class Request:
+    """One request or subrequest travelling through the phase engine."""
+
+    def __init__(self, engine: HttpEngine, conn: Connection, method: str, target: str,
+                 version: str, headers: list[tuple[str, str]], body: bytes | None,
+                 trace: Trace, parent: Request | None = None) -> None:
+        self.engine = engine
+        self.engine_vars: VariableTable = engine.variables
+        self.conn = conn
+        self.parent = parent
+        self.main: Request = parent.main if parent else self
+        self.method = method
+        self.unparsed_uri = target
+        self.protocol = version  # "HTTP/1.1"; "" for HTTP/0.9
+        self.http_version = {"HTTP/1.0": 1000, "HTTP/1.1": 1001, "HTTP/2.0": 2000}.get(version, 1001)
+        self.request_line = f"{method} {target} {version}".rstrip() if parent is None else \
+            (parent.main.request_line)
+        self.headers_in = Headers(headers)
+        self.body = body
+        #: ngx_lua: whether the body was read (``lua_need_request_body``/``ngx.req.read_body``).
+        self.body_read = False
+        self.uri = "/"
+        self.args = ""
+        self.exten = ""
+        self.uri_changes = MAX_URI_CHANGES + 1
+        self.subrequests = MAX_SUBREQUESTS + 1 if parent is None else parent.main.subrequests
+        self.internal = parent is not None
+        self.server: ServerConf = None  # type: ignore[assignment]
+        self.loc: LocationConf = None  # type: ignore[assignment]
+        self.variables: dict[str, str] = {} if parent is None else parent.variables
+        self.captures: list[str | None] | None = None
+        self.out = ResponseHeaders()
+        self.header_sent = False
+        self.response_done = False
+        self.body_sent = 0
+        self.trace = trace
+        self.start = time.time()
+        self.start_perf = time.perf_counter()
+        #: Per-module request state (nginx's r->ctx[module.ctx_index]).
+        self.ctx: dict[str, Any] = {}
+        self.phase_index = 0
+        self.phase_name = ""
+        self.uri_changed = False
+        #: Set by "error_page": prevents a second redirect for the same request.
+        self.error_page = False
+        self.keepalive = True
+        self.lingering = False
+        self.status_for_log = 0
+        self.upstream: Any = None
+        #: Why the request ended, for logs: "", "client closed", ...
+        self.abort_reason = ""
+        self.named_location = False
+        self.host: str | None = None
+        self.filter_finalize = False
+
+    # -- convenience -----------------------------------------------------------------
+
+    @property
+    def is_main(self) -> bool:
+        return self.parent is None
+
+    def var(self, name: str) -> str | None:
+        return self.engine_vars.get(self, name)
+
+    def set_uri(self, uri: str) -> None:
+        self.uri = uri
+        dot = uri.rfind(".")
+        slash = uri.rfind("/")
+        self.exten = uri[dot + 1:] if dot > slash else ""
+
+    def log(self, level: str, message: str) -> None:
+        """An error-log line with this request's context, and a trace event."""
+        self.engine.log_request(self, level, message)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri}>"

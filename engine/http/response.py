@@ -1,0 +1,70 @@
+"""What nginx writes itself: status lines, its built-in error pages, the response header.
+
+``ngx_http_special_response_handler`` answers errors and redirects with the short HTML
+pages every nginx user has seen, and ``ngx_http_header_filter`` writes Server, Date,
+Content-Type, Content-Length, Last-Modified, Location, Transfer-Encoding and Connection
+before the header list. Both are reproduced here byte for byte.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+NGINX_VERSION = "1.22.1"
+NGINX_VER = f"nginx/{NGINX_VERSION}"
+
+REASONS: dict[int, str] = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
+    301: "Moved Permanently", 302: "Moved Temporarily", 303: "See Other",
+    304: "Not Modified", 307: "Temporary Redirect", 308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Not Allowed", 406: "Not Acceptable", 408: "Request Time-out",
+    409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed",
+    413: "Request Entity Too Large", 414: "Request-URI Too Large",
+    415: "Unsupported Media Type", 416: "Requested Range Not Satisfiable",
+    421: "Misdirected Request", 429: "Too Many Requests",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
+    505: "HTTP Version Not Supported", 507: "Insufficient Storage",
+}
+
+#: nginx's 4xx codes that have pages but are shown as 400 to the client.
+_ERROR_TITLES: dict[int, str] = {
+    494: "400 Request Header Or Cookie Too Large",
+    495: "400 The SSL certificate error",
+    496: "400 No required SSL certificate was sent",
+    497: "400 The plain HTTP request was sent to HTTPS port",
+}
+
+
+def status_line(status: int) -> str:
+    """``200 OK``; an unknown code gets nginx's ``"%03d "`` (note the trailing space)."""
+    reason = REASONS.get(status)
+    return f"{status} {reason}" if reason else f"{status:03d} "
+
+
+def http_date(t: float) -> str:
+    return formatdate(t, usegmt=True)
+
+
+def error_page_body(status: int, server_tokens: str = "on") -> bytes | None:
+    """The built-in page for a special response, or None when nginx sends none."""
+    if status in _ERROR_TITLES:
+        title = _ERROR_TITLES[status]
+    elif status in REASONS and (status >= 400 or 301 <= status <= 308) and status != 304:
+        title = f"{status} {REASONS[status]}"
+    else:
+        return None
+    if server_tokens == "off":
+        tail = "<hr><center>nginx</center>\r\n"
+    elif server_tokens == "build":
+        tail = f"<hr><center>{NGINX_VER}</center>\r\n"
+    else:
+        tail = f"<hr><center>{NGINX_VER}</center>\r\n"
+    return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{title}</h1></center>\r\n{tail}</body>\r\n</html>\r\n").encode()
+
+
+def client_status(status: int) -> int:
+    """nginx's internal codes map to what the client sees (494..497 → 400, 499 → 499)."""
+    return 400 if 494 <= status <= 497 else status

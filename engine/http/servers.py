@@ -1,0 +1,163 @@
+"""Virtual servers: ``listen`` and ``server_name``, and choosing the server for a request.
+
+nginx first picks the listening socket's address:port (a server listening on a specific
+address takes connections to that address; ``*:port`` servers take the rest), then looks
+the Host name up in that address's names: exact, then leading wildcard (``*.example.com``,
+``.example.com``), then trailing wildcard (``www.example.*``), then regexes in the order
+they appear; when nothing matches, the address's default server answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..conf.ast import Directive
+from ..conf.errors import ConfigError
+from .block import Block
+from .location import LocationConf
+from .regex import Regex
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    addr: str  # "*" for the wildcard, "127.0.0.1", "[::1]"
+    port: int
+    default_server: bool = False
+    directive: Directive | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.addr, self.port)
+
+    def __str__(self) -> str:
+        return f"{self.addr}:{self.port}"
+
+
+def parse_listen(d: Directive) -> Listen:
+    """``listen 8080``, ``listen 127.0.0.1:8080 default_server``, ``listen [::]:80``..."""
+    text = d.args[0]
+    addr, port_s = "*", ""
+    if text.startswith("unix:"):
+        raise ConfigError(f'unix domain sockets are not modelled: "{text}"', d.file, d.line)
+    if text.startswith("["):
+        end = text.find("]")
+        addr = text[: end + 1]
+        port_s = text[end + 2:] if text[end + 1: end + 2] == ":" else "80"
+    elif ":" in text:
+        addr, port_s = text.rsplit(":", 1)
+    elif text.isdigit():
+        port_s = text
+    else:
+        addr, port_s = text, "80"
+    if addr in ("*", "0.0.0.0"):
+        addr = "*"
+    elif addr == "localhost":
+        addr = "127.0.0.1"
+    if not port_s.isdigit() or not 0 < int(port_s) < 65536:
+        raise ConfigError(f'invalid port in "{text}" of the "listen" directive', d.file, d.line)
+    flags = set(d.args[1:])
+    return Listen(addr, int(port_s), "default_server" in flags or "default" in flags, d)
+
+
+class ServerConf(LocationConf):
+    """A ``server`` block; it is also the implicit location that applies when none matches."""
+
+    __slots__ = ("listens", "names", "index")
+
+    def __init__(self, directive: Directive, parent: Block, items: list[Directive],
+                 table, index: int) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(directive, parent, items, table)
+        self.kind = "server"
+        self.index = index
+        self.listens = [parse_listen(d) for d in self.own.get("listen", [])] or [
+            Listen("*", 80, False, None)]
+        self.names: list[str] = [a for d in self.own.get("server_name", []) for a in d.args]
+
+    @property
+    def server_name(self) -> str:
+        """``$server_name``: the first name (nginx drops a leading "~" regex marker? no: kept)."""
+        return self.names[0] if self.names else ""
+
+    def label(self) -> str:
+        names = " ".join(self.names) or '""'
+        return f"server {names} ({', '.join(str(l) for l in self.listens)})"
+
+
+@dataclass
+class AddressServers:
+    """The servers reachable through one listening address:port."""
+
+    listen: Listen
+    servers: list[ServerConf] = field(default_factory=list)
+    default: ServerConf | None = None
+    exact: dict[str, ServerConf] = field(default_factory=dict)
+    head: list[tuple[str, ServerConf, str]] = field(default_factory=list)  # (suffix, srv, pattern)
+    tail: list[tuple[str, ServerConf, str]] = field(default_factory=list)  # (prefix, srv, pattern)
+    regex: list[tuple[Regex, ServerConf, str]] = field(default_factory=list)
+
+
+def build_addresses(servers: list[ServerConf]) -> dict[tuple[str, int], AddressServers]:
+    table: dict[tuple[str, int], AddressServers] = {}
+    for srv in servers:
+        for lst in srv.listens:
+            entry = table.get(lst.key)
+            if entry is None:
+                entry = table[lst.key] = AddressServers(lst)
+            if lst.default_server:
+                if entry.default is not None and entry.listen.default_server:
+                    d = lst.directive
+                    raise ConfigError(f'a duplicate default server for {lst}',
+                                      d.file if d else None, d.line if d else None)
+                entry.default = srv
+                entry.listen = lst
+            if srv not in entry.servers:
+                entry.servers.append(srv)
+    for entry in table.values():
+        if entry.default is None:
+            entry.default = entry.servers[0]
+        for srv in entry.servers:
+            for name in srv.names:
+                _add_name(entry, name.lower() if not name.startswith("~") else name, srv)
+    return table
+
+
+def _add_name(entry: AddressServers, name: str, srv: ServerConf) -> None:
+    if name.startswith("~"):
+        d = srv.directive
+        regex = Regex.for_directive(name[1:], False, d.file if d else "", d.line if d else 0)
+        entry.regex.append((regex, srv, name))
+    elif name.startswith("*."):
+        entry.head.append((name[1:], srv, name))
+    elif name.startswith("."):
+        entry.exact.setdefault(name[1:], srv)
+        entry.head.append((name, srv, name))
+    elif name.endswith(".*"):
+        entry.tail.append((name[:-1], srv, name))
+    else:
+        entry.exact.setdefault(name, srv)
+
+
+def find_server(entry: AddressServers, host: str | None
+                ) -> tuple[ServerConf, str, list[str]]:
+    """The server for ``host`` on this address: (server, why, regex captures)."""
+    assert entry.default is not None
+    if not host:
+        return entry.default, "no host: default server", []
+    if host in entry.exact:
+        return entry.exact[host], f'exact name "{host}"', []
+    best: tuple[int, ServerConf, str] | None = None
+    for suffix, srv, pattern in entry.head:
+        if host.endswith(suffix) and (best is None or len(suffix) > best[0]):
+            best = (len(suffix), srv, pattern)
+    if best:
+        return best[1], f'leading wildcard "{best[2]}"', []
+    for prefix, srv, pattern in entry.tail:
+        if host.startswith(prefix) and (best is None or len(prefix) > best[0]):
+            best = (len(prefix), srv, pattern)
+    if best:
+        return best[1], f'trailing wildcard "{best[2]}"', []
+    for regex, srv, pattern in entry.regex:
+        caps = regex.exec(host)
+        if caps is not None:
+            return srv, f'regex "{pattern}"', [c or "" for c in caps]
+    return entry.default, f'no name matched "{host}": default server of {entry.listen}', []

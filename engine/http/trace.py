@@ -1,0 +1,108 @@
+"""The trace: typed, timestamped events that say what nginx did with a request, and why.
+
+These events are the contract between the engine and everything that shows a request
+(the TUI, ``ngx-explore request``, exports). Their wording follows nginx's debug log where
+it has one (``test location``, ``using configuration``, ``rewrite phase``,
+``http script set``). ``Trace.events`` is a flat list; hops (internal redirects,
+subrequests) are events that carry the nested trace of what they started.
+
+Event kinds (``Event.kind``), each with its fields in ``data``:
+
+=================  ====================================================================
+request            method, uri, args, host, protocol, client
+server             server (label), name, listen, reason, file, line
+location_test      location, node, verdict      (one per comparison, like the debug log)
+location           location, reason, file, line, outcome ("ok"/"prefix"/"none"/"redirect")
+phase              phase, handler (module or chunk name), file, line   (phase entered)
+phase_done         phase, handler, rc, duration_ms
+script             op ("set", "rewrite", "return", "if", "break"), detail...
+access             rule, addr, verdict
+static             path, result
+try_files          candidate, path, exists
+hop                hop ("internal_redirect", "named_location", "exec", "rewrite_last",
+                   "error_page", "index", "try_files", "redirect", "subrequest"),
+                   uri, args, ctx_reset, status; ``children`` holds a subrequest's trace
+ctx                phase, added, changed, removed (values rendered safely)
+var                name, old, new           (a variable changed by Lua or set)
+header             op ("set", "add", "clear"), name, value, phase
+log                level, message           (an error-log line, attributed to its phase)
+api_refused        api, phase, message
+eof                (the client got the whole response here; the handler may go on)
+timer              op ("scheduled", "fired", "done", "error"), delay, premature, name
+finalize           status, reason
+=================  ====================================================================
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class Event:
+    kind: str
+    time: float
+    phase: str
+    data: dict[str, Any]
+    children: list[Event] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.kind, "time": round(self.time, 6),
+                               "phase": self.phase}
+        out.update(self.data)
+        if self.children is not None:
+            out["children"] = [c.to_dict() for c in self.children]
+        return out
+
+    def describe(self) -> str:
+        """One readable line, in nginx's debug-log words where nginx has them."""
+        d = self.data
+        k = self.kind
+        if k == "location_test":
+            return f"test location: {d['location']}  ({d['verdict']})"
+        if k == "location":
+            return f"using configuration {d['location']}  ({d['reason']})"
+        if k == "server":
+            name = d["name"] or '""'
+            return f"server {name} on {d['listen']}  ({d['reason']})"
+        if k == "phase":
+            return f"{d['phase']} phase: {d['handler']}"
+        if k == "phase_done":
+            return f"{d['phase']} phase done: {d['handler']} -> {d['rc']} ({d['duration_ms']:.3f} ms)"
+        if k == "script":
+            rest = " ".join(f"{key}={val!r}" for key, val in d.items() if key != "op")
+            return f"http script {d['op']} {rest}"
+        if k == "hop":
+            return f"{d['hop']} -> {d.get('uri', '')}{'?' + d['args'] if d.get('args') else ''}" \
+                   + (" (ngx.ctx reset)" if d.get("ctx_reset") else "")
+        if k == "log":
+            return f"[{d['level']}] {d['message']}"
+        if k == "finalize":
+            return f"finalize request: {d['status']}"
+        rest = ", ".join(f"{key}={val!r}" for key, val in d.items())
+        return f"{k}: {rest}"
+
+
+@dataclass
+class Trace:
+    """Events of one request; ``enabled=False`` keeps the hot path free of event building."""
+
+    enabled: bool = True
+    events: list[Event] = field(default_factory=list)
+    phase: str = ""
+    t0: float = field(default_factory=time.perf_counter)
+
+    def add(self, kind: str, **data: Any) -> Event | None:
+        if not self.enabled:
+            return None
+        ev = Event(kind, time.perf_counter() - self.t0, self.phase, data)
+        self.events.append(ev)
+        return ev
+
+    def nest(self, kind: str, children: list[Event], **data: Any) -> Event | None:
+        ev = self.add(kind, **data)
+        if ev is not None:
+            ev.children = children
+        return ev

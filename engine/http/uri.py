@@ -1,0 +1,98 @@
+"""The request target: ``$request_uri`` → ``$uri`` and ``$args``, as nginx normalises it.
+
+nginx (ngx_http_parse_complex_uri) percent-decodes the path, merges slashes when
+``merge_slashes`` is on, resolves ``.`` and ``..`` segments and rejects a path that climbs
+above the root, a bad ``%`` escape or a decoded NUL with 400. The query string is kept
+raw: ``$args`` is never decoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+_HEX = "0123456789abcdefABCDEF"
+
+
+class InvalidURI(ValueError):
+    """The target cannot be a request URI; nginx answers 400."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTarget:
+    uri: str
+    args: str
+    has_args: bool
+    host: str | None  # from an absolute-form target ("GET http://h/x")
+
+
+def percent_decode(path: str) -> str:
+    if "%" not in path:
+        return path
+    raw = path.encode("latin-1", "surrogateescape") if not path.isascii() else path.encode()
+    out = bytearray()
+    i, n = 0, len(raw)
+    while i < n:
+        c = raw[i]
+        if c == 0x25:  # %
+            if i + 2 >= n:
+                raise InvalidURI("bad escape")
+            h = raw[i + 1:i + 3].decode("latin-1")
+            if len(h) != 2 or h[0] not in _HEX or h[1] not in _HEX:
+                raise InvalidURI("bad escape")
+            byte = int(h, 16)
+            if byte == 0:
+                raise InvalidURI("decoded NUL")
+            out.append(byte)
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def normalize_path(path: str, merge_slashes: bool = True) -> str:
+    """Merge slashes and resolve dot segments; InvalidURI when ``..`` leaves the root."""
+    if merge_slashes:
+        while "//" in path:
+            path = path.replace("//", "/")
+    if "/." not in path:
+        return path
+    segments = path.split("/")
+    out: list[str] = []
+    for i, seg in enumerate(segments[1:], 1):
+        last = i == len(segments) - 1
+        if seg == ".":
+            if last:
+                out.append("")
+            continue
+        if seg == "..":
+            if not out:
+                raise InvalidURI("above root")
+            out.pop()
+            if last:
+                out.append("")
+            continue
+        out.append(seg)
+    return "/" + "/".join(out)
+
+
+def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
+    host = None
+    if not target.startswith("/"):
+        low = target[:8].lower()
+        if low.startswith("http://") or low.startswith("https://"):
+            rest = target.split("://", 1)[1]
+            slash = rest.find("/")
+            qm = rest.find("?")
+            cut = min(x for x in (slash, qm, len(rest)) if x >= 0)
+            host = rest[:cut]
+            target = rest[cut:] or "/"
+            if target.startswith("?"):
+                target = "/" + target
+        else:
+            raise InvalidURI("target must start with /")
+    path, sep, args = target.partition("?")
+    if "#" in path:
+        path = path.split("#", 1)[0]
+    uri = normalize_path(percent_decode(path), merge_slashes)
+    return ParsedTarget(uri, args, bool(sep), host)

@@ -1,0 +1,111 @@
+"""The engine's front door: load a configuration, answer requests, start and stop.
+
+An :class:`Engine` is what one ``nginx`` master holds between two reloads: the parsed
+configuration, the http core with its modules, the error log, and the modules' running
+parts (Lua workers, timers, upstream pools). Tests, the CLI, the listener and the TUI
+all use this same object.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Callable
+
+from .conf.ast import ParsedConfig
+from .conf.directives import DirectiveTable
+from .conf.errors import ConfigError
+from .http.api import Exchange, HttpRequest, ResponseSink
+from .http.config import HttpConfig
+from .http.engine import HttpEngine
+from .http.log import LEVEL_NUM, ErrorLog, LogRecord
+from .http.phases import HttpModule
+from .modules import BUILTIN_MODULES
+
+
+def load_modules(names: list[str] | None = None) -> list[HttpModule]:
+    modules = []
+    for spec in names or BUILTIN_MODULES:
+        mod_name, _, cls_name = spec.partition(":")
+        cls = getattr(importlib.import_module(mod_name), cls_name)
+        modules.append(cls())
+    return modules
+
+
+def default_table() -> DirectiveTable:
+    try:
+        from .conf.catalog import build_table
+    except ImportError:  # pragma: no cover - the catalogue is part of the package
+        return DirectiveTable()
+    return build_table()
+
+
+class Engine:
+    """A loaded configuration, ready to answer requests."""
+
+    def __init__(self, parsed: ParsedConfig, table: DirectiveTable | None = None,
+                 trace: bool = True, modules: list[str] | None = None) -> None:
+        self.parsed = parsed
+        self.table = table or default_table()
+        self.error_log = ErrorLog()
+        self.config = HttpConfig(parsed, self.table)
+        self._configure_error_log()
+        if self.config.http is None:
+            raise ConfigError("no \"http\" section in configuration", parsed.conf_path, None)
+        self.http = HttpEngine(self.config, load_modules(modules), self.error_log, trace)
+
+    @classmethod
+    def load(cls, conf_path: str, prefix: str | None = None,
+             global_directives: str | None = None, trace: bool = True) -> Engine:
+        """Parse and validate ``conf_path`` like ``nginx -t``; raises ConfigError."""
+        from .conf import load
+        table = default_table()
+        parsed = load(conf_path, prefix=prefix, global_directives=global_directives,
+                      table=table)
+        return cls(parsed, table, trace)
+
+    def _configure_error_log(self) -> None:
+        prefix = self.parsed.prefix
+        found = self.config.main.own.get("error_log", [])
+        for d in found:
+            path = d.args[0]
+            level = d.args[1] if len(d.args) > 1 else "error"
+            if level not in LEVEL_NUM:
+                raise ConfigError(f'invalid log level "{level}"', d.file, d.line)
+            if path not in ("stderr",) and not path.startswith(("/", "syslog:", "memory:")):
+                path = os.path.join(prefix, path)
+            if not path.startswith(("syslog:", "memory:")):
+                self.error_log.add_file(path, level)
+        if not found:
+            self.error_log.add_file(os.path.join(prefix, "logs/error.log"), "error")
+
+    # -- serving ---------------------------------------------------------------------
+
+    async def request(self, req: HttpRequest, sink: ResponseSink | None = None,
+                      trace: bool | None = None) -> Exchange:
+        return await self.http.handle(req, sink, trace)
+
+    async def start(self) -> None:
+        for m in self.http.modules:
+            await m.start(self.http)
+
+    async def stop(self, graceful: bool = True) -> None:
+        for m in self.http.modules:
+            await m.stop(self.http, graceful)
+        self.error_log.close()
+
+    def on_log(self, listener: Callable[[LogRecord], None]) -> None:
+        """Receive every error-log and access-log record as it is written."""
+        self.error_log.listeners.append(listener)
+        self.http.services.setdefault("access_log_listeners", []).append(listener)
+
+    def listens(self) -> list[tuple[str, int]]:
+        return [key for key in self.config.addresses]
+
+    @property
+    def prefix(self) -> str:
+        return self.parsed.prefix
+
+    @property
+    def conf_path(self) -> str:
+        return self.parsed.conf_path

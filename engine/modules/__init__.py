@@ -1,0 +1,16 @@
+"""The http modules, in nginx's module order (what ``auto/modules`` writes into ngx_modules[]).
+
+Order matters as in nginx: it decides the order of handlers inside a phase and of the
+header/body filters. Adding a module means adding it to this list; the core imports none.
+"""
+
+BUILTIN_MODULES = [
+    "engine.http.core_module:CoreModule",
+    "engine.modules.log:LogModule",
+    "engine.modules.static:StaticModule",
+    "engine.modules.index:IndexModule",
+    "engine.modules.try_files:TryFilesModule",
+    "engine.modules.access:AccessModule",
+    "engine.modules.rewrite:RewriteModule",
+    "engine.modules.headers:HeadersModule",
+]

@@ -1,0 +1,163 @@
+"""ngx_http_log_module: ``log_format`` and ``access_log``, written in the log phase.
+
+The predefined ``combined`` format, ``escape=default|json|none``, "-" for a variable
+that is not found, several logs per block, ``off``, and paths relative to the prefix.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+from ..conf.errors import ConfigError
+from ..http.log import LogRecord
+from ..http.phases import HttpModule, Phase
+from ..http.variables import CaptureRef, VarRef, compile_value
+
+if TYPE_CHECKING:
+    from ..http.config import HttpConfig
+    from ..http.engine import HttpEngine
+    from ..http.request import Request
+
+COMBINED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+            '"$http_referer" "$http_user_agent"')
+
+
+def escape_default(value: str) -> str:
+    out = []
+    for ch in value.encode("utf-8", "surrogateescape"):
+        if ch in (0x22, 0x5C) or ch < 0x20 or ch >= 0x7F:
+            out.append(f"\\x{ch:02X}")
+        else:
+            out.append(chr(ch))
+    return "".join(out)
+
+
+def escape_json(value: str) -> str:
+    out = []
+    for ch in value:
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+class LogFormat:
+    def __init__(self, name: str, parts, escape: str) -> None:  # type: ignore[no-untyped-def]
+        self.name = name
+        self.parts = parts
+        self.escape = escape
+
+    def render(self, r: Request) -> str:
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            if isinstance(part, CaptureRef):
+                value = (r.captures[part.index] if r.captures and part.index < len(r.captures)
+                         else None)
+            else:
+                value = r.engine_vars.get(r, part.name)
+            if value is None:
+                out.append("-" if self.escape != "json" else "")
+            elif self.escape == "default":
+                out.append(escape_default(value))
+            elif self.escape == "json":
+                out.append(escape_json(value))
+            else:
+                out.append(value)
+        return "".join(out)
+
+
+class LogModule(HttpModule):
+    name = "ngx_http_log_module"
+
+    def __init__(self) -> None:
+        self.formats: dict[str, LogFormat] = {}
+        self.files: dict[str, object] = {}
+
+    def init(self, engine: HttpEngine) -> None:
+        engine.phases.add(Phase.LOG, "access_log", self.handler)
+        engine.services["access_log_listeners"] = []
+
+    def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        self.formats["combined"] = LogFormat(
+            "combined", compile_value(COMBINED, engine.variables).parts, "default")
+        if cfg.http is not None:
+            for d in cfg.http.own.get("log_format", []):
+                args = list(d.args)
+                name = args.pop(0)
+                escape = "default"
+                if args and args[0].startswith("escape="):
+                    escape = args.pop(0)[7:]
+                    if escape not in ("default", "json", "none"):
+                        raise ConfigError(f'unknown log format escaping "{escape}"', d.file, d.line)
+                if name in self.formats:
+                    raise ConfigError(f'duplicate "log_format" name "{name}"', d.file, d.line)
+                self.formats[name] = LogFormat(
+                    name, compile_value("".join(args), engine.variables, d.file, d.line).parts,
+                    escape)
+        for block in cfg.blocks:
+            logs = []
+            for d in block.get("access_log"):
+                if d.args[0] == "off":
+                    logs = []
+                    break
+                fmt_name = d.args[1] if len(d.args) > 1 and "=" not in d.args[1] else "combined"
+                fmt = self.formats.get(fmt_name)
+                if fmt is None:
+                    raise ConfigError(f'unknown log format "{fmt_name}"', d.file, d.line)
+                path = d.args[0]
+                if not path.startswith(("/", "syslog:")) and path != "stderr":
+                    path = os.path.join(cfg.prefix, path)
+                logs.append((path, fmt))
+            if not block.get("access_log") and block.kind == "http":
+                logs = [(os.path.join(cfg.prefix, "logs/access.log"), self.formats["combined"])]
+            block.mod[self.name] = logs if block.get("access_log") or block.kind == "http" \
+                else None
+
+    async def handler(self, r: Request) -> int:
+        if r is not r.main:
+            return 0
+        logs = None
+        for b in r.loc.ancestors():
+            logs = b.mod.get(self.name)
+            if logs is not None:
+                break
+        for path, fmt in logs or []:
+            line = fmt.render(r)
+            record = LogRecord("info", time.time(), line, r.conn.number, log="access")
+            r.records.append(record)  # type: ignore[attr-defined]
+            for listener in r.engine.services["access_log_listeners"]:
+                listener(record)
+            self._write(path, line)
+        return 0
+
+    def _write(self, path: str, line: str) -> None:
+        if path.startswith("syslog:"):
+            return
+        try:
+            if path == "stderr":
+                os.write(2, (line + "\n").encode("utf-8", "replace"))
+                return
+            fh = self.files.get(path)
+            if fh is None:
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                fh = self.files[path] = open(path, "a", buffering=1, encoding="utf-8",
+                                             errors="replace")
+            fh.write(line + "\n")  # type: ignore[attr-defined]
+        except OSError:
+            pass

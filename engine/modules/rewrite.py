@@ -1,0 +1,321 @@
+"""ngx_http_rewrite_module: ``set``, ``rewrite``, ``return``, ``if`` and ``break``.
+
+nginx compiles these directives into a little script per server and per location and
+runs it in the server-rewrite and rewrite phases; an ``if`` whose condition holds switches
+the request to the ``if`` block's configuration and runs the block's script in place.
+Other modules add script directives of their own (ngx_lua's ``set_by_lua*`` through NDK)
+with :meth:`RewriteModule.register_script`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from ..conf.ast import Directive
+from ..conf.errors import ConfigError
+from ..http.block import Block
+from ..http.location import LocationConf
+from ..http.phases import DECLINED, DONE, HttpModule, Phase
+from ..http.regex import Regex
+from ..http.variables import ComplexValue, compile_value
+
+if TYPE_CHECKING:
+    from ..http.config import HttpConfig
+    from ..http.engine import HttpEngine
+    from ..http.request import Request
+
+_CAPTURE_NAME = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
+REDIRECT_PREFIXES = ("http://", "https://", "$scheme")
+_REDIRECT_CODES = {301, 302, 303, 307, 308}
+
+#: A compiled script step: returns None to go on, or a phase return code to stop with.
+Step = Callable[["Request"], Awaitable[int | None]]
+ScriptCompiler = Callable[["HttpEngine", Directive], Step]
+
+
+@dataclass
+class Script:
+    steps: list[tuple[Directive, Any]] = field(default_factory=list)
+
+
+class _Break(Exception):
+    pass
+
+
+class RewriteModule(HttpModule):
+    name = "ngx_http_rewrite_module"
+
+    def __init__(self) -> None:
+        self.extra: dict[str, ScriptCompiler] = {}
+
+    def register_script(self, directive: str, compiler: ScriptCompiler) -> None:
+        """Let another module's directive run inside the rewrite script, in config order."""
+        self.extra[directive] = compiler
+
+    def init(self, engine: HttpEngine) -> None:
+        engine.services["rewrite"] = self
+        engine.phases.add(Phase.SERVER_REWRITE, "rewrite", self.handler, order=0)
+        engine.phases.add(Phase.REWRITE, "rewrite", self.handler, order=0)
+
+    def declare(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        for block in cfg.blocks:
+            for d in block.items:
+                if d.name == "set" and len(d.args) == 2:
+                    _declare_set(engine, d)
+                elif d.name == "if":
+                    for name in _CAPTURE_NAME.findall(" ".join(d.args)):
+                        engine.variables.declare(name.lower())
+
+    def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        for block in cfg.blocks:
+            if block.kind in ("server", "location"):
+                script = self._compile(engine, block)
+                if script.steps:
+                    block.mod[self.name] = script
+
+    def _compile(self, engine: HttpEngine, block: Block) -> Script:
+        script = Script()
+        for d in block.items:
+            step = self._compile_directive(engine, block, d)
+            if step is not None:
+                script.steps.append((d, step))
+        return script
+
+    def _compile_directive(self, engine: HttpEngine, block: Block, d: Directive) -> Any:
+        name = d.name
+        if name == "set":
+            return ("set", d.args[0][1:].lower(), _value(engine, d, d.args[1]))
+        if name == "return":
+            return _compile_return(engine, d)
+        if name == "rewrite":
+            return _compile_rewrite(engine, d)
+        if name == "break":
+            return ("break",)
+        if name == "if":
+            ifloc = _find_if_block(block, d)
+            cond = _compile_condition(engine, d)
+            return ("if", cond, self._compile(engine, ifloc), ifloc)
+        if name in self.extra:
+            return ("extra", self.extra[name](engine, d))
+        return None
+
+    async def handler(self, r: Request) -> int:
+        script: Script | None = r.loc.mod.get(self.name)
+        if script is None:
+            return DECLINED
+        try:
+            rc = await self._run(r, script)
+        except _Break:
+            return DECLINED
+        return DECLINED if rc is None else rc
+
+    async def _run(self, r: Request, script: Script) -> int | None:
+        tr = r.trace
+        for d, step in script.steps:
+            op = step[0]
+            if op == "set":
+                value = step[2].evaluate(r)
+                r.engine_vars.set(r, step[1], value)
+                tr.add("script", op="set", variable=f"${step[1]}", value=value,
+                       file=d.file, line=d.line)
+            elif op == "return":
+                return await _run_return(r, d, step)
+            elif op == "rewrite":
+                rc = await _run_rewrite(r, d, step)
+                if rc is not None:
+                    return rc
+            elif op == "break":
+                tr.add("script", op="break", file=d.file, line=d.line)
+                r.uri_changed = False
+                raise _Break
+            elif op == "if":
+                _, cond, inner, ifloc = step
+                ok = cond(r)
+                tr.add("script", op="if", condition=" ".join(d.args), result=bool(ok),
+                       file=d.file, line=d.line)
+                if ok:
+                    r.loc = ifloc
+                    r.engine.update_location_config(r)
+                    rc = await self._run(r, inner)
+                    if rc is not None:
+                        return rc
+            elif op == "extra":
+                rc = await step[1](r)
+                if rc is not None:
+                    return rc
+        return None
+
+
+def _declare_set(engine: HttpEngine, d: Directive) -> None:
+    name = d.args[0]
+    if not name.startswith("$"):
+        raise ConfigError(f'invalid variable name "{name}"', d.file, d.line)
+    var = engine.variables.vars.get(name[1:].lower())
+    if var is not None and not var.changeable and not var.stored:
+        raise ConfigError(f'the duplicate "{name[1:]}" variable', d.file, d.line)
+    engine.variables.declare(name[1:].lower())
+
+
+def _value(engine: HttpEngine, d: Directive, text: str) -> ComplexValue:
+    return compile_value(text, engine.variables, d.file, d.line)
+
+
+def _find_if_block(block: Block, d: Directive) -> LocationConf:
+    """The nameless location HttpConfig made of this ``if`` directive."""
+    assert isinstance(block, LocationConf)
+    for candidate in block.nameless:
+        if candidate.directive is d:
+            return candidate
+    raise ConfigError('"if" block could not be compiled', d.file, d.line)
+
+
+# --- return ------------------------------------------------------------------------------
+
+
+def _compile_return(engine: HttpEngine, d: Directive) -> tuple:
+    args = d.args
+    if not args[0].isdigit():
+        if len(args) == 1 and args[0].startswith(REDIRECT_PREFIXES):
+            return ("return", 302, _value(engine, d, args[0]))
+        raise ConfigError(f'invalid return code "{args[0]}"', d.file, d.line)
+    code = int(args[0])
+    if code > 999:
+        raise ConfigError(f'invalid return code "{args[0]}"', d.file, d.line)
+    text = _value(engine, d, args[1]) if len(args) > 1 else None
+    return ("return", code, text)
+
+
+async def _run_return(r: Request, d: Directive, step: tuple) -> int:
+    _, code, text = step
+    value = text.evaluate(r) if text is not None else None
+    r.trace.add("script", op="return", code=code, text=value, file=d.file, line=d.line)
+    if code >= 400 and value is None:
+        return code
+    if code in _REDIRECT_CODES:
+        r.out.location = value or ""
+        return code
+    return await send_response(r, code, (value or "").encode("utf-8", "surrogateescape"))
+
+
+async def send_response(r: Request, status: int, body: bytes) -> int:
+    """ngx_http_send_response: a status with a short body and the default content type."""
+    r.out.status = status
+    r.engine.services["set_content_type"](r)
+    r.out.content_length = len(body)
+    await r.engine.send_header(r)
+    await r.engine.output(r, body if r.method != "HEAD" else b"", True)
+    return DONE
+
+
+# --- rewrite -----------------------------------------------------------------------------
+
+
+def _compile_rewrite(engine: HttpEngine, d: Directive) -> tuple:
+    regex = Regex.for_directive(d.args[0], False, d.file, d.line)
+    repl = d.args[1]
+    flag = d.args[2] if len(d.args) > 2 else None
+    if flag not in (None, "last", "break", "redirect", "permanent"):
+        raise ConfigError(f'invalid parameter "{flag}"', d.file, d.line)
+    redirect = flag in ("redirect", "permanent") or repl.startswith(REDIRECT_PREFIXES)
+    keep_args = not repl.endswith("?")
+    if not keep_args:
+        repl = repl[:-1]
+    return ("rewrite", regex, _value(engine, d, repl), flag, redirect, keep_args)
+
+
+async def _run_rewrite(r: Request, d: Directive, step: tuple) -> int | None:
+    _, regex, repl, flag, redirect, keep_args = step
+    caps = regex.exec(r.uri)
+    tr = r.trace
+    if caps is None:
+        tr.add("script", op="rewrite", regex=regex.pattern, uri=r.uri, matched=False,
+               file=d.file, line=d.line)
+        return None
+    r.captures = caps
+    value = repl.evaluate(r)
+    tr.add("script", op="rewrite", regex=regex.pattern, uri=r.uri, matched=True,
+           result=value, flag=flag or "", file=d.file, line=d.line)
+    if redirect:
+        if keep_args and r.args:
+            value += ("&" if "?" in value else "?") + r.args
+        r.out.location = value
+        return 301 if flag == "permanent" else 302
+    uri, sep, new_args = value.partition("?")
+    if sep:
+        r.args = new_args + ("&" + r.args if keep_args and r.args else "")
+    elif not keep_args:
+        r.args = ""
+    r.set_uri(uri)
+    r.internal = True
+    if flag == "break":
+        r.uri_changed = False
+        raise _Break
+    r.uri_changed = True
+    if flag == "last":
+        return DECLINED_STOP
+    return None
+
+
+#: "rewrite ... last": stop this script; the post-rewrite phase finds a new location.
+DECLINED_STOP = DECLINED
+
+
+# --- if ----------------------------------------------------------------------------------
+
+
+def _compile_condition(engine: HttpEngine, d: Directive) -> Callable[[Request], bool]:
+    args = list(d.args)
+    if not args or not args[0].startswith("("):
+        raise ConfigError(f'invalid condition "{args[0] if args else ""}"', d.file, d.line)
+    if args[0] == "(":
+        args.pop(0)
+    else:
+        args[0] = args[0][1:]
+    if not args or not args[-1].endswith(")"):
+        raise ConfigError(f'invalid condition "{args[-1] if args else ""}"', d.file, d.line)
+    if args[-1] == ")":
+        args.pop()
+    else:
+        args[-1] = args[-1][:-1]
+    if len(args) == 1:
+        if not args[0].startswith("$"):
+            raise ConfigError(f'invalid condition "{args[0]}"', d.file, d.line)
+        cv = _value(engine, d, args[0])
+        return lambda r: cv.evaluate(r) not in ("", "0")
+    if len(args) == 2:
+        op, operand = args
+        negate = op.startswith("!")
+        test = op[1:] if negate else op
+        checks = {"-f": os.path.isfile, "-d": os.path.isdir, "-e": os.path.exists,
+                  "-x": lambda p: os.path.isfile(p) and os.access(p, os.X_OK)}
+        if test not in checks:
+            raise ConfigError(f'unexpected "{op}" in condition', d.file, d.line)
+        fn = checks[test]
+        cv = _value(engine, d, operand)
+        return lambda r: fn(cv.evaluate(r)) != negate
+    if len(args) == 3:
+        left, op, right = args
+        lv = _value(engine, d, left)
+        if op in ("=", "!="):
+            rv = _value(engine, d, right)
+            eq = op == "="
+            return lambda r: (lv.evaluate(r) == rv.evaluate(r)) == eq
+        if op in ("~", "~*", "!~", "!~*"):
+            regex = Regex.for_directive(right, op.endswith("*"), d.file, d.line)
+            for name in regex.names:
+                engine.variables.declare(name)
+            negate = op.startswith("!")
+
+            def match(r: Request) -> bool:
+                caps = regex.exec(lv.evaluate(r))
+                if caps is not None and not negate:
+                    r.captures = caps
+                    for name, value in regex.named(caps).items():
+                        r.variables[name] = value
+                return (caps is not None) != negate
+            return match
+        raise ConfigError(f'unexpected "{op}" in condition', d.file, d.line)
+    raise ConfigError(f'invalid condition "{args[0]}"', d.file, d.line)

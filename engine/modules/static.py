@@ -1,0 +1,113 @@
+"""ngx_http_static_module: serve the file the URI maps to (root/alias), or redirect a directory.
+
+Also the pieces of the not_modified and range filters that a static response shows:
+``ETag``, ``Accept-Ranges: bytes`` and ``If-Modified-Since``/``If-None-Match`` → 304.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Awaitable, Callable
+
+from ..http.phases import DECLINED, DONE, HttpModule, Phase
+
+if TYPE_CHECKING:
+    from ..http.engine import HttpEngine
+    from ..http.request import Request
+
+_ALLOWED = ("GET", "HEAD", "POST")
+
+
+def os_error_text(err: int) -> str:
+    """``(2: No such file or directory)`` as nginx appends it."""
+    return f"({err}: {os.strerror(err)})"
+
+
+class StaticModule(HttpModule):
+    name = "ngx_http_static_module"
+
+    def init(self, engine: HttpEngine) -> None:
+        engine.phases.add(Phase.CONTENT, "static", self.handler, order=30)
+        engine.phases.add_header_filter("not_modified", self.not_modified_filter, order=10)
+        engine.phases.add_header_filter("range", self.range_filter, order=900)
+
+    async def handler(self, r: Request) -> int:
+        if r.method not in _ALLOWED:
+            return 405
+        if r.uri.endswith("/"):
+            return DECLINED
+        path = r.engine.services["map_uri_to_path"](r)
+        r.trace.add("static", path=path, result="open")
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            return self._open_failed(r, path, exc.errno or errno.ENOENT)
+        if stat.S_ISDIR(st.st_mode):
+            location = r.uri + "/" + ("?" + r.args if r.args else "")
+            r.out.location = location
+            r.trace.add("static", path=path, result="directory: 301 to add the slash")
+            return 301
+        if not stat.S_ISREG(st.st_mode):
+            r.log("crit", f'"{path}" is not a regular file')
+            return 404
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError as exc:
+            return self._open_failed(r, path, exc.errno or errno.EACCES)
+        if r.method == "POST":
+            return 405
+        r.out.status = 200
+        r.out.content_length = len(data)
+        r.out.last_modified = int(st.st_mtime)
+        r.out.headers.add("ETag", f'"{int(st.st_mtime):x}-{len(data):x}"')
+        r.ctx["keep:allow_ranges"] = True
+        r.engine.services["set_content_type"](r)
+        await r.engine.send_header(r)
+        await r.engine.output(r, data, True)
+        return DONE
+
+    def _open_failed(self, r: Request, path: str, err: int) -> int:
+        if err in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+            status, level = 404, "error"
+        elif err == errno.EACCES:
+            status, level = 403, "error"
+        else:
+            status, level = 500, "crit"
+        r.trace.add("static", path=path, result=os_error_text(err))
+        if status != 404 or r.loc.flag("log_not_found", True):
+            r.log(level, f'open() "{path}" failed {os_error_text(err)}')
+        return status
+
+    async def not_modified_filter(self, r: Request, next_: Callable[[], Awaitable[None]]) -> None:
+        out = r.out
+        if out.status == 200 and r is r.main and out.last_modified is not None:
+            ims = r.headers_in.get("if-modified-since")
+            inm = r.headers_in.get("if-none-match")
+            etag = out.headers.get("etag")
+            hit = False
+            if inm is not None and etag is not None:
+                hit = inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")]
+            elif ims is not None:
+                try:
+                    since = parsedate_to_datetime(ims).timestamp()
+                except (TypeError, ValueError, IndexError):
+                    since = None
+                mode = r.loc.value("if_modified_since", "exact")
+                if since is not None and mode != "off":
+                    hit = since == out.last_modified if mode == "exact" else \
+                        since >= out.last_modified
+            if hit:
+                out.status = 304
+                out.content_type = None
+                out.content_length = None
+                r.trace.add("static", path="", result="304: not modified")
+        await next_()
+
+    async def range_filter(self, r: Request, next_: Callable[[], Awaitable[None]]) -> None:
+        if r.out.status == 200 and r.ctx.get("keep:allow_ranges") and r is r.main:
+            r.out.headers.add("Accept-Ranges", "bytes")
+        await next_()
