@@ -1,0 +1,1 @@
+"""ngx-explore's user side: the Textual app and the command line."""
