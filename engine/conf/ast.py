@@ -31,6 +31,9 @@ class Directive:
     end_line: int = 0
     #: For ``include``: the files it expanded to (absolute paths), in order.
     included: list[str] | None = None
+    #: Line of the ``;`` or ``{`` that ends the name and arguments: nginx reports a
+    #: directive's errors at this line (``cf->conf_file->line`` when the handler runs).
+    head_line: int = 0
 
     @property
     def is_block(self) -> bool:

@@ -19,5 +19,10 @@ class ConfigError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f" in {self.file}:{self.line}" if self.file is not None else ""
+        if self.file is None:
+            where = ""
+        elif self.line is None:  # e.g. "in command line" for -g
+            where = f" in {self.file}"
+        else:
+            where = f" in {self.file}:{self.line}"
         return f"[{self.level}] {self.message}{where}"

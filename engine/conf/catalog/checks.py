@@ -1,0 +1,286 @@
+"""Parse-time checks done by individual nginx handlers, with nginx's wording.
+
+The generic checks (context, terminator, arity, flag values, duplicates) live in the
+loader; these are the ones specific handlers make while the configuration is read:
+``location`` modifiers and nesting, the duplicate-location pass at the end of ``http``,
+``listen`` addresses and parameters, ``access_log`` formats, ``error_page`` codes, and
+the entries of custom-content blocks (``map``, ``geo``, ``types``...). Functions return
+the error text (or raise for location) and let the loader attach file and line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..ast import Directive
+from ..directives import DirectiveSpec
+from ..errors import ConfigError
+
+__all__ = ["Location", "location", "duplicate_locations", "handler_error", "custom_entry"]
+
+
+@dataclass(slots=True)
+class Location:
+    """What ``ngx_http_core_location`` records about a location for later checks."""
+
+    name: str
+    exact: bool = False
+    regex: bool = False
+    named: bool = False
+    noregex: bool = False
+    file: str = ""
+    line: int = 0
+    children: list[Location] = field(default_factory=list)
+
+    @property
+    def static(self) -> bool:
+        return not (self.regex or self.named)
+
+
+def location(d: Directive, parent: Location | None, file: str, line: int) -> Location:
+    """Parse ``location [mod] name`` like nginx and check nesting; raises ConfigError."""
+    args = d.args
+    loc = Location("", file=file, line=line)
+    if len(args) == 2:
+        mod, name = args
+        if mod == "=":
+            loc.exact = True
+        elif mod == "^~":
+            loc.noregex = True
+        elif mod in ("~", "~*"):
+            loc.regex = True
+        else:
+            raise ConfigError(f'invalid location modifier "{mod}"', file, line)
+    else:
+        name = args[0]
+        if name.startswith("="):
+            loc.exact, name = True, name[1:]
+        elif name.startswith("^~"):
+            loc.noregex, name = True, name[2:]
+        elif name.startswith("~"):
+            loc.regex = True
+            name = name[2:] if name.startswith("~*") else name[1:]
+        elif name.startswith("@"):
+            loc.named = True
+    loc.name = name
+    if parent is not None:
+        if parent.exact:
+            raise ConfigError(f'location "{name}" cannot be inside the exact location '
+                              f'"{parent.name}"', file, line)
+        if parent.named:
+            raise ConfigError(f'location "{name}" cannot be inside the named location '
+                              f'"{parent.name}"', file, line)
+        if loc.named:
+            raise ConfigError(f'named location "{name}" can be on the server level only',
+                              file, line)
+        if not loc.regex and not name.startswith(parent.name):
+            raise ConfigError(f'location "{name}" is outside location "{parent.name}"',
+                              file, line)
+        parent.children.append(loc)
+    return loc
+
+
+def duplicate_locations(servers: list[list[Location]]) -> tuple[str, str, int] | None:
+    """The ``duplicate location`` pass nginx runs when the ``http`` block ends.
+
+    Per server, depth first, over the static locations sorted as
+    ``ngx_http_cmp_locations`` sorts them (by name, exact before prefix): two exact or
+    two prefix locations with one name are an error, reported at the later one.
+    """
+
+    def walk(locs: list[Location]) -> tuple[str, str, int] | None:
+        static = sorted((x for x in locs if x.static), key=lambda x: (x.name, not x.exact))
+        for x in static:
+            err = walk(x.children)
+            if err:
+                return err
+        prev: Location | None = None
+        has_exact = has_incl = False
+        for x in static:
+            if prev is not None and prev.name == x.name:
+                if (has_exact and x.exact) or (has_incl and not x.exact):
+                    return (f'duplicate location "{x.name}"', x.file, x.line)
+                has_exact |= x.exact
+                has_incl |= not x.exact
+                continue
+            prev, has_exact, has_incl = x, x.exact, not x.exact
+        return None
+
+    for locs in servers:
+        err = walk(locs)
+        if err:
+            return err
+    return None
+
+
+_LISTEN_FLAGS = frozenset({"default_server", "default", "ssl", "http2", "proxy_protocol",
+                           "deferred", "bind", "reuseport"})
+
+
+def _listen(args: list[str]) -> str | None:
+    addr = args[0]
+    err = _listen_addr(addr)
+    if err:
+        return f'{err} in "{addr}" of the "listen" directive'
+    for p in args[1:]:
+        key, eq, value = p.partition("=")
+        if not eq and p in _LISTEN_FLAGS:
+            continue
+        if key == "backlog" and eq:
+            if not value.isdigit() or int(value) == 0:
+                return f'invalid backlog "{value}"'
+            continue
+        if key == "ipv6only" and eq:
+            if value not in ("on", "off"):
+                return f'invalid ipv6only flags "{value}"'
+            continue
+        if key in ("rcvbuf", "sndbuf", "fastopen", "so_keepalive") and eq:
+            continue
+        return f'invalid parameter "{p}"'
+    return None
+
+
+def _port_ok(port: str) -> bool:
+    return port.isdigit() and 1 <= int(port) <= 65535
+
+
+def _listen_addr(addr: str) -> str | None:
+    """The subset of ``ngx_parse_url`` that listen uses; returns its ``u.err``."""
+    if addr[:5].lower() == "unix:":
+        return "no path in the unix domain socket" if len(addr) == 5 else None
+    if addr.startswith("["):
+        end = addr.find("]")
+        if end < 0:
+            return "invalid host"
+        rest = addr[end + 1:]
+        if rest and not rest.startswith(":"):
+            return "invalid host"
+        if rest and not _port_ok(rest[1:]):
+            return "invalid port"
+        try:
+            ipaddress.IPv6Address(addr[1:end])
+        except ValueError:
+            return "invalid IPv6 address"
+        return None
+    host, colon, port = addr.partition(":")
+    if colon:
+        if not _port_ok(port):
+            return "invalid port"
+        if not host:
+            return "no host"
+        return None
+    if addr.isdigit():
+        return None if _port_ok(addr) else "invalid port"
+    return None
+
+
+_LOG_PARAMS = ("buffer=", "flush=", "gzip", "if=")
+
+
+def handler_error(spec: DirectiveSpec, d: Directive, log_formats: set[str]) -> str | None:
+    """Errors a directive's own handler gives for its arguments, or None."""
+    name, args = d.name, d.args
+    if name == "listen" and spec.module == "ngx_http_core_module":
+        return _listen(args)
+    if name == "access_log" and spec.module == "ngx_http_log_module":
+        if args[0] == "off":
+            return f'invalid parameter "{args[1]}"' if len(args) > 1 else None
+        if len(args) >= 2 and args[1] not in log_formats:
+            return f'unknown log format "{args[1]}"'
+        for p in args[2:]:
+            if not p.startswith(_LOG_PARAMS):
+                return f'invalid parameter "{p}"'
+        return None
+    if name == "if" and spec.module == "ngx_http_rewrite_module":
+        return _if_condition(list(args))
+    if name == "error_page":
+        for code in args[:-1]:
+            if code.startswith("="):
+                continue
+            if not code.isdigit():
+                return f'invalid value "{code}"'
+            if not 300 <= int(code) <= 599:
+                return f'value "{code}" must be between 300 and 599'
+        return None
+    return None
+
+
+_REGEX_OPS = frozenset({"~", "~*", "!~", "!~*"})
+_FILE_OPS = frozenset({"-f", "!-f", "-d", "!-d", "-e", "!-e", "-x", "!-x"})
+
+
+def _if_condition(value: list[str]) -> str | None:
+    """``ngx_http_rewrite_if_condition``: the parentheses are part of the tokens.
+
+    nginx's tokenizer leaves ``(`` and ``)`` glued to the first and last arguments
+    (``if ($a = x)`` is ``($a`` ``=`` ``x)``); the rewrite module strips them here.
+    """
+    first, last = 0, len(value) - 1
+    if not value[0].startswith("("):
+        return f'invalid condition "{value[0]}"'
+    if value[0] == "(":
+        cur = 1
+    else:
+        cur = 0
+        value[0] = value[0][1:]
+    if not value[last].endswith(")"):
+        return f'invalid condition "{value[last]}"'
+    if value[last] == ")":
+        last -= 1
+    else:
+        value[last] = value[last][:-1]
+    del first
+    p = value[cur]
+    if len(p) > 1 and p[0] == "$":
+        if cur != last and cur + 2 != last:
+            return f'invalid condition "{p}"'
+        if cur == last:
+            return None
+        op = value[cur + 1]
+        if op in ("=", "!=") or op in _REGEX_OPS:
+            return None
+        return f'unexpected "{op}" in condition'
+    if p in _FILE_OPS or (len(p) == 2 and p[0] == "-") or (len(p) == 3 and p[:2] == "!-"):
+        if cur + 1 != last:
+            return f'invalid condition "{p}"'
+        return None if p in _FILE_OPS else f'invalid condition "{p}"'
+    return f'invalid condition "{p}"'
+
+
+def custom_entry(kind: str, d: Directive) -> str | None:
+    """One line inside ``types``/``map``/``geo``/``split_clients``/``charset_map``."""
+    nelts = 1 + len(d.args)
+    if kind == "types":
+        if d.name == "include" and nelts != 2:
+            return 'invalid number of arguments in "include" directive'
+        return None
+    if kind == "map":
+        if nelts == 1 and d.name in ("hostnames", "volatile"):
+            return None
+        if nelts != 2:
+            return "invalid number of the map parameters"
+        return None
+    if kind == "geo":
+        if nelts == 1 and d.name in ("ranges", "proxy_recursive"):
+            return None
+        if nelts != 2:
+            return "invalid number of the geo parameters"
+        return None
+    if kind == "split_clients":
+        if nelts != 2:
+            return "invalid number of parameters"
+        pct = d.name
+        if pct != "*" and not (pct.endswith("%") and _is_percent(pct[:-1])):
+            return f'invalid percent value "{pct}"'
+        return None
+    if kind == "charset_map":
+        if nelts != 2:
+            return "invalid parameters number"
+        return None
+    return None
+
+
+def _is_percent(s: str) -> bool:
+    whole, _, frac = s.partition(".")
+    return whole.isdigit() and (frac == "" or frac.isdigit())

@@ -1,0 +1,366 @@
+"""Reading a whole configuration: files, ``include``, ``-g``, and nginx's parse-time checks.
+
+:func:`load` is the public entry point. It plays ``ngx_init_cycle``'s part of the work:
+the ``-g`` string first (as ``command line``), then the main file, following every
+``include`` at the moment nginx would (in the middle of the including block, in that
+block's context). Each directive is validated as the parser shifts it, in the order of
+``ngx_conf_handler``: context, ``;``/``{`` terminator, argument count, then the
+handler's own checks (flags, duplicates, ``location``, ``listen``, ``log_format``...),
+so the first error in file order is the one reported, with nginx's wording.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any
+
+from .ast import Comment, ConfigFile, Directive, ParsedConfig
+from .catalog import CUSTOM_BLOCKS, DUP_GROUPS, build_table, checks
+from .directives import Ctx, DirectiveSpec, DirectiveTable
+from .errors import ConfigError
+from .parser import Tok, parse_text
+
+__all__ = ["load", "load_text", "default_prefix", "PostParseError", "BUNDLED_MIME_TYPES"]
+
+#: Our copy of nginx's mime.types, used when ``include mime.types;`` finds no file.
+BUNDLED_MIME_TYPES = str(Path(__file__).with_name("mime.types"))
+
+COMMAND_LINE = "command line"
+
+
+class PostParseError(ConfigError):
+    """An error nginx reports after ``syntax is ok`` (module init, e.g. no events)."""
+
+
+_lua_table: DirectiveTable | None = None
+
+
+def default_prefix(conf_path: str) -> str:
+    """Our stand-in for nginx's compiled-in prefix (documented in docs/config.md).
+
+    The parent of the conf file's directory when that directory is named ``conf`` (the
+    nginx source layout, ``PREFIX/conf/nginx.conf``), else the conf file's directory.
+    """
+    conf_dir = os.path.dirname(os.path.abspath(conf_path))
+    if os.path.basename(conf_dir) == "conf":
+        return os.path.dirname(conf_dir)
+    return conf_dir
+
+
+class _Frame:
+    """One open block while parsing: what nginx keeps in ``cf->cmd_type``/``cf->ctx``."""
+
+    __slots__ = ("ctx", "kind", "seen", "directive", "locations", "loc", "servers")
+
+    def __init__(self, ctx: Ctx, kind: str, directive: Directive | None = None) -> None:
+        self.ctx = ctx
+        #: block name for custom-content blocks (types, map...), "" otherwise
+        self.kind = kind
+        #: duplicate-check slots already set in this block: slot -> directive name
+        self.seen: dict[str, str] = {}
+        self.directive = directive
+        #: static/regex/named locations directly inside (for the duplicate check)
+        self.locations: list[checks.Location] = []
+        #: this frame's own location record, if it is a location
+        self.loc: checks.Location | None = None
+        #: for the http frame: the server frames, in order
+        self.servers: list[_Frame] = []
+
+
+class _Loader:
+    """The parser's sink: builds Directives, validates, follows includes."""
+
+    def __init__(self, table: DirectiveTable, conf_prefix: str) -> None:
+        self.table = table
+        self.conf_prefix = conf_prefix
+        self.frames: list[_Frame] = [_Frame(Ctx.MAIN, "")]
+        self.files: dict[str, ConfigFile] = {}
+        self.comments: list[Comment] = []
+        self.file = ""
+        self.reading: list[str] = []
+        self.log_formats: set[str] = {"combined"}
+
+    # -- files -----------------------------------------------------------------------
+
+    def read_file(self, path: str, where: tuple[str, int] | None) -> str:
+        """Read one file as nginx does; errors carry the including directive's place."""
+        file, line = where if where else (None, None)
+        try:
+            data = Path(path).read_bytes()
+        except IsADirectoryError as e:
+            raise ConfigError(f'pread() "{path}" failed ({e.errno}: {e.strerror})',
+                              level="crit") from None
+        except OSError as e:
+            raise ConfigError(f'open() "{path}" failed ({e.errno}: {e.strerror})',
+                              file, line) from None
+        return data.decode("utf-8", "surrogateescape")
+
+    def parse_file(self, path: str, where: tuple[str, int] | None) -> list[Directive]:
+        if path in self.reading:
+            file, line = where if where else (None, None)
+            raise ConfigError(f'include cycle: "{path}" is already being read '
+                              f'(included from {" -> ".join(self.reading)})', file, line)
+        text = self.read_file(path, where)
+        self.files.setdefault(path, ConfigFile(path, text))
+        outer = self.file
+        self.file = path
+        self.reading.append(path)
+        try:
+            return parse_text(text, path, self, self.comments)
+        finally:
+            self.reading.pop()
+            self.file = outer
+
+    def include(self, d: Directive, line: int) -> None:
+        """``include``: relative to the conf prefix; globs sorted; no match is fine."""
+        pattern = d.args[0]
+        path = pattern if os.path.isabs(pattern) else os.path.join(self.conf_prefix, pattern)
+        where = (self.file, line)
+        if any(c in pattern for c in "*?["):
+            paths = sorted(glob.glob(path))
+        else:
+            paths = [path]
+            if not os.path.exists(path) and os.path.basename(path) == "mime.types":
+                paths = [BUNDLED_MIME_TYPES]
+        d.block = []
+        d.included = []
+        for p in paths:
+            d.included.append(p)
+            d.block.extend(self.parse_file(p, where))
+
+    # -- validation (ngx_conf_handler) ------------------------------------------------
+
+    def _error(self, msg: str, line: int) -> ConfigError:
+        if self.file == COMMAND_LINE:
+            return ConfigError(msg, COMMAND_LINE, None)
+        return ConfigError(msg, self.file, line)
+
+    def find_spec(self, tok: Tok, block: bool) -> DirectiveSpec:
+        """Context, terminator and arity checks, in ngx_conf_handler's order."""
+        name = tok.args[0]
+        line = tok.end_line
+        specs = self.table.lookup(name)
+        if not specs:
+            raise self._error(f'unknown directive "{name}"', line)
+        ctx = self.frames[-1].ctx
+        nargs = len(tok.args) - 1
+        for spec in specs:
+            if not spec.contexts & ctx:
+                continue
+            if not spec.block and block:
+                raise self._error(f'directive "{name}" is not terminated by ";"', line)
+            if spec.block and not block:
+                raise self._error(f'directive "{name}" has no opening "{{"', line)
+            if not spec.accepts(nargs) or (nargs > 7 and isinstance(spec.arity, tuple)
+                                           and spec.arity[1] is not None):
+                raise self._error(f'invalid number of arguments in "{name}" directive', line)
+            return spec
+        raise self._error(f'"{name}" directive is not allowed here', line)
+
+    def check_duplicate(self, spec: DirectiveSpec, name: str, line: int,
+                        message: str | None = None) -> None:
+        if spec.multi:
+            return
+        seen = self.frames[-1].seen
+        slot = "root|alias" if name in ("root", "alias") else DUP_GROUPS.get(name, name)
+        first = seen.get(slot)
+        if first is None:
+            seen[slot] = name
+            return
+        if message:
+            raise self._error(message, line)
+        if first != name and slot == "root|alias":
+            raise self._error(f'"{name}" directive is duplicate, "{first}" directive was '
+                              "specified earlier", line)
+        raise self._error(f'"{name}" directive is duplicate', line)
+
+    def handler_checks(self, spec: DirectiveSpec, d: Directive, line: int) -> None:
+        """What each directive's handler rejects at parse time (nginx's wording)."""
+        name = d.name
+        if spec.arity == "flag":
+            value = d.args[0].lower()
+            if value not in ("on", "off"):
+                raise self._error(f'invalid value "{d.args[0]}" in "{name}" directive, '
+                                  'it must be "on" or "off"', line)
+        if name == "location" and spec.module == "ngx_http_core_module":
+            parent = self.frames[-1].loc
+            loc = checks.location(d, parent, self.file, line)
+            self.frames[-1].locations.append(loc)
+            return
+        if name == "log_format":
+            if d.args[0] in self.log_formats:
+                raise self._error(f'duplicate "log_format" name "{d.args[0]}"', line)
+            self.log_formats.add(d.args[0])
+            return
+        msg = checks.handler_error(spec, d, self.log_formats)
+        if msg:
+            raise self._error(msg, line)
+        if spec.check is not None:
+            spec.check(d)
+
+    def new_directive(self, tok: Tok) -> Directive:
+        return Directive(tok.args[0], tok.args[1:], self.file, tok.line,
+                         quoted=tok.quoted[1:], end_line=tok.end_line,
+                         head_line=tok.end_line)
+
+    # -- sink callbacks ----------------------------------------------------------------
+
+    def directive(self, tok: Tok) -> Directive:
+        frame = self.frames[-1]
+        d = self.new_directive(tok)
+        if frame.kind:
+            self.custom_entry(frame, d, tok.end_line)
+            return d
+        spec = self.find_spec(tok, False)
+        self.check_duplicate(spec, d.name, tok.end_line)
+        self.handler_checks(spec, d, tok.end_line)
+        if d.name == "include":
+            self.include(d, tok.end_line)
+        return d
+
+    def custom_entry(self, frame: _Frame, d: Directive, line: int) -> None:
+        msg = checks.custom_entry(frame.kind, d)
+        if msg:
+            raise self._error(msg, line)
+        if d.name == "include" and frame.kind in ("types", "map", "geo"):
+            self.include(d, line)
+
+    def block_start(self, tok: Tok) -> Directive:
+        frame = self.frames[-1]
+        if frame.kind:
+            raise self._error('unexpected "{"', tok.end_line)
+        spec = self.find_spec(tok, True)
+        d = self.new_directive(tok)
+        self.check_duplicate(spec, d.name, tok.end_line)
+        self.handler_checks(spec, d, tok.end_line)
+        child = _Frame(self.child_ctx(spec, frame), "", d)
+        if d.name in CUSTOM_BLOCKS or spec.module in ("ngx_mail_module", "ngx_stream_module"):
+            child.kind = d.name
+        if d.name == "location" and frame.locations:
+            child.loc = frame.locations[-1]
+        if d.name == "server" and frame.ctx == Ctx.HTTP:
+            frame.servers.append(child)
+        self.frames.append(child)
+        return d
+
+    @staticmethod
+    def child_ctx(spec: DirectiveSpec, parent: _Frame) -> Ctx:
+        name = spec.name
+        if name == "events":
+            return Ctx.EVENTS
+        if name == "http":
+            return Ctx.HTTP
+        if name == "server" and parent.ctx == Ctx.HTTP:
+            return Ctx.SRV
+        if name == "upstream":
+            return Ctx.UPS
+        if name == "location":
+            return Ctx.LOC
+        if name == "if":
+            return Ctx.SIF if parent.ctx == Ctx.SRV else Ctx.LIF
+        if name == "limit_except":
+            return Ctx.LMT
+        if name == "types":
+            return Ctx.TYPES
+        if name in CUSTOM_BLOCKS:
+            return Ctx.MAP
+        return Ctx(0)
+
+    def block(self, children: list[Any]) -> Directive:
+        d: Directive = children[0]
+        end: Tok = children[-1]
+        d.block = children[1:-1]
+        d.end_line = end.line
+        frame = self.frames.pop()
+        if d.name == "http":
+            err = checks.duplicate_locations([s.locations for s in frame.servers])
+            if err:
+                raise ConfigError(*err)
+        return d
+
+    def lua_start(self, tok: Tok) -> Directive:
+        frame = self.frames[-1]
+        if frame.kind:
+            raise self._error('unexpected "{"', tok.end_line)
+        self.find_spec(tok, True)
+        d = self.new_directive(tok)
+        self.frames.append(_Frame(Ctx(0), "", d))
+        d.block = []
+        return d
+
+    def lua_body(self, tok: Tok) -> Tok:
+        return tok
+
+    def lua_block(self, children: list[Any]) -> Directive:
+        d: Directive = children[0]
+        body: Tok = children[1]
+        self.frames.pop()
+        d.lua_source = body.value
+        d.end_line = body.end_line
+        spec = self.table.get(d.name, self.frames[-1].ctx)
+        if spec is not None:
+            self.check_duplicate(spec, d.name, body.end_line, message="is duplicate")
+        d.block = None
+        return d
+
+
+def load(conf_path: str, prefix: str | None = None, global_directives: str | None = None,
+         table: DirectiveTable | None = None) -> ParsedConfig:
+    """Parse and validate a configuration like ``nginx -t -c conf_path [-p prefix] [-g ...]``.
+
+    ``conf_path`` relative to ``prefix`` when one is given (nginx resolves ``-c`` against
+    ``-p``), else to the current directory. Includes resolve against the directory of
+    the main file (nginx's conf prefix). Raises :class:`ConfigError`.
+    """
+    if prefix is not None:
+        prefix = os.path.abspath(prefix)
+        conf_abs = os.path.normpath(os.path.join(prefix, conf_path))
+    else:
+        conf_abs = os.path.abspath(conf_path)
+        prefix = default_prefix(conf_abs)
+    table = table if table is not None else _default_table()
+    loader = _Loader(table, os.path.dirname(conf_abs))
+    top: list[Directive] = []
+    if global_directives is not None:
+        loader.file = COMMAND_LINE
+        top.extend(parse_text(global_directives, COMMAND_LINE, loader, None, cmdline=True))
+    try:
+        text = loader.read_file(conf_abs, None)
+    except ConfigError as e:
+        raise e
+    loader.files[conf_abs] = ConfigFile(conf_abs, text)
+    loader.file = conf_abs
+    loader.reading.append(conf_abs)
+    top.extend(parse_text(text, conf_abs, loader, loader.comments))
+    if "events" not in loader.frames[0].seen:
+        raise PostParseError('no "events" section in configuration')
+    return ParsedConfig(conf_abs, prefix, top, loader.files, loader.comments)
+
+
+def load_text(text: str, conf_path: str = "/virtual/conf/nginx.conf",
+              prefix: str | None = None, table: DirectiveTable | None = None) -> ParsedConfig:
+    """Parse configuration text that is not on disk (tests, the explorer's editor).
+
+    Includes still resolve on disk relative to ``conf_path``'s directory.
+    """
+    conf_abs = os.path.abspath(conf_path)
+    prefix = os.path.abspath(prefix) if prefix else default_prefix(conf_abs)
+    loader = _Loader(table if table is not None else _default_table(),
+                     os.path.dirname(conf_abs))
+    loader.files[conf_abs] = ConfigFile(conf_abs, text)
+    loader.file = conf_abs
+    loader.reading.append(conf_abs)
+    top = parse_text(text, conf_abs, loader, loader.comments)
+    if "events" not in loader.frames[0].seen:
+        raise PostParseError('no "events" section in configuration')
+    return ParsedConfig(conf_abs, prefix, top, loader.files, loader.comments)
+
+
+def _default_table() -> DirectiveTable:
+    """The catalog table, built once (callers passing their own table bypass this)."""
+    global _lua_table
+    if _lua_table is None:
+        _lua_table = build_table()
+    return _lua_table
