@@ -143,7 +143,8 @@ class _Loader:
         line = tok.end_line
         specs = self.table.lookup(name)
         if not specs:
-            raise self._error(f'unknown directive "{name}"', line)
+            # nginx prints the name with %s: a NUL byte ends it
+            raise self._error(f'unknown directive "{name.split(chr(0))[0]}"', line)
         ctx = self.frames[-1].ctx
         nargs = len(tok.args) - 1
         for spec in specs:
