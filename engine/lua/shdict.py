@@ -1,0 +1,368 @@
+"""``ngx.shared.DICT`` (``lua_shared_dict``): a store in Python shared by every worker VM.
+
+Why Python: real shared dicts live in shared memory visible to all worker processes; here
+workers are separate ``LuaRuntime`` instances, so the data must live outside any of them.
+Each VM gets Lua method wrappers (``engine/lua/shdict.lua``) that check arguments like
+lua-resty-core and make exactly one Python call per operation.
+
+Semantics follow ngx_lua 0.10.23 as observed on the oracle: ``set``/``add``/``replace``
+return ``ok, err, forcible``; ``add`` on a live key gives ``false, "exists"``; ``replace``
+on a missing or expired key ``false, "not found"``; ``incr`` ``nil, "not found"`` /
+``"not a number"`` and takes ``init``/``init_ttl`` for missing or expired keys; lists give
+``"value not a list"`` and ``get`` on a list ``"value is a list"``; expired entries stay
+readable through ``get_stale`` (with a negative ``ttl``) until removed; ``flush_all``
+empties the dict; ``get_keys`` lists live keys least recently used first. Expiry uses the
+engine's cached :class:`~engine.lua.time.Clock` (milliseconds).
+
+Memory is modelled, approximately, on nginx's slab allocator so that ``capacity``,
+``free_space``, ``"no memory"`` and ``forcible`` behave plausibly: the zone's pages are
+counted as nginx lays them out (1m -> 252 free pages, 512k -> 125, as on the oracle); an
+entry costs ``68 + key + value`` bytes rounded up to a power-of-two chunk (8..2048) or
+whole pages above that; chunks of one size share pages with ideal packing (real slabs
+fragment). On allocation failure ``set`` first drops expired entries at the LRU tail,
+then evicts the least recently used entries (up to 30) and reports ``forcible = true``;
+the ``safe_*`` variants return ``"no memory"`` instead of evicting.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from engine.lua._loader import load_chunk
+from engine.lua.time import Clock
+
+PAGE = 4096
+_NODE_OVERHEAD = 68      # rbtree node up to ``color`` + shdict node header
+_LIST_NODE_OVERHEAD = 24
+_QUEUE_SIZE = 16
+
+# value kinds (as the Lua side sees them)
+_NUM, _BOOL, _STR, _LIST = 3, 1, 4, 5
+
+
+def _chunk(size: int) -> int:
+    """Slab chunk size for an allocation; negative values mean whole pages."""
+    if size > PAGE // 2:
+        return -((size + PAGE - 1) // PAGE)
+    c = 8
+    while c < size:
+        c <<= 1
+    return c
+
+
+def parse_size(text: str) -> int:
+    """``10m`` / ``512k`` / ``1g`` / ``4096`` -> bytes (nginx size syntax)."""
+    t = text.strip().lower()
+    mult = {"k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}.get(t[-1:], 1)
+    return int(t[:-1] if mult != 1 else t) * mult
+
+
+class _Entry:
+    __slots__ = ("kind", "value", "flags", "expires", "chunks")
+
+    def __init__(self, kind: int, value: Any, flags: int, expires: int) -> None:
+        self.kind = kind
+        self.value = value
+        self.flags = flags
+        self.expires = expires   # absolute ms; 0 = never
+        self.chunks: list[int] = []
+
+
+class SharedDictZone:
+    """One ``lua_shared_dict NAME SIZE`` zone."""
+
+    def __init__(self, name: str, size: int) -> None:
+        self.name = name
+        self.size = size
+        self.lock = threading.RLock()
+        self.data: OrderedDict[bytes, _Entry] = OrderedDict()  # LRU first, MRU last
+        pages = max((size - 704) // (PAGE + 24), 0)
+        start = -(-(704 + pages * 24) // PAGE) * PAGE
+        excess = pages - (size - start) // PAGE
+        if excess > 0:
+            pages -= excess
+        self.total_pages = pages
+        self.used_chunks: dict[int, int] = {32: 1, 128: 1}  # the zone's own bookkeeping
+        self.big_pages = 0
+
+    # -- memory model ----------------------------------------------------------------
+    def _pages_used(self, extra: int = 0) -> int:
+        pages = self.big_pages
+        for size, count in self.used_chunks.items():
+            if extra == size:
+                count += 1
+            pages += -(-count // (PAGE // size))
+        if extra < 0:
+            pages += -extra
+        return pages
+
+    def _try_alloc(self, nbytes: int) -> int | None:
+        c = _chunk(nbytes)
+        if self._pages_used(c) > self.total_pages:
+            return None
+        if c < 0:
+            self.big_pages += -c
+        else:
+            self.used_chunks[c] = self.used_chunks.get(c, 0) + 1
+        return c
+
+    def _release(self, c: int) -> None:
+        if c < 0:
+            self.big_pages += c
+        else:
+            self.used_chunks[c] -= 1
+
+    def _drop(self, key: bytes) -> None:
+        entry = self.data.pop(key)
+        for c in entry.chunks:
+            self._release(c)
+
+    def _expire_tail(self, now: int, force: bool) -> int:
+        """``ngx_http_lua_shdict_expire``: maybe force-drop the LRU entry, then drop up
+        to two expired ones from the tail."""
+        freed = 0
+        n = 0 if force else 1
+        while n < 3 and self.data:
+            key, entry = next(iter(self.data.items()))
+            if n != 0 and (entry.expires == 0 or entry.expires > now):
+                break
+            n += 1
+            self._drop(key)
+            freed += 1
+        return freed
+
+    def _alloc(self, nbytes: int, now: int, safe: bool) -> tuple[int | None, bool]:
+        """Allocate with nginx's eviction policy; returns ``(chunk, forcible)``."""
+        c = self._try_alloc(nbytes)
+        if c is not None:
+            return c, False
+        self._expire_tail(now, False)
+        c = self._try_alloc(nbytes)
+        if c is not None or safe:
+            return c, False
+        forcible = False
+        for _ in range(30):
+            if self._expire_tail(now, True) == 0:
+                break
+            forcible = True
+            c = self._try_alloc(nbytes)
+            if c is not None:
+                return c, True
+        return None, forcible
+
+    # -- operations ------------------------------------------------------------------
+    def _lookup(self, key: bytes, now: int) -> tuple[_Entry | None, bool]:
+        """Entry and whether it is expired; touching an entry makes it most recent."""
+        entry = self.data.get(key)
+        if entry is None:
+            return None, False
+        self.data.move_to_end(key)
+        return entry, entry.expires != 0 and entry.expires <= now
+
+    def get(self, key: bytes, stale: bool, now: int) -> tuple:
+        with self.lock:
+            entry, expired = self._lookup(key, now)
+            if entry is None or (expired and not stale):
+                return (None,)
+            if entry.kind == _LIST:
+                return (None, b"value is a list")
+            return (entry.value, entry.flags, expired)
+
+    def store(self, op: int, key: bytes, kind: int, value: Any, exptime: float,
+              flags: int, now: int) -> tuple:
+        """set/add/replace/safe_*; ``op`` bits: 1 add, 2 replace, 4 safe."""
+        with self.lock:
+            entry, expired = self._lookup(key, now)
+            live = entry is not None and not expired
+            if op & 2 and not live:
+                return (False, b"not found", False)
+            if op & 1 and live:
+                return (False, b"exists", False)
+            if kind == 0:  # nil value: delete
+                if entry is not None:
+                    self._drop(key)
+                return (True, None, False)
+            vlen = len(value) if kind == _STR else 8 if kind == _NUM else 1
+            if entry is not None:
+                self._drop(key)
+            chunk, forcible = self._alloc(_NODE_OVERHEAD + len(key) + vlen, now, bool(op & 4))
+            if chunk is None:
+                return (False, b"no memory", forcible)
+            new = _Entry(kind, value, flags, now + int(exptime * 1000) if exptime else 0)
+            new.chunks.append(chunk)
+            self.data[key] = new
+            return (True, None, forcible)
+
+    def incr(self, key: bytes, value: float, init: float | None, init_ttl: float,
+             now: int) -> tuple:
+        with self.lock:
+            entry, expired = self._lookup(key, now)
+            if entry is None or expired:
+                if init is None:
+                    return (None, b"not found")
+                ok, err, forcible = self.store(0, key, _NUM, init + value, init_ttl, 0, now)
+                if not ok:
+                    return (None, err)
+                return (init + value, None, forcible)
+            if entry.kind != _NUM:
+                return (None, b"not a number")
+            entry.value = entry.value + value
+            return (entry.value, None, False)
+
+    def push(self, key: bytes, value: Any, left: bool, now: int) -> tuple:
+        with self.lock:
+            entry, expired = self._lookup(key, now)
+            if entry is not None and expired:
+                self._drop(key)
+                entry = None
+            if entry is not None and entry.kind != _LIST:
+                return (None, b"value not a list")
+            vlen = len(value) if isinstance(value, bytes) else 8
+            if entry is None:
+                head, _ = self._alloc(_NODE_OVERHEAD + len(key) + _QUEUE_SIZE, now, False)
+                if head is None:
+                    return (None, b"no memory")
+                entry = _Entry(_LIST, [], 0, 0)
+                entry.chunks.append(head)
+                self.data[key] = entry
+            c, _ = self._alloc(_LIST_NODE_OVERHEAD + vlen, now, False)
+            if c is None or key not in self.data:
+                return (None, b"no memory")
+            entry.chunks.append(c)
+            if left:
+                entry.value.insert(0, value)
+            else:
+                entry.value.append(value)
+            return (len(entry.value),)
+
+    def pop(self, key: bytes, left: bool, now: int) -> tuple:
+        with self.lock:
+            entry, expired = self._lookup(key, now)
+            if entry is None or expired:
+                return (None,)
+            if entry.kind != _LIST:
+                return (None, b"value not a list")
+            value = entry.value.pop(0 if left else -1)
+            self._release(entry.chunks.pop())
+            if not entry.value:
+                self._drop(key)
+            return (value,)
+
+    def llen(self, key: bytes, now: int) -> tuple:
+        with self.lock:
+            entry, expired = self._lookup(key, now)
+            if entry is None or expired:
+                return (0,)
+            if entry.kind != _LIST:
+                return (None, b"value not a list")
+            return (len(entry.value),)
+
+    def ttl(self, key: bytes, now: int) -> tuple:
+        with self.lock:
+            entry = self.data.get(key)
+            if entry is None:
+                return (None, b"not found")
+            if entry.expires == 0:
+                return (0,)
+            return ((entry.expires - now) / 1000,)
+
+    def expire(self, key: bytes, exptime: float, now: int) -> tuple:
+        with self.lock:
+            entry = self.data.get(key)
+            if entry is None:
+                return (None, b"not found")
+            entry.expires = now + int(exptime * 1000) if exptime else 0
+            return (True,)
+
+    def flush_all(self) -> None:
+        with self.lock:
+            for key in list(self.data):
+                self._drop(key)
+
+    def flush_expired(self, max_count: int, now: int) -> int:
+        with self.lock:
+            freed = 0
+            for key, entry in list(self.data.items()):
+                if entry.expires != 0 and entry.expires <= now:
+                    self._drop(key)
+                    freed += 1
+                    if 0 < max_count <= freed:
+                        break
+            return freed
+
+    def get_keys(self, max_count: int, now: int) -> list[bytes]:
+        with self.lock:
+            keys = [k for k, e in self.data.items() if e.expires == 0 or e.expires > now]
+            return keys[:max_count] if max_count > 0 else keys
+
+    def capacity(self) -> int:
+        return self.size
+
+    def free_space(self) -> int:
+        with self.lock:
+            return max(self.total_pages - self._pages_used(), 0) * PAGE
+
+
+class SharedDicts:
+    """All zones of one nginx instance (what ``ngx.shared`` indexes)."""
+
+    def __init__(self) -> None:
+        self.zones: dict[str, SharedDictZone] = {}
+
+    def add(self, zone: SharedDictZone) -> SharedDictZone:
+        self.zones[zone.name] = zone
+        return zone
+
+    def get(self, name: str) -> SharedDictZone | None:
+        return self.zones.get(name)
+
+
+def install(lua: Any, ngx: Any, zones: SharedDicts, clock: Clock) -> None:
+    """Build ``ngx.shared`` for one VM: a table of dict objects, one per zone."""
+
+    def now() -> int:
+        return clock.sec * 1000 + clock.msec
+
+    def call(zone_name: bytes, op: bytes, *args: Any) -> Any:
+        """The single Python entry point: dispatch by operation name; never raises."""
+        zone = zones.get(zone_name.decode("latin-1"))
+        if zone is None:
+            return (None, b"no such zone")
+        try:
+            if op == b"get":
+                return zone.get(args[0], False, now())
+            if op == b"get_stale":
+                return zone.get(args[0], True, now())
+            if op == b"store":
+                o, key, kind, value, exptime, flags = args
+                return zone.store(o, key, kind, value, exptime, flags, now())
+            if op == b"incr":
+                return zone.incr(args[0], args[1], args[2], args[3], now())
+            if op == b"push":
+                return zone.push(args[0], args[1], args[2], now())
+            if op == b"pop":
+                return zone.pop(args[0], args[1], now())
+            if op == b"llen":
+                return zone.llen(args[0], now())
+            if op == b"ttl":
+                return zone.ttl(args[0], now())
+            if op == b"expire":
+                return zone.expire(args[0], args[1], now())
+            if op == b"flush_all":
+                return zone.flush_all()
+            if op == b"flush_expired":
+                return zone.flush_expired(args[0], now())
+            if op == b"get_keys":
+                return lua.table_from(zone.get_keys(args[0], now()))
+            if op == b"capacity":
+                return zone.capacity()
+            if op == b"free_space":
+                return zone.free_space()
+        except Exception as exc:  # keep Python tracebacks out of Lua
+            return (None, f"shdict error: {exc}".encode())
+        return (None, b"unknown operation")
+
+    names = [name.encode("latin-1") for name in zones.zones]
+    load_chunk(lua, "shdict")(ngx, call, lua.table_from(names))
