@@ -89,15 +89,10 @@ def duplicate_locations(servers: list[list[Location]]) -> tuple[str, str, int] |
     two prefix locations with one name are an error, reported at the later one.
     """
 
-    def walk(locs: list[Location]) -> tuple[str, str, int] | None:
-        static = sorted((x for x in locs if x.static), key=lambda x: (x.name, not x.exact))
-        for x in static:
-            err = walk(x.children)
-            if err:
-                return err
+    def check_level(locs: list[Location]) -> tuple[str, str, int] | None:
         prev: Location | None = None
         has_exact = has_incl = False
-        for x in static:
+        for x in locs:
             if prev is not None and prev.name == x.name:
                 if (has_exact and x.exact) or (has_incl and not x.exact):
                     return (f'duplicate location "{x.name}"', x.file, x.line)
@@ -107,11 +102,29 @@ def duplicate_locations(servers: list[list[Location]]) -> tuple[str, str, int] |
             prev, has_exact, has_incl = x, x.exact, not x.exact
         return None
 
+    def walk(top: list[Location]) -> tuple[str, str, int] | None:
+        # iterative post-order (nested levels first), so deep nesting cannot overflow
+        stack: list[tuple[list[Location], int]] = [(_sorted_static(top), 0)]
+        while stack:
+            level, i = stack.pop()
+            if i < len(level):
+                stack.append((level, i + 1))
+                stack.append((_sorted_static(level[i].children), 0))
+                continue
+            err = check_level(level)
+            if err:
+                return err
+        return None
+
     for locs in servers:
         err = walk(locs)
         if err:
             return err
     return None
+
+
+def _sorted_static(locs: list[Location]) -> list[Location]:
+    return sorted((x for x in locs if x.static), key=lambda x: (x.name, not x.exact))
 
 
 _LISTEN_FLAGS = frozenset({"default_server", "default", "ssl", "http2", "proxy_protocol",
