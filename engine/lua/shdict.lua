@@ -5,13 +5,18 @@
 -- 'bad "exptime" argument', "expecting 3 arguments, but only seen 2"), so that each
 -- call makes one Python call and only after its arguments are known to be good.
 
-return function(ngx, call, names)
-    local type, tostring, tonumber, error, select, setmetatable, floor =
-        type, tostring, tonumber, error, select, setmetatable, math.floor
+return function(ngx, py, names)
+    local type, tostring, tonumber, error, select, setmetatable, floor, pairs =
+        type, tostring, tonumber, error, select, setmetatable, math.floor, pairs
     local format = string.format
     local getinfo = debug and debug.getinfo
 
     local zone_of = setmetatable({}, { __mode = "k" })   -- marker userdata -> zone name
+    local ops = {}
+    for k, f in pairs({ "get", "get_stale", "store", "incr", "push", "pop", "llen", "ttl",
+                        "expire", "flush_all", "flush_expired", "get_keys", "capacity",
+                        "free_space" }) do ops[f] = py[f] end
+    local function call(name, op, ...) return ops[op](name, ...) end
 
     local function check_zone(zone)
         if not zone or type(zone) ~= "table" then error('bad "zone" argument', 3) end

@@ -85,34 +85,36 @@ class SharedDictZone:
             pages -= excess
         self.total_pages = pages
         self.used_chunks: dict[int, int] = {32: 1, 128: 1}  # the zone's own bookkeeping
-        self.big_pages = 0
+        self.pages_in_use = 2
 
     # -- memory model ----------------------------------------------------------------
-    def _pages_used(self, extra: int = 0) -> int:
-        pages = self.big_pages
-        for size, count in self.used_chunks.items():
-            if extra == size:
-                count += 1
-            pages += -(-count // (PAGE // size))
-        if extra < 0:
-            pages += -extra
-        return pages
+    def _pages_used(self) -> int:
+        return self.pages_in_use
 
     def _try_alloc(self, nbytes: int) -> int | None:
+        """Take a chunk (or pages) if the zone has room; kept O(1) per call."""
         c = _chunk(nbytes)
-        if self._pages_used(c) > self.total_pages:
-            return None
         if c < 0:
-            self.big_pages += -c
-        else:
-            self.used_chunks[c] = self.used_chunks.get(c, 0) + 1
+            if self.pages_in_use - c > self.total_pages:
+                return None
+            self.pages_in_use -= c
+            return c
+        count = self.used_chunks.get(c, 0)
+        need = 1 if count % (PAGE // c) == 0 else 0
+        if self.pages_in_use + need > self.total_pages:
+            return None
+        self.pages_in_use += need
+        self.used_chunks[c] = count + 1
         return c
 
     def _release(self, c: int) -> None:
         if c < 0:
-            self.big_pages += c
-        else:
-            self.used_chunks[c] -= 1
+            self.pages_in_use += c
+            return
+        count = self.used_chunks[c] - 1
+        self.used_chunks[c] = count
+        if count % (PAGE // c) == 0:
+            self.pages_in_use -= 1
 
     def _drop(self, key: bytes) -> None:
         entry = self.data.pop(key)
@@ -325,44 +327,33 @@ def install(lua: Any, ngx: Any, zones: SharedDicts, clock: Clock) -> None:
     def now() -> int:
         return clock.sec * 1000 + clock.msec
 
-    def call(zone_name: bytes, op: bytes, *args: Any) -> Any:
-        """The single Python entry point: dispatch by operation name; never raises."""
-        zone = zones.get(zone_name.decode("latin-1"))
-        if zone is None:
-            return (None, b"no such zone")
-        try:
-            if op == b"get":
-                return zone.get(args[0], False, now())
-            if op == b"get_stale":
-                return zone.get(args[0], True, now())
-            if op == b"store":
-                o, key, kind, value, exptime, flags = args
-                return zone.store(o, key, kind, value, exptime, flags, now())
-            if op == b"incr":
-                return zone.incr(args[0], args[1], args[2], args[3], now())
-            if op == b"push":
-                return zone.push(args[0], args[1], args[2], now())
-            if op == b"pop":
-                return zone.pop(args[0], args[1], now())
-            if op == b"llen":
-                return zone.llen(args[0], now())
-            if op == b"ttl":
-                return zone.ttl(args[0], now())
-            if op == b"expire":
-                return zone.expire(args[0], args[1], now())
-            if op == b"flush_all":
-                return zone.flush_all()
-            if op == b"flush_expired":
-                return zone.flush_expired(args[0], now())
-            if op == b"get_keys":
-                return lua.table_from(zone.get_keys(args[0], now()))
-            if op == b"capacity":
-                return zone.capacity()
-            if op == b"free_space":
-                return zone.free_space()
-        except Exception as exc:  # keep Python tracebacks out of Lua
-            return (None, f"shdict error: {exc}".encode())
-        return (None, b"unknown operation")
+    def guarded(fn: Any) -> Any:
+        def wrapper(zone_name: bytes, *args: Any) -> Any:
+            zone = zones.zones.get(zone_name.decode("latin-1"))
+            if zone is None:
+                return (None, b"no such zone")
+            try:
+                return fn(zone, *args)
+            except Exception as exc:  # keep Python tracebacks out of Lua
+                return (None, f"shdict error: {exc}".encode())
+        return wrapper
 
+    ops = {
+        b"get": lambda z, k: z.get(k, False, now()),
+        b"get_stale": lambda z, k: z.get(k, True, now()),
+        b"store": lambda z, o, k, kind, v, e, f: z.store(o, k, kind, v, e, f, now()),
+        b"incr": lambda z, k, v, i, t: z.incr(k, v, i, t, now()),
+        b"push": lambda z, k, v, left: z.push(k, v, left, now()),
+        b"pop": lambda z, k, left: z.pop(k, left, now()),
+        b"llen": lambda z, k: z.llen(k, now()),
+        b"ttl": lambda z, k: z.ttl(k, now()),
+        b"expire": lambda z, k, e: z.expire(k, e, now()),
+        b"flush_all": lambda z: z.flush_all(),
+        b"flush_expired": lambda z, m: z.flush_expired(m, now()),
+        b"get_keys": lambda z, m: lua.table_from(z.get_keys(m, now())),
+        b"capacity": lambda z: z.capacity(),
+        b"free_space": lambda z: z.free_space(),
+    }
+    py = lua.table_from({name: guarded(fn) for name, fn in ops.items()})
     names = [name.encode("latin-1") for name in zones.zones]
-    load_chunk(lua, "shdict")(ngx, call, lua.table_from(names))
+    load_chunk(lua, "shdict")(ngx, py, lua.table_from(names))
