@@ -99,6 +99,13 @@ class Engine:
         self.error_log.listeners.append(listener)
         self.http.services.setdefault("access_log_listeners", []).append(listener)
 
+    def lua_eval(self, source: str, worker: int = 0) -> tuple[bool, str]:
+        """Evaluate Lua in a worker's VM (the explorer's console): (ok, printed result)."""
+        lua = self.http.services.get("lua")
+        if lua is None:
+            return False, "the Lua module is not loaded"
+        return lua.eval(source, worker)
+
     def listens(self) -> list[tuple[str, int]]:
         return [key for key in self.config.addresses]
 
@@ -109,3 +116,13 @@ class Engine:
     @property
     def conf_path(self) -> str:
         return self.parsed.conf_path
+
+    async def reject(self, req: HttpRequest, status: int, message: str, level: str = "info",
+                     send: bool = True, request_line: str | None = None,
+                     sink: ResponseSink | None = None) -> Exchange:
+        """Answer a request nginx refuses before its phases (bad input, timeouts, hang-ups).
+
+        See :mod:`engine.http.reject`; the listener calls this for what only it can see.
+        """
+        from .http.reject import reject
+        return await reject(self.http, req, status, message, level, send, request_line, sink)

@@ -86,7 +86,10 @@ class HttpEngine:
         except Exception as exc:  # an engine bug must not take the server down
             r.log("alert", f"engine error: {type(exc).__name__}: {exc}")
             if not r.header_sent:
-                await self.finalize(r, 500)
+                try:
+                    await self.finalize(r, 500)
+                except Exception:
+                    r.response_done = True
         if not getattr(r, "logged", False):
             await self.log_phase(r)
         out = collector.result() if isinstance(collector, _Tee) else collector
@@ -231,11 +234,11 @@ class HttpEngine:
         return False
 
     async def _run_handler(self, r: Request, ph: Any) -> int:
-        if not r.trace.enabled:
+        if not r.trace.enabled or ph.traced:
             return await ph.handler(r)
         t0 = time.perf_counter()
         rc = await ph.handler(r)
-        if rc != DECLINED or getattr(ph.handler, "always_trace", False):
+        if rc != DECLINED:
             r.trace.add("phase_done", phase=ph.phase.label, handler=ph.name, rc=_rc_name(rc),
                         duration_ms=(time.perf_counter() - t0) * 1000)
         return rc
@@ -339,11 +342,14 @@ class HttpEngine:
     async def _content(self, r: Request) -> bool:
         handler = getattr(r, "content_handler", None)
         if handler is not None:
+            if getattr(handler, "traced", False) or not r.trace.enabled:
+                await self.finalize(r, await handler(r))
+                return False
+            label = getattr(handler, "label", "content")
             t0 = time.perf_counter()
-            r.trace.add("phase", phase="content", handler=getattr(handler, "label", "content"))
+            r.trace.add("phase", phase="content", handler=label)
             rc = await handler(r)
-            r.trace.add("phase_done", phase="content",
-                        handler=getattr(handler, "label", "content"), rc=_rc_name(rc),
+            r.trace.add("phase_done", phase="content", handler=label, rc=_rc_name(rc),
                         duration_ms=(time.perf_counter() - t0) * 1000)
             await self.finalize(r, rc)
             return False

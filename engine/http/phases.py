@@ -59,6 +59,8 @@ class PhaseHandler:
     #: other handler of the phase (ngx_lua postpones its rewrite and access handlers to
     #: the end of their phases) use a high order.
     order: int = 0
+    #: The handler records its own trace events (phase entered/left, with chunk names).
+    traced: bool = False
 
 
 @dataclass(slots=True)
@@ -96,8 +98,9 @@ class PhaseTable:
         self.header_filters: list[Filter] = []
         self.body_filters: list[Filter] = []
 
-    def add(self, phase: Phase, name: str, handler: Handler, order: int = 0) -> None:
-        self.handlers.append(PhaseHandler(phase, name, handler, order))
+    def add(self, phase: Phase, name: str, handler: Handler, order: int = 0,
+            traced: bool = False) -> None:
+        self.handlers.append(PhaseHandler(phase, name, handler, order, traced))
         self.handlers.sort(key=lambda h: (h.phase, h.order))
 
     def add_header_filter(self, name: str, fn: HeaderFilter, order: int) -> None:

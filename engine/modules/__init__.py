@@ -13,4 +13,5 @@ BUILTIN_MODULES = [
     "engine.modules.access:AccessModule",
     "engine.modules.rewrite:RewriteModule",
     "engine.modules.headers:HeadersModule",
+    "engine.lua.module:LuaModule",
 ]

@@ -1,0 +1,285 @@
+"""The Python side of the ngx API: the few calls that need the request engine.
+
+Lua wrappers (output.lua, request.lua, core.lua) check arguments and contexts and call
+these plain functions (bytes in, bytes out) for what lives in the request: variables,
+headers, status, body, the error log, timers. ``worker.current`` is the request whose Lua
+code is running: the driver sets it around every resume, and only one coroutine runs at
+a time on the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from .constants import LEVEL_NAMES, METHODS
+
+if TYPE_CHECKING:
+    from .runtime import LuaRequest, LuaWorker
+
+_HEADER_FIELDS = {"content-type", "content-length", "location", "last-modified"}
+
+
+def _s(b: Any) -> str:
+    if isinstance(b, bytes):
+        return b.decode("utf-8", "surrogateescape")
+    return str(b)
+
+
+def _b(s: str | None) -> bytes | None:
+    return None if s is None else s.encode("utf-8", "surrogateescape")
+
+
+class Bridge:
+    def __init__(self, worker: LuaWorker) -> None:
+        self.worker = worker
+        self.current: LuaRequest | None = None
+
+    def table(self) -> Any:
+        names = [n for n in dir(self) if n.startswith("py_")]
+        return self.worker.lua.table_from({n[3:].encode(): getattr(self, n) for n in names})
+
+    @property
+    def r(self):  # type: ignore[no-untyped-def]
+        cur = self.current
+        return cur.r if cur is not None else None
+
+    # -- logging -----------------------------------------------------------------------
+
+    def py_log(self, level: int, message: bytes) -> None:
+        name = LEVEL_NAMES[level] if 0 <= level < len(LEVEL_NAMES) else "error"
+        text = _s(message)
+        r = self.r
+        if r is not None:
+            r.log(name, text)
+        else:
+            self.worker.service.log_timer(name, text, self.current)
+
+    def py_log_error(self, message: bytes) -> None:
+        self.py_log(4, message)
+
+    # -- response ----------------------------------------------------------------------
+
+    def py_headers_sent(self) -> bool:
+        r = self.r
+        return bool(r is not None and r.header_sent)
+
+    def py_status_get(self) -> int:
+        r = self.r
+        if r is None:
+            return 0
+        return r.out.status or getattr(r, "err_status", 0) or 0
+
+    def py_status_set(self, value: int) -> None:
+        r = self.r
+        if r is not None:
+            r.out.status = int(value)
+            r.out.status_line = None
+
+    def py_header_get(self, name: bytes) -> Any:
+        r = self.r
+        if r is None:
+            return None
+        key = _s(name).replace("_", "-").lower()
+        out = r.out
+        if key == "content-type":
+            return _b(out.content_type)
+        if key == "content-length":
+            return _b(str(out.content_length)) if out.content_length is not None else None
+        if key == "location":
+            return _b(out.location)
+        values = out.headers.get_all(key)
+        if not values:
+            return None
+        if len(values) == 1:
+            return _b(values[0])
+        return self.worker.lua.table_from([_b(v) for v in values])
+
+    def py_header_set(self, name: bytes, value: Any) -> None:
+        r = self.r
+        if r is None:
+            return
+        header = _s(name).replace("_", "-")
+        key = header.lower()
+        out = r.out
+        if isinstance(value, bytes) or value is None:
+            text = _s(value) if value is not None else None
+            if key == "content-type":
+                out.content_type = text
+                r.ctx["keep:lua_headers_set"] = True
+            elif key == "content-length":
+                out.content_length = int(text) if text and text.isdigit() else None
+            elif key == "location":
+                out.location = text
+            else:
+                out.headers.set(header, text)
+            r.trace.add("header", op="set" if text is not None else "clear", name=header,
+                        value=text or "", phase=r.phase_name)
+            return
+        values = [_s(v) for v in value.values()]
+        out.headers.remove(header)
+        for v in values:
+            out.headers.add(header, v)
+        r.trace.add("header", op="set", name=header, value=", ".join(values),
+                    phase=r.phase_name)
+
+    def py_exit_in_filter(self, status: int) -> None:
+        r = self.r
+        if r is not None:
+            r.ctx["keep:filter_exit"] = status
+
+    # -- variables -----------------------------------------------------------------------
+
+    def py_var_get(self, name: bytes) -> bytes | None:
+        r = self.r
+        if r is None:
+            return None
+        return _b(r.engine_vars.get(r, _s(name)))
+
+    def py_var_set(self, name: bytes, value: bytes | None) -> bytes | None:
+        r = self.r
+        if r is None:
+            return b"no request found"
+        key = _s(name).lower()
+        table = r.engine_vars
+        var = table.vars.get(key)
+        if var is None:
+            return (f'variable "{key}" not found for writing; maybe it is a built-in '
+                    f'variable that is not changeable or you forgot to use "set ${key} '
+                    f"'';\" in the config file to define it first").encode()
+        if not var.changeable:
+            return f'variable "{key}" not changeable'.encode()
+        old = table.get(r, key)
+        new = _s(value) if value is not None else ""
+        table.set(r, key, new)
+        r.trace.add("var", name=f"${key}", old=old, new=new)
+        return None
+
+    def py_capture_get(self, index: int) -> bytes | None:
+        r = self.r
+        caps = r.captures if r is not None else None
+        if caps is None or index >= len(caps):
+            return None
+        return _b(caps[index])
+
+    # -- request -------------------------------------------------------------------------
+
+    def py_get_method(self) -> bytes:
+        return self.r.method.encode()
+
+    def py_method_name(self, code: Any) -> bytes | None:
+        if isinstance(code, int) and code in METHODS:
+            return METHODS[code].encode()
+        return None
+
+    def py_set_method(self, name: bytes) -> None:
+        self.r.method = _s(name)
+
+    def py_http_version(self) -> float | None:
+        r = self.r
+        return {1000: 1.0, 1001: 1.1, 2000: 2.0}.get(r.main.http_version) if r else None
+
+    def py_start_time(self) -> float:
+        r = self.r
+        return round(r.main.start, 3) if r else time.time()
+
+    def py_is_internal(self) -> bool:
+        return bool(self.r.internal)
+
+    def py_is_subrequest(self) -> bool:
+        r = self.r
+        return bool(r is not None and r.parent is not None)
+
+    def py_raw_header(self, no_request_line: bool) -> bytes:
+        m = self.r.main
+        lines = [] if no_request_line else [m.request_line]
+        lines += [f"{k}: {v}" for k, v in m.headers_in]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
+
+    def py_set_args(self, args: bytes) -> None:
+        self.r.args = _s(args)
+
+    def py_set_uri(self, uri: bytes, jump: bool) -> None:
+        r = self.r
+        old = r.uri
+        r.set_uri(_s(uri))
+        r.trace.add("var", name="$uri", old=old, new=r.uri)
+        if jump:
+            r.uri_changed = True
+
+    def py_get_headers(self) -> Any:
+        flat: list[bytes] = []
+        for k, v in self.r.headers_in:
+            flat.append(_b(k))  # type: ignore[arg-type]
+            flat.append(_b(v))  # type: ignore[arg-type]
+        return self.worker.lua.table_from(flat)
+
+    def py_set_req_header(self, name: bytes, value: Any) -> None:
+        r = self.r
+        header = _s(name).replace("_", "-")
+        if value is None or isinstance(value, bytes):
+            r.headers_in.set(header, _s(value) if value is not None else None)
+        else:
+            r.headers_in.remove(header)
+            for v in value.values():
+                r.headers_in.add(header, _s(v))
+
+    def py_body_read(self) -> bool:
+        return bool(self.r.body_read)
+
+    def py_body_in_file(self) -> bool:
+        return False
+
+    def py_get_body_data(self) -> bytes | None:
+        r = self.r
+        if not r.body_read or not r.body:
+            return None
+        return r.body
+
+    def py_discard_body(self) -> None:
+        r = self.r
+        r.body_read = True
+        r.body = b""
+
+    def py_set_body(self, data: bytes) -> None:
+        r = self.r
+        r.body = data
+        r.body_read = True
+        r.headers_in.set("Content-Length", str(len(data)))
+
+    def py_append_body(self, data: bytes) -> None:
+        r = self.r
+        r.body = (r.body or b"") + data
+        r.headers_in.set("Content-Length", str(len(r.body)))
+
+    # -- timers and threads (carried out by the service) --------------------------------
+
+    def py_timer_at(self, delay: float, callback: Any, args: Any, every: bool,
+                    where: bytes) -> Any:
+        return self.worker.service.timers.schedule(self.worker, self.current, float(delay),
+                                                   callback, args, every, _s(where))
+
+    def py_timer_counts(self, running: bool) -> int:
+        t = self.worker.service.timers
+        return t.running if running else t.pending
+
+    def py_thread_kill(self, co: Any) -> Any:
+        cur = self.current
+        if cur is None:
+            return (None, b"no request")
+        return self.worker.service.kill_thread(cur, co)
+
+    # -- worker --------------------------------------------------------------------------
+
+    def py_worker_id(self) -> int:
+        return self.worker.id
+
+    def py_worker_count(self) -> int:
+        return self.worker.service.worker_count
+
+    def py_worker_pid(self) -> int:
+        return os.getpid()
+
+    def py_worker_exiting(self) -> bool:
+        return self.worker.service.exiting

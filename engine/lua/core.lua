@@ -1,0 +1,286 @@
+-- The rest of the ngx table: constants, ngx.log / print, ngx.ctx / ngx.status /
+-- ngx.arg / ngx.headers_sent, ngx.sleep, ngx.timer.*, ngx.thread.*, ngx.on_abort,
+-- ngx.location.capture(_multi), ngx.worker.*, ngx.config.* (ngx_http_lua_util.c's
+-- inject_* functions, _log.c, _sleep.c, _timer.c, _uthread.c, _subrequest.c, _worker.c,
+-- _config.c) for ngx-explore.
+
+return function(ngx, rt, py, consts, config)
+    local type, tostring, select, error, setmetatable, rawset, pairs, concat, unpack =
+        type, tostring, select, error, setmetatable, rawset, pairs, table.concat, unpack
+    local check, ctxset, yield, current = rt.check, rt.ctxset, rt.yield, rt.current
+    local getinfo = debug.getinfo
+
+    for k, v in pairs(consts) do ngx[k] = v end
+
+    local ANY = ctxset("set", "rewrite", "access", "content", "header_filter",
+                       "body_filter", "log", "timer", "init_worker", "init",
+                       "server_rewrite", "exit_worker")
+    local YIELDABLE = ctxset("rewrite", "access", "content", "timer", "server_rewrite")
+    local CAPTURE = ctxset("rewrite", "access", "content", "server_rewrite")
+    local TIMER = ctxset("init_worker", "set", "rewrite", "access", "content",
+                         "header_filter", "body_filter", "log", "timer", "server_rewrite")
+
+    -- ngx.log(level, ...) and print(...): "[lua] chunk:line: msg" at the caller
+    local function log_args(...)
+        local n = select("#", ...)
+        local parts = {}
+        for i = 1, n do
+            local v = select(i, ...)
+            local t = type(v)
+            if t == "string" or t == "number" then
+                parts[i] = tostring(v)
+            elseif t == "nil" then
+                parts[i] = "nil"
+            elseif t == "boolean" then
+                parts[i] = v and "true" or "false"
+            elseif v == ngx.null then
+                parts[i] = "null"
+            elseif t == "table" and getmetatable(v) and getmetatable(v).__tostring then
+                parts[i] = tostring(v)
+            else
+                return nil, i, t
+            end
+        end
+        return concat(parts)
+    end
+
+    local function where(level)
+        local info = getinfo(level, "Sl")
+        if not info then return "?:0:" end
+        local src = info.short_src or "?"
+        return src .. ":" .. (info.currentline or 0) .. ":"
+    end
+
+    function ngx.log(level, ...)
+        if type(level) ~= "number" then
+            error("bad argument #1 to 'log' (number expected, got " .. type(level) .. ")", 2)
+        end
+        if level < 0 or level > 8 then
+            error("bad log level", 2)
+        end
+        local msg, bad, t = log_args(...)
+        if not msg then
+            error("bad argument #" .. (bad + 1) .. " to 'log' (string, number, boolean, "
+                  .. "or nil expected, got " .. t .. ")", 2)
+        end
+        py.log(level, "[lua] " .. where(3) .. " " .. msg)
+    end
+
+    function rt.print(...)
+        local msg, bad, t = log_args(...)
+        if not msg then
+            error("bad argument #" .. bad .. " to 'print' (string, number, boolean, "
+                  .. "or nil expected, got " .. t .. ")", 2)
+        end
+        py.log(6, "[lua] " .. where(3) .. " " .. msg)
+    end
+
+    -- the dynamic fields of ngx
+    local getters = {
+        ctx = function() return rt.ctx(check(ANY)) end,
+        status = function() return rt.status_get() end,
+        headers_sent = function() return ngx.headers_sent_get() end,
+        arg = function()
+            local state = check(ctxset("set", "body_filter"))
+            return state.arg
+        end,
+        is_subrequest = function() return py.is_subrequest() end,
+    }
+    setmetatable(ngx, {
+        __index = function(_, k)
+            local g = getters[k]
+            if g then return g() end
+            return nil
+        end,
+        __newindex = function(t, k, v)
+            if k == "ctx" then
+                local state = check(ANY)
+                if type(v) ~= "table" then error("ctx should be a table while setting ctx", 2) end
+                state.ctx = v
+            elseif k == "status" then
+                rt.status_set(v)
+            elseif k == "arg" or k == "headers_sent" or k == "is_subrequest" then
+                error("attempt to write to ngx." .. k, 2)
+            else
+                rawset(t, k, v)
+            end
+        end,
+    })
+
+    function ngx.sleep(seconds)
+        check(YIELDABLE)
+        if type(seconds) ~= "number" then
+            error("bad argument #1 to 'sleep' (number expected, got " .. type(seconds) .. ")", 2)
+        end
+        if seconds < 0 then error("invalid sleep duration \"" .. seconds .. "\"", 2) end
+        return yield("sleep", seconds)
+    end
+
+    function ngx.on_abort(fn)
+        check(ctxset("rewrite", "access", "content", "server_rewrite"))
+        if type(fn) ~= "function" then
+            error("bad argument #1 to 'on_abort' (function expected)", 2)
+        end
+        local state = current()
+        if state.on_abort then return nil, "duplicate call" end
+        state.on_abort = fn
+        return 1
+    end
+
+    -- ngx.location.capture / capture_multi
+    local location = {}
+    ngx.location = location
+
+    local function normalize(req, argn)
+        if type(req) ~= "table" then
+            error("bad argument #" .. argn .. " to 'capture_multi' (table expected)", 3)
+        end
+        local uri, opts = req[1], req[2]
+        if type(uri) ~= "string" then
+            error("bad argument #" .. argn .. " to 'capture' (string expected, got "
+                  .. type(uri) .. ")", 3)
+        end
+        local spec = { uri = uri }
+        if opts ~= nil then
+            if type(opts) ~= "table" then
+                error("bad argument #2 to 'capture' (lua table expected, got "
+                      .. type(opts) .. ")", 3)
+            end
+            spec.method = opts.method
+            spec.body = opts.body
+            local args = opts.args
+            if type(args) == "table" then args = ngx.encode_args(args) end
+            if args ~= nil and type(args) ~= "string" then
+                error("Bad args option value", 3)
+            end
+            spec.args = args
+            spec.ctx = opts.ctx
+            spec.copy_all_vars = opts.copy_all_vars and true or false
+            spec.share_all_vars = opts.share_all_vars and true or false
+            spec.always_forward_body = opts.always_forward_body and true or false
+            if opts.vars ~= nil then
+                if type(opts.vars) ~= "table" then error("Bad vars option value", 3) end
+                local flat = {}
+                for k, v in pairs(opts.vars) do
+                    flat[#flat + 1] = tostring(k)
+                    flat[#flat + 1] = tostring(v)
+                end
+                spec.vars = flat
+            end
+        end
+        return spec
+    end
+
+    local function to_results(raw, ctxs, specs)
+        local results = {}
+        for i = 1, #raw do
+            local r = raw[i]
+            local header = setmetatable({}, rt.headers_mt)
+            local list = r.headers
+            for j = 1, #list, 2 do
+                local k, v = list[j], list[j + 1]
+                local old = header[k]
+                if old == nil then header[k] = v
+                elseif type(old) == "table" then old[#old + 1] = v
+                else header[k] = { old, v } end
+            end
+            results[i] = { status = r.status, header = header, body = r.body,
+                           truncated = r.truncated }
+        end
+        return results
+    end
+
+    function location.capture_multi(reqs)
+        local state = check(CAPTURE)
+        if type(reqs) ~= "table" then
+            error("bad argument #1 to 'capture_multi' (table expected, got " .. type(reqs) .. ")", 2)
+        end
+        if #reqs == 0 then error("at least one subrequest should be specified", 2) end
+        local specs = {}
+        for i = 1, #reqs do specs[i] = normalize(reqs[i], i) end
+        local raw = yield("capture", specs)
+        return unpack(to_results(raw, nil, specs), 1, #specs)
+    end
+
+    function location.capture(uri, opts)
+        local state = check(CAPTURE)
+        return (location.capture_multi({ { uri, opts } }))
+    end
+
+    -- ngx.timer.*
+    local timer = {}
+    ngx.timer = timer
+
+    function timer.at(delay, callback, ...)
+        check(TIMER)
+        if type(delay) ~= "number" then
+            error("bad argument #1 to 'at' (number expected, got " .. type(delay) .. ")", 2)
+        end
+        if delay < 0 then error("bad argument #1 to 'at' (delay must not be negative)", 2) end
+        if type(callback) ~= "function" then
+            error("bad argument #2 to 'at' (function expected, got " .. type(callback) .. ")", 2)
+        end
+        return py.timer_at(delay, callback, { n = select("#", ...), ... }, false, where(3))
+    end
+
+    function timer.every(delay, callback, ...)
+        check(TIMER)
+        if type(delay) ~= "number" then
+            error("bad argument #1 to 'every' (number expected, got " .. type(delay) .. ")", 2)
+        end
+        if delay <= 0 then error("bad argument #1 to 'every' (delay must be positive)", 2) end
+        if type(callback) ~= "function" then
+            error("bad argument #2 to 'every' (function expected, got " .. type(callback) .. ")", 2)
+        end
+        return py.timer_at(delay, callback, { n = select("#", ...), ... }, true, where(3))
+    end
+
+    function timer.running_count() return py.timer_counts(true) end
+    function timer.pending_count() return py.timer_counts(false) end
+
+    -- ngx.thread.* (light threads inside one request)
+    local thread = {}
+    ngx.thread = thread
+
+    function thread.spawn(fn, ...)
+        check(YIELDABLE)
+        if type(fn) ~= "function" then
+            error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+        end
+        local co = coroutine.create(fn)
+        yield("spawn", rt.register(co), { n = select("#", ...), ... })
+        return co
+    end
+
+    function thread.wait(...)
+        check(YIELDABLE)
+        local n = select("#", ...)
+        if n == 0 then error("at least one coroutine should be specified", 2) end
+        local ids = { n = n }
+        for i = 1, n do
+            local co = select(i, ...)
+            if type(co) ~= "thread" then
+                error("bad argument #" .. i .. " to 'wait' (coroutine expected)", 2)
+            end
+            ids[i] = rt.id_of(co) or -1
+        end
+        return yield("wait", ids)
+    end
+
+    function thread.kill(co)
+        check(YIELDABLE)
+        if type(co) ~= "thread" then
+            error("bad argument #1 to 'kill' (coroutine expected)", 2)
+        end
+        return py.thread_kill(rt.id_of(co) or -1)
+    end
+
+    -- ngx.worker.* and ngx.config.*
+    ngx.worker = {
+        id = function() return py.worker_id() end,
+        count = function() return py.worker_count() end,
+        pid = function() return py.worker_pid() end,
+        exiting = function() return py.worker_exiting() end,
+    }
+    ngx.config = config
+end

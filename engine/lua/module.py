@@ -1,0 +1,226 @@
+"""ngx_http_lua_module: the ``*_by_lua*`` phase handlers and the Lua service behind them.
+
+The module plugs into the core like any other: handlers in the rewrite and access phases
+(postponed to the end of their phases, as ngx_lua does, so ``rewrite``/``set`` and
+``allow``/``deny`` run first), a content handler, a header filter and a body filter ahead
+of the other filters, a log-phase handler ahead of the access log, and ``set_by_lua*``
+as a rewrite-script step (what NDK's set_var does). :class:`LuaService` holds the worker
+VMs, the shared dicts, the clock and the timers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from ..conf.errors import ConfigError
+from ..conf.values import parse_size
+from ..http.phases import DECLINED, DONE, ERROR, OK, HttpModule, Phase
+from .handlers import LuaHandler, compile_handler, directive_base
+from .runtime import LuaCompileError, LuaRequest, LuaWorker
+from .service import LuaService
+from .thread import Driver, Outcome
+
+if TYPE_CHECKING:
+    from ..http.config import HttpConfig
+    from ..http.engine import HttpEngine
+    from ..http.request import Request
+
+#: Directive bases whose handler inner blocks inherit from outer ones (ngx_lua's merge).
+_INHERITED = ("rewrite_by_lua", "access_by_lua", "header_filter_by_lua",
+              "body_filter_by_lua", "log_by_lua")
+_KEY = "ngx_http_lua_module"
+
+
+class LuaModule(HttpModule):
+    name = _KEY
+
+    def init(self, engine: HttpEngine) -> None:
+        self.engine = engine
+        self.service = LuaService(engine)
+        engine.services["lua"] = self.service
+        engine.phases.add(Phase.REWRITE, "rewrite_by_lua", self.rewrite, order=900, traced=True)
+        engine.phases.add(Phase.ACCESS, "access_by_lua", self.access, order=900, traced=True)
+        engine.phases.add(Phase.LOG, "log_by_lua", self.log, order=-10)
+        engine.phases.add_header_filter("lua_header_filter", self.header_filter, order=100)
+        engine.phases.add_body_filter("lua_body_filter", self.body_filter, order=100)
+        rewrite = engine.services.get("rewrite")
+        if rewrite is not None:
+            for form in ("set_by_lua", "set_by_lua_block", "set_by_lua_file"):
+                rewrite.register_script(form, self._compile_set)
+
+    def declare(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        for block in cfg.blocks:
+            for d in block.items:
+                if d.name.startswith("set_by_lua") and d.args:
+                    engine.variables.declare(d.args[0][1:].lower())
+
+    def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        self.service.configure(cfg)
+        for block in cfg.blocks:
+            handlers: dict[str, LuaHandler] = {}
+            for d in block.items:
+                base = directive_base(d.name)
+                if base is None or base == "set_by_lua" or base.startswith(("init", "exit")):
+                    continue
+                if base in handlers:
+                    raise ConfigError(f'"{d.name}" directive is duplicate', d.file, d.line)
+                handlers[base] = compile_handler(engine, d)
+            block.mod[_KEY] = handlers
+            content = handlers.get("content_by_lua")
+            if content is not None:
+                block.mod["content_handler"] = self._content_for(content)
+            if block.own.get("lua_need_request_body"):
+                block.mod["lua_need_body"] = block.flag("lua_need_request_body", False)
+        self.service.compile_init(cfg)
+
+    async def start(self, engine: HttpEngine) -> None:
+        await self.service.start()
+
+    async def stop(self, engine: HttpEngine, graceful: bool) -> None:
+        await self.service.stop(graceful)
+
+    # -- handler lookup ------------------------------------------------------------------
+
+    def _handler(self, r: Request, base: str) -> LuaHandler | None:
+        for b in r.loc.ancestors():
+            handlers = b.mod.get(_KEY)
+            if handlers and base in handlers:
+                return handlers[base]
+            if base not in _INHERITED:
+                return None
+        return None
+
+    def _need_body(self, r: Request) -> None:
+        for b in r.loc.ancestors():
+            if "lua_need_body" in b.mod:
+                if b.mod["lua_need_body"] and not r.body_read:
+                    r.body_read = True
+                    r.trace.add("script", op="read_body", bytes=len(r.body or b""),
+                                reason="lua_need_request_body on")
+                return
+
+    # -- rewrite, access, content ----------------------------------------------------------
+
+    async def rewrite(self, r: Request) -> int:
+        handler = self._handler(r, "rewrite_by_lua")
+        if handler is None or r.uri_changed:
+            return DECLINED
+        self._need_body(r)
+        outcome = await self.service.run_entry(r, "rewrite", handler)
+        return await self._after(r, outcome, "rewrite")
+
+    async def access(self, r: Request) -> int:
+        handler = self._handler(r, "access_by_lua")
+        if handler is None:
+            return DECLINED
+        self._need_body(r)
+        outcome = await self.service.run_entry(r, "access", handler)
+        return await self._after(r, outcome, "access")
+
+    def _content_for(self, handler: LuaHandler) -> Callable[[Request], Awaitable[int]]:
+        async def content(r: Request) -> int:
+            self._need_body(r)
+            outcome = await self.service.run_entry(r, "content", handler)
+            return await self._after(r, outcome, "content")
+        content.label = handler.label  # type: ignore[attr-defined]
+        content.traced = True  # type: ignore[attr-defined]
+        return content
+
+    async def _after(self, r: Request, outcome: Outcome, phase: str) -> int:
+        """Turn how the entry thread ended into the phase handler's return code."""
+        service = self.service
+        lr = service.lua_request(r)
+        kind = outcome.kind
+        if kind == "error":
+            if r.header_sent or lr.state[b"headers_sent"]:
+                r.keepalive = False
+                r.response_done = True
+                return DONE
+            return 500
+        if kind == "jump":
+            return DECLINED
+        if kind == "exec":
+            uri, args = outcome.values
+            if uri.startswith("@"):
+                return await r.engine.named_location(r, uri, "exec")
+            path, _, inline_args = uri.partition("?")
+            return await r.engine.internal_redirect(r, path, args if args is not None
+                                                    else inline_args, "exec")
+        if kind == "redirect":
+            uri, status = outcome.values
+            r.out.location = uri
+            r.trace.add("hop", hop="redirect", uri=uri, status=status, ctx_reset=False)
+            return status
+        if kind == "exit":
+            code = outcome.values[0]
+            if code == ERROR:
+                r.keepalive = False
+                return 444
+            if lr.eof or r.header_sent:
+                return DONE if lr.eof else OK
+            if code == OK:
+                if phase == "content":
+                    await service.send_headers(lr)
+                    return OK
+                return OK if phase == "access" else DECLINED
+            if 200 <= code < 300 and code != 204:
+                if not r.out.status:
+                    r.out.status = code
+                await service.send_headers(lr)
+                await r.engine.output(r, b"", True)
+                return DONE
+            return code
+        # the handler returned normally
+        if phase != "content":
+            return DONE if lr.eof else DECLINED
+        if lr.eof:
+            return DONE
+        await service.send_headers(lr)
+        return OK
+
+    # -- filters and log -----------------------------------------------------------------
+
+    async def header_filter(self, r: Request, next_: Callable[[], Awaitable[None]]) -> None:
+        handler = self._handler(r, "header_filter_by_lua")
+        if handler is not None:
+            ok = await self.service.run_sync(r, "header_filter", handler)
+            if not ok:
+                r.keepalive = False
+        await next_()
+
+    async def body_filter(self, r: Request, data: bytes, last: bool,
+                          next_: Callable[[bytes, bool], Awaitable[None]]) -> None:
+        handler = self._handler(r, "body_filter_by_lua")
+        if handler is None:
+            await next_(data, last)
+            return
+        result = await self.service.run_body_filter(r, handler, data, last)
+        if result is None:
+            r.keepalive = False
+            await next_(b"", True)
+            return
+        await next_(*result)
+
+    async def log(self, r: Request) -> int:
+        handler = self._handler(r, "log_by_lua")
+        if handler is not None:
+            await self.service.run_sync(r, "log", handler)
+        return OK
+
+    # -- set_by_lua* as a rewrite-script step ----------------------------------------------
+
+    def _compile_set(self, engine: HttpEngine, d: Any) -> Callable[[Request], Awaitable[int | None]]:
+        handler = compile_handler(engine, d)
+
+        async def step(r: Request) -> int | None:
+            values = [cv.evaluate(r) for cv in handler.args or []]
+            result = await self.service.run_set(r, handler, values)
+            if result is None:
+                return 500
+            assert handler.variable is not None
+            r.engine_vars.set(r, handler.variable, result)
+            r.trace.add("script", op="set", variable=f"${handler.variable}", value=result,
+                        handler=handler.label, file=d.file, line=d.line)
+            return None
+        return step

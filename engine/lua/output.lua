@@ -1,0 +1,199 @@
+-- ngx.say / print / flush / eof / exit / exec / redirect / send_headers / headers_sent /
+-- status / header (ngx_http_lua_output.c, _control.c, _headers.c) for ngx-explore.
+--
+-- Output is buffered on the Lua side (no boundary crossing per ngx.say) and handed to
+-- Python when the handler yields or ends; operations that leave the handler (exit, exec,
+-- redirect) or wait (flush, eof, send_headers) yield to the Python driver.
+
+return function(ngx, rt, py)
+    local type, tostring, select, error, concat, setmetatable, rawget =
+        type, tostring, select, error, table.concat, setmetatable, rawget
+    local yield, check, ctxset = rt.yield, rt.check, rt.ctxset
+    local null = ngx.null
+
+    local OUT = ctxset("rewrite", "access", "content")
+    local EXIT = ctxset("rewrite", "access", "content", "header_filter", "timer",
+                        "server_rewrite")
+    local HEADER_W = ctxset("set", "rewrite", "access", "content", "header_filter",
+                            "body_filter", "log", "server_rewrite")
+    local STATUS = ctxset("set", "rewrite", "access", "content", "header_filter",
+                          "body_filter", "log", "server_rewrite", "timer")
+
+    local function append(state, s)
+        local n = state.n + 1
+        state.out[n] = s
+        state.n = n
+    end
+
+    -- flatten ngx.say/ngx.print arguments as ngx_lua does (nested arrays too)
+    local function add(state, fname, v, argn)
+        local t = type(v)
+        if t == "string" then
+            append(state, v)
+        elseif t == "number" then
+            append(state, tostring(v))
+        elseif t == "boolean" then
+            append(state, v and "true" or "false")
+        elseif t == "nil" then
+            append(state, "nil")
+        elseif v == null then
+            append(state, "null")
+        elseif t == "table" then
+            local i = 1
+            while true do
+                local e = rawget(v, i)
+                if e == nil then break end
+                local te = type(e)
+                if te == "table" and e ~= null then
+                    add(state, fname, e, argn)
+                elseif te == "string" or te == "number" or te == "boolean"
+                        or e == null then
+                    add(state, fname, e, argn)
+                else
+                    error("bad argument #" .. argn .. " to '" .. fname ..
+                          "' (bad data type " .. te .. " found)", 3)
+                end
+                i = i + 1
+            end
+            -- ngx_lua refuses hash tables
+            for k in pairs(v) do
+                if type(k) ~= "number" then
+                    error("bad argument #" .. argn .. " to '" .. fname ..
+                          "' (non-array table found)", 3)
+                end
+            end
+        else
+            error("bad argument #" .. argn .. " to '" .. fname .. "' (string, number, "
+                  .. "boolean, nil, ngx.null, or array table expected, got " .. t .. ")", 3)
+        end
+    end
+
+    local function out(fname, nl, ...)
+        local state = check(OUT)
+        if state.eof then
+            py.log_error("attempt to call ngx." .. fname .. " after ngx.eof()? seen eof")
+            return nil, "seen eof"
+        end
+        for i = 1, select("#", ...) do
+            add(state, fname, (select(i, ...)), i)
+        end
+        if nl then append(state, "\n") end
+        state.headers_sent = true
+        return 1
+    end
+
+    function ngx.say(...) return out("say", true, ...) end
+    function ngx.print(...) return out("print", false, ...) end
+
+    function ngx.flush(wait)
+        check(OUT)
+        return yield("flush", wait and true or false)
+    end
+
+    function ngx.eof()
+        local state = check(OUT)
+        if state.eof then return nil, "seen eof" end
+        state.headers_sent = true
+        state.eof = true
+        return yield("eof")
+    end
+
+    function ngx.exit(status)
+        local state = check(EXIT)
+        if type(status) ~= "number" then
+            error("bad argument #1 to 'exit' (number expected, got " .. type(status) .. ")", 2)
+        end
+        if state.context == rt.CTX.header_filter then
+            return py.exit_in_filter(status)
+        end
+        return yield("exit", status)
+    end
+
+    function ngx.exec(uri, args)
+        local state = check(OUT)
+        if state.headers_sent then
+            error("attempt to call ngx.exec after sending out response headers", 2)
+        end
+        if type(uri) ~= "string" then
+            error("bad argument #1 to 'exec' (string expected, got " .. type(uri) .. ")", 2)
+        end
+        if args ~= nil and type(args) == "table" then
+            args = ngx.encode_args(args)
+        elseif args ~= nil and type(args) ~= "string" then
+            error("bad argument #2 to 'exec' (string, table, or nil expected)", 2)
+        end
+        return yield("exec", uri, args)
+    end
+
+    function ngx.redirect(uri, status)
+        local state = check(OUT)
+        if state.headers_sent then
+            error("attempt to call ngx.redirect after sending out the headers", 2)
+        end
+        status = status or 302
+        if status ~= 301 and status ~= 302 and status ~= 303 and status ~= 307
+                and status ~= 308 then
+            error("only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, "
+                  .. "ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and "
+                  .. "ngx.HTTP_TEMPORARY_REDIRECT are allowed", 2)
+        end
+        if type(uri) ~= "string" then uri = tostring(uri) end
+        return yield("redirect", uri, status)
+    end
+
+    function ngx.send_headers()
+        local state = check(OUT)
+        if state.headers_sent and py.headers_sent() then return nil, "header already sent" end
+        state.headers_sent = true
+        return yield("send_headers")
+    end
+
+    function ngx.headers_sent_get()
+        local state = rt.current()
+        return state ~= nil and (state.headers_sent or py.headers_sent()) or false
+    end
+
+    -- ngx.header: a proxy table (case-insensitive, "_" means "-")
+    local header = setmetatable({}, {
+        __index = function(_, k)
+            check(HEADER_W)
+            return py.header_get(tostring(k))
+        end,
+        __newindex = function(_, k, v)
+            local state = check(HEADER_W)
+            if state.context ~= rt.CTX.header_filter
+                    and (state.headers_sent or py.headers_sent()) then
+                py.log_error("attempt to set ngx.header.HEADER after sending out "
+                             .. "response headers")
+                return
+            end
+            if type(v) == "table" then
+                local vals = {}
+                for i = 1, #v do vals[i] = tostring(v[i]) end
+                py.header_set(tostring(k), vals)
+            elseif v == nil then
+                py.header_set(tostring(k), nil)
+            else
+                py.header_set(tostring(k), tostring(v))
+            end
+        end,
+    })
+    rt.header = header
+    ngx.header = header
+
+    function rt.status_get()
+        check(STATUS)
+        return py.status_get()
+    end
+
+    function rt.status_set(v)
+        local state = check(STATUS)
+        if state.context ~= rt.CTX.header_filter
+                and (state.headers_sent or py.headers_sent()) then
+            py.log_error("attempt to set ngx.status after sending out response headers")
+            return
+        end
+        if type(v) ~= "number" then v = tonumber(v) end
+        py.status_set(v or 0)
+    end
+end

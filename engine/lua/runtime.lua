@@ -1,0 +1,214 @@
+-- The entry-thread driver of ngx-explore's ngx_lua: per-request state, per-request
+-- globals, compiling handlers, and resuming coroutines (ngx_http_lua_util.c's job).
+--
+-- Why here and not in Python: a request's handlers should cross the Lua/Python boundary
+-- on yields and I/O only. `resume` runs a coroutine until it yields or ends and hands
+-- Python, in one return, the status, the output the handler buffered with ngx.say /
+-- ngx.print, and the operation it yielded for (sleep, exit, exec, capture...).
+
+return function(ngx, py)
+    local setfenv, setmetatable, type, tostring, select, unpack, error, pairs, next =
+        setfenv, setmetatable, type, tostring, select, unpack, error, pairs, next
+    local co_create, co_resume, co_status, co_yield, co_running =
+        coroutine.create, coroutine.resume, coroutine.status, coroutine.yield,
+        coroutine.running
+    local concat, maxn = table.concat, table.maxn
+    local traceback = debug.traceback
+    local G = _G
+
+    -- ngx_lua's context bits and their names in "API disabled in the context of ..."
+    local CTX = {
+        set = 1, rewrite = 2, access = 4, content = 8, log = 16, header_filter = 32,
+        body_filter = 64, timer = 128, init_worker = 256, init = 512,
+        server_rewrite = 1024, exit_worker = 2048,
+    }
+    local CTX_NAME = {
+        [1] = "set_by_lua*", [2] = "rewrite_by_lua*", [4] = "access_by_lua*",
+        [8] = "content_by_lua*", [16] = "log_by_lua*", [32] = "header_filter_by_lua*",
+        [64] = "body_filter_by_lua*", [128] = "ngx.timer", [256] = "init_worker_by_lua*",
+        [512] = "init_by_lua*", [1024] = "server_rewrite_by_lua*",
+        [2048] = "exit_worker_by_lua*",
+    }
+
+    local M = { CTX = CTX, CTX_NAME = CTX_NAME }
+    local cur = nil          -- the state of the request whose Lua code is running
+
+    function M.current() return cur end
+
+    -- A set of context bits: ctxset("rewrite", "access", "content")
+    function M.ctxset(...)
+        local set = {}
+        for i = 1, select("#", ...) do
+            set[CTX[(select(i, ...))]] = true
+        end
+        return set
+    end
+
+    -- Raise ngx_lua's error when an API is called where it may not be.
+    function M.check(set)
+        local state = cur
+        if state == nil then
+            error("no request found", 3)
+        end
+        if not set[state.context] then
+            error("API disabled in the context of " .. (CTX_NAME[state.context] or "?"), 3)
+        end
+        return state
+    end
+
+    -- A request's state, shared by its phases; ngx.exec drops it (ngx.ctx reset).
+    function M.new_state(id, context)
+        return {
+            id = id, context = CTX[context] or 0, out = {}, n = 0,
+            headers_sent = false, ctx = nil, env = nil, exited = false,
+        }
+    end
+
+    function M.set_context(state, context)
+        state.context = CTX[context] or 0
+    end
+
+    -- Compile a handler once: a factory that makes a fresh closure per run, so each
+    -- request's closure can carry that request's globals even while another request
+    -- that runs the same handler is suspended.
+    function M.compile(src, chunkname)
+        local f, err = loadstring(src, chunkname)
+        if not f then
+            return nil, err
+        end
+        local factory = loadstring("return function(...) " .. src .. "\nend", chunkname)
+        if not factory then
+            return function() return f end, false  -- not wrappable as a function body
+        end
+        return factory, false
+    end
+
+    local function globals(state)
+        local env = state.env
+        if env == nil then
+            env = setmetatable({}, { __index = G })
+            state.env = env
+        end
+        return env
+    end
+    M.globals = globals
+
+    -- Coroutines stay on this side (lupa cannot hand a Lua thread back to Lua); Python
+    -- refers to them by a number.
+    local threads, thread_ids, next_id = {}, setmetatable({}, { __mode = "k" }), 0
+
+    function M.register(co)
+        next_id = next_id + 1
+        threads[next_id] = co
+        thread_ids[co] = next_id
+        return next_id
+    end
+
+    function M.id_of(co)
+        return thread_ids[co]
+    end
+
+    function M.forget(id)
+        threads[id] = nil
+    end
+
+    -- Start an entry thread running a fresh closure of `factory`; returns its number.
+    function M.spawn(state, factory)
+        local fn = factory()
+        setfenv(fn, globals(state))
+        return M.register(co_create(fn))
+    end
+
+    -- A coroutine for a function that keeps its own environment (timer callbacks).
+    function M.spawn_fn(fn)
+        return M.register(co_create(fn))
+    end
+
+    local function take_output(state)
+        local n = state.n
+        if n == 0 then return nil end
+        local out = concat(state.out, "", 1, n)
+        state.out = {}
+        state.n = 0
+        return out
+    end
+    M.take_output = take_output
+
+    local function finish(state, id, co, ok, ...)
+        cur = nil
+        if not ok then
+            threads[id] = nil
+            return "error", take_output(state), (...), traceback(co)
+        end
+        if co_status(co) == "dead" then
+            threads[id] = nil
+            return "done", take_output(state), ...
+        end
+        return "yield", take_output(state), ...
+    end
+
+    -- Resume thread `id` for `state`; returns status, output, then yielded/returned values.
+    function M.resume(state, id, ...)
+        local co = threads[id]
+        if co == nil then
+            return "error", nil, "thread already finished or killed", ""
+        end
+        cur = state
+        return finish(state, id, co, co_resume(co, ...))
+    end
+
+    -- The API's way out of user code: yield an operation for Python to carry out.
+    function M.yield(op, ...)
+        return co_yield(op, ...)
+    end
+
+    -- ngx.ctx: a plain Lua table per request, created on first use.
+    function M.ctx(state)
+        local ctx = state.ctx
+        if ctx == nil then
+            ctx = {}
+            state.ctx = ctx
+        end
+        return ctx
+    end
+
+    -- A flat, printable snapshot of a table for the trace's ngx.ctx diffs.
+    local function render(v, depth, seen)
+        local t = type(v)
+        if t == "string" then
+            return string.format("%q", v)
+        elseif t == "table" then
+            if v == ngx.null then return "ngx.null" end
+            if seen[v] then return "<cycle>" end
+            if depth > 3 then return "{...}" end
+            seen[v] = true
+            local parts, count = {}, 0
+            for k, val in pairs(v) do
+                count = count + 1
+                if count > 20 then parts[#parts + 1] = "..."; break end
+                local key = type(k) == "string" and k or "[" .. tostring(k) .. "]"
+                parts[#parts + 1] = key .. " = " .. render(val, depth + 1, seen)
+            end
+            seen[v] = nil
+            table.sort(parts)
+            return "{" .. concat(parts, ", ") .. "}"
+        elseif t == "function" or t == "userdata" or t == "thread" or t == "cdata" then
+            return "<" .. t .. ">"
+        end
+        return tostring(v)
+    end
+
+    function M.snapshot(tbl)
+        local out = {}
+        if type(tbl) ~= "table" then return out end
+        local count = 0
+        for k, v in pairs(tbl) do
+            count = count + 1
+            if count > 200 then break end
+            out[type(k) == "string" and k or "[" .. tostring(k) .. "]"] = render(v, 1, {})
+        end
+        return out
+    end
+
+    return M
+end

@@ -1,0 +1,192 @@
+"""One Lua VM per worker, as ngx_lua keeps one LuaJIT state per nginx worker process.
+
+A :class:`LuaWorker` owns a LuaJIT 2.1 runtime (lupa, ``encoding=None``: Lua strings are
+bytes on this side) with the ``ngx`` table built from the API families (one module per
+family, like lua-nginx-module's source files), the code cache of compiled handlers,
+``package.path``/``cpath`` from ``lua_package_path``/``lua_package_cpath``, and the
+``resty.core`` shims. Module-level Lua state therefore lives per worker, while
+``ngx.shared`` dicts live in Python and are shared by all workers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import lupa.luajit21 as luajit
+
+from . import cjson, regex, shdict, string
+from . import time as ngx_time
+from ._loader import load_chunk
+from .bridge import Bridge
+from .constants import CONSTANTS
+
+if TYPE_CHECKING:
+    from ..http.request import Request
+    from .module import LuaService
+
+#: ngx_lua's default search path when lua_package_path has ";;" (Debian's build).
+DEFAULT_PATH = ("/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;"
+                "/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua")
+DEFAULT_CPATH = "/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so"
+
+
+class LuaCompileError(Exception):
+    """A handler that does not compile; the message is Lua's."""
+
+
+@dataclass(eq=False)
+class LuaRequest:
+    """ngx_http_lua_ctx_t: a request's Lua state in one worker (dropped by ngx.exec)."""
+
+    r: Request
+    worker: LuaWorker
+    state: Any
+    #: Light threads spawned by ngx.thread.spawn that have not finished.
+    threads: list[Any] = field(default_factory=list)
+    eof: bool = False
+    exited: bool = False
+
+
+class LuaWorker:
+    """A worker's LuaJIT VM with the ngx API installed."""
+
+    def __init__(self, service: LuaService, worker_id: int) -> None:
+        self.service = service
+        self.id = worker_id
+        self.lua = luajit.LuaRuntime(encoding=None, unpack_returned_tuples=True,
+                                     register_eval=False)
+        lua = self.lua
+        g = lua.globals()
+        self.ngx = lua.table()
+        g[b"ngx"] = self.ngx
+        self._set_package_paths()
+        cjson.install(lua, self.ngx)  # also creates ngx.null
+        self.rt = load_chunk(lua, "runtime")(self.ngx, None)
+        self.bridge = Bridge(self)
+        py = self.bridge.table()
+        string.install(lua, self.ngx)
+        regex.install(lua, self.ngx)
+        ngx_time.install(lua, self.ngx, service.clock)
+        shdict.install(lua, self.ngx, service.shared, service.clock)
+        load_chunk(lua, "output")(self.ngx, self.rt, py)
+        load_chunk(lua, "request")(self.ngx, self.rt, py)
+        consts = lua.table_from({k.encode(): v for k, v in CONSTANTS.items()})
+        config = lua.table_from({
+            b"subsystem": b"http", b"debug": False, b"prefix": lambda: self._prefix(),
+            b"nginx_version": 1022001, b"ngx_lua_version": 10023,
+            b"nginx_configure": lambda: b"--prefix=/usr/share/nginx (ngx-explore model)",
+        })
+        load_chunk(lua, "core")(self.ngx, self.rt, py, consts, config)
+        g[b"print"] = self.rt[b"print"]
+        load_chunk(lua, "resty")(self.ngx, self.rt)
+        self.cache: dict[tuple[bytes, bytes], Any] = {}
+
+    def _prefix(self) -> bytes:
+        prefix = self.service.prefix
+        return (prefix if prefix.endswith("/") else prefix + "/").encode()
+
+    def _set_package_paths(self) -> None:
+        pkg = self.lua.globals()[b"package"]
+        path, cpath = self.service.package_path, self.service.package_cpath
+        pkg[b"path"] = _expand(path, DEFAULT_PATH).encode()
+        pkg[b"cpath"] = _expand(cpath, DEFAULT_CPATH).encode()
+
+    # -- code cache ----------------------------------------------------------------------
+
+    def compile(self, source: bytes, chunkname: bytes, cache: bool = True) -> Any:
+        """A handler factory (see runtime.lua's compile); LuaCompileError on bad code."""
+        key = (chunkname, source)
+        if cache:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+        factory, err = self.rt[b"compile"](source, chunkname)
+        if factory is None:
+            raise LuaCompileError(err.decode("utf-8", "replace") if err else "syntax error")
+        if cache:
+            self.cache[key] = factory
+        return factory
+
+    def compile_file(self, path: str, cache: bool = True) -> Any:
+        key = (b"@" + path.encode(), b"")
+        if cache and key in self.cache:
+            return self.cache[key]
+        try:
+            with open(path, "rb") as fh:
+                source = fh.read()
+        except OSError as exc:
+            raise LuaCompileError(f"cannot open {path}: {os.strerror(exc.errno or 2)}") from None
+        factory = self.compile(source, b"@" + path.encode(), cache=False)
+        if cache:
+            self.cache[key] = factory
+        return factory
+
+    def new_state(self, r: Request | None, context: str) -> Any:
+        number = r.conn.number if r is not None else 0
+        return self.rt[b"new_state"](number, context.encode())
+
+
+def _expand(value: str | None, default: str) -> str:
+    """lua_package_path: ";;" stands for the default path."""
+    if not value:
+        return default + ";./?.lua"
+    return value.replace(";;", ";" + default + ";").strip(";")
+
+
+_CONSOLE = b"""
+local src = ...
+local f, err = loadstring("return " .. src, "=console")
+if not f then
+    f, err = loadstring(src, "=console")
+end
+if not f then return false, err end
+local res = { pcall(f) }
+if not res[1] then return false, tostring(res[2]) end
+local out = {}
+local function show(v, depth, seen)
+    local t = type(v)
+    if t == "string" then return string.format("%q", v) end
+    if t ~= "table" then return tostring(v) end
+    if v == ngx.null then return "ngx.null" end
+    if seen[v] or depth > 4 then return "{...}" end
+    seen[v] = true
+    local parts = {}
+    local n = #v
+    for i = 1, n do parts[#parts + 1] = show(v[i], depth + 1, seen) end
+    local keys = {}
+    for k in pairs(v) do
+        if not (type(k) == "number" and k >= 1 and k <= n and k % 1 == 0) then
+            keys[#keys + 1] = k
+        end
+    end
+    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+    for _, k in ipairs(keys) do
+        local key = type(k) == "string" and k:match("^[%a_][%w_]*$") and k
+                    or "[" .. show(k, depth + 1, seen) .. "]"
+        parts[#parts + 1] = key .. " = " .. show(v[k], depth + 1, seen)
+    end
+    seen[v] = nil
+    return "{ " .. table.concat(parts, ", ") .. " }"
+end
+for i = 2, table.maxn(res) do out[#out + 1] = show(res[i], 1, {}) end
+return true, table.concat(out, "\\t")
+"""
+
+
+def console(self: LuaWorker, source: str) -> tuple[bool, str]:
+    """Evaluate Lua in this worker, as the explorer's console does (expression or chunk)."""
+    fn = self.__dict__.get("_console_fn")
+    if fn is None:
+        fn = self.__dict__["_console_fn"] = self.lua.execute(
+            b"return function(...) " + _CONSOLE + b" end")
+    try:
+        ok, out = fn(source.encode("utf-8", "surrogateescape"))
+    except Exception as exc:  # a Lua error escaping pcall (e.g. memory)
+        return False, str(exc)
+    text = out.decode("utf-8", "replace") if isinstance(out, bytes) else str(out or "")
+    return bool(ok), text
+
+
+LuaWorker.console = console  # type: ignore[attr-defined]

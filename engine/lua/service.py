@@ -1,0 +1,363 @@
+"""The Lua service of one loaded configuration: workers, entry threads, output, threads.
+
+What ngx_lua keeps in its main conf and request ctx lives here: the worker VMs (one per
+``worker_processes``; a connection is served by worker ``connection_number %
+worker_processes``, so a user can predict where module state lives), the shared dicts,
+the cached clock, the code cache switch, and the per-request Lua state. It runs entry
+threads (rewrite/access/content), the handlers that may not yield (set, header_filter,
+body_filter, log), and sends the output they produce down the request engine's chains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..conf.values import parse_size
+from ..conf.errors import ConfigError
+from .handlers import LuaHandler, compile_handler
+from .runtime import LuaCompileError, LuaRequest, LuaWorker
+from .shdict import SharedDictZone, SharedDicts
+from .subrequest import capture
+from .thread import Driver, Outcome, lua_error_text, text
+from .time import Clock
+from .timer import Timers
+
+if TYPE_CHECKING:
+    from ..http.config import HttpConfig
+    from ..http.engine import HttpEngine
+    from ..http.request import Request
+
+_CTX_KEY = "ngx_lua"
+
+
+class LuaService:
+    def __init__(self, engine: HttpEngine) -> None:
+        self.engine = engine
+        self.clock = Clock()
+        self.shared = SharedDicts()
+        self.prefix = engine.cfg.prefix
+        self.package_path: str | None = None
+        self.package_cpath: str | None = None
+        self.code_cache = True
+        self.worker_count = 1
+        self.exiting = False
+        self.workers: list[LuaWorker] = []
+        self.timers = Timers(self)
+        self.init_handler: LuaHandler | None = None
+        self.init_worker_handler: LuaHandler | None = None
+
+    # -- configuration -------------------------------------------------------------------
+
+    def configure(self, cfg: HttpConfig) -> None:
+        main, http = cfg.main, cfg.http
+        wp = main.value("worker_processes", "1") or "1"
+        self.worker_count = os.cpu_count() or 1 if wp == "auto" else max(1, int(wp)) \
+            if wp.isdigit() else 1
+        if http is None:
+            return
+        self.package_path = http.value("lua_package_path")
+        self.package_cpath = http.value("lua_package_cpath")
+        self.code_cache = http.flag("lua_code_cache", True)
+        for d in http.own.get("lua_shared_dict", []):
+            size = parse_size(d.args[1]) if len(d.args) > 1 else None
+            if size is None:
+                raise ConfigError(f'invalid lua shared dict size "{d.args[1]}"', d.file, d.line)
+            if size < 8192:
+                raise ConfigError(f'invalid lua shared dict size "{d.args[1]}"', d.file, d.line)
+            if self.shared.get(d.args[0]) is not None:
+                raise ConfigError(f'lua_shared_dict "{d.args[0]}" is already defined as '
+                                  f'"{d.args[0]}"', d.file, d.line)
+            self.shared.add(SharedDictZone(d.args[0], size))
+        mp = http.value("lua_max_pending_timers")
+        mr = http.value("lua_max_running_timers")
+        self.timers.max_pending = int(mp) if mp and mp.isdigit() else 1024
+        self.timers.max_running = int(mr) if mr and mr.isdigit() else 256
+
+    def compile_init(self, cfg: HttpConfig) -> None:
+        http = cfg.http
+        if http is None:
+            return
+        for d in http.items:
+            if d.name.startswith("init_by_lua"):
+                self.init_handler = compile_handler(self.engine, d)
+            elif d.name.startswith("init_worker_by_lua"):
+                self.init_worker_handler = compile_handler(self.engine, d)
+        self.workers = [LuaWorker(self, i) for i in range(self.worker_count)]
+        if self.init_handler is not None:
+            for w in self.workers:  # init_by_lua runs in the master; each fork inherits it
+                err = self._run_plain(w, self.init_handler, "init")
+                if err:
+                    d = self.init_handler.directive
+                    raise ConfigError(f"{self.init_handler.base}_block error: {err}"
+                                      if d.name.endswith("_block") else err, d.file, d.line)
+
+    def _run_plain(self, worker: LuaWorker, handler: LuaHandler, context: str) -> str | None:
+        try:
+            factory = handler.factory(worker, None, True)
+        except LuaCompileError as exc:
+            return str(exc)
+        state = worker.new_state(None, context)
+        co = worker.rt[b"spawn"](state, factory)
+        status, _out, *vals = worker.rt[b"resume"](state, co)
+        if status == b"error":
+            return lua_error_text(vals[0] if vals else None)
+        return None
+
+    async def start(self) -> None:
+        if self.init_worker_handler is None:
+            return
+        for w in self.workers:
+            err = self._run_plain(w, self.init_worker_handler, "init_worker")
+            if err:
+                self.engine.log_global("error", f"lua entry thread aborted: runtime error: {err}"
+                                       ", context: init_worker_by_lua*")
+
+    async def stop(self, graceful: bool) -> None:
+        self.exiting = True
+        await self.timers.shutdown()
+
+    # -- per request ---------------------------------------------------------------------
+
+    def worker_for(self, r: Request) -> LuaWorker:
+        if not self.code_cache:
+            fresh = r.main.ctx.get("keep:lua_fresh_worker")
+            if fresh is None:
+                fresh = r.main.ctx["keep:lua_fresh_worker"] = LuaWorker(self, 0)
+            return fresh
+        return self.workers[r.conn.number % len(self.workers)]
+
+    def lua_request(self, r: Request) -> LuaRequest:
+        lr = r.ctx.get(_CTX_KEY)
+        if lr is None:
+            worker = self.worker_for(r)
+            lr = LuaRequest(r, worker, worker.new_state(r, "rewrite"))
+            r.ctx[_CTX_KEY] = lr
+        return lr
+
+    async def run_entry(self, r: Request, context: str, handler: LuaHandler) -> Outcome:
+        """Run a rewrite/access/content handler as the request's entry thread."""
+        self.clock.update()
+        lr = self.lua_request(r)
+        worker = lr.worker
+        worker.rt[b"set_context"](lr.state, context.encode())
+        t0 = time.perf_counter()
+        d = handler.directive
+        r.trace.add("phase", phase=context, handler=handler.label, file=d.file, line=d.line)
+        before = self._ctx_snapshot(lr) if r.trace.enabled else None
+        try:
+            factory = handler.factory(worker, r, self.code_cache)
+        except LuaCompileError as exc:
+            r.log("error", handler.load_error(str(exc)))
+            outcome = Outcome("error", message=str(exc))
+        else:
+            co = worker.rt[b"spawn"](lr.state, factory)
+            outcome = await Driver(self, lr).run(co)
+            if lr.threads and outcome.kind == "done":
+                await self.join_threads(lr)
+            elif lr.threads:
+                self.abort_threads(lr)
+            if outcome.kind == "error":
+                self._log_abort(r, outcome)
+        if r.trace.enabled:
+            self._trace_ctx(r, lr, context, before)
+            r.trace.add("phase_done", phase=context, handler=handler.label,
+                        rc=outcome.kind if outcome.kind != "exit" else
+                        f"ngx.exit({outcome.values[0]})",
+                        duration_ms=(time.perf_counter() - t0) * 1000)
+        return outcome
+
+    def _log_abort(self, r: Request, outcome: Outcome) -> None:
+        tb = outcome.traceback
+        if tb.startswith("stack traceback:"):
+            tb = "stack traceback:\ncoroutine 0:" + tb[len("stack traceback:"):]
+        message = f"lua entry thread aborted: runtime error: {outcome.message}"
+        if tb:
+            message += "\n" + tb
+        r.log("error", message)
+
+    async def run_sync(self, r: Request, context: str, handler: LuaHandler) -> bool:
+        """header_filter / log handlers: run to the end, no yielding. False on error."""
+        lr = self.lua_request(r)
+        worker = lr.worker
+        worker.rt[b"set_context"](lr.state, context.encode())
+        r.trace.add("phase", phase=context, handler=handler.label,
+                    file=handler.directive.file, line=handler.directive.line)
+        before = self._ctx_snapshot(lr) if r.trace.enabled else None
+        t0 = time.perf_counter()
+        ok = True
+        try:
+            factory = handler.factory(worker, r, self.code_cache)
+            co = worker.rt[b"spawn"](lr.state, factory)
+            outcome = await Driver(self, lr, yieldable=False).run(co)
+        except LuaCompileError as exc:
+            r.log("error", handler.load_error(str(exc)))
+            return False
+        if outcome.kind == "error":
+            r.log("error", f"failed to run {handler.base}*: {outcome.message}")
+            ok = False
+        if r.trace.enabled:
+            self._trace_ctx(r, lr, context, before)
+            r.trace.add("phase_done", phase=context, handler=handler.label,
+                        rc="done" if ok else "error",
+                        duration_ms=(time.perf_counter() - t0) * 1000)
+        return ok
+
+    async def run_body_filter(self, r: Request, handler: LuaHandler, data: bytes,
+                              last: bool) -> tuple[bytes, bool] | None:
+        lr = self.lua_request(r)
+        worker = lr.worker
+        rt = worker.rt
+        rt[b"set_context"](lr.state, b"body_filter")
+        arg = worker.lua.table_from([data, last])
+        lr.state[b"arg"] = arg
+        try:
+            factory = handler.factory(worker, r, self.code_cache)
+        except LuaCompileError as exc:
+            r.log("error", handler.load_error(str(exc)))
+            return None
+        before = self._ctx_snapshot(lr) if r.trace.enabled else None
+        co = rt[b"spawn"](lr.state, factory)
+        outcome = await Driver(self, lr, yieldable=False).run(co)
+        if outcome.kind == "error":
+            r.log("error", f"failed to run body_filter_by_lua*: {outcome.message}")
+            return None
+        out = arg[1]
+        if out is None:
+            out = b""
+        elif not isinstance(out, bytes):
+            try:
+                out = b"".join(v if isinstance(v, bytes) else str(v).encode()
+                               for v in out.values())
+            except AttributeError:
+                out = str(out).encode()
+        eof = bool(arg[2])
+        if r.trace.enabled:
+            self._trace_ctx(r, lr, "body_filter", before)
+            r.trace.add("script", op="body_filter", handler=handler.label, bytes_in=len(data),
+                        bytes_out=len(out), eof=eof)
+        return out, eof or last
+
+    async def run_set(self, r: Request, handler: LuaHandler, values: list[str]) -> str | None:
+        lr = self.lua_request(r)
+        worker = lr.worker
+        rt = worker.rt
+        rt[b"set_context"](lr.state, b"set")
+        lr.state[b"arg"] = worker.lua.table_from([v.encode("utf-8", "surrogateescape")
+                                                  for v in values])
+        try:
+            factory = handler.factory(worker, r, self.code_cache)
+        except LuaCompileError as exc:
+            r.log("error", handler.load_error(str(exc)))
+            return None
+        co = rt[b"spawn"](lr.state, factory)
+        outcome = await Driver(self, lr, yieldable=False).run(co)
+        if outcome.kind == "error":
+            r.log("error", f"failed to run set_by_lua*: {outcome.message}")
+            return None
+        if not outcome.values or outcome.values[0] is None:
+            return ""
+        v = outcome.values[0]
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return text(v)
+
+    # -- output --------------------------------------------------------------------------
+
+    async def send_headers(self, lr: LuaRequest) -> None:
+        r = lr.r
+        if r.header_sent:
+            return
+        if not r.out.status:
+            r.out.status = 200
+        if not r.out.content_type:
+            r.engine.services["set_content_type"](r)
+        if not r.ctx.get("keep:lua_content_length"):
+            r.out.content_length = None
+        await r.engine.send_header(r)
+
+    async def emit(self, lr: LuaRequest, data: bytes) -> None:
+        if lr.eof:
+            return
+        r = lr.r
+        if not r.header_sent:
+            await self.send_headers(lr)
+        await r.engine.output(r, data, False)
+
+    async def flush(self, lr: LuaRequest) -> None:
+        if not lr.r.header_sent:
+            await self.send_headers(lr)
+
+    async def eof(self, lr: LuaRequest) -> None:
+        r = lr.r
+        if lr.eof:
+            return
+        await self.send_headers(lr)
+        await r.engine.output(r, b"", True)
+        lr.eof = True
+        r.trace.add("eof", note="the client has the whole response; the handler goes on")
+        if r is r.main:
+            sink = r.sink  # type: ignore[attr-defined]
+            if hasattr(sink, "client_done"):
+                await sink.client_done(r.keepalive)
+
+    # -- subrequests, threads, timers --------------------------------------------------
+
+    async def capture(self, lr: LuaRequest, specs: Any) -> Any:
+        return await capture(self, lr, specs)
+
+    async def spawn_thread(self, lr: LuaRequest, co: Any, args: Any) -> Any:
+        from .uthread import spawn
+        return await spawn(self, lr, co, args)
+
+    async def wait_threads(self, lr: LuaRequest, threads: Any) -> tuple[Any, ...]:
+        from .uthread import wait
+        return await wait(self, lr, threads)
+
+    def kill_thread(self, lr: LuaRequest, co: Any) -> Any:
+        from .uthread import kill
+        return kill(lr, co)
+
+    async def join_threads(self, lr: LuaRequest) -> None:
+        from .uthread import join_all
+        await join_all(lr)
+
+    def abort_threads(self, lr: LuaRequest) -> None:
+        from .uthread import abort_all
+        abort_all(lr)
+
+    def log_timer(self, level: str, message: str, lr: LuaRequest | None) -> None:
+        self.engine.log_global(level, message + ", context: ngx.timer")
+
+    # -- ngx.ctx in the trace ------------------------------------------------------------
+
+    def _ctx_snapshot(self, lr: LuaRequest) -> dict[str, str]:
+        ctx = lr.state[b"ctx"]
+        if ctx is None:
+            return {}
+        snap = lr.worker.rt[b"snapshot"](ctx)
+        return {text(k): text(v) for k, v in snap.items()}
+
+    def _trace_ctx(self, r: Request, lr: LuaRequest, phase: str,
+                   before: dict[str, str] | None) -> None:
+        after = self._ctx_snapshot(lr)
+        before = before or {}
+        added = {k: v for k, v in after.items() if k not in before}
+        changed = {k: [before[k], v] for k, v in after.items() if k in before and before[k] != v}
+        removed = [k for k in before if k not in after]
+        if added or changed or removed:
+            r.trace.add("ctx", phase=phase, added=added, changed=changed, removed=removed,
+                        snapshot=after)
+
+    # -- the console ---------------------------------------------------------------------
+
+    def eval(self, source: str, worker: int = 0) -> tuple[bool, str]:
+        """Run Lua in a worker VM (the explorer's console); returns (ok, text)."""
+        if not self.workers:
+            return False, "no Lua worker"
+        w = self.workers[worker % len(self.workers)]
+        return w.console(source)

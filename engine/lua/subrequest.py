@@ -1,0 +1,102 @@
+"""ngx.location.capture / capture_multi: subrequests through the whole request engine.
+
+A subrequest is a Request with a parent: it starts at the server-rewrite phase with the
+parent's headers, takes the method, args and body the options give (the parent's body is
+forwarded for PUT and POST, or with ``always_forward_body``), gets fresh variables unless
+``copy_all_vars``/``share_all_vars`` says otherwise, and its output is captured in
+memory. Its trace nests inside the parent's as a ``subrequest`` hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ..http.phases import Phase
+from ..http.request import Request
+from ..http.trace import Trace
+from .constants import METHODS
+from .runtime import LuaRequest
+from .thread import text
+
+if TYPE_CHECKING:
+    from .service import LuaService
+
+
+async def capture(service: LuaService, lr: LuaRequest, specs: Any) -> Any:
+    parent = lr.r
+    worker = lr.worker
+    lua = worker.lua
+    items = [specs[i] for i in range(1, len(specs) + 1)]
+    if parent.main.subrequests - len(items) <= 0:
+        parent.log("error", f'subrequests cycle while processing "{text(items[0][b"uri"])}"')
+        raise_error = lua.eval(b"function(m) error(m, 0) end")
+        raise_error(b"failed to issue subrequest: -1")
+    parent.main.subrequests -= len(items)
+    results = await asyncio.gather(*(run_one(service, lr, spec) for spec in items))
+    out = lua.table()
+    for i, (status, headers, body, truncated) in enumerate(results, 1):
+        flat = []
+        for k, v in headers:
+            flat.append(k.encode("utf-8", "surrogateescape"))
+            flat.append(v.encode("utf-8", "surrogateescape"))
+        out[i] = lua.table_from({b"status": status, b"headers": lua.table_from(flat),
+                                 b"body": body, b"truncated": truncated})
+    return out
+
+
+async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
+    parent = lr.r
+    engine = parent.engine
+    uri = text(spec[b"uri"])
+    path, _, inline_args = uri.partition("?")
+    args = text(spec[b"args"]) if spec[b"args"] is not None else inline_args
+    method_code = spec[b"method"]
+    method = METHODS.get(int(method_code), "GET") if method_code is not None else "GET"
+    body = spec[b"body"]
+    if body is None and (method in ("PUT", "POST") or spec[b"always_forward_body"]):
+        body = parent.body if parent.body_read else None
+    trace = Trace(enabled=parent.trace.enabled, t0=parent.trace.t0)
+    child = Request(engine, parent.conn, method, uri, parent.main.protocol,
+                    list(parent.headers_in.items), body, trace, parent=parent)
+    if spec[b"share_all_vars"]:
+        child.variables = parent.variables
+    elif spec[b"copy_all_vars"]:
+        child.variables = dict(parent.variables)
+    else:
+        child.variables = {}
+    vars_ = spec[b"vars"]
+    if vars_ is not None:
+        flat = [text(v) for v in vars_.values()]
+        for k, v in zip(flat[::2], flat[1::2]):
+            engine.variables.set(child, k, v)
+    child.body_read = body is not None
+    if body is not None:
+        child.headers_in.set("Content-Length", str(len(body)))
+    child.sink = parent.sink  # type: ignore[attr-defined]
+    child.records = parent.main.records  # type: ignore[attr-defined]
+    child.server = parent.server
+    child.loc = parent.server
+    child.host = parent.main.host
+    child.set_uri(path)
+    child.args = args
+    ctx = spec[b"ctx"]
+    if ctx is not None:
+        child_lr = service.lua_request(child)
+        child_lr.state[b"ctx"] = ctx
+    trace.add("request", method=method, uri=uri, protocol="subrequest",
+              client=parent.conn.client_addr)
+    await engine.run_phases(child, engine._index[Phase.SERVER_REWRITE])
+    status = child.out.status or getattr(child, "err_status", 0) or 200
+    headers = []
+    if child.out.content_type:
+        headers.append(("Content-Type", child.out.content_type))
+    if child.out.content_length is not None:
+        headers.append(("Content-Length", str(child.out.content_length)))
+    if child.out.location:
+        headers.append(("Location", child.out.location))
+    headers.extend(child.out.headers.items)
+    body_out = b"".join(child.ctx.get("keep:subrequest_body", []))
+    parent.trace.nest("hop", trace.events, hop="subrequest", uri=path, args=args,
+                      method=method, status=status, ctx_reset=ctx is None)
+    return status, headers, body_out, False

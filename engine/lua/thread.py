@@ -1,0 +1,125 @@
+"""Driving Lua threads: ngx_lua's ``ngx_http_lua_run_thread`` on asyncio.
+
+A handler runs in a coroutine; when it yields an operation (``sleep``, ``flush``,
+``eof``, ``exit``, ``exec``, ``redirect``, ``capture``, ``spawn``...) the driver carries it
+out with the request engine or the event loop and resumes it. Output the handler
+buffered with ``ngx.say`` arrives with each resume and goes down the output chain.
+Errors become ngx_lua's ``lua entry thread aborted: runtime error: ...`` log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .module import LuaService
+    from .runtime import LuaRequest
+
+
+@dataclass
+class Outcome:
+    """How a thread left: ``done`` (values), ``exit`` (status), ``exec`` (uri, args),
+    ``redirect`` (uri, status), ``jump`` (set_uri with jump), ``error`` (message)."""
+
+    kind: str
+    values: tuple[Any, ...] = ()
+    message: str = ""
+    traceback: str = ""
+
+
+def text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
+
+
+class Driver:
+    """Runs one coroutine of one request to its end, carrying out what it yields."""
+
+    def __init__(self, service: LuaService, lr: LuaRequest, yieldable: bool = True) -> None:
+        self.service = service
+        self.lr = lr
+        self.yieldable = yieldable
+
+    async def run(self, co: Any, *args: Any) -> Outcome:
+        lr = self.lr
+        rt = lr.worker.rt
+        resume = rt[b"resume"]
+        bridge = lr.worker.bridge
+        send = args
+        while True:
+            bridge.current = lr
+            try:
+                result = resume(lr.state, co, *send)
+            finally:
+                bridge.current = None
+            status, out, *vals = result if isinstance(result, tuple) else (result, None)
+            if out:
+                await self.service.emit(lr, out)
+            if status == b"done":
+                return Outcome("done", tuple(vals))
+            if status == b"error":
+                msg = vals[0] if vals else None
+                tb = vals[1] if len(vals) > 1 else b""
+                return Outcome("error", message=lua_error_text(msg),
+                               traceback=text(tb) if tb else "")
+            op = text(vals[0]) if vals and isinstance(vals[0], bytes) else ""
+            if not self.yieldable:
+                return Outcome("error", message="attempt to yield across C-call boundary")
+            send, outcome = await self.carry_out(op, vals[1:])
+            if outcome is not None:
+                return outcome
+
+    async def carry_out(self, op: str, args: list[Any]) -> tuple[tuple[Any, ...], Outcome | None]:
+        lr = self.lr
+        r = lr.r
+        service = self.service
+        if op == "sleep":
+            r.trace.add("script", op="sleep", seconds=args[0])
+            await asyncio.sleep(float(args[0]))
+            service.clock.update()
+            return (), None
+        if op == "exit":
+            return (), Outcome("exit", (int(args[0]),))
+        if op == "exec":
+            return (), Outcome("exec", (text(args[0]), text(args[1]) if len(args) > 1
+                                        and args[1] is not None else None))
+        if op == "redirect":
+            return (), Outcome("redirect", (text(args[0]), int(args[1])))
+        if op == "set_uri_jump":
+            return (), Outcome("jump")
+        if op == "flush":
+            await service.flush(lr)
+            return (1,), None
+        if op == "eof":
+            await service.eof(lr)
+            return (1,), None
+        if op == "send_headers":
+            await service.send_headers(lr)
+            return (1,), None
+        if op == "read_body":
+            r.body_read = True
+            r.trace.add("script", op="read_body", bytes=len(r.body or b""))
+            return (), None
+        if op == "capture":
+            results = await service.capture(lr, args[0])
+            return (results,), None
+        if op == "spawn":
+            return (await service.spawn_thread(lr, args[0], args[1]),), None
+        if op == "wait":
+            return await service.wait_threads(lr, args[0]), None
+        # a bare coroutine.yield() in the entry thread: give the loop a turn, go on
+        await asyncio.sleep(0)
+        return (), None
+
+
+def lua_error_text(msg: Any) -> str:
+    if msg is None:
+        return "nil"
+    if isinstance(msg, bytes):
+        return msg.decode("utf-8", "surrogateescape")
+    if isinstance(msg, (int, float, bool)):
+        return str(msg).lower() if isinstance(msg, bool) else str(msg)
+    return f"{type(msg).__name__}"

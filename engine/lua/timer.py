@@ -1,0 +1,157 @@
+"""ngx.timer.at / ngx.timer.every: callbacks run later in their own fake request.
+
+As in ngx_lua, a timer has no client and no request; its callback gets ``premature``
+first (true when the worker is shutting down or reloading) and the extra arguments.
+Errors are logged as ``lua entry thread aborted: runtime error: ... , context: ngx.timer``.
+Pending and running counts are limited by ``lua_max_pending_timers`` and
+``lua_max_running_timers``. Each timer's events are appended to the trace of the request
+that created it (the explorer shows them in a lane of their own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..http.trace import Trace
+from .thread import Driver, lua_error_text
+
+if TYPE_CHECKING:
+    from .runtime import LuaRequest, LuaWorker
+    from .service import LuaService
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Timer:
+    id: int
+    worker: LuaWorker
+    delay: float
+    callback: Any
+    args: Any
+    every: bool
+    where: str
+    trace: Trace | None
+    handle: asyncio.TimerHandle | None = None
+    task: asyncio.Task[None] | None = None
+    created: float = field(default_factory=time.time)
+
+
+class _TimerContext:
+    """Stands in for a request in a timer (ngx_lua's fake request)."""
+
+
+class Timers:
+    def __init__(self, service: LuaService) -> None:
+        self.service = service
+        self.max_pending = 1024
+        self.max_running = 256
+        self.pending_timers: dict[int, Timer] = {}
+        self.running = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self.pending_timers)
+
+    def schedule(self, worker: LuaWorker, creator: LuaRequest | None, delay: float,
+                 callback: Any, args: Any, every: bool, where: str) -> Any:
+        if self.service.exiting:
+            return (None, b"process exiting")
+        if self.pending >= self.max_pending:
+            return (None, b"too many pending timers")
+        trace = creator.r.trace if creator is not None else None
+        timer = Timer(next(_ids), worker, delay, callback, args, every, where, trace)
+        self.pending_timers[timer.id] = timer
+        if trace is not None:
+            trace.add("timer", op="scheduled", timer=timer.id, delay=delay, every=every,
+                      where=where)
+        self._arm(timer)
+        return (1,)
+
+    def _arm(self, timer: Timer) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop (init_by_lua): nginx would refuse too
+        timer.handle = loop.call_later(timer.delay, self._fire, timer, False)
+
+    def _fire(self, timer: Timer, premature: bool) -> None:
+        if self.running >= self.max_running:
+            self.service.engine.log_global(
+                "alert", f"{self.max_running} lua_max_running_timers are not enough")
+            self.pending_timers.pop(timer.id, None)
+            return
+        if not timer.every:
+            self.pending_timers.pop(timer.id, None)
+        timer.task = asyncio.ensure_future(self._run(timer, premature))
+
+    async def _run(self, timer: Timer, premature: bool) -> None:
+        service = self.service
+        service.clock.update()
+        worker = timer.worker
+        from .runtime import LuaRequest
+        state = worker.new_state(None, "timer")
+        lr = LuaRequest(None, worker, state)  # type: ignore[arg-type]
+        lr.r = _TimerRequest(service, timer)  # type: ignore[assignment]
+        self.running += 1
+        t0 = time.perf_counter()
+        if timer.trace is not None:
+            timer.trace.add("timer", op="fired", timer=timer.id, premature=premature,
+                            late_ms=round((time.time() - timer.created - timer.delay) * 1000, 3))
+        try:
+            co = worker.rt[b"spawn_fn"](timer.callback)
+            args = timer.args
+            n = int(args[b"n"] or 0) if args is not None else 0
+            values = [args[i] for i in range(1, n + 1)] if n else []
+            outcome = await Driver(service, lr).run(co, premature, *values)
+            if outcome.kind == "error":
+                tb = outcome.traceback
+                if tb.startswith("stack traceback:"):
+                    tb = "stack traceback:\ncoroutine 0:" + tb[len("stack traceback:"):]
+                service.log_timer("error", "lua entry thread aborted: runtime error: "
+                                  f"{outcome.message}" + ("\n" + tb if tb else ""), None)
+            if timer.trace is not None:
+                timer.trace.add("timer", op="error" if outcome.kind == "error" else "done",
+                                timer=timer.id, message=outcome.message,
+                                duration_ms=(time.perf_counter() - t0) * 1000)
+        finally:
+            self.running -= 1
+        if timer.every and not premature and not service.exiting:
+            self._arm(timer)
+
+    async def shutdown(self) -> None:
+        """Fire every pending timer with premature = true, and wait for them (reload/stop)."""
+        pending = list(self.pending_timers.values())
+        self.pending_timers.clear()
+        tasks = []
+        for timer in pending:
+            if timer.handle is not None:
+                timer.handle.cancel()
+            timer.every = False
+            tasks.append(asyncio.ensure_future(self._run(timer, True)))
+        running = [t.task for t in pending if t.task is not None and not t.task.done()]
+        if tasks or running:
+            await asyncio.wait(tasks + running, timeout=5)  # type: ignore[arg-type]
+
+
+class _TimerRequest:
+    """The fake request a timer runs in: enough of Request for the Lua API to refuse."""
+
+    def __init__(self, service: LuaService, timer: Timer) -> None:
+        self.engine = service.engine
+        self.trace = timer.trace or Trace(enabled=False)
+        self.header_sent = True
+        self.phase_name = "timer"
+        self.parent = None
+        self.ctx: dict[str, Any] = {}
+        self.captures = None
+        self.body_read = False
+        self.body = b""
+
+    def log(self, level: str, message: str) -> None:
+        self.engine.log_global(level, message + ", context: ngx.timer")
+        self.trace.add("log", level=level, message=message, kept=True)
