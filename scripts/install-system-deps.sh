@@ -3,7 +3,7 @@
 # from Debian's packages when they are missing. Needs root; otherwise says what to run.
 set -euo pipefail
 need=()
-[ -f /usr/share/nginx/modules/ngx_http_lua_module.so ] || need+=(nginx libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core lua-resty-lrucache)
+[ -f /usr/share/nginx/modules/ngx_http_lua_module.so ] && [ -d /usr/share/doc/lua-cjson ] || need+=(nginx libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core lua-resty-lrucache lua-cjson)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 [ ${#need[@]} -eq 0 ] && exit 0
