@@ -1,0 +1,233 @@
+"""nginx's rules for a request head: buffer limits, syntax verdicts and header checks.
+
+httptools (llhttp) parses well-formed heads quickly, but llhttp and nginx disagree at the
+edges: llhttp refuses methods it does not know, header names with ``@`` and ``HTTP/0.9``
+that nginx takes, and it has no notion of nginx's header buffers. So the listener frames
+the head itself, asks :func:`check_size` whether nginx's buffers would overflow, lets
+httptools parse, and when httptools refuses asks :func:`classify` what nginx would do:
+answer 400/414/494/505 with its log line, or accept the head after all (then the listener
+uses the :class:`Head` parsed here). :func:`check_headers` holds the checks nginx makes
+once all headers are in (``ngx_http_process_request_header``), which llhttp does not.
+
+Only the error path and oversized heads run this Python code; the hot path is httptools.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+#: ngx_http_parse_request_line: a method is upper-case letters, "_" and "-".
+_METHOD = re.compile(rb"[A-Z_-]+")
+_VERSION = re.compile(rb"HTTP/(\d{1,3})\.(\d{1,3})")
+#: NGX_MAX_ERROR_STR - 300: how much of a too long header line nginx logs.
+_LOG_LINE_MAX = 1748
+_READING_LINE = " while reading client request line"
+_READING_HEADERS = " while reading client request headers"
+
+
+@dataclass
+class Verdict:
+    """nginx refuses the head: the status, the error-log message and ``request: "..."``."""
+
+    status: int
+    message: str
+    request_line: str = ""
+    #: The method/target/version nginx had parsed (for the access log), if any.
+    method: str = ""
+    target: str = ""
+    version: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Head:
+    """A head nginx accepts, parsed by nginx's rules (used when llhttp refused it)."""
+
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+    #: Lines nginx ignored (``ignore_invalid_headers``), logged at info.
+    ignored: list[str] = field(default_factory=list)
+
+
+def find_head_end(buf: bytes | bytearray, start: int = 0) -> int:
+    """Offset just past the empty line ending the head, or -1 (CRLF or bare LF lines)."""
+    a = buf.find(b"\n\r\n", start)
+    b = buf.find(b"\n\n", start)
+    if a < 0:
+        return b + 2 if b >= 0 else -1
+    if b < 0 or a < b:
+        return a + 3
+    return b + 2
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("latin-1")
+
+
+def _lines(raw: bytes) -> list[bytes]:
+    """Lines with their terminators; the last one may be incomplete."""
+    return raw.splitlines(keepends=True)
+
+
+def check_size(raw: bytes, small: int, large: int, num: int) -> Verdict | None:
+    """Would the head overflow ``client_header_buffer_size``/``large_client_header_buffers``?
+
+    nginx reads into the small buffer; a line that does not fit in what is left is moved
+    whole to a free large buffer (``ngx_http_alloc_large_header_buffer``). A line longer
+    than a large buffer is refused: 414 for the request line, 494 for a header; so is a
+    line when all ``num`` large buffers are busy.
+    """
+    cap, used, busy = small, 0, 0
+    for i, line in enumerate(_lines(raw)):
+        n = len(line)
+        if used + n <= cap:
+            used += n
+            continue
+        if n > large or busy == num:
+            if i == 0:
+                return Verdict(414, "client sent too long URI" + _READING_LINE,
+                               _text(line[:_LOG_LINE_MAX]).rstrip("\r\n"))
+            shown = _text(line[: min(_LOG_LINE_MAX, cap - used if busy == num else n)])
+            first = _lines(raw)[0]
+            method, target, version = _split_line(first)
+            return Verdict(494, f'client sent too long header line: "{shown.rstrip()}..."'
+                           + _READING_HEADERS, _text(first).rstrip("\r\n"),
+                           method, target, version)
+        busy += 1
+        cap, used = large, n
+    return None
+
+
+def _split_line(line: bytes) -> tuple[str, str, str]:
+    parts = line.strip().split(b" ")
+    parts = [p for p in parts if p]
+    method = _text(parts[0]) if parts else ""
+    target = _text(parts[1]) if len(parts) > 1 else ""
+    version = _text(parts[2]) if len(parts) > 2 else ""
+    return method, target, version
+
+
+def classify(raw: bytes) -> Verdict | Head:
+    """nginx's verdict on a complete head (request line + headers + empty line)."""
+    lines = _lines(raw.lstrip(b"\r\n"))
+    if not lines:
+        return Verdict(400, "client sent invalid request" + _READING_LINE)
+    first = lines[0]
+    shown = _text(first).rstrip("\r\n")
+    verdict = _check_request_line(first.rstrip(b"\r\n"), shown)
+    if isinstance(verdict, Verdict):
+        return verdict
+    method, target, version = verdict
+    headers: list[tuple[str, str]] = []
+    ignored: list[str] = []
+    for line in lines[1:]:
+        body = line.rstrip(b"\n")
+        if body.endswith(b"\r"):
+            body = body[:-1]
+        if not body:
+            break
+        bad = _check_header_line(body)
+        if bad is not None:
+            return Verdict(400, f'client sent invalid header line: "{bad}..."' + _READING_HEADERS,
+                           shown, method, target, version, headers)
+        name, sep, value = body.partition(b":")
+        if not _valid_name(name):
+            ignored.append(_text(body))
+            continue
+        headers.append((_text(name), _text(value.strip(b" \t"))))
+    return Head(method, target, version, headers, ignored)
+
+
+def _check_request_line(line: bytes, shown: str) -> Verdict | tuple[str, str, str]:
+    sp = line.find(b" ")
+    method = line[:sp] if sp > 0 else line
+    if sp <= 0 or not _METHOD.fullmatch(method):
+        return Verdict(400, "client sent invalid method" + _READING_LINE, shown)
+    rest = line[sp:].lstrip(b" ") if sp > 0 else b""
+    target, _, tail = rest.partition(b" ")
+    bad = Verdict(400, "client sent invalid request" + _READING_LINE, shown, _text(method))
+    if not target or not (target.startswith(b"/") or b"://" in target) or \
+            any(c < 0x21 or c == 0x7F for c in target):
+        return bad
+    tail = tail.strip(b" ")
+    if not tail:
+        # HTTP/0.9 ("GET /"): nginx would answer with a bare body; not modelled
+        return bad
+    m = _VERSION.fullmatch(tail)
+    if not m:
+        return bad
+    if int(m.group(1)) > 1:
+        return Verdict(505, "client sent invalid version" + _READING_LINE, shown,
+                       _text(method), _text(target), _text(tail))
+    return _text(method), _text(target), _text(tail)
+
+
+def _check_header_line(body: bytes) -> str | None:
+    """The text nginx logs for an invalid header line, or None when it is acceptable.
+
+    Control characters and spaces in a name (or a line starting with one) are errors;
+    NUL anywhere is an error. nginx shows the line up to the bad byte, then ``\\xNN``.
+    """
+    colon = body.find(b":")
+    name = body if colon < 0 else body[:colon]
+    for i, c in enumerate(name):
+        if c <= 0x20 or c == 0x7F:
+            return _text(body[:i]) + f"\\x{c:02X}"
+    nul = body.find(b"\0")
+    if nul >= 0:
+        return _text(body[:nul]) + "\\x00"
+    return None
+
+
+def _valid_name(name: bytes) -> bool:
+    """nginx's header-name characters (``underscores_in_headers off``): A-Z a-z 0-9 -."""
+    return bool(name) and name.replace(b"-", b"").isalnum() and name.isascii()
+
+
+def check_headers(version: str, method: str, headers: list[tuple[str, str]]
+                  ) -> tuple[Verdict | None, int | None, bool]:
+    """The checks of ``ngx_http_process_request_header``: (refusal, Content-Length, chunked).
+
+    Host presence and syntax are left to the engine, which checks them like nginx.
+    """
+    host = clen = te = None
+    for name, value in headers:
+        low = name.lower()
+        if low == "host":
+            if host is not None:
+                return (Verdict(400, f'client sent duplicate host header: "{name}: {value}", '
+                                f'previous value: "{host[0]}: {host[1]}"' + _READING_HEADERS),
+                        None, False)
+            host = (name, value)
+        elif low == "content-length":
+            if clen is not None:
+                return (Verdict(400, f'client sent duplicate header line: "{name}: {value}", '
+                                f'previous value: "{clen[0]}: {clen[1]}"' + _READING_HEADERS),
+                        None, False)
+            clen = (name, value)
+        elif low == "transfer-encoding":
+            te = value
+    length: int | None = None
+    if clen is not None:
+        if not clen[1].isdigit() or not clen[1].isascii() or len(clen[1]) > 18:
+            return (Verdict(400, 'client sent invalid "Content-Length" header' + _READING_HEADERS),
+                    None, False)
+        length = int(clen[1])
+    chunked = False
+    if te is not None:
+        if version == "HTTP/1.0":
+            return (Verdict(400, 'client sent HTTP/1.0 request with "Transfer-Encoding" header'
+                            + _READING_HEADERS), None, False)
+        if te.lower() != "chunked":
+            return (Verdict(501, f'client sent unknown "Transfer-Encoding": "{te}"'
+                            + _READING_HEADERS), None, False)
+        if clen is not None:
+            return (Verdict(400, 'client sent "Content-Length" and "Transfer-Encoding" headers '
+                            'at the same time' + _READING_HEADERS), None, False)
+        chunked = True
+    if method == "TRACE":
+        return Verdict(405, "client sent TRACE method" + _READING_HEADERS), None, False
+    return None, length, chunked

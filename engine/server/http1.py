@@ -1,0 +1,517 @@
+"""One HTTP/1.x client connection: read requests, hand them to the Engine, write answers.
+
+The engine is sans-IO; this is the part of ``ngx_http_request.c`` it leaves out: reading
+the request head under nginx's buffer limits and timeouts, reading the body (Content-Length
+or chunked, ``Expect: 100-continue``), keep-alive and pipelining (answers in request
+order), and closing the way nginx does (lingering close after an error, silent close on a
+timeout). Every refusal goes through :meth:`Engine.reject`, so error pages, log lines and
+the access log come from the configuration exactly as for ordinary requests.
+
+Framing is done here, parsing by httptools: the listener must know where each head and
+body ends to enforce nginx's limits and to attribute an error to the right pipelined
+request; httptools parses the head (the hot path) and :mod:`.head` gives nginx's verdict
+when httptools refuses one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import httptools
+
+from ..http.api import Exchange, HttpRequest
+from ..http.log import LogRecord
+from .chunked import ChunkedDecoder, ChunkError, TooLarge
+from .head import Head, Verdict, check_headers, check_size, classify, find_head_end
+from .settings import AddressSettings, body_settings
+
+if TYPE_CHECKING:
+    from ..instance import Engine
+    from .listener import Endpoint
+
+_READ, _BODY, _LINGER, _CLOSED = range(4)
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: Pipelined requests parsed ahead of the one being answered before reading pauses.
+_MAX_QUEUED = 32
+_LINGERING_TIMEOUT = 5.0
+
+
+class Pending:
+    """A request whose head is parsed; its body may still be arriving."""
+
+    __slots__ = ("req", "expect", "continue_sent", "done", "error", "left", "decoder",
+                 "parts", "limit", "timeout", "discard", "req_line")
+
+    def __init__(self, req: HttpRequest) -> None:
+        self.req = req
+        self.expect = False
+        self.continue_sent = False
+        self.done = asyncio.Event()
+        #: Set when the request must be refused instead of served: (status, msg, level, send)
+        self.error: tuple[int, str, str, bool] | None = None
+        self.left = 0
+        self.decoder: ChunkedDecoder | None = None
+        self.parts: list[bytes] = []
+        self.limit = 0
+        self.timeout = 60.0
+        #: The body is read and thrown away (the engine refuses it from Content-Length).
+        self.discard = False
+        #: For a refused head: what nginx shows as ``request: "..."``.
+        self.req_line: str | None = None
+
+
+class HttpConnection(asyncio.Protocol):
+    """asyncio protocol for one accepted connection."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self.engine: Engine = endpoint.server.engine
+        self.settings: AddressSettings = AddressSettings()
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.state = _READ
+        self.queue: deque[Pending] = deque()
+        self.current: Pending | None = None  # the request whose body is being read
+        self.requests = 0
+        self.number = 0
+        self.client = ("", 0)
+        self.local = ("", 0)
+        self.parser: Any = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.worker: asyncio.Task[None] | None = None
+        self.wakeup = asyncio.Event()
+        self.busy = False  # a request is being answered
+        self.draining = False  # reload/quit: close after the current request
+        self.write_ok: asyncio.Future[None] | None = None
+        self.head_started = False
+        self._h: list[tuple[bytes, bytes]] = []
+        self._url = b""
+
+    # -- asyncio callbacks -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername") or ("", 0)
+        sock = transport.get_extra_info("sockname") or ("", 0)
+        self.client, self.local = (peer[0], peer[1]), (sock[0], sock[1])
+        self.settings = self.endpoint.settings_for(self.engine, self.local[0])
+        self.number = self.endpoint.server.next_connection()
+        self.endpoint.server.connections.add(self)
+        self.worker = self.loop.create_task(self._serve())
+        self._arm(self.settings.header_timeout, self._on_wait_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        if self.state == _LINGER or self.state == _CLOSED:
+            return
+        self.buf += data
+        try:
+            self._parse()
+        except Exception as exc:  # a listener bug must not kill the loop
+            self._log("alert", f"listener error: {type(exc).__name__}: {exc}")
+            self._abort()
+
+    def eof_received(self) -> bool | None:
+        return False  # close our side too, like nginx
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        previous = self.state
+        self.state = _CLOSED
+        self._cancel_timer()
+        self.endpoint.server.connections.discard(self)
+        if self.write_ok is not None and not self.write_ok.done():
+            self.write_ok.set_result(None)
+        if previous == _LINGER:
+            pass
+        elif self.current is not None and not self.current.done.is_set():
+            self._fail(self.current, 400, "client prematurely closed connection", "info", False)
+        elif self.buf.strip(b"\r\n") and not self.busy:
+            self._reject_head(400, "client prematurely closed connection while reading client "
+                                   "request headers", False)
+        elif self.requests == 0 and not self.buf and not self.busy and not self.queue:
+            self._conn_log("info", "client closed connection while waiting for request")
+        self.wakeup.set()
+
+    def pause_writing(self) -> None:
+        if self.write_ok is None or self.write_ok.done():
+            self.write_ok = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self.write_ok is not None and not self.write_ok.done():
+            self.write_ok.set_result(None)
+
+    # -- framing -------------------------------------------------------------------------
+
+    def _parse(self) -> None:
+        buf = self.buf
+        while buf and self.state != _CLOSED:
+            p = self.current
+            if p is not None:
+                if not self._read_body(p):
+                    return
+                continue
+            if len(self.queue) >= _MAX_QUEUED:
+                self.transport.pause_reading()  # type: ignore[union-attr]
+                return
+            if buf[0] in (13, 10):  # nginx skips empty lines before a request line
+                stripped = buf.lstrip(b"\r\n")
+                del buf[: len(buf) - len(stripped)]
+                continue
+            if not self.head_started:
+                self.head_started = True
+                if self.requests:  # keep-alive: the header timer starts with the first byte
+                    self._arm(self.settings.header_timeout, self._on_header_timeout)
+            end = find_head_end(buf)
+            s = self.settings
+            if end < 0:
+                if len(buf) > s.small_buffer:
+                    v = check_size(bytes(buf), s.small_buffer, s.large_buffer, s.large_count)
+                    if v is not None:
+                        self._refuse_head(v)
+                return
+            head = bytes(buf[:end])
+            del buf[:end]
+            self.head_started = False
+            if end > s.small_buffer:
+                v = check_size(head, s.small_buffer, s.large_buffer, s.large_count)
+                if v is not None:
+                    self._refuse_head(v)
+                    return
+            self._on_head(head)
+
+    def _on_head(self, head: bytes) -> None:
+        parsed = self._httptools(head)
+        if isinstance(parsed, Verdict):
+            self._refuse_head(parsed)
+            return
+        method, target, version, headers, ignored = parsed
+        self.requests += 1
+        req = HttpRequest(method, target, version, headers, b"", self.client[0], self.client[1],
+                          self.local[0], self.endpoint.port, self.number, self.requests)
+        p = Pending(req)
+        for line in ignored:
+            self._conn_log("info", f'client sent invalid header line: "{line}" while reading '
+                                   "client request headers", req)
+        refusal, length, chunked = check_headers(version, method, headers)
+        if refusal is not None:
+            p.error = (refusal.status, refusal.message, "info", True)
+            self._enqueue(p, complete=True, linger=True)
+            return
+        if not length and not chunked:
+            self._enqueue(p, complete=True)
+            return
+        host = next((v for k, v in headers if k.lower() == "host"), None)
+        p.limit, p.timeout = body_settings(self.engine, self.local[0], self.endpoint.port, host,
+                                           target)
+        if length and p.limit and length > p.limit:
+            p.discard = True  # the engine answers 413 from Content-Length; drop the body
+        elif version == "HTTP/1.1":
+            p.expect = any(k.lower() == "expect" and v.lower() == "100-continue"
+                           for k, v in headers)
+        if chunked:
+            p.decoder = ChunkedDecoder(p.limit)
+        else:
+            p.left = length or 0
+        self.parser = None  # llhttp now expects a body we frame ourselves: start afresh
+        self.current = p
+        self.state = _BODY
+        self._enqueue(p, complete=False)
+        if p.expect and not self.busy and self.queue and self.queue[0] is p:
+            self._send_continue(p)
+        self._arm(p.timeout, self._on_body_timeout)
+
+    def _httptools(self, head: bytes) -> Verdict | tuple[str, str, str, list[tuple[str, str]],
+                                                           list[str]]:
+        """Parse a complete head with httptools; nginx's rules decide what it refuses."""
+        parser = self.parser
+        if parser is None:
+            parser = self.parser = httptools.HttpRequestParser(self)
+        self._h = []
+        self._url = b""
+        try:
+            parser.feed_data(head)
+            method = parser.get_method().decode("latin-1")
+            version = "HTTP/" + parser.get_http_version()
+            if version != "HTTP/1.1" and version != "HTTP/1.0":
+                raise httptools.HttpParserError("nginx's version rules apply")
+        except httptools.HttpParserError:
+            self.parser = None
+            verdict = classify(head)
+            if isinstance(verdict, Verdict):
+                return verdict
+            return _from_head(verdict)
+        headers: list[tuple[str, str]] = []
+        ignored: list[str] = []
+        for name, value in self._h:
+            if name.replace(b"-", b"").isalnum() and name.isascii():
+                headers.append((name.decode("latin-1"), value.decode("latin-1")))
+            else:
+                ignored.append(f"{name.decode('latin-1')}: {value.decode('latin-1')}")
+        return method, self._url.decode("latin-1"), version, headers, ignored
+
+    # httptools callbacks
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._h.append((name, value))
+
+    def _read_body(self, p: Pending) -> bool:
+        """Move body bytes from the buffer into ``p``; False when more are needed."""
+        buf = self.buf
+        if p.decoder is not None:
+            try:
+                pos = p.decoder.feed(bytes(buf))
+            except TooLarge as exc:
+                del buf[:]
+                self._fail(p, 413, f"client intended to send too large chunked body: "
+                                   f"{exc.received}+{exc.size} bytes", "error", True)
+                return False
+            except ChunkError:
+                del buf[:]
+                self._fail(p, 400, "client sent invalid chunked body", "error", True)
+                return False
+            del buf[:pos]
+            if not p.decoder.done:
+                self._arm(p.timeout, self._on_body_timeout)
+                return False
+            if not p.discard:
+                p.req.body = p.decoder.body()
+        else:
+            take = min(p.left, len(buf))
+            if not p.discard:
+                p.parts.append(bytes(buf[:take]))
+            del buf[:take]
+            p.left -= take
+            if p.left:
+                self._arm(p.timeout, self._on_body_timeout)
+                return False
+            if not p.discard:
+                p.req.body = b"".join(p.parts)
+        self.current = None
+        self.state = _READ
+        self._cancel_timer()
+        p.done.set()
+        return True
+
+    def _enqueue(self, p: Pending, complete: bool, linger: bool = False) -> None:
+        if complete:
+            p.done.set()
+            if linger:
+                self.state = _LINGER  # nginx stops reading after a refused head
+                del self.buf[:]
+        self.queue.append(p)
+        self.wakeup.set()
+        if complete and not self.busy and self.state != _LINGER:
+            self._cancel_timer()
+
+    def _fail(self, p: Pending, status: int, message: str, level: str, send: bool) -> None:
+        p.error = (status, message, level, send)
+        self.current = None
+        if self.state != _CLOSED:
+            self.state = _LINGER if send else _CLOSED
+        p.done.set()
+        self.wakeup.set()
+
+    def _refuse_head(self, v: Verdict) -> None:
+        self.requests += 1
+        req = HttpRequest(v.method, v.target or "/", v.version, v.headers, b"", self.client[0],
+                          self.client[1], self.local[0], self.endpoint.port, self.number,
+                          self.requests)
+        p = Pending(req)
+        p.error = (v.status, v.message, "info", True)
+        p.req_line = v.request_line
+        del self.buf[:]
+        self._enqueue(p, complete=True, linger=True)
+
+    def _reject_head(self, status: int, message: str, send: bool) -> None:
+        """The head never completed (timeout, hang-up): what nginx shows of it."""
+        first = bytes(self.buf.lstrip(b"\r\n")).split(b"\n", 1)
+        line = first[0].rstrip(b"\r").decode("latin-1") if len(first) > 1 else ""
+        parts = line.split(" ")
+        req = HttpRequest(parts[0] if len(parts) == 3 else "",
+                          parts[1] if len(parts) == 3 else "/",
+                          parts[2] if len(parts) == 3 else "", [], b"", self.client[0],
+                          self.client[1], self.local[0], self.endpoint.port, self.number,
+                          self.requests + 1)
+        p = Pending(req)
+        p.error = (status, message, "info", send)
+        p.req_line = line
+        del self.buf[:]
+        self._enqueue(p, complete=True)
+
+    # -- answering ---------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        """Answer queued requests one at a time, in order (HTTP/1.1 pipelining)."""
+        from .sink import WireSink
+        try:
+            while True:
+                while not self.queue:
+                    if self.state == _CLOSED:
+                        return
+                    self.wakeup.clear()
+                    await self.wakeup.wait()
+                p = self.queue[0]
+                self.busy = True
+                if p.expect and not p.continue_sent and not p.done.is_set():
+                    self._send_continue(p)
+                await p.done.wait()
+                self.queue.popleft()
+                if self.state == _CLOSED and p.error is None:
+                    self.busy = False
+                    continue
+                sink = WireSink(self)
+                exchange = await self._answer(p, sink)
+                self.busy = False
+                if exchange is not None:
+                    self.endpoint.server.emit(exchange)
+                if self.state == _CLOSED:
+                    continue
+                keep = sink.keepalive and not self.draining and self.state == _READ \
+                    and p.error is None
+                if not keep:
+                    self._close(linger=bool(self.buf) or self.state in (_BODY, _LINGER))
+                    return
+                self._after_response()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never let a bug reach the client as a traceback
+            self._log("alert", f"listener error: {type(exc).__name__}: {exc}")
+            self._abort()
+
+    async def _answer(self, p: Pending, sink: Any) -> Exchange | None:
+        engine = self.engine
+        try:
+            if p.error is not None:
+                status, message, level, send = p.error
+                return await engine.reject(p.req, status, message, level, send and
+                                           self.state != _CLOSED,
+                                           p.req_line, sink=sink)
+            if p.discard:
+                p.req.body = b""
+            return await engine.request(p.req, sink=sink)
+        except Exception as exc:
+            self._log("alert", f"engine error: {type(exc).__name__}: {exc}")
+            if not sink.started:
+                await engine.reject(p.req, 500, "", sink=sink)
+            sink.keepalive = False
+            return None
+
+    def _after_response(self) -> None:
+        if self.queue or self.buf:
+            if self.state == _READ and self.buf and not self.current:
+                self.transport.resume_reading()  # type: ignore[union-attr]
+                self._parse()
+            return
+        self.transport.resume_reading()  # type: ignore[union-attr]
+        ka = self.settings.keepalive_timeout
+        if ka <= 0:
+            self._close(linger=False)
+            return
+        self._arm(ka, self._on_keepalive_timeout)
+
+    def _send_continue(self, p: Pending) -> None:
+        p.continue_sent = True
+        if self.state != _CLOSED:
+            self.transport.write(_CONTINUE)  # type: ignore[union-attr]
+
+    # -- timers and closing ------------------------------------------------------------
+
+    def _arm(self, delay: float, cb: Any) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer_cb = cb
+        self.timer = self.loop.call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self.timer = None
+        self.timer_cb()
+
+    def _cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _on_wait_timeout(self) -> None:
+        if self.buf.strip(b"\r\n"):
+            self._on_header_timeout()
+            return
+        self._conn_log("info", "client timed out (110: Connection timed out) while waiting "
+                               "for request")
+        self._abort()
+
+    def _on_header_timeout(self) -> None:
+        if self.busy or self.queue:  # answering earlier requests: the head waits its turn
+            self._arm(self.settings.header_timeout, self._on_header_timeout)
+            return
+        self._reject_head(408, "client timed out (110: Connection timed out) while reading "
+                               "client request headers", False)
+        self.state = _CLOSED
+
+    def _on_body_timeout(self) -> None:
+        p = self.current
+        if p is not None:
+            self._fail(p, 408, "", "info", False)
+
+    def _on_keepalive_timeout(self) -> None:
+        if not self.busy and not self.queue and not self.buf:
+            self._abort()
+
+    def _on_linger_timeout(self) -> None:
+        self._abort()
+
+    def _close(self, linger: bool) -> None:
+        """Close after the last response; linger to drain what the client still sends."""
+        t = self.transport
+        if t is None or self.state == _CLOSED:
+            return
+        if linger and t.can_write_eof():
+            self.state = _LINGER
+            del self.buf[:]
+            t.write_eof()
+            t.resume_reading()
+            self._arm(_LINGERING_TIMEOUT, self._on_linger_timeout)
+            return
+        self.state = _CLOSED
+        self._cancel_timer()
+        t.close()
+
+    def _abort(self) -> None:
+        self.state = _CLOSED
+        self._cancel_timer()
+        if self.transport is not None:
+            self.transport.close()
+        self.wakeup.set()
+
+    def drain(self) -> None:
+        """Graceful stop or reload: idle connections close now, busy ones after answering."""
+        self.draining = True
+        if not self.busy and not self.queue and not self.current and not self.head_started:
+            self._abort()
+
+    # -- logging -------------------------------------------------------------------------
+
+    def _log(self, level: str, message: str) -> None:
+        self._conn_log(level, message)
+
+    def _conn_log(self, level: str, message: str, req: HttpRequest | None = None) -> None:
+        """A line nginx writes with connection context (no phase handler involved)."""
+        elog = self.engine.error_log
+        if not elog.wants(level):
+            return
+        if req is None:
+            ctx = f", client: {self.client[0]}, server: {self.endpoint.addr_text}"
+        else:
+            host = next((v for k, v in req.headers if k.lower() == "host"), None)
+            ctx = (f", client: {self.client[0]}, server: {self.settings.server_name}, "
+                   f'request: "{req.request_line}"' + (f', host: "{host}"' if host else ""))
+        elog.emit(LogRecord(level, time.time(), message, self.number, ctx))
+
+
+def _from_head(h: Head) -> tuple[str, str, str, list[tuple[str, str]], list[str]]:
+    return h.method, h.target, h.version, h.headers, h.ignored

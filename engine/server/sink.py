@@ -1,0 +1,74 @@
+"""The ResponseSink that writes the engine's response to the socket.
+
+The engine decides the status line, every header (Connection, Transfer-Encoding...) and
+whether the connection stays open; this sink only encodes: the head, chunk framing when
+the engine said ``chunked``, and the terminating ``0\\r\\n\\r\\n``. The head is held back
+until the first body bytes (or the end) so that a small response leaves in one write.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .http1 import HttpConnection
+
+
+class WireSink:
+    __slots__ = ("conn", "head", "chunked", "keepalive", "started", "finished", "broken")
+
+    def __init__(self, conn: HttpConnection) -> None:
+        self.conn = conn
+        self.head: bytes | None = None
+        self.chunked = False
+        self.keepalive = False
+        self.started = False
+        self.finished = False
+        self.broken = False
+
+    async def send_headers(self, status: int, reason: str, headers: list[tuple[str, str]],
+                           chunked: bool) -> None:
+        self.started = True
+        self.chunked = chunked
+        lines = [f"HTTP/1.1 {status} {reason}\r\n"]
+        lines.extend(f"{k}: {v}\r\n" for k, v in headers)
+        lines.append("\r\n")
+        self.head = "".join(lines).encode("latin-1", "replace")
+
+    async def send_body(self, data: bytes) -> None:
+        if not data:
+            return
+        if self.chunked:
+            parts = [f"{len(data):x}\r\n".encode(), data, b"\r\n"]
+        else:
+            parts = [data]
+        if self.head is not None:
+            parts.insert(0, self.head)
+            self.head = None
+        await self._write(parts)
+
+    async def finish(self, keepalive: bool) -> None:
+        self.finished = True
+        self.keepalive = keepalive
+        parts = []
+        if self.head is not None:
+            parts.append(self.head)
+            self.head = None
+        if self.chunked:
+            parts.append(b"0\r\n\r\n")
+        if parts:
+            await self._write(parts)
+
+    async def _write(self, parts: list[bytes]) -> None:
+        conn = self.conn
+        t = conn.transport
+        if t is None or t.is_closing():
+            if not self.broken:
+                self.broken = True
+                conn._log("info", "writev() failed (32: Broken pipe) while sending to client")
+            self.keepalive = False
+            return
+        t.writelines(parts)
+        waiter = conn.write_ok
+        if waiter is not None and not waiter.done():
+            await waiter  # the client reads slowly: wait for the buffer to drain

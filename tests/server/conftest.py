@@ -1,0 +1,10 @@
+"""Fixtures for the listener tests: our server and real nginx on 127.0.0.1 high ports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)

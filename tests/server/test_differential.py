@@ -1,0 +1,144 @@
+"""The same raw bytes to real nginx and to our listener: the answers must match.
+
+Each case is a byte string a client could send; both servers read it on a fresh
+connection, and the replies are compared status line, headers (Date aside) and body,
+response by response (pipelined requests give several). The error-log line each side
+writes for a refusal is compared too, when nginx writes one.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.oracle import RealNginx, requires_nginx
+from tests.server.harness import Served, parse_replies
+
+CONF = r"""
+error_log logs/error.log info;
+events {}
+http {
+    access_log off;
+    client_header_timeout 3s;
+    client_body_timeout 3s;
+    server {
+        listen 127.0.0.1:{port};
+        server_name localhost;
+        location / { return 200 "hello\n"; }
+        location /small { client_max_body_size 10; return 200 "small\n"; }
+        location /gone { return 410; }
+        location /redir { return 302 /elsewhere; }
+    }
+    server {
+        listen 127.0.0.1:{port};
+        server_name other.example;
+        server_tokens off;
+        location / { return 200 "other\n"; }
+    }
+}
+"""
+
+GET = b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+CASES: dict[str, bytes] = {
+    "get_close": GET,
+    "http10": b"GET / HTTP/1.0\r\n\r\n",
+    "http10_keepalive_then_close": b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + GET,
+    "head": b"HEAD / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    "pipelined": b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET /gone HTTP/1.1\r\nHost: a\r\n\r\n"
+                 b"HEAD / HTTP/1.1\r\nHost: a\r\n\r\n" + GET,
+    "redirect_page": b"GET /redir HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    "second_server": b"GET / HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n",
+    "error_page_tokens_off": b"GET /nope HTTP/1.1\r\nHost: other.example\r\n\r\n"
+                             b"GET /gone HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    "post_content_length": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" + GET,
+    "post_chunked": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n" + GET,
+    "expect_continue": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                       b"Expect: 100-continue\r\nConnection: close\r\n\r\nhello",
+    "leading_crlf": b"\r\n\r\n" + GET,
+    "bare_lf": b"GET / HTTP/1.1\nHost: a\nConnection: close\n\n",
+    "unknown_method": b"FOO / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    "underscore_header_ignored": b"GET / HTTP/1.1\r\nHost: a\r\nX_Y: 1\r\nConnection: close\r\n\r\n",
+    "header_without_colon": b"GET / HTTP/1.1\r\nHost: a\r\nNoColon\r\nConnection: close\r\n\r\n",
+    "invalid_method": b"GARBAGE\r\n\r\n",
+    "lowercase_method": b"get / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "extra_after_version": b"GET / HTTP/1.1 extra\r\nHost: a\r\n\r\n",
+    "bad_version": b"GET / HTTP/1.x\r\nHost: a\r\n\r\n",
+    "http2_version": b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+    "space_in_header_name": b"GET / HTTP/1.1\r\nHost: a\r\nBad Header: y\r\n\r\n",
+    "space_before_colon": b"GET / HTTP/1.1\r\nHost: a\r\nX-A : 1\r\n\r\n",
+    "no_host": b"GET / HTTP/1.1\r\n\r\n",
+    "duplicate_host": b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+    "invalid_host": b"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n",
+    "long_uri": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: a\r\n\r\n",
+    "uri_under_limit": b"GET /" + b"a" * 7000 + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    "long_header": b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+    "many_headers": b"GET / HTTP/1.1\r\nHost: a\r\n"
+                    + b"".join(b"X-H%d: %s\r\n" % (i, b"b" * 7000) for i in range(6)) + b"\r\n",
+    "too_large_content_length": b"POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n"
+                                + b"x" * 100,
+    "invalid_content_length": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n",
+    "unknown_transfer_encoding": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+    "length_and_chunked": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n"
+                          b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "chunked_http10": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "trace_method": b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n",
+}
+
+_TS = re.compile(r"^\S+ \S+ \[(\w+)\] \d+#\d+: \*\d+ (.*)$")
+
+
+def _log_lines(text: str) -> list[tuple[str, str]]:
+    """(level, message) of info-and-up lines, connection numbers and pids removed."""
+    out = []
+    for line in text.splitlines():
+        m = _TS.match(line)
+        if m and m.group(1) != "debug" and "while waiting for request" not in m.group(2):
+            out.append((m.group(1), m.group(2)))
+    return out
+
+
+def _normalise(data: bytes, port: int) -> list[tuple[str, list[tuple[str, str]], bytes]]:
+    """Replies without Date, with the server's port written as {port}."""
+    return [(r.status_line,
+             [(k, v.replace(f":{port}", ":{port}")) for k, v in r.headers if k != "Date"],
+             r.body)
+            for r in parse_replies(data)]
+
+
+#: nginx cuts every error-log line at NGX_MAX_ERROR_STR (2048 bytes), closing quote and
+#: all; the engine's log writer does not yet, so long lines are compared by their start.
+_LOG_CMP = 1500
+
+
+@pytest.fixture(scope="module")
+def servers():
+    with RealNginx(CONF) as real, Served(CONF) as ours:
+        yield real, ours
+
+
+#: Known differences, each owned elsewhere: the engine renders nginx's 494 page with the
+#: title as <h1> (nginx: "<h1>400 Bad Request</h1>" + a second centre line).
+KNOWN = {"long_header": "engine/http/response.py: 494 page body",
+         "many_headers": "engine/http/response.py: 494 page body",
+         "redirect_page": 'engine/http/response.py: nginx titles the 302 page "302 Found"'}
+
+
+@requires_nginx
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN[n],
+                                                                          strict=True))
+                                  if n in KNOWN else n for n in sorted(CASES)])
+def test_same_answer_as_nginx(servers, name: str) -> None:
+    real, ours = servers
+    raw = CASES[name]
+    (real.prefix / "logs" / "error.log").write_text("")
+    (ours.prefix / "logs" / "error.log").write_text("")
+    want = real.request(raw, timeout=3)
+    got = ours.request(raw, timeout=3)
+    assert _normalise(got, ours.port) == _normalise(want, real.port)
+    time.sleep(0.05)
+    want_log = [(lvl, msg[:_LOG_CMP]) for lvl, msg in _log_lines(real.error_log())]
+    got_log = [(lvl, msg[:_LOG_CMP]) for lvl, msg in _log_lines(ours.error_log())]
+    assert got_log == want_log
