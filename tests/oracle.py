@@ -95,6 +95,11 @@ class RealNginx:
         for i, p in enumerate(self.ports):
             self.conf_text = self.conf_text.replace("{port%d}" % i, str(p))
         write_prefix(self.prefix, self.conf_text, files)
+        # nginx's workers run as "nobody": the prefix must be readable by them
+        for root, dirs, names in os.walk(self.prefix):
+            os.chmod(root, 0o755)
+            for name in names:
+                os.chmod(os.path.join(root, name), 0o644)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> "RealNginx":

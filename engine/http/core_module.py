@@ -56,6 +56,17 @@ class CoreModule(HttpModule):
         engine.services["map_uri_to_path"] = map_uri_to_path
         engine.services["set_content_type"] = set_content_type
 
+    def declare(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        """Named captures of location and server_name regexes are variables."""
+        for block in cfg.blocks:
+            if isinstance(block, LocationConf) and block.regex is not None:
+                for name in block.regex.names:
+                    engine.variables.declare(name.lower())
+        for entry in cfg.addresses.values():
+            for regex, _srv, _pattern in entry.regex:
+                for name in regex.names:
+                    engine.variables.declare(name.lower())
+
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         for block in cfg.blocks:
             block.mod["core"] = self._compile(engine, block)
@@ -117,7 +128,7 @@ class CoreModule(HttpModule):
             headers.append(("Content-Length", str(out.content_length)))
         if out.last_modified is not None and out.headers.get("last-modified") is None:
             headers.append(("Last-Modified", http_date(out.last_modified)))
-        if out.location:
+        if out.location and out.location.startswith("/"):
             headers.append(("Location", _absolute(r, out.location)))
         if chunked:
             headers.append(("Transfer-Encoding", "chunked"))
@@ -127,8 +138,8 @@ class CoreModule(HttpModule):
                 headers.append(("Keep-Alive", f"timeout={int(core['keepalive_header'])}"))
         else:
             headers.append(("Connection", "close"))
-        if out.etag:
-            headers.append(("ETag", out.etag))
+        if out.location and not out.location.startswith("/"):
+            headers.append(("Location", out.location))
         headers.extend(out.headers.items)
         line = out.status_line or status_line(status)
         code, _, reason = line.partition(" ")

@@ -28,8 +28,10 @@ REASONS: dict[int, str] = {
     505: "HTTP Version Not Supported", 507: "Insufficient Storage",
 }
 
-#: nginx's 4xx codes that have pages but are shown as 400 to the client.
+#: nginx's page titles, where they differ from the status line (1.22: "302 Found") and
+#: its 4xx codes that have pages of their own but are shown as 400 to the client.
 _ERROR_TITLES: dict[int, str] = {
+    302: "302 Found",
     494: "400 Request Header Or Cookie Too Large",
     495: "400 The SSL certificate error",
     496: "400 No required SSL certificate was sent",

@@ -31,8 +31,13 @@ class TryFilesModule(HttpModule):
             if len(d0.args) < 2:
                 raise ConfigError('invalid number of arguments in "try_files" directive',
                                   d0.file, d0.line)
-            block.mod[self.name] = [compile_value(a, engine.variables, d0.file, d0.line)
-                                    for a in d0.args]
+            # an argument written with a trailing "/" tests for a directory; nginx drops
+            # the slash from the name it tests and from the URI it then uses
+            block.mod[self.name] = [
+                (compile_value(a[:-1] if a.endswith("/") and i < len(d0.args) - 1 else a,
+                               engine.variables, d0.file, d0.line),
+                 a.endswith("/") and i < len(d0.args) - 1)
+                for i, a in enumerate(d0.args)]
 
     async def handler(self, r: Request) -> int:
         values = r.loc.mod.get(self.name)
@@ -40,9 +45,8 @@ class TryFilesModule(HttpModule):
             return DECLINED
         mapper = r.engine.services["map_uri_to_path"]
         saved = r.uri
-        for cv in values[:-1]:
+        for cv, test_dir in values[:-1]:
             name = cv.evaluate(r)
-            test_dir = name.endswith("/")
             r.uri = name
             path = mapper(r)
             r.uri = saved
@@ -54,7 +58,7 @@ class TryFilesModule(HttpModule):
                 if args:
                     r.args = args
                 return DECLINED
-        last = values[-1].evaluate(r)
+        last = values[-1][0].evaluate(r)
         r.trace.add("try_files", candidate=last, path="", exists=None)
         if last.startswith("="):
             code = last[1:]
