@@ -30,6 +30,9 @@ BUNDLED_MIME_TYPES = str(Path(__file__).with_name("mime.types"))
 COMMAND_LINE = "command line"
 
 
+_MISS: Any = object()
+
+
 class PostParseError(ConfigError):
     """An error nginx reports after ``syntax is ok`` (module init, e.g. no events)."""
 
@@ -81,6 +84,8 @@ class _Loader:
         self.file = ""
         self.reading: list[str] = []
         self.log_formats: set[str] = {"combined"}
+        #: (name, context) -> spec, or None for "not allowed here"
+        self.spec_cache: dict[tuple[str, Ctx], DirectiveSpec | None] = {}
 
     # -- files -----------------------------------------------------------------------
 
@@ -141,24 +146,32 @@ class _Loader:
         """Context, terminator and arity checks, in ngx_conf_handler's order."""
         name = tok.args[0]
         line = tok.end_line
+        key = (name, self.frames[-1].ctx)
+        spec = self.spec_cache.get(key, _MISS)
+        if spec is _MISS:
+            spec = self.spec_cache[key] = self._lookup(name, key[1], line)
+        if spec is None:
+            raise self._error(f'"{name}" directive is not allowed here', line)
+        if spec.block != block:
+            if block:
+                raise self._error(f'directive "{name}" is not terminated by ";"', line)
+            raise self._error(f'directive "{name}" has no opening "{{"', line)
+        nargs = len(tok.args) - 1
+        if not spec.accepts(nargs) or (nargs > 7 and isinstance(spec.arity, tuple)
+                                       and spec.arity[1] is not None):
+            raise self._error(f'invalid number of arguments in "{name}" directive', line)
+        return spec
+
+    def _lookup(self, name: str, ctx: Ctx, line: int) -> DirectiveSpec | None:
+        """The first spec of that name allowed in ``ctx`` (nginx walks modules in order)."""
         specs = self.table.lookup(name)
         if not specs:
             # nginx prints the name with %s: a NUL byte ends it
             raise self._error(f'unknown directive "{name.split(chr(0))[0]}"', line)
-        ctx = self.frames[-1].ctx
-        nargs = len(tok.args) - 1
         for spec in specs:
-            if not spec.contexts & ctx:
-                continue
-            if not spec.block and block:
-                raise self._error(f'directive "{name}" is not terminated by ";"', line)
-            if spec.block and not block:
-                raise self._error(f'directive "{name}" has no opening "{{"', line)
-            if not spec.accepts(nargs) or (nargs > 7 and isinstance(spec.arity, tuple)
-                                           and spec.arity[1] is not None):
-                raise self._error(f'invalid number of arguments in "{name}" directive', line)
-            return spec
-        raise self._error(f'"{name}" directive is not allowed here', line)
+            if spec.contexts & ctx:
+                return spec
+        return None
 
     def check_duplicate(self, spec: DirectiveSpec, name: str, line: int,
                         message: str | None = None) -> None:

@@ -50,6 +50,15 @@ _TOKEN = re.compile(
     re.S | re.X,
 )
 _SKIP_WS = re.compile(r"[ \t\r\n]*")
+
+# Fast path: a whole directive head of plain words (no quotes, escapes, comments or
+# "${") up to its ";" or "{". Word characters also exclude everything str.split()
+# treats as whitespace, so splitting the match is exact. Anything else falls back to
+# the token-by-token path, which implements every rule.
+_PYWS = "\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_W = (r"(?:[^ \t\r\n;{}\"'#\\$" + _PYWS + r"]|\$(?!\{))"
+      r"(?:[^ \t\r\n;{\\$" + _PYWS + r"]|\$(?!\{))*")
+_HEAD = re.compile(r"[ \t\r\n]*(" + _W + r"(?:[ \t\r\n]+" + _W + r")*)[ \t\r\n]*([;{])")
 # After a closing quote nginx wants a space, ";", "{" or ")" (ngx_conf_read_token need_space).
 _AFTER_QUOTE_OK = frozenset(" \t\r\n;{)")
 
@@ -128,7 +137,33 @@ def scan(text: str, file: str, comments: list[Comment] | None = None,
             return _err('unexpected end of parameter, expecting ";"', file, None)
         return _err('unexpected end of file, expecting ";" or "}"', file, last)
 
+    head = _HEAD.match
     while True:
+        if not args:
+            h = head(text, pos)
+            if h is not None and h.end(1) - h.start(1) < NGX_CONF_BUFFER:
+                hstart = h.start(1)
+                line += count("\n", lpos, hstart)
+                words = h.group(1).split()
+                start_line = line
+                tend = h.start(2)
+                line += count("\n", hstart, tend)
+                lpos = tend
+                pos = h.end()
+                if h.group(2) == ";":
+                    yield Tok("DIRECTIVE", words, [False] * len(words), start_line, line)
+                    continue
+                if cmdline:
+                    raise _err("block directives are not supported in -g option", where, None)
+                if words[0].endswith("_by_lua_block"):
+                    yield Tok("LUA_START", words, [False] * len(words), start_line, line)
+                    body, pos, end_line = _scan_lua(text, pos, file, line)
+                    line = end_line
+                    lpos = pos - 1
+                    yield Tok("LUA_BODY", [], [], end_line, end_line, body)
+                else:
+                    yield Tok("BLOCK_START", words, [False] * len(words), start_line, line)
+                continue
         m = match(text, pos)
         if m is None:
             # End of text, an unterminated quote, or a backslash at the very end.
