@@ -288,6 +288,10 @@ class _Loader:
         d.block = children[1:-1]
         d.end_line = end.line
         frame = self.frames.pop()
+        if frame.kind == "split_clients":
+            msg = checks.split_clients_total(d.block)
+            if msg:
+                raise self._error(msg, end.line)
         if d.name == "http":
             err = checks.duplicate_locations([s.locations for s in frame.servers])
             if err:

@@ -140,18 +140,27 @@ def _listen(args: list[str]) -> str | None:
         key, eq, value = p.partition("=")
         if not eq and p in _LISTEN_FLAGS:
             continue
-        if key == "backlog" and eq:
-            if not value.isdigit() or int(value) == 0:
-                return f'invalid backlog "{value}"'
+        if key == "ipv6only" and value in ("on", "off"):
             continue
-        if key == "ipv6only" and eq:
-            if value not in ("on", "off"):
-                return f'invalid ipv6only flags "{value}"'
+        if key in ("backlog", "fastopen") and eq:
+            if not value.isdigit() or (key == "backlog" and int(value) == 0):
+                return f'invalid {key} "{p}"'
             continue
-        if key in ("rcvbuf", "sndbuf", "fastopen", "so_keepalive") and eq:
+        if key in ("rcvbuf", "sndbuf") and eq:
+            if not _is_size(value):
+                return f'invalid {key} "{p}"'
+            continue
+        if key == "so_keepalive" and eq:
             continue
         return f'invalid parameter "{p}"'
     return None
+
+
+def _is_size(v: str) -> bool:
+    """``ngx_parse_size``: digits with an optional k/K/m/M suffix."""
+    if v[-1:] in ("k", "K", "m", "M"):
+        v = v[:-1]
+    return v.isdigit()
 
 
 def _port_ok(port: str) -> bool:
@@ -281,8 +290,6 @@ def custom_entry(kind: str, d: Directive) -> str | None:
             return "invalid number of the geo parameters"
         return None
     if kind == "split_clients":
-        if nelts != 2:
-            return "invalid number of parameters"
         pct = d.name
         if pct != "*" and not (pct.endswith("%") and _is_percent(pct[:-1])):
             return f'invalid percent value "{pct}"'
@@ -292,6 +299,16 @@ def custom_entry(kind: str, d: Directive) -> str | None:
             return "invalid parameters number"
         return None
     return None
+
+
+def split_clients_total(entries: list[Directive]) -> str | None:
+    """Checked when the ``split_clients`` block closes: the shares must fit in 100%."""
+    total = 0
+    for d in entries:
+        if d.name != "*":
+            whole, _, frac = d.name[:-1].partition(".")
+            total += int(whole) * 100 + int((frac + "00")[:2])
+    return "percent total is greater than 100%" if total > 10000 else None
 
 
 def _is_percent(s: str) -> bool:
