@@ -71,6 +71,8 @@ class Req:
 
 
 def parse_reply(raw: bytes) -> Reply:
+    if not raw:
+        return Reply(0, "connection closed without a response", [], b"")
     head, _, body = raw.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     proto, _, rest = lines[0].partition(" ")
@@ -133,6 +135,8 @@ class Pair:
         assert self.engine is not None
         ex = self.loop.run_until_complete(self.engine.request(req.engine_request(self.port)))
         r = ex.response
+        if not r.sent:
+            return Reply(0, "connection closed without a response", [], b"")
         return Reply(r.status, r.reason, list(r.headers), r.body)
 
     def both(self, req: Req) -> tuple[Reply, Reply]:

@@ -55,6 +55,7 @@ class CoreModule(HttpModule):
         engine.phases.add_body_filter("write_filter", self.write_filter, order=1000)
         engine.services["map_uri_to_path"] = map_uri_to_path
         engine.services["set_content_type"] = set_content_type
+        engine.services["flush_output"] = flush_wire
 
     def declare(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         """Named captures of location and server_name regexes are variables."""
@@ -145,7 +146,9 @@ class CoreModule(HttpModule):
         code, _, reason = line.partition(" ")
         r.header_bytes = len(line) + 11 + sum(len(k) + len(v) + 4 for k, v in headers) + 2  # type: ignore[attr-defined]
         r.trace.add("header", op="send", status=status, headers=list(headers))
-        await r.sink.send_headers(int(code), reason, headers, chunked)  # type: ignore[attr-defined]
+        wire = _wire(r)
+        wire.head = (int(code), reason, headers, chunked)
+        wire.size += r.header_bytes  # type: ignore[attr-defined]
 
     async def write_filter(self, r: Request, data: bytes, last: bool,
                            next_: Callable[[bytes, bool], Awaitable[None]]) -> None:
@@ -153,9 +156,51 @@ class CoreModule(HttpModule):
             buf = r.ctx.setdefault("keep:subrequest_body", [])
             buf.append(data)
             return
+        wire = _wire(r)
         if data and not getattr(r, "header_only", False):
             r.body_sent += len(data)
-            await r.sink.send_body(data)  # type: ignore[attr-defined]
+            wire.body.append(data)
+            wire.size += len(data)
+        if last or wire.size >= wire.postpone:
+            await flush_wire(r)
+
+
+class _Wire:
+    """What the write filter holds back: nginx sends small output only when
+    ``postpone_output`` bytes (1460) have gathered, on a flush, or at the end. A request
+    aborted before that (a Lua error after ngx.say) therefore sends nothing at all."""
+
+    __slots__ = ("head", "body", "size", "postpone")
+
+    def __init__(self, postpone: int) -> None:
+        self.head: tuple | None = None
+        self.body: list[bytes] = []
+        self.size = 0
+        self.postpone = postpone
+
+
+def _wire(r: Request) -> _Wire:
+    wire = r.ctx.get("keep:wire")
+    if wire is None:
+        d = r.loc.first("postpone_output")
+        size = parse_size(d.args[0]) if d is not None else None
+        wire = r.ctx["keep:wire"] = _Wire(1460 if size is None else size)
+    return wire
+
+
+async def flush_wire(r: Request) -> None:
+    """Write what the write filter holds to the client (ngx.flush, or enough output)."""
+    wire = r.main.ctx.get("keep:wire")
+    if wire is None or r.main.aborted:
+        return
+    sink = r.main.sink  # type: ignore[attr-defined]
+    if wire.head is not None:
+        await sink.send_headers(*wire.head)
+        wire.head = None
+    for chunk in wire.body:
+        await sink.send_body(chunk)
+    wire.body.clear()
+    wire.size = 0
 
 
 def _size(d) -> int:  # type: ignore[no-untyped-def]

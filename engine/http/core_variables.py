@@ -97,6 +97,14 @@ def _binary_addr(r: Request) -> str:
 
 def _set_args(r: Request, value: str) -> None:
     r.args = value
+    r.has_args = True
+
+
+def _args(r: Request) -> str | None:
+    """``$args`` is "not found" (nil in Lua, "-" in logs) when the request had no "?"."""
+    if not r.args and not r.has_args:
+        return None
+    return r.args
 
 
 def _time_local(r: Request) -> str:
@@ -135,8 +143,8 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("uri", lambda r: r.uri)
     add("document_uri", lambda r: r.uri)
     add("request_uri", lambda r: r.main.unparsed_uri)
-    add("args", lambda r: r.args, _set_args, changeable=True)
-    add("query_string", lambda r: r.args, _set_args, changeable=True)
+    add("args", _args, _set_args, changeable=True)
+    add("query_string", _args, _set_args, changeable=True)
     add("is_args", lambda r: "?" if r.args else "")
     add("request", lambda r: r.main.request_line)
     add("request_method", lambda r: r.main.method)

@@ -129,7 +129,7 @@ class HttpEngine:
         r.host = host_name
         r.set_uri(target.uri)
         r.args = target.args
-        r.has_args = target.has_args  # type: ignore[attr-defined]
+        r.has_args = target.has_args
         self._pick_server(r, host_name)
         r.keepalive = self._initial_keepalive(r)
         await self.run_phases(r, 0)
@@ -581,9 +581,16 @@ class HttpEngine:
                 await ph.handler(r)
             except Exception as exc:
                 r.log("alert", f"log handler {ph.name} failed: {exc}")
-        sink = r.sink  # type: ignore[attr-defined]
+        sink = r.sink
         if not sink.finished:
-            await sink.finish(r.keepalive)
+            await sink.finish(r.keepalive and not r.aborted)
+
+    def abort(self, r: Request) -> None:
+        """Close the connection, dropping output not yet written (NGX_ERROR after the header)."""
+        r.main.aborted = True
+        r.main.keepalive = False
+        r.response_done = True
+        r.trace.add("finalize", status=0, reason="connection aborted: buffered output dropped")
 
 
 def _rc_name(rc: int) -> str:

@@ -158,6 +158,18 @@ class Request:
         self.named_location = False
         self.host: str | None = None
         self.filter_finalize = False
+        #: The connection is closed without sending what is still buffered (a failure
+        #: after the response header was produced): nginx's NGX_ERROR finalization.
+        self.aborted = False
+        self.has_args = False
+        self.err_status = 0
+        self.header_only = False
+        self.chunked = False
+        self.header_bytes = 0
+        self.logged = False
+        self.content_handler = None
+        self.sink: Any = None
+        self.records: list = []
 
     # -- convenience -----------------------------------------------------------------
 

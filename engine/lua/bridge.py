@@ -110,8 +110,6 @@ class Bridge:
                 r.ctx["keep:lua_headers_set"] = True
             elif key == "content-length":
                 out.content_length = int(text) if text and text.isdigit() else None
-            elif key == "location":
-                out.location = text
             else:
                 out.headers.set(header, text)
             r.trace.add("header", op="set" if text is not None else "clear", name=header,

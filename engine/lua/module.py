@@ -134,8 +134,7 @@ class LuaModule(HttpModule):
         kind = outcome.kind
         if kind == "error":
             if r.header_sent or lr.state[b"headers_sent"]:
-                r.keepalive = False
-                r.response_done = True
+                r.engine.abort(r)
                 return DONE
             return 500
         if kind == "jump":
@@ -149,7 +148,7 @@ class LuaModule(HttpModule):
                                                     else inline_args, "exec")
         if kind == "redirect":
             uri, status = outcome.values
-            r.out.location = uri
+            r.out.headers.set("Location", uri)
             r.trace.add("hop", hop="redirect", uri=uri, status=status, ctx_reset=False)
             return status
         if kind == "exit":

@@ -182,8 +182,10 @@ return function(ngx, rt, py)
     ngx.header = header
 
     function rt.status_get()
-        check(STATUS)
-        return py.status_get()
+        local state = check(STATUS)
+        local status = py.status_get()
+        if status == 0 and state.headers_sent then return 200 end
+        return status
     end
 
     function rt.status_set(v)

@@ -104,7 +104,7 @@ return function(ngx, rt, py)
     function req.get_post_args(max)
         check(BODY_READ)
         if not py.body_read() then
-            error("request body not read", 2)
+            error("no request body found; maybe you should turn on lua_need_request_body?", 2)
         end
         local body = py.get_body_data()
         if body == nil then

@@ -289,8 +289,11 @@ class LuaService:
         await r.engine.output(r, data, False)
 
     async def flush(self, lr: LuaRequest) -> None:
-        if not lr.r.header_sent:
+        r = lr.r
+        if not r.header_sent:
             await self.send_headers(lr)
+        if r is r.main:
+            await r.engine.services["flush_output"](r)
 
     async def eof(self, lr: LuaRequest) -> None:
         r = lr.r

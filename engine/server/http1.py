@@ -219,7 +219,7 @@ class HttpConnection(asyncio.Protocol):
         self.parser = None  # llhttp now expects a body we frame ourselves: start afresh
         self.current = p
         self.state = _BODY
-        self._enqueue(p, complete=False)
+        self._enqueue(p, complete=p.discard)  # a refused body is not waited for
         if p.expect and not self.busy and self.queue and self.queue[0] is p:
             self._send_continue(p)
         self._arm(p.timeout, self._on_body_timeout)
@@ -364,14 +364,15 @@ class HttpConnection(asyncio.Protocol):
                 self.queue.popleft()
                 if self.state == _CLOSED and p.error is None:
                     self.busy = False
-                    continue
+                    return
                 sink = WireSink(self)
                 exchange = await self._answer(p, sink)
                 self.busy = False
                 if exchange is not None:
                     self.endpoint.server.emit(exchange)
-                if self.state == _CLOSED:
-                    continue
+                if self.state == _CLOSED:  # refused without a response, or the client left
+                    self._abort()
+                    return
                 keep = sink.keepalive and not self.draining and self.state == _READ \
                     and p.error is None
                 if not keep:

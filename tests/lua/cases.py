@@ -1,0 +1,24 @@
+"""Helpers to turn a list of (name, location body, request) into one config whose
+locations are /c0, /c1, ... so one real nginx serves a whole family of cases."""
+
+from __future__ import annotations
+
+from tests.differential import Req
+
+
+def build_conf(cases: list[tuple], http_extra: str = "", server_extra: str = "") -> str:
+    locations = []
+    for i, case in enumerate(cases):
+        body = case[1]
+        locations.append(f"        location /c{i} {{\n{body}\n        }}")
+    return (
+        "events {}\nhttp {\n" + http_extra + "\n"
+        "    server {\n        listen 127.0.0.1:{port};\n        server_name localhost;\n"
+        + server_extra + "\n" + "\n".join(locations) + "\n    }\n}\n"
+    )
+
+
+def request_for(i: int, case: tuple) -> Req:
+    req: Req = case[2] if len(case) > 2 and case[2] is not None else Req()
+    suffix = req.target if req.target != "/" else ""
+    return Req(req.method, f"/c{i}{suffix}", req.headers, req.body, req.version)
