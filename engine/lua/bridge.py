@@ -251,6 +251,10 @@ class Bridge:
         r.body = (r.body or b"") + data
         r.headers_in.set("Content-Length", str(len(r.body)))
 
+    def py_check_client_abort(self) -> bool:
+        r = self.r
+        return bool(r is not None and r.loc.flag("lua_check_client_abort", False))
+
     # -- timers and threads (carried out by the service) --------------------------------
 
     def py_timer_at(self, delay: float, callback: Any, args: Any, every: bool,

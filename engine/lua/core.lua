@@ -122,6 +122,7 @@ return function(ngx, rt, py, consts, config)
             error("bad argument #1 to 'on_abort' (function expected)", 2)
         end
         local state = current()
+        if not py.check_client_abort() then return nil, "lua_check_client_abort is off" end
         if state.on_abort then return nil, "duplicate call" end
         state.on_abort = fn
         return 1

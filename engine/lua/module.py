@@ -142,6 +142,7 @@ class LuaModule(HttpModule):
         if kind == "exec":
             uri, args = outcome.values
             if uri.startswith("@"):
+                r.ctx.pop("ngx_lua", None)  # ngx_lua drops its ctx on every ngx.exec
                 return await r.engine.named_location(r, uri, "exec")
             path, _, inline_args = uri.partition("?")
             return await r.engine.internal_redirect(r, path, args if args is not None
@@ -184,8 +185,9 @@ class LuaModule(HttpModule):
         handler = self._handler(r, "header_filter_by_lua")
         if handler is not None:
             ok = await self.service.run_sync(r, "header_filter", handler)
-            if not ok:
-                r.keepalive = False
+            if not ok:  # the header filter fails: nginx closes the connection
+                r.engine.abort(r)
+                return
         await next_()
 
     async def body_filter(self, r: Request, data: bytes, last: bool,
