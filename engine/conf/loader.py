@@ -37,7 +37,7 @@ class PostParseError(ConfigError):
     """An error nginx reports after ``syntax is ok`` (module init, e.g. no events)."""
 
 
-_lua_table: DirectiveTable | None = None
+_table_cache: DirectiveTable | None = None
 
 
 def default_prefix(conf_path: str) -> str:
@@ -344,10 +344,7 @@ def load(conf_path: str, prefix: str | None = None, global_directives: str | Non
     if global_directives is not None:
         loader.file = COMMAND_LINE
         top.extend(parse_text(global_directives, COMMAND_LINE, loader, None, cmdline=True))
-    try:
-        text = loader.read_file(conf_abs, None)
-    except ConfigError as e:
-        raise e
+    text = loader.read_file(conf_abs, None)
     loader.files[conf_abs] = ConfigFile(conf_abs, text)
     loader.file = conf_abs
     loader.reading.append(conf_abs)
@@ -378,7 +375,7 @@ def load_text(text: str, conf_path: str = "/virtual/conf/nginx.conf",
 
 def _default_table() -> DirectiveTable:
     """The catalog table, built once (callers passing their own table bypass this)."""
-    global _lua_table
-    if _lua_table is None:
-        _lua_table = build_table()
-    return _lua_table
+    global _table_cache
+    if _table_cache is None:
+        _table_cache = build_table()
+    return _table_cache
