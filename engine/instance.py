@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Callable
+from typing import Any, Callable
 
 from .conf.ast import ParsedConfig
 from .conf.directives import DirectiveTable
@@ -44,7 +44,10 @@ class Engine:
     """A loaded configuration, ready to answer requests."""
 
     def __init__(self, parsed: ParsedConfig, table: DirectiveTable | None = None,
-                 trace: bool = True, modules: list[str] | None = None) -> None:
+                 trace: bool = True, modules: list[str] | None = None,
+                 options: dict[str, Any] | None = None) -> None:
+        """``options``: ``lua_watchdog`` (CPU seconds a Lua handler may run without
+        yielding, default 5, 0 = off as in nginx) and ``lua_memory_mb`` (default 1024)."""
         self.parsed = parsed
         self.table = table or default_table()
         self.error_log = ErrorLog()
@@ -52,17 +55,19 @@ class Engine:
         self._configure_error_log()
         if self.config.http is None:
             raise ConfigError("no \"http\" section in configuration", parsed.conf_path, None)
-        self.http = HttpEngine(self.config, load_modules(modules), self.error_log, trace)
+        self.http = HttpEngine(self.config, load_modules(modules), self.error_log, trace,
+                               options)
 
     @classmethod
     def load(cls, conf_path: str, prefix: str | None = None,
-             global_directives: str | None = None, trace: bool = True) -> Engine:
+             global_directives: str | None = None, trace: bool = True,
+             options: dict[str, Any] | None = None) -> Engine:
         """Parse and validate ``conf_path`` like ``nginx -t``; raises ConfigError."""
         from .conf import load
         table = default_table()
         parsed = load(conf_path, prefix=prefix, global_directives=global_directives,
                       table=table)
-        return cls(parsed, table, trace)
+        return cls(parsed, table, trace, options=options)
 
     def _configure_error_log(self) -> None:
         prefix = self.parsed.prefix

@@ -46,7 +46,7 @@ class HttpEngine:
     """A loaded http configuration, ready to answer requests."""
 
     def __init__(self, cfg: HttpConfig, modules: list[HttpModule], error_log: ErrorLog,
-                 trace_enabled: bool = True) -> None:
+                 trace_enabled: bool = True, options: dict[str, Any] | None = None) -> None:
         self.cfg = cfg
         self.modules = modules
         self.variables = VariableTable()
@@ -54,7 +54,8 @@ class HttpEngine:
         self.error_log = error_log
         self.trace_enabled = trace_enabled
         self.connections = 0
-        self.services: dict[str, Any] = {}  # shared objects modules publish (lua, upstreams)
+        #: Shared objects modules publish (lua, rewrite...) and the engine's options.
+        self.services: dict[str, Any] = {"options": options or {}}
         for m in modules:
             m.init(self)
         for m in modules:

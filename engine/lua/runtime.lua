@@ -147,6 +147,36 @@ return function(ngx, py)
         return "yield", take_output(state), ...
     end
 
+    -- The runaway-loop watchdog: a count hook (the JIT is off for user code while it is
+    -- armed, or the hook would never run inside compiled loops) that stops a handler that
+    -- runs longer than `limit` seconds of CPU without yielding, or grows the heap past
+    -- `memory_kb`. Real nginx would hang the worker; the tool must not.
+    local clock, sethook, getinfo, gc = os.clock, debug.sethook, debug.getinfo, collectgarbage
+    local limit, memory_kb, deadline = 0, 0, 0
+
+    local function watchdog()
+        if limit > 0 and clock() > deadline then
+            local info = getinfo(2, "Sl")
+            local where = info and (info.short_src .. ":" .. (info.currentline or 0) .. ": ") or ""
+            error(where .. "ngx-explore watchdog: the handler ran for more than " .. limit
+                  .. " s without yielding (real nginx would hang this worker; see "
+                  .. "lua_watchdog)", 0)
+        end
+        if memory_kb > 0 and gc("count") > memory_kb then
+            gc("collect")
+            if gc("count") > memory_kb then
+                error("not enough memory (ngx-explore's Lua memory limit of "
+                      .. math.floor(memory_kb / 1024) .. " MB)", 0)
+            end
+        end
+    end
+
+    function M.set_watchdog(seconds, megabytes)
+        limit = seconds or 0
+        memory_kb = (megabytes or 0) * 1024
+        if (limit > 0 or memory_kb > 0) and jit then jit.off() end
+    end
+
     -- Resume thread `id` for `state`; returns status, output, then yielded/returned values.
     function M.resume(state, id, ...)
         local co = threads[id]
@@ -154,6 +184,10 @@ return function(ngx, py)
             return "error", nil, "thread already finished or killed", ""
         end
         cur = state
+        if limit > 0 or memory_kb > 0 then
+            deadline = clock() + limit
+            sethook(co, watchdog, "", 10000)
+        end
         return finish(state, id, co, co_resume(co, ...))
     end
 

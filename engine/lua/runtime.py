@@ -82,6 +82,7 @@ class LuaWorker:
         g[b"print"] = self.rt[b"print"]
         load_chunk(lua, "resty")(self.ngx, self.rt)
         self.cache: dict[tuple[bytes, bytes], Any] = {}
+        self.rt[b"set_watchdog"](service.watchdog_seconds, service.memory_mb)
 
     def _prefix(self) -> bytes:
         prefix = self.service.prefix

@@ -46,6 +46,11 @@ class LuaService:
         self.exiting = False
         self.workers: list[LuaWorker] = []
         self.timers = Timers(self)
+        options = engine.services.get("options", {})
+        #: CPU seconds a handler may run without yielding before the watchdog stops it
+        #: (0: off, as in real nginx, where such a handler hangs the worker).
+        self.watchdog_seconds: float = options.get("lua_watchdog", 5.0)
+        self.memory_mb: int = options.get("lua_memory_mb", 1024)
         self.init_handler: LuaHandler | None = None
         self.init_worker_handler: LuaHandler | None = None
 
