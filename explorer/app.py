@@ -9,7 +9,6 @@ serving engine: its error is shown as ``nginx -t`` words it and the old one carr
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 from typing import Any, Iterable
 
@@ -108,7 +107,10 @@ class MainScreen(Screen[None]):
         self.query_one(SourceView).show_node(
             ConfigNode("main", None, engine.config.main, engine.conf_path), engine.parsed)
 
-    def show_config_error(self, error: Exception, serving: bool) -> None:
+    def show_config_error(self, error: Exception, serving: bool, conf_path: str) -> None:
+        shown = None
+        if self.stable:  # snapshots: no absolute paths
+            shown = str(error).replace(os.path.dirname(conf_path) + os.sep, "")
         text = None
         file = getattr(error, "file", None)
         if file:
@@ -117,9 +119,9 @@ class MainScreen(Screen[None]):
                     text = fh.read()
             except OSError:
                 text = None
-        self.query_one(SourceView).show_error(error, text)
+        self.query_one(SourceView).show_error(error, text, conf_path, shown)
         if not serving:
-            self.query_one(ConfigTree).show_error(error)
+            self.query_one(ConfigTree).show_error(error, shown)
 
     def add_exchange(self, exchange: Any, origin: str, select: bool) -> None:
         requests = self.query_one(RequestsList)
@@ -216,6 +218,8 @@ class NgxExploreApp(App[int]):
         raise LookupError("main screen not mounted")
 
     def _short(self, path: str) -> str:
+        if self.stable:
+            return os.path.basename(path)
         try:
             rel = os.path.relpath(path)
         except ValueError:
@@ -255,29 +259,62 @@ class NgxExploreApp(App[int]):
     async def on_engine_loaded(self, message: EngineLoaded) -> None:
         old, engine = self.engine, message.engine
         engine.on_log(self._on_log)
-        try:
-            await engine.start()
-        except Exception as e:  # noqa: BLE001 - shown, not raised
-            self._log_line("alert", f"engine start failed: {e}")
+        if not await self._serve(engine, old):
+            return
         self.engine = engine
-        await self._start_listener(engine)
-        if old is not None:
-            try:
-                await old.stop(True)
-            except Exception:  # noqa: BLE001 - the old engine is going away anyway
-                pass
         self.main.show_engine(engine)
-        where = self._listen_text()
-        self.sub_title = f"{self._short(self.conf_path)} — {where}"
+        self.sub_title = f"{self._short(self.conf_path)} — {self._listen_text()}"
         if message.reloaded:
             self._log_line("notice", "reconfiguring: new configuration loaded")
             self.notify("configuration reloaded", title="Reload")
         if self.watch_files_enabled:
             self.watch_config(self._watched_paths(engine))
 
+    async def _serve(self, engine: Engine, old: Engine | None) -> bool:
+        """Start ``engine`` (through the listener when there is one); False keeps ``old``.
+
+        The listener starts and retires engines itself (reload without dropping
+        connections); without it the app does the same in-process.
+        """
+        server_cls = self._server_class() if self.listen else None
+        if server_cls is not None:
+            try:
+                if self.server is None:
+                    server = server_cls(port_offset=self.port_offset,
+                                        on_exchange=self._on_exchange,
+                                        notify=lambda msg: self._log_line("notice", msg))
+                    await server.start(engine)
+                    self.server = server
+                else:
+                    await self.server.reload(engine)
+                return True
+            except OSError as e:  # BindError: worded like nginx's bind() failure
+                self._log_line("emerg", str(e))
+                self.notify(f"nginx: [emerg] {e}", title="Listener", severity="error")
+                if self.server is not None:
+                    return False  # the running listener keeps the old engine
+        try:
+            await engine.start()
+        except Exception as e:  # noqa: BLE001 - reported, never a traceback
+            self._log_line("alert", f"engine start failed: {e}")
+        if old is not None:
+            try:
+                await old.stop(True)
+            except Exception:  # noqa: BLE001 - the old engine is going away anyway
+                pass
+        return True
+
+    @staticmethod
+    def _server_class() -> Any:
+        try:
+            from engine.server import Server  # the live listener is optional
+        except ImportError:
+            return None
+        return Server
+
     def on_config_failed(self, message: ConfigFailed) -> None:
         err = message.error
-        self.main.show_config_error(err, message.serving)
+        self.main.show_config_error(err, message.serving, self.conf_path)
         self._log_line(getattr(err, "level", "emerg"), f"{getattr(err, 'message', err)}"
                        + (f" in {err.file}:{err.line}" if getattr(err, "file", None)
                           and getattr(err, "line", None) else ""))
@@ -306,38 +343,10 @@ class NgxExploreApp(App[int]):
 
     # -- the live listener --------------------------------------------------------------
 
-    async def _start_listener(self, engine: Engine) -> None:
-        if not self.listen:
-            return
-        try:
-            from engine.server import Server  # landing in parallel: optional
-        except ImportError:
-            return
-        try:
-            if self.server is None:
-                params = inspect.signature(Server).parameters
-                kwargs: dict[str, Any] = {}
-                if "port_offset" in params:
-                    kwargs["port_offset"] = self.port_offset
-                if "on_exchange" in params:
-                    kwargs["on_exchange"] = self._on_exchange
-                self.server = Server(**kwargs)
-                if "on_exchange" not in params:
-                    self.server.on_exchange = self._on_exchange
-                await self.server.start(engine)
-            else:
-                await self.server.reload(engine)
-        except Exception as e:  # noqa: BLE001 - bind errors etc. are shown as nginx would
-            self._log_line("emerg", str(e))
-            self.notify(str(e), title="Listener", severity="error")
-
     def _listen_text(self) -> str:
-        bound = getattr(self.server, "bound", None) if self.server is not None else None
+        bound = list(getattr(self.server, "bound", []) or []) if self.server else []
         if bound:
-            shown = ", ".join(f"{a}:{p}" if isinstance(a, str) else str(a)
-                              for a, p in (b if isinstance(b, tuple) else (b, "")
-                                           for b in bound))
-            return f"listening on {shown}"
+            return "listening on " + ", ".join(f"{a}:{p}" for a, p in bound)
         return "in-process only (no listener)"
 
     def _on_exchange(self, exchange: Any) -> None:

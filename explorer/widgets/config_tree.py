@@ -113,18 +113,18 @@ class ConfigTree(Tree[ConfigNode]):
         self.root.expand()
         for node in self._walk(self.root):
             data = node.data
-            if data and data.directive is not None and data.directive.name in (
-                    "http", "server", "events"):
+            if data and (data.kind in ("include", "file") or data.directive is not None
+                         and data.directive.name in ("http", "server")):
                 node.expand()
 
-    def show_error(self, error: Any) -> None:
+    def show_error(self, error: Any, shown: str | None = None) -> None:
         """A config that failed to load: one node with nginx's message."""
         self.clear()
         self._config = None
         file = getattr(error, "file", None) or ""
         self.root.set_label(Text("configuration test failed", style="bold red"))
         self.root.data = ConfigNode("error", None, None, file)
-        self.root.add_leaf(Text(f"nginx: {error}", style="red"),
+        self.root.add_leaf(Text(f"nginx: {shown or error}", style="red"),
                            ConfigNode("error", None, None, file))
         self.root.expand()
 

@@ -198,17 +198,21 @@ class SourceView(VerticalScroll, can_focus=True):
     def _scroll_to_line(self, offset: int) -> None:
         self.scroll_to(y=max(offset - 3, 0), animate=False)
 
-    def show_error(self, error: Any, text: str | None) -> None:
-        """A config error as ``nginx -t`` prints it, with the offending line shown."""
+    def show_error(self, error: Any, text: str | None, conf_path: str,
+                   shown: str | None = None) -> None:
+        """A config error as ``nginx -t`` prints it, with the offending line shown.
+
+        ``shown`` replaces ``str(error)`` (snapshots hide absolute paths).
+        """
         file = getattr(error, "file", None)
         line = getattr(error, "line", None)
-        self._root = os.path.dirname(file) if file else ""
+        self._root = os.path.dirname(conf_path)
         lines: list[RenderableType] = [
-            Text(f"nginx: {error}", style="bold red"),
+            Text(f"nginx: {shown or error}", style="bold red"),
+            Text(f"nginx: configuration file "
+                 f"{self._short(conf_path) if shown else conf_path} test failed",
+                 style="red"),
         ]
-        conf = getattr(error, "conf_path", None) or file
-        if conf:
-            lines.append(Text(f"nginx: configuration file {conf} test failed", style="red"))
         self.query_one("#source-title", Static).update(
             f"{self._short(file)}:{line}" if file and line else "configuration error")
         if text is not None and line:

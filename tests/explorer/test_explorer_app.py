@@ -224,3 +224,30 @@ async def test_export_selected_request(small_conf: Path, wait_for) -> None:  # t
         await pilot.pause()
         text = app.screen.query_one("#export-text", TextArea).text
         assert text.startswith("=== TEST 1: GET /api/x") and "--- error_code: 200" in text
+
+
+async def test_live_listener_requests_are_listed(tmp_path: Path, wait_for) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events {}\nhttp {\n server {\n  listen 127.0.0.1:%d;\n"
+                    "  location / { return 200 \"live\\n\"; }\n }\n}\n" % port)
+    app = NgxExploreApp(str(conf), listen=True, watch=False, stable=True)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.engine is not None)
+        assert f"listening on 127.0.0.1:{port}" in app.sub_title
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"live\n")
+        requests = app.main.query_one(RequestsList)
+        await wait_for(pilot, lambda: requests.exchanges)
+        assert requests._origins[id(requests.exchanges[0])] == "listener"
+        logs = app.main.query_one(LogView)
+        await wait_for(pilot, lambda: any('"GET /x HTTP/1.1" 200' in e.line for e in logs.shown))

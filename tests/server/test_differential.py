@@ -122,8 +122,7 @@ def servers():
 #: Known differences, each owned elsewhere: the engine renders nginx's 494 page with the
 #: title as <h1> (nginx: "<h1>400 Bad Request</h1>" + a second centre line).
 KNOWN = {"long_header": "engine/http/response.py: 494 page body",
-         "many_headers": "engine/http/response.py: 494 page body",
-         "redirect_page": 'engine/http/response.py: nginx titles the 302 page "302 Found"'}
+         "many_headers": "engine/http/response.py: 494 page body"}
 
 
 @requires_nginx
