@@ -51,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from ..app import NgxExploreApp  # Textual is imported only when the UI runs
 
-    app = NgxExploreApp(str(conf), args.prefix, listen=not args.no_listen,
+    prefix = args.prefix
+    if prefix is None and conf == DEMO_CONF:  # keep the demo's logs out of the package
+        from ..history import state_dir
+
+        prefix = str(state_dir() / "demo")
+        os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
+    app = NgxExploreApp(str(conf), prefix, listen=not args.no_listen,
                         port_offset=args.port_offset)
     app.run()
     return int(app.return_code or 0)

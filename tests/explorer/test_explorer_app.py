@@ -167,7 +167,7 @@ async def test_history_persisted_never_resent(small_conf: Path, state_dir: Path,
 
 
 async def test_broken_reload_keeps_old_engine(small_conf: Path, wait_for) -> None:  # type: ignore[no-untyped-def]
-    app = make_app(small_conf)
+    app = NgxExploreApp(str(small_conf), listen=False, watch=False)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.engine is not None)
         old = app.engine

@@ -31,11 +31,12 @@ async def _loaded(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
 
 
-def _app(conf: Path = CONF) -> NgxExploreApp:
-    return NgxExploreApp(str(conf), listen=False, watch=False, stable=True)
+def _app(prefix: Path, conf: Path = CONF) -> NgxExploreApp:
+    # the prefix (where logs are written) is a temp dir: never write into the repo
+    return NgxExploreApp(str(conf), str(prefix), listen=False, watch=False, stable=True)
 
 
-def test_location_selected(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_location_selected(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await _loaded(pilot)
         tree = pilot.app.main.query_one(ConfigTree)
@@ -43,10 +44,10 @@ def test_location_selected(snap_compare) -> None:  # type: ignore[no-untyped-def
         tree.move_cursor(node)
         await pilot.pause()
 
-    assert snap_compare(_app(), run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(_app(tmp_path), run_before=run_before, terminal_size=SIZE)
 
 
-def test_request_traced(snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_request_traced(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await _loaded(pilot)
         pilot.app.main.query_one("#url", Input).value = "http://example.com:8080/api/x"
@@ -59,7 +60,7 @@ def test_request_traced(snap_compare) -> None:  # type: ignore[no-untyped-def]
         await pilot.press("f7")
         await pilot.pause()
 
-    assert snap_compare(_app(), run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(_app(tmp_path), run_before=run_before, terminal_size=SIZE)
 
 
 def test_config_error(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -70,4 +71,4 @@ def test_config_error(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await _loaded(pilot)
 
-    assert snap_compare(_app(conf), run_before=run_before, terminal_size=SIZE)
+    assert snap_compare(_app(tmp_path, conf), run_before=run_before, terminal_size=SIZE)
