@@ -91,8 +91,9 @@ class LuaWorker:
     def _set_package_paths(self) -> None:
         pkg = self.lua.globals()[b"package"]
         path, cpath = self.service.package_path, self.service.package_cpath
-        pkg[b"path"] = _expand(path, DEFAULT_PATH).encode()
-        pkg[b"cpath"] = _expand(cpath, DEFAULT_CPATH).encode()
+        prefix = self.service.prefix.rstrip("/")
+        pkg[b"path"] = _expand(path, DEFAULT_PATH, prefix).encode()
+        pkg[b"cpath"] = _expand(cpath, DEFAULT_CPATH, prefix).encode()
 
     # -- code cache ----------------------------------------------------------------------
 
@@ -129,10 +130,11 @@ class LuaWorker:
         return self.rt[b"new_state"](number, context.encode())
 
 
-def _expand(value: str | None, default: str) -> str:
-    """lua_package_path: ";;" stands for the default path."""
+def _expand(value: str | None, default: str, prefix: str) -> str:
+    """lua_package_path: ";;" stands for the default path, ``$prefix`` for the prefix."""
     if not value:
         return default + ";./?.lua"
+    value = value.replace("${prefix}", prefix).replace("$prefix", prefix)
     return value.replace(";;", ";" + default + ";").strip(";")
 
 
