@@ -196,14 +196,15 @@ class NgxExploreApp(App[int]):
         self.history = (history or History()).load()
         self.served = 0
         self._stop_watch: asyncio.Event | None = None
-
-    # -- start-up ---------------------------------------------------------------------
-
-    async def on_mount(self) -> None:
+        # the theme is chosen before the first mount: changing it later re-applies all CSS
         for data in load_themes().values():
             self.register_theme(data.theme)
         wanted = self.prefs.get("theme", DEFAULT_THEME)
         self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
+
+    # -- start-up ---------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         await self.push_screen(MainScreen(self.history, self.stable))
         self._apply_syntax_theme()
@@ -236,7 +237,9 @@ class NgxExploreApp(App[int]):
             main = self.main
         except (LookupError, NoMatches):
             return
-        main.query_one(SourceView).syntax_theme = style
+        source = main.query_one(SourceView)
+        source.syntax_theme = style
+        source.rerender()
         main.query_one(ResponseView).syntax_theme = style
 
     # -- the engine ---------------------------------------------------------------------

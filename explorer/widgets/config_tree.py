@@ -113,8 +113,18 @@ class ConfigTree(Tree[ConfigNode]):
         self.root.expand()
         for node in self._walk(self.root):
             data = node.data
-            if data and (data.kind in ("include", "file") or data.directive is not None
-                         and data.directive.name in ("http", "server")):
+            if data is None:
+                continue
+            if data.kind in ("include", "file"):
+                # expand includes that bring servers in, not mime.types-like noise
+                if any(c.data is not None and c.data.directive is not None
+                       and c.data.directive.name in ("server", "location", "upstream")
+                       or c.data is not None and c.data.kind == "file"
+                       for c in node.children):
+                    node.expand()
+                else:
+                    node.collapse()
+            elif data.directive is not None and data.directive.name in ("http", "server"):
                 node.expand()
 
     def show_error(self, error: Any, shown: str | None = None) -> None:
@@ -159,7 +169,6 @@ class ConfigTree(Tree[ConfigNode]):
             node = inc.add(Text(self._short(path), style="italic magenta"),
                            ConfigNode("file", None, None, path))
             self._add(node, children, index)
-        inc.expand()
 
     def _label(self, d: Any) -> Text:
         args = " ".join(d.args)

@@ -152,6 +152,7 @@ class SourceView(VerticalScroll, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.syntax_theme: Any = "monokai"
         self._root = ""
+        self._last: tuple[Any, ...] | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="source-title")
@@ -165,6 +166,7 @@ class SourceView(VerticalScroll, can_focus=True):
 
     def show_node(self, node: ConfigNode, parsed: Any, mark: int | None = None) -> None:
         """Show a tree node: its lines of source and, for blocks, what is in force."""
+        self._last = (node, parsed, mark)
         self._root = os.path.dirname(parsed.conf_path)
         file = node.directive.file if node.directive is not None else node.file
         cf = parsed.files.get(file)
@@ -195,6 +197,11 @@ class SourceView(VerticalScroll, can_focus=True):
         else:
             self.scroll_home(animate=False)
 
+    def rerender(self) -> None:
+        """Show the same node again (the syntax theme changed)."""
+        if self._last is not None:
+            self.show_node(*self._last)
+
     def _scroll_to_line(self, offset: int) -> None:
         self.scroll_to(y=max(offset - 3, 0), animate=False)
 
@@ -204,6 +211,7 @@ class SourceView(VerticalScroll, can_focus=True):
 
         ``shown`` replaces ``str(error)`` (snapshots hide absolute paths).
         """
+        self._last = None
         file = getattr(error, "file", None)
         line = getattr(error, "line", None)
         self._root = os.path.dirname(conf_path)

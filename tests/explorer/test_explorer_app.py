@@ -251,3 +251,15 @@ async def test_live_listener_requests_are_listed(tmp_path: Path, wait_for) -> No
         assert requests._origins[id(requests.exchanges[0])] == "listener"
         logs = app.main.query_one(LogView)
         await wait_for(pilot, lambda: any('"GET /x HTTP/1.1" 200' in e.line for e in logs.shown))
+
+
+async def test_theme_is_remembered(small_conf: Path, wait_for) -> None:  # type: ignore[no-untyped-def]
+    app = make_app(small_conf)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.engine is not None)
+        assert app.theme == "ngx-dark"
+        app.theme = "ngx-light"
+        await pilot.pause(0.1)
+    app = make_app(small_conf)
+    async with app.run_test(size=(160, 50)) as pilot:
+        assert app.theme == "ngx-light"
