@@ -51,20 +51,26 @@ def http_date(t: float) -> str:
 
 def error_page_body(status: int, server_tokens: str = "on") -> bytes | None:
     """The built-in page for a special response, or None when nginx sends none."""
+    if 494 <= status <= 497:
+        # nginx's own 400 pages: the title names the cause, the heading says 400
+        cause = _ERROR_TITLES[status][4:]
+        head = (f"<html>\r\n<head><title>400 {cause}</title></head>\r\n<body>\r\n"
+                f"<center><h1>400 Bad Request</h1></center>\r\n<center>{cause}</center>\r\n")
+        return (head + _tail(server_tokens) + "</body>\r\n</html>\r\n").encode()
     if status in _ERROR_TITLES:
         title = _ERROR_TITLES[status]
     elif status in REASONS and (status >= 400 or 301 <= status <= 308) and status != 304:
         title = f"{status} {REASONS[status]}"
     else:
         return None
-    if server_tokens == "off":
-        tail = "<hr><center>nginx</center>\r\n"
-    elif server_tokens == "build":
-        tail = f"<hr><center>{NGINX_VER}</center>\r\n"
-    else:
-        tail = f"<hr><center>{NGINX_VER}</center>\r\n"
     return (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-            f"<center><h1>{title}</h1></center>\r\n{tail}</body>\r\n</html>\r\n").encode()
+            f"<center><h1>{title}</h1></center>\r\n{_tail(server_tokens)}"
+            "</body>\r\n</html>\r\n").encode()
+
+
+def _tail(server_tokens: str) -> str:
+    name = "nginx" if server_tokens == "off" else NGINX_VER
+    return f"<hr><center>{name}</center>\r\n"
 
 
 def client_status(status: int) -> int:

@@ -119,16 +119,8 @@ def servers():
         yield real, ours
 
 
-#: Known differences, each owned elsewhere: the engine renders nginx's 494 page with the
-#: title as <h1> (nginx: "<h1>400 Bad Request</h1>" + a second centre line).
-KNOWN = {"long_header": "engine/http/response.py: 494 page body",
-         "many_headers": "engine/http/response.py: 494 page body"}
-
-
 @requires_nginx
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN[n],
-                                                                          strict=True))
-                                  if n in KNOWN else n for n in sorted(CASES)])
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_same_answer_as_nginx(servers, name: str) -> None:
     real, ours = servers
     raw = CASES[name]
