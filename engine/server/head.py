@@ -93,9 +93,15 @@ def check_size(raw: bytes, small: int, large: int, num: int) -> Verdict | None:
             shown = _text(line[: min(_LOG_LINE_MAX, cap - used if busy == num else n)])
             first = _lines(raw)[0]
             method, target, version = _split_line(first)
+            # the header lines nginx had parsed before this one (its log shows host: "...")
+            seen = []
+            for prior in _lines(raw)[1:i]:
+                name, sep, value = _text(prior).partition(":")
+                if sep:
+                    seen.append((name.strip(), value.strip()))
             return Verdict(494, f'client sent too long header line: "{shown.rstrip()}..."'
                            + _READING_HEADERS, _text(first).rstrip("\r\n"),
-                           method, target, version)
+                           method, target, version, seen)
         busy += 1
         cap, used = large, n
     return None
