@@ -209,7 +209,8 @@ class NgxExploreApp(App[int]):
         await self.push_screen(MainScreen(self.history, self.stable))
         self._apply_syntax_theme()
         self.sub_title = f"{self._short(self.conf_path)} — loading"
-        self.load_engine(False)
+        # parse after the first frame is on screen: the UI shows up at once
+        self.call_after_refresh(self.load_engine, False)
 
     @property
     def main(self) -> MainScreen:

@@ -263,3 +263,15 @@ async def test_theme_is_remembered(small_conf: Path, wait_for) -> None:  # type:
     app = make_app(small_conf)
     async with app.run_test(size=(160, 50)) as pilot:
         assert app.theme == "ngx-light"
+
+
+async def test_file_change_reloads(small_conf: Path, wait_for) -> None:  # type: ignore[no-untyped-def]
+    app = NgxExploreApp(str(small_conf), listen=False, watch=True, stable=True)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.engine is not None)
+        first = app.engine
+        await pilot.pause(0.3)  # let the watcher start
+        small_conf.write_text(small_conf.read_text().replace("location /api/", "location /v2/"))
+        await wait_for(pilot, lambda: app.engine is not first, timeout=10)
+        tree = app.main.query_one(ConfigTree)
+        assert any(lbl == "location /v2/" for lbl in tree_labels(tree.root))
