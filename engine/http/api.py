@@ -107,9 +107,25 @@ class Exchange:
     id: int = field(default_factory=lambda: next(_ids))
     started: float = 0.0
     duration_ms: float = 0.0
-    #: The location that produced the response (the last one used), as nginx shows it.
-    location: str = ""
-    server: str = ""
+    #: The configuration that produced the response (the last one used).
+    final_loc: Any = None
+    final_server: Any = None
+
+    @property
+    def location(self) -> str:
+        """The location that produced the response, as nginx's debug log quotes it."""
+        loc = self.final_loc
+        if loc is None:
+            return ""
+        if getattr(loc, "kind", "") == "location":
+            return loc.display()
+        if getattr(loc, "kind", "") == "server":
+            return "(server)"
+        return loc.label()
+
+    @property
+    def server(self) -> str:
+        return self.final_server.label() if self.final_server is not None else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -145,7 +145,8 @@ class CoreModule(HttpModule):
         line = out.status_line or status_line(status)
         code, _, reason = line.partition(" ")
         r.header_bytes = len(line) + 11 + sum(len(k) + len(v) + 4 for k, v in headers) + 2  # type: ignore[attr-defined]
-        r.trace.add("header", op="send", status=status, headers=list(headers))
+        if r.trace.enabled:
+            r.trace.add("header", op="send", status=status, headers=list(headers))
         wire = _wire(r)
         wire.head = (int(code), reason, headers, chunked)
         wire.size += r.header_bytes  # type: ignore[attr-defined]

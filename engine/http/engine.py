@@ -27,6 +27,10 @@ from .variables import VariableTable
 if TYPE_CHECKING:
     from .config import HttpConfig
 
+#: Phases whose steps the core's own checkers run (they never take the inline path).
+_CORE_CHECKED = frozenset({Phase.FIND_CONFIG, Phase.POST_REWRITE, Phase.POST_ACCESS,
+                           Phase.CONTENT, Phase.ACCESS})
+
 #: Special response codes whose error pages drop keep-alive (ngx_http_special_response_handler).
 _CLOSE_ON = {400, 413, 414, 494, 495, 496, 497, 500, 501}
 
@@ -63,6 +67,7 @@ class HttpEngine:
         for m in modules:
             m.configure(self, cfg)
         self._index = {ph: self.phases.index_of(ph) for ph in Phase}
+        self._log_handlers = self.phases.for_phase(Phase.LOG)
 
     # -- entry point ------------------------------------------------------------------
 
@@ -96,11 +101,9 @@ class HttpEngine:
         out = collector.result() if isinstance(collector, _Tee) else collector
         response = Response(out.status, out.reason, out.headers, b"".join(out.chunks),
                             sent=out.headers_sent)
-        loc = r.loc.display() if isinstance(r.loc, LocationConf) and r.loc.kind == "location" \
-            else ("(server)" if r.loc is not None else "")
         return Exchange(req, response, tr.events, r.records, started=started,
-                        duration_ms=(time.time() - started) * 1000, location=loc,
-                        server=r.server.label() if r.server else "")
+                        duration_ms=(time.time() - started) * 1000, final_loc=r.loc,
+                        final_server=r.server)
 
     def _next_connection(self) -> int:
         self.connections += 1
@@ -149,9 +152,11 @@ class HttpEngine:
         r.loc = srv
         if caps:
             r.captures = caps
-        r.trace.add("server", server=srv.label(), name=srv.server_name, listen=str(entry.listen),
-                    reason=why, file=srv.directive.file if srv.directive else "",
-                    line=srv.directive.line if srv.directive else 0)
+        if r.trace.enabled:
+            r.trace.add("server", server=srv.label(), name=srv.server_name,
+                        listen=str(entry.listen), reason=why,
+                        file=srv.directive.file if srv.directive else "",
+                        line=srv.directive.line if srv.directive else 0)
 
     def _initial_keepalive(self, r: Request) -> bool:
         conn = (r.headers_in.get("connection") or "").lower()
@@ -165,13 +170,24 @@ class HttpEngine:
         """Run handlers from ``index`` until one finalizes the request (returns)."""
         r.phase_index = index
         handlers = self.phases.handlers
+        core = _CORE_CHECKED
+        tracing = r.trace.enabled
         while r.phase_index < len(handlers):
             ph = handlers[r.phase_index]
-            if ph.phase == Phase.LOG:
+            phase = ph.phase
+            if phase == Phase.LOG:
                 break
-            if r.trace.enabled and r.phase_name != ph.phase.label:
-                r.trace.phase = r.phase_name = ph.phase.label
-            go_on = await self._check(r, ph)
+            if tracing and r.phase_name != phase.label:
+                r.trace.phase = r.phase_name = phase.label
+            if phase not in core and not tracing and r.parent is None:
+                # the common case inline: a handler that declines moves on at no cost
+                rc = await ph.handler(r)
+                if rc == DECLINED:
+                    r.phase_index += 1
+                    continue
+                go_on = await self._after(r, ph, rc)
+            else:
+                go_on = await self._check(r, ph)
             if not go_on:
                 return
         # ran past the content phase: nothing produced a response
@@ -194,7 +210,11 @@ class HttpEngine:
         if phase == Phase.ACCESS and r.parent is not None:
             r.phase_index = self._index[Phase.POST_ACCESS]
             return True
-        rc = await self._run_handler(r, ph)
+        return await self._after(r, ph, await self._run_handler(r, ph))
+
+    async def _after(self, r: Request, ph: Any, rc: int) -> bool:
+        """The phase checker's verdict on a handler's return code."""
+        phase = ph.phase
         if rc == AGAIN:  # the handler moved the phase pointer (internal jump)
             return True
         if rc == DECLINED:
@@ -577,7 +597,7 @@ class HttpEngine:
     async def log_phase(self, r: Request) -> None:
         r.logged = True  # type: ignore[attr-defined]
         r.trace.phase = r.phase_name = "log"
-        for ph in self.phases.for_phase(Phase.LOG):
+        for ph in self._log_handlers:
             try:
                 await ph.handler(r)
             except Exception as exc:

@@ -63,5 +63,5 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     response = Response(out.status or status, out.reason, out.headers, b"".join(out.chunks),
                         sent=out.headers_sent)
     return Exchange(req, response, tr.events, r.records, started=started,
-                    duration_ms=(time.time() - started) * 1000, location="(rejected)",
-                    server=r.server.label() if r.server else "")
+                    duration_ms=(time.time() - started) * 1000, final_loc=None,
+                    final_server=r.server)

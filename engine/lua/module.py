@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 _INHERITED = ("rewrite_by_lua", "access_by_lua", "header_filter_by_lua",
               "body_filter_by_lua", "log_by_lua")
 _KEY = "ngx_http_lua_module"
+_EFFECTIVE = "ngx_http_lua_module.effective"
 
 
 class LuaModule(HttpModule):
@@ -67,6 +68,11 @@ class LuaModule(HttpModule):
                     raise ConfigError(f'"{d.name}" directive is duplicate', d.file, d.line)
                 handlers[base] = compile_handler(engine, d)
             block.mod[_KEY] = handlers
+            # what applies here: inherited handlers of outer blocks, then this block's own
+            outer = block.parent.mod.get(_EFFECTIVE, {}) if block.parent is not None else {}
+            effective = {k: v for k, v in outer.items() if k in _INHERITED}
+            effective.update(handlers)
+            block.mod[_EFFECTIVE] = effective
             content = handlers.get("content_by_lua")
             if content is not None:
                 block.mod["content_handler"] = self._content_for(content)
@@ -83,13 +89,8 @@ class LuaModule(HttpModule):
     # -- handler lookup ------------------------------------------------------------------
 
     def _handler(self, r: Request, base: str) -> LuaHandler | None:
-        for b in r.loc.ancestors():
-            handlers = b.mod.get(_KEY)
-            if handlers and base in handlers:
-                return handlers[base]
-            if base not in _INHERITED:
-                return None
-        return None
+        effective = r.loc.mod.get(_EFFECTIVE)
+        return effective.get(base) if effective else None
 
     def _need_body(self, r: Request) -> None:
         for b in r.loc.ancestors():
