@@ -53,8 +53,6 @@ class Engine:
         self.error_log = ErrorLog()
         self.config = HttpConfig(parsed, self.table)
         self._configure_error_log()
-        if self.config.http is None:
-            raise ConfigError("no \"http\" section in configuration", parsed.conf_path, None)
         self.http = HttpEngine(self.config, load_modules(modules), self.error_log, trace,
                                options)
 

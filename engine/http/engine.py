@@ -88,6 +88,11 @@ class HttpEngine:
         tr.add("request", method=req.method, uri=req.target, protocol=req.version,
                client=f"{req.client_addr}:{req.client_port}")
         try:
+            if not self.cfg.addresses:  # no http{} or no server{}: nothing listens
+                r.response_done = r.aborted = True
+                r.trace.add("finalize", status=0, reason="no server in the configuration")
+                return Exchange(req, Response(0, "", [], b"", sent=False), tr.events, [],
+                                started=started)
             await self._process(r)
         except Exception as exc:  # an engine bug must not take the server down
             r.log("alert", f"engine error: {type(exc).__name__}: {exc}")

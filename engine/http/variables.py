@@ -180,5 +180,6 @@ def compile_value(text: str, table: VariableTable, file: str | None = None,
         raise ConfigError(parts, file, line)
     for part in parts:
         if isinstance(part, VarRef) and not table.known(part.name):
-            raise ConfigError(f'unknown "{part.name}" variable', file, line)
+            # nginx finds these once the whole configuration is read: no file:line
+            raise ConfigError(f'unknown "{part.name}" variable')
     return ComplexValue(text, parts)
