@@ -9,26 +9,36 @@ subrequests) are events that carry the nested trace of what they started.
 Event kinds (``Event.kind``), each with its fields in ``data``:
 
 =================  ====================================================================
-request            method, uri, args, host, protocol, client
+request            method, uri, protocol, client          (first event; also subrequests)
 server             server (label), name, listen, reason, file, line
-location_test      location, node, verdict      (one per comparison, like the debug log)
-location           location, reason, file, line, outcome ("ok"/"prefix"/"none"/"redirect")
-phase              phase, handler (module or chunk name), file, line   (phase entered)
-phase_done         phase, handler, rc, duration_ms
-script             op ("set", "rewrite", "return", "if", "break"), detail...
-access             rule, addr, verdict
-static             path, result
+location_test      location, node, verdict, file, line    (one per comparison, as nginx's
+                   debug log prints ``test location``; regexes: "regex matches"/"does not")
+location           location, reason, outcome, file, line  (``using configuration``)
+phase              phase, handler (chunk name such as ``content_by_lua(nginx.conf:22)``),
+                   file, line                              (a handler starts)
+phase_done         phase, handler, rc, duration_ms        (a handler ends)
+script             op: "set" (variable, value), "rewrite" (regex, uri, matched, result,
+                   flag), "return" (code, text), "if" (condition, result), "break",
+                   "sleep" (seconds), "read_body" (bytes), "body_filter" (bytes_in,
+                   bytes_out, eof); each with file and line where it has one
+access             rule, addr, verdict, file, line
+static             path, result                            (files opened, 304s)
 try_files          candidate, path, exists
-hop                hop ("internal_redirect", "named_location", "exec", "rewrite_last",
-                   "error_page", "index", "try_files", "redirect", "subrequest"),
-                   uri, args, ctx_reset, status; ``children`` holds a subrequest's trace
-ctx                phase, added, changed, removed (values rendered safely)
-var                name, old, new           (a variable changed by Lua or set)
-header             op ("set", "add", "clear"), name, value, phase
-log                level, message           (an error-log line, attributed to its phase)
-api_refused        api, phase, message
-eof                (the client got the whole response here; the handler may go on)
-timer              op ("scheduled", "fired", "done", "error"), delay, premature, name
+hop                hop: "rewrite_last", "exec", "error_page", "index", "try_files",
+                   "redirect", "subrequest"; uri, args, status, ctx_reset;
+                   ``children`` holds a subrequest's own events
+upstream           peer, reason, attempt, status          (proxy_pass peer choice)
+ctx                phase, added, changed, removed, snapshot (ngx.ctx after a Lua phase;
+                   values rendered as Lua source text, cycles and userdata made safe)
+var                name, old, new                          (a variable changed from Lua)
+header             op: "send" (status, headers: the response header as written),
+                   "add" (add_header), "set"/"clear" (ngx.header); name, value
+log                level, message, kept                    (an error-log line in its phase;
+                   kept=False when error_log's level drops it)
+eof                note                                    (ngx.eof: the client is done)
+timer              op: "scheduled" (timer, delay, every, where), "fired" (premature,
+                   late_ms), "done"/"error" (message, duration_ms); appended to the
+                   trace of the request that created the timer, as they happen
 finalize           status, reason
 =================  ====================================================================
 """
