@@ -119,6 +119,14 @@ return function(ngx, py)
         return M.register(co_create(fn))
     end
 
+    -- init_by_lua / init_worker_by_lua run in the real globals: what they define is seen
+    -- by every request of the worker.
+    function M.spawn_global(factory)
+        local fn = factory()
+        setfenv(fn, G)
+        return M.register(co_create(fn))
+    end
+
     -- A coroutine for a function that keeps its own environment (timer callbacks).
     function M.spawn_fn(fn)
         return M.register(co_create(fn))
@@ -134,7 +142,10 @@ return function(ngx, py)
     end
     M.take_output = take_output
 
+    local on_error = nil     -- the debugger's break-on-error callback, while it is set
+
     local function finish(state, id, co, ok, ...)
+        if not ok and on_error ~= nil then on_error(co, (...)) end  -- before the 500
         cur = nil
         if not ok then
             threads[id] = nil
@@ -154,9 +165,10 @@ return function(ngx, py)
     local clock, sethook, getinfo, gc = os.clock, debug.sethook, debug.getinfo, collectgarbage
     local limit, memory_kb, deadline = 0, 0, 0
 
-    local function watchdog()
+    -- `level`: the stack level, seen from here, of the function the hook interrupted.
+    local function check_limits(level)
         if limit > 0 and clock() > deadline then
-            local info = getinfo(2, "Sl")
+            local info = getinfo(level, "Sl")
             local where = info and (info.short_src .. ":" .. (info.currentline or 0) .. ": ") or ""
             error(where .. "ngx-explore watchdog: the handler ran for more than " .. limit
                   .. " s without yielding (real nginx would hang this worker; see "
@@ -171,6 +183,23 @@ return function(ngx, py)
         end
     end
 
+    local function watchdog() check_limits(3) end
+
+    -- The debugger (debugger.lua), while armed, replaces the watchdog's hook with its own
+    -- line hook, which runs check_limits on "count" events; both nil: nothing to pay.
+    local debug_hook = nil
+    M.check_limits = check_limits
+
+    function M.set_debugger(hook, error_fn)
+        debug_hook, on_error = hook, error_fn
+        if hook == nil then  -- hooks are global in LuaJIT: put the watchdog's back now
+            if limit > 0 or memory_kb > 0 then sethook(watchdog, "", 10000) else sethook() end
+        end
+    end
+
+    -- Time spent paused in the debugger is not the handler's: restart the CPU budget.
+    function M.rearm_watchdog() deadline = clock() + limit end
+
     function M.set_watchdog(seconds, megabytes)
         limit = seconds or 0
         memory_kb = (megabytes or 0) * 1024
@@ -184,7 +213,10 @@ return function(ngx, py)
             return "error", nil, "thread already finished or killed", ""
         end
         cur = state
-        if limit > 0 or memory_kb > 0 then
+        if debug_hook ~= nil then
+            deadline = clock() + limit
+            sethook(co, debug_hook, "l", (limit > 0 or memory_kb > 0) and 10000 or 0)
+        elseif limit > 0 or memory_kb > 0 then
             deadline = clock() + limit
             sethook(co, watchdog, "", 10000)
         end

@@ -51,6 +51,8 @@ class LuaService:
         #: (0: off, as in real nginx, where such a handler hangs the worker).
         self.watchdog_seconds: float = options.get("lua_watchdog", 5.0)
         self.memory_mb: int = options.get("lua_memory_mb", 1024)
+        #: The attached engine.lua.debugger.Debugger, if any (arms new worker VMs).
+        self.debugger: Any = None
         self.init_handler: LuaHandler | None = None
         self.init_worker_handler: LuaHandler | None = None
 
@@ -105,7 +107,7 @@ class LuaService:
         except LuaCompileError as exc:
             return str(exc)
         state = worker.new_state(None, context)
-        co = worker.rt[b"spawn"](state, factory)
+        co = worker.rt[b"spawn_global"](factory)
         status, _out, *vals = worker.rt[b"resume"](state, co)
         if status == b"error":
             return lua_error_text(vals[0] if vals else None)
