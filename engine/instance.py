@@ -109,6 +109,29 @@ class Engine:
             return False, "the Lua module is not loaded"
         return lua.eval(source, worker)
 
+    @property
+    def debugger(self) -> Any:
+        """The attached :class:`engine.lua.debugger.Debugger`, or None. Setting one attaches
+        it (re-resolving its breakpoints against this configuration); None detaches."""
+        lua = self.http.services.get("lua")
+        return lua.debugger if lua is not None else None
+
+    @debugger.setter
+    def debugger(self, debugger: Any) -> None:
+        current = self.debugger
+        if current is not None and current is not debugger:
+            current.detach()
+        if debugger is not None:
+            debugger.attach(self)
+
+    def default_listen(self) -> tuple[str, int] | None:
+        """Where a request with no port goes: a ``default_server`` address, else the first."""
+        entries = list(self.config.addresses.values())
+        for entry in entries:
+            if entry.listen.default_server:
+                return entry.listen.key
+        return entries[0].listen.key if entries else None
+
     def listens(self) -> list[tuple[str, int]]:
         return [key for key in self.config.addresses]
 

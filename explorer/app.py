@@ -417,8 +417,8 @@ class NgxExploreApp(App[int]):
             return
         port = form.port
         if port is None:
-            ports = [p for _, p in engine.listens()]
-            port = ports[0] if ports else 80
+            default = engine.default_listen()
+            port = default[1] if default else 80
         req = HttpRequest(form.method, form.target, headers=form.headers, body=form.body,
                           server_port=port)
         try:

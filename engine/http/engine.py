@@ -148,8 +148,11 @@ class HttpEngine:
         conn = r.conn
         entry = addrs.get((conn.server_addr, conn.server_port)) or \
             addrs.get(("*", conn.server_port))
-        if entry is None:  # in-process requests to a port nobody listens on: first address
-            entry = next(iter(addrs.values()), None)
+        if entry is None:
+            # an in-process request to a port nobody listens on (the composer without a
+            # port): the address of a default_server if there is one, else the first
+            entry = next((e for e in addrs.values() if e.listen.default_server), None) \
+                or next(iter(addrs.values()), None)
         if entry is None:
             raise RuntimeError("no server in the configuration")
         srv, why, caps = find_server(entry, host)
