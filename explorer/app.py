@@ -178,6 +178,7 @@ class NgxExploreApp(App[int]):
         Binding("ctrl+s", "send", "Send", priority=False),
         Binding("ctrl+r", "reload", "Reload"),
         Binding("ctrl+o", "export", "Export"),
+        Binding("f11", "tour", "Tour"),
     ]
 
     def __init__(self, conf_path: str, prefix: str | None = None, *, listen: bool = True,
@@ -493,6 +494,23 @@ class NgxExploreApp(App[int]):
 
         self.push_screen(HistoryPicker(self.history.newest_first()), chosen)
 
+    def action_tour(self) -> None:
+        """Pick a concept of the samples' tour: its requests are sent, the first is
+        left in the composer."""
+        from .screens.tour import TourPicker
+        from .tour import load_tour
+
+        def chosen(concept: Any) -> None:
+            if concept is None or not concept.requests:
+                return
+            composer = self.main.query_one(Composer)
+            for entry in concept.requests:
+                composer.fill(entry)
+                composer.action_send()
+            composer.fill(concept.requests[0])
+
+        self.push_screen(TourPicker(load_tour()), chosen)
+
     def action_export(self, kind: str | None = None) -> None:
         ex = self.main.query_one(RequestsList).selected
         if ex is None or self.engine is None:
@@ -530,6 +548,8 @@ class NgxExploreApp(App[int]):
                                 "Export the selected request",
                                 lambda k=kind: self.action_export(k))
         yield SystemCommand("Clear logs", "Empty the logs pane", self.action_clear_logs)
+        yield SystemCommand("Tour of the samples", "Pick a concept and send its requests (F11)",
+                            self.action_tour)
         yield SystemCommand("Composer history", "Load a sent request into the composer",
                             self.action_history)
         for pane, (title, key, _, _) in PANES.items():

@@ -19,7 +19,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def load_tour(path: Path | None = None) -> dict:
-    """The tour's data (samples/tour.json): concepts, explanations, requests."""
+    """The tour's raw data (samples/tour.json), with the sample config's path."""
     return json.loads((path or SAMPLES / "tour.json").read_text())
 
 
