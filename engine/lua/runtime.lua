@@ -215,7 +215,7 @@ return function(ngx, py)
         cur = state
         if debug_hook ~= nil then
             deadline = clock() + limit
-            sethook(co, debug_hook, "l", (limit > 0 or memory_kb > 0) and 10000 or 0)
+            sethook(co, debug_hook, "lr", (limit > 0 or memory_kb > 0) and 10000 or 0)
         elseif limit > 0 or memory_kb > 0 then
             deadline = clock() + limit
             sethook(co, watchdog, "", 10000)

@@ -83,6 +83,8 @@ class LuaWorker:
         load_chunk(lua, "resty")(self.ngx, self.rt)
         self.cache: dict[tuple[bytes, bytes], Any] = {}
         self.rt[b"set_watchdog"](service.watchdog_seconds, service.memory_mb)
+        if service.debugger is not None:  # a VM made while debugging (lua_code_cache off)
+            service.debugger.add_worker(self)
 
     def _prefix(self) -> bytes:
         prefix = self.service.prefix
