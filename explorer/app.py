@@ -32,7 +32,7 @@ from .screens.history_picker import HistoryPicker
 from .widgets.composer import Composer
 from .widgets.config_tree import ConfigNode, ConfigTree
 from .widgets.line_list import LineList
-from .widgets.log_view import LogLines, LogView
+from .widgets.log_view import LogView
 from .widgets.lua_console import LuaConsole
 from .widgets.pane import Pane
 from .widgets.requests_list import RequestsList

@@ -240,7 +240,7 @@ def _error_page(engine: HttpEngine, d) -> ErrorPage:  # type: ignore[no-untyped-
         else:
             raise ConfigError(f'invalid value "{flag}"', d.file, d.line)
     if not args:
-        raise ConfigError(f'invalid number of arguments in "error_page" directive', d.file, d.line)
+        raise ConfigError('invalid number of arguments in "error_page" directive', d.file, d.line)
     codes = set()
     for a in args:
         if not a.isdigit() or not 300 <= int(a) <= 599:

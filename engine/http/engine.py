@@ -18,8 +18,8 @@ from .location import LocationConf, find_location
 from .log import LEVEL_NUM, ErrorLog, LogRecord
 from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
 from .request import Connection, Request
-from .response import client_status, error_page_body, status_line
-from .servers import ServerConf, find_server
+from .response import client_status, error_page_body
+from .servers import find_server
 from .trace import Trace
 from .uri import InvalidURI, parse_target
 from .variables import VariableTable

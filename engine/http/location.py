@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from ..conf.ast import Directive
 from ..conf.errors import ConfigError
 from .block import Block
-from .regex import Regex, RegexError
+from .regex import Regex
 
 if TYPE_CHECKING:
     from ..conf.directives import DirectiveTable

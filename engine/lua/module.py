@@ -10,16 +10,13 @@ VMs, the shared dicts, the clock and the timers.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ..conf.errors import ConfigError
-from ..conf.values import parse_size
 from ..http.phases import DECLINED, DONE, ERROR, OK, HttpModule, Phase
 from .handlers import LuaHandler, compile_handler, directive_base
-from .runtime import LuaCompileError, LuaRequest, LuaWorker
 from .service import LuaService
-from .thread import Driver, Outcome
+from .thread import Outcome
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig

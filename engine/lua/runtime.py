@@ -83,6 +83,10 @@ class LuaWorker:
         load_chunk(lua, "resty")(self.ngx, self.rt)
         self.cache: dict[tuple[bytes, bytes], Any] = {}
         self.rt[b"set_watchdog"](service.watchdog_seconds, service.memory_mb)
+        # the driver's entry points, looked up once (each lookup is a boundary crossing)
+        self.resume = self.rt[b"resume"]
+        self.spawn = self.rt[b"spawn"]
+        self.set_context = self.rt[b"set_context"]
         if service.debugger is not None:  # a VM made while debugging (lua_code_cache off)
             service.debugger.add_worker(self)
 

@@ -10,7 +10,6 @@ body_filter, log), and sends the output they produce down the request engine's c
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -149,7 +148,7 @@ class LuaService:
         self.clock.update()
         lr = self.lua_request(r)
         worker = lr.worker
-        worker.rt[b"set_context"](lr.state, context.encode())
+        worker.set_context(lr.state, context.encode())
         t0 = time.perf_counter()
         d = handler.directive
         r.trace.add("phase", phase=context, handler=handler.label, file=d.file, line=d.line)
@@ -160,7 +159,7 @@ class LuaService:
             r.log("error", handler.load_error(str(exc)))
             outcome = Outcome("error", message=str(exc))
         else:
-            co = worker.rt[b"spawn"](lr.state, factory)
+            co = worker.spawn(lr.state, factory)
             outcome = await Driver(self, lr).run(co)
             if lr.threads and outcome.kind == "done":
                 await self.join_threads(lr)
@@ -189,7 +188,7 @@ class LuaService:
         """header_filter / log handlers: run to the end, no yielding. False on error."""
         lr = self.lua_request(r)
         worker = lr.worker
-        worker.rt[b"set_context"](lr.state, context.encode())
+        worker.set_context(lr.state, context.encode())
         r.trace.add("phase", phase=context, handler=handler.label,
                     file=handler.directive.file, line=handler.directive.line)
         before = self._ctx_snapshot(lr) if r.trace.enabled else None
@@ -197,7 +196,7 @@ class LuaService:
         ok = True
         try:
             factory = handler.factory(worker, r, self.code_cache)
-            co = worker.rt[b"spawn"](lr.state, factory)
+            co = worker.spawn(lr.state, factory)
             outcome = await Driver(self, lr, yieldable=False).run(co)
         except LuaCompileError as exc:
             r.log("error", handler.load_error(str(exc)))
@@ -216,8 +215,7 @@ class LuaService:
                               last: bool) -> tuple[bytes, bool] | None:
         lr = self.lua_request(r)
         worker = lr.worker
-        rt = worker.rt
-        rt[b"set_context"](lr.state, b"body_filter")
+        worker.set_context(lr.state, b"body_filter")
         arg = worker.lua.table_from([data, last])
         lr.state[b"arg"] = arg
         try:
@@ -226,7 +224,7 @@ class LuaService:
             r.log("error", handler.load_error(str(exc)))
             return None
         before = self._ctx_snapshot(lr) if r.trace.enabled else None
-        co = rt[b"spawn"](lr.state, factory)
+        co = worker.spawn(lr.state, factory)
         outcome = await Driver(self, lr, yieldable=False).run(co)
         if outcome.kind == "error":
             r.log("error", f"failed to run body_filter_by_lua*: {outcome.message}")
@@ -250,8 +248,7 @@ class LuaService:
     async def run_set(self, r: Request, handler: LuaHandler, values: list[str]) -> str | None:
         lr = self.lua_request(r)
         worker = lr.worker
-        rt = worker.rt
-        rt[b"set_context"](lr.state, b"set")
+        worker.set_context(lr.state, b"set")
         lr.state[b"arg"] = worker.lua.table_from([v.encode("utf-8", "surrogateescape")
                                                   for v in values])
         try:
@@ -259,7 +256,7 @@ class LuaService:
         except LuaCompileError as exc:
             r.log("error", handler.load_error(str(exc)))
             return None
-        co = rt[b"spawn"](lr.state, factory)
+        co = worker.spawn(lr.state, factory)
         outcome = await Driver(self, lr, yieldable=False).run(co)
         if outcome.kind == "error":
             r.log("error", f"failed to run set_by_lua*: {outcome.message}")

@@ -45,8 +45,7 @@ class Driver:
 
     async def run(self, co: Any, *args: Any) -> Outcome:
         lr = self.lr
-        rt = lr.worker.rt
-        resume = rt[b"resume"]
+        resume = lr.worker.resume
         bridge = lr.worker.bridge
         send = args
         while True:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..http.trace import Trace
-from .thread import Driver, lua_error_text
+from .thread import Driver
 
 if TYPE_CHECKING:
     from .runtime import LuaRequest, LuaWorker

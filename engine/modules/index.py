@@ -7,7 +7,7 @@ import errno
 import os
 from typing import TYPE_CHECKING
 
-from ..http.phases import DECLINED, DONE, HttpModule, Phase
+from ..http.phases import DECLINED, HttpModule, Phase
 from .static import os_error_text
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..conf.errors import ConfigError
 from ..http.log import LogRecord
 from ..http.phases import HttpModule, Phase
-from ..http.variables import CaptureRef, VarRef, compile_value
+from ..http.variables import CaptureRef, compile_value
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig

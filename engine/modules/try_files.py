@@ -7,7 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ..conf.errors import ConfigError
-from ..http.phases import DECLINED, DONE, HttpModule, Phase
+from ..http.phases import DECLINED, HttpModule, Phase
 from ..http.variables import compile_value
 
 if TYPE_CHECKING:
