@@ -21,24 +21,20 @@ pause's length, as if the clock had stopped.
 from __future__ import annotations
 
 import asyncio
-import os
 import queue
 import re
 import threading
 import time
 import weakref
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
-
-import lupa.luajit21 as luajit
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from ._loader import load_chunk
-from .handlers import directive_base
+from .debugger_lines import Resolution, SourceMap, canonical, check_expression
 from .thread import text
 
 if TYPE_CHECKING:
-    from ..conf.ast import Directive
     from ..instance import Engine
     from .runtime import LuaWorker
 
@@ -273,18 +269,6 @@ class _Session:
             d[b"locals"], d[b"upvalues"], d[b"eval"], d[b"test"]
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    """An inline handler's code in the configuration: chunk line 1 is config line ``start``."""
-
-    chunkname: str
-    file: str
-    start: int
-    end: int
-    source: bytes
-    directive: Directive
-
-
 class Debugger:
     """Breakpoints over an :class:`~engine.instance.Engine`'s Lua handlers.
 
@@ -302,10 +286,9 @@ class Debugger:
         self.last_error = ""  # why the last run_to went nowhere, for a UI to show
         self._sessions: weakref.WeakKeyDictionary[Any, _Session] = weakref.WeakKeyDictionary()
         self._ids = iter(range(1, 1 << 62))
-        self._chunks: dict[str, _Chunk] = {}
+        self._map: SourceMap | None = None
         self._pausing = False
         self._temps: list[Breakpoint] = []  # run_to's one-shot target
-        self._scratch: Any = None
 
     # -- what to do at a pause -----------------------------------------------------------
 
@@ -336,9 +319,9 @@ class Debugger:
         if condition is not None and not condition.strip():
             condition = None
         if condition is not None:
-            ok, err = self._lua()[b"check_expression"](condition.encode("utf-8", "surrogateescape"))
-            if not ok:
-                raise ValueError(f"bad condition: {text(err)}")
+            err = check_expression(condition)
+            if err is not None:
+                raise ValueError(f"bad condition: {err}")
         if hit_condition is not None and not _HIT.match(hit_condition):
             raise ValueError(f'bad hit condition "{hit_condition}" (expected N, ==N, >=N, >N '
                              "or %N)")
@@ -378,7 +361,7 @@ class Debugger:
         if service is None:
             raise ValueError("the Lua module is not loaded")
         self.engine = engine
-        self._index(engine)
+        self._map = SourceMap(engine)
         for bp in self.breakpoints:
             self._resolve(bp)
         service.debugger = self
@@ -414,7 +397,7 @@ class Debugger:
                 return b"continue"
 
         def canon(source: bytes) -> bytes:
-            return self._canonical(text(source)).encode("utf-8", "surrogateescape")
+            return canonical(text(source)).encode("utf-8", "surrogateescape")
 
         session = _Session(worker, load_chunk(worker.lua, "debugger")(worker.rt, event, canon))
         ref = weakref.ref(session)
@@ -516,7 +499,7 @@ class Debugger:
         for i, rec in enumerate(_values(session.frames())):
             source = text(rec[b"source"])
             line = int(rec[b"line"] or 0)
-            file, file_line = self._display(source, line)
+            file, file_line = self._map.display(source, line) if self._map else (source, line)
             name = text(rec[b"name"]) if rec[b"name"] else ""
             if not name:  # a handler is a function at line 1 of its chunk (runtime.lua)
                 defined = int(rec[b"linedefined"] or 0)
@@ -527,134 +510,13 @@ class Debugger:
 
     # -- resolving ---------------------------------------------------------------------
 
-    def _lua(self) -> Any:
-        """A private VM for compiling user code to find its lines (never runs it)."""
-        if self._scratch is None:
-            lua = luajit.LuaRuntime(encoding=None, unpack_returned_tuples=True,
-                                    register_eval=False)
-            self._scratch = load_chunk(lua, "debugger")(None, None, None)
-        return self._scratch
-
-    def _index(self, engine: Engine) -> None:
-        """Every inline handler in the configuration, by chunk name."""
-        self._chunks = {}
-        for d in _walk(engine.parsed.directives):
-            base = directive_base(d.name)
-            if base is None or d.name.endswith("_file"):
-                continue
-            if d.name.endswith("_block"):
-                source, start = d.lua_source or "", d.head_line or d.line
-            else:
-                args = d.args[1:] if base == "set_by_lua" else d.args
-                if not args:
-                    continue
-                source, start = args[0], d.line
-            name = f"={base}({os.path.basename(d.file)}:{d.line})"
-            self._chunks[name] = _Chunk(name, d.file, start, d.end_line or d.line,
-                                        source.encode("utf-8", "surrogateescape"), d)
-
     def _resolve(self, bp: Breakpoint) -> None:
-        bp.verified, bp.source, bp.chunk_line = False, "", 0
-        engine = self.engine
-        if engine is None:
-            bp.message = "not attached to an engine yet"
-            return
-        conf = self._conf_file(engine, bp.file)
-        if isinstance(conf, str) and conf.startswith("!"):
-            bp.message = conf[1:]
-            return
-        if conf is not None:
-            chunk = next((c for c in self._chunks.values()
-                          if c.file == conf and c.start <= bp.line <= c.end), None)
-            if chunk is None:
-                bp.message = (f"{bp.describe()} is not inside a *_by_lua_block (or *_by_lua) "
-                              "directive's Lua code")
-                return
-            source, src, chunk_line = chunk.chunkname, chunk.source, bp.line - chunk.start + 1
-            what = f"line {chunk_line} of {chunk.chunkname[1:]}"
+        if self._map is None:
+            res = Resolution(message="not attached to an engine yet")
         else:
-            path = self._lua_file(engine, bp.file)
-            if path is None:
-                bp.message = (f'unknown file "{bp.file}": neither a configuration file nor a '
-                              "Lua file found as given, under the prefix, the configuration "
-                              "directory or lua_package_path")
-                return
-            try:
-                with open(path, "rb") as fh:
-                    src = fh.read()
-            except OSError as exc:
-                bp.message = f"cannot read {path}: {exc.strerror}"
-                return
-            source, chunk_line, what = "@" + path, bp.line, path
-        lines, err = self._lua()[b"active_lines"](src, source.encode("utf-8", "surrogateescape"))
-        if lines is None:
-            bp.message = f"{what} does not compile: {text(err)}"
-            return
-        active = sorted(int(v) for v in lines.values())
-        if chunk_line not in active:
-            before = [n for n in active if n < chunk_line]
-            after = [n for n in active if n > chunk_line]
-            offset = bp.line - chunk_line
-            near = [str(n + offset) for n in (before[-1:] + after[:1])]
-            bp.message = (f"no Lua code at {bp.describe()} ({what})"
-                          + (f"; lines with code nearby: {', '.join(near)}" if near else ""))
-            return
-        bp.verified, bp.message, bp.source, bp.chunk_line = True, "", source, chunk_line
-
-    def _conf_file(self, engine: Engine, file: str) -> str | None:
-        """The configuration file ``file`` names (full path, suffix or basename), if any;
-        a message starting with "!" when it is ambiguous."""
-        files = list(engine.parsed.files)
-        real = os.path.realpath(file)
-        exact = [f for f in files if os.path.realpath(f) == real]
-        if exact:
-            return exact[0]
-        if file.endswith(".lua"):
-            return None
-        tail = [f for f in files if f.endswith(os.sep + file.lstrip(os.sep))]
-        if len(tail) > 1:
-            return "!" + f'"{file}" names several configuration files: ' + ", ".join(tail)
-        return tail[0] if tail else None
-
-    def _lua_file(self, engine: Engine, file: str) -> str | None:
-        conf_dir = os.path.dirname(engine.conf_path)
-        candidates = [file] if os.path.isabs(file) else [
-            file, os.path.join(engine.prefix, file), os.path.join(conf_dir, file)]
-        service = engine.http.services.get("lua")
-        if service is not None and service.workers and not os.path.isabs(file):
-            path = text(service.workers[0].lua.globals()[b"package"][b"path"])
-            for template in path.split(";"):
-                if "?" in template:
-                    candidates.append(os.path.join(os.path.dirname(template.split("?")[0]) or
-                                                   ".", file))
-        for c in candidates:
-            if os.path.isfile(c):
-                return os.path.realpath(c)
-        return None
-
-    def _canonical(self, source: str) -> str:
-        if source.startswith("@"):
-            return "@" + os.path.realpath(source[1:])
-        return source
-
-    def _display(self, source: str, line: int) -> tuple[str, int]:
-        """A chunk position as the user's file and line."""
-        chunk = self._chunks.get(source)
-        if chunk is not None:
-            return self._short(chunk.file), chunk.start + line - 1
-        if source.startswith("@"):
-            return self._short(source[1:]), line
-        return source.lstrip("="), line
-
-    def _short(self, path: str) -> str:
-        engine = self.engine
-        if engine is None:
-            return path
-        for root in (os.path.dirname(engine.conf_path), engine.prefix):
-            rel = os.path.relpath(path, root)
-            if not rel.startswith(".."):
-                return rel
-        return path
+            res = self._map.resolve(bp.file, bp.line)
+        bp.verified, bp.message, bp.source, bp.chunk_line = \
+            res.ok, res.message, res.source, res.chunk_line
 
 
 class ThreadedDebugger(Debugger):
@@ -701,13 +563,6 @@ class ThreadedDebugger(Debugger):
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-def _walk(directives: list[Directive]) -> Iterator[Directive]:
-    for d in directives:
-        yield d
-        if d.block:
-            yield from _walk(d.block)
-
 
 def _values(table: Any) -> list[Any]:
     if table is None:
