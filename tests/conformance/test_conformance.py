@@ -1,0 +1,99 @@
+"""The differential scenarios of every area, over real sockets: real nginx + ngx_lua on
+one side, ``ngx-explore serve``'s listener on the other, the same raw request bytes to
+both, the replies compared (status, headers that matter, body); ports are normalised
+since the two servers listen on different ones.
+
+Areas reuse the scenario lists the in-process differential tests define, so a scenario
+added there is checked here too.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from tests.differential import Reply, Req, parse_reply
+from tests.oracle import HAVE_NGINX, RealNginx
+from tests.server.harness import Served
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _core() -> tuple[str, dict, list[Req]]:
+    m = importlib.import_module("tests.core.test_core_diff")
+    files = dict(m.FILES)
+    files["conf/mime.types"] = (ROOT / "engine/conf/mime.types").read_text()
+    return m.CONF, files, [req for _, req in m.CASES]
+
+
+def _lua(module: str) -> tuple[str, dict, list[Req]]:
+    m = importlib.import_module(module)
+    from tests.lua.cases import request_for
+    return m._conf(), {}, [request_for(i, c) for i, c in enumerate(m.CASES)]
+
+
+def _proxy() -> tuple[str, dict, list[Req]] | None:
+    try:
+        m = importlib.import_module("tests.proxy.scenarios")
+    except ImportError:
+        return None
+    return m.CONF, getattr(m, "FILES", {}), list(m.REQUESTS)
+
+
+AREAS = {
+    "core": _core,
+    "lua-output": lambda: _lua("tests.lua.test_lua_output_diff"),
+    "lua-phases": lambda: _lua("tests.lua.test_lua_phases_diff"),
+    "proxy": _proxy,
+}
+
+def _params() -> list:
+    out = []
+    for area, make in AREAS.items():
+        spec = make()
+        if spec is None:
+            continue
+        for i, _ in enumerate(spec[2]):
+            out.append(pytest.param(area, i, id=f"{area}:{i}"))
+    return out
+
+
+_SERVERS: dict[str, tuple] = {}
+
+
+@pytest.fixture(scope="module")
+def servers():
+    opened = []
+    def get(area: str):  # type: ignore[no-untyped-def]
+        if area not in _SERVERS:
+            conf, files, reqs = AREAS[area]()
+            real = RealNginx(conf, files).__enter__()
+            ours = Served(conf, files).__enter__()
+            _SERVERS[area] = (real, ours, reqs)
+            opened.append(area)
+        return _SERVERS[area]
+    yield get
+    for area in opened:
+        real, ours, _ = _SERVERS.pop(area)
+        ours.__exit__(None, None, None)
+        real.__exit__(None, None, None)
+
+
+def _norm(reply: Reply, port: int) -> dict:
+    d = reply.comparable()
+    p = str(port)
+    d["headers"] = [(k, v.replace(p, "{port}")) for k, v in d["headers"]]
+    d["body"] = d["body"].replace(p.encode(), b"{port}")
+    return d
+
+
+@pytest.mark.skipif(not HAVE_NGINX, reason="real nginx with the Lua module is not installed")
+@pytest.mark.parametrize("area,index", _params())
+def test_conformance(servers, area: str, index: int) -> None:
+    real, ours, reqs = servers(area)
+    raw = reqs[index].raw()
+    want = parse_reply(real.request(raw))
+    got = parse_reply(ours.request(raw))
+    assert _norm(got, ours.port) == _norm(want, real.port)
