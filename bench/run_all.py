@@ -18,7 +18,7 @@ BENCHES = [
     ("bench_conf.py", [], []),
     ("bench_engine.py", [], ["--seconds", "0.5", "--runs", "1", "--sleepers", "1000"]),
     ("bench_lua_api.py", [], []),
-    ("bench_http.py", [], ["--duration", "2"]),
+    ("bench_http.py", ["--soak", "60"], ["--duration", "2", "--soak", "5"]),
     ("bench_app.py", [], ["--runs", "1", "--duration", "3"]),
     ("bench_debugger.py", [], []),
 ]
