@@ -163,7 +163,7 @@ class CoreModule(HttpModule):
             wire.body.append(data)
             wire.size += len(data)
         if last or wire.size >= wire.postpone:
-            await flush_wire(r)
+            await flush_wire(r, last)
 
 
 class _Wire:
@@ -189,8 +189,10 @@ def _wire(r: Request) -> _Wire:
     return wire
 
 
-async def flush_wire(r: Request) -> None:
-    """Write what the write filter holds to the client (ngx.flush, or enough output)."""
+async def flush_wire(r: Request, last: bool = False) -> None:
+    """Write what the write filter holds to the client (ngx.flush, or enough output).
+
+    At the end of the response the sink may keep it for one write with the rest."""
     wire = r.main.ctx.get("keep:wire")
     if wire is None or r.main.aborted:
         return
@@ -202,6 +204,10 @@ async def flush_wire(r: Request) -> None:
         await sink.send_body(chunk)
     wire.body.clear()
     wire.size = 0
+    if not last:
+        flush = getattr(sink, "flush", None)
+        if flush is not None:
+            await flush()
 
 
 def _size(d) -> int:  # type: ignore[no-untyped-def]

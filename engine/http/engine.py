@@ -664,6 +664,16 @@ class _Tee:
         await self.copy.send_body(data)
         await self.sink.send_body(data)
 
+    async def flush(self) -> None:
+        flush = getattr(self.sink, "flush", None)
+        if flush is not None:
+            await flush()
+
+    async def client_done(self, keepalive: bool) -> None:
+        done = getattr(self.sink, "client_done", None)
+        if done is not None:
+            await done(keepalive)
+
     async def finish(self, keepalive: bool) -> None:
         self.finished = True
         await self.copy.finish(keepalive)

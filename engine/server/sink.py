@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 
 class WireSink:
-    __slots__ = ("conn", "head", "chunked", "keepalive", "started", "finished", "broken")
+    __slots__ = ("conn", "head", "chunked", "keepalive", "started", "finished", "broken",
+                 "pending")
 
     def __init__(self, conn: HttpConnection) -> None:
         self.conn = conn
@@ -25,6 +26,8 @@ class WireSink:
         self.started = False
         self.finished = False
         self.broken = False
+        #: Body parts held until the end of the response or a flush: one write each.
+        self.pending: list[bytes] = []
 
     async def send_headers(self, status: int, reason: str, headers: list[tuple[str, str]],
                            chunked: bool) -> None:
@@ -45,17 +48,37 @@ class WireSink:
         if self.head is not None:
             parts.insert(0, self.head)
             self.head = None
-        await self._write(parts)
+        self.pending.extend(parts)
+
+    async def flush(self) -> None:
+        """The engine streams (ngx.flush, enough output): write what is held now."""
+        parts = self.pending
+        if self.head is not None:
+            parts.insert(0, self.head)
+            self.head = None
+        if parts:
+            self.pending = []
+            await self._write(parts)
+
+    async def client_done(self, keepalive: bool) -> None:
+        """ngx.eof: the client gets the end of the response now, the handler goes on
+        (the connection is not reused until the request really ends, as in nginx)."""
+        await self._end()
 
     async def finish(self, keepalive: bool) -> None:
         self.finished = True
         self.keepalive = keepalive
-        parts = []
+        await self._end()
+
+    async def _end(self) -> None:
+        parts = self.pending
+        self.pending = []
         if self.head is not None:
-            parts.append(self.head)
+            parts.insert(0, self.head)
             self.head = None
         if self.chunked:
             parts.append(b"0\r\n\r\n")
+            self.chunked = False  # the terminator goes out once
         if parts:
             await self._write(parts)
 
