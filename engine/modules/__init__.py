@@ -7,11 +7,15 @@ header/body filters. Adding a module means adding it to this list; the core impo
 BUILTIN_MODULES = [
     "engine.http.core_module:CoreModule",
     "engine.modules.log:LogModule",
+    "engine.modules.upstream:UpstreamModule",
     "engine.modules.static:StaticModule",
     "engine.modules.index:IndexModule",
     "engine.modules.try_files:TryFilesModule",
     "engine.modules.access:AccessModule",
     "engine.modules.rewrite:RewriteModule",
+    "engine.modules.proxy:ProxyModule",
+    "engine.modules.upstream_balancers:IpHashModule",
+    "engine.modules.upstream_balancers:LeastConnModule",
     "engine.modules.headers:HeadersModule",
     "engine.lua.module:LuaModule",
 ]

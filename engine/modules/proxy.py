@@ -1,0 +1,499 @@
+"""ngx_http_proxy_module: ``proxy_pass`` as a location's content handler.
+
+What nginx does for a proxied request, in its order:
+
+1. find the target: a group (``upstream`` block or the implicit group of ``host:port``),
+   or, when the URL has variables, evaluate it now (a group name, an IP literal, or a
+   name for the ``resolver``; without one nginx answers 502 ``no resolver defined``);
+2. build the request (``create_request``): method, the URI by nginx's rules (below),
+   ``HTTP/1.0`` unless ``proxy_http_version 1.1``, the ``proxy_set_header`` list with
+   nginx's defaults behind it, then the client's headers not named there, then the body;
+3. ask the balancer for a peer and try it; on an error or timeout, or a status listed in
+   ``proxy_next_upstream``, mark it and try the next while tries remain (never after a
+   non-idempotent request was sent, unless ``non_idempotent``); log as nginx does;
+4. pass the response on: the upstream's status line, its headers minus the hidden ones
+   (``Date``, ``Server``, ``X-Pad``, ``X-Accel-*``), ``Location`` rewritten by
+   ``proxy_redirect``, and the body through the engine's filter chains (so
+   ``add_header``, Lua header/body filters and chunking apply) — or, with
+   ``proxy_intercept_errors`` and an ``error_page`` for the status, nginx's error page.
+
+The URI: a ``proxy_pass`` with a URI part replaces the matched location prefix with it
+(``location /a/ { proxy_pass http://b/x/; }``: ``/a/1`` → ``/x/1``); without one the
+client's URI goes as it came, unless rewrite changed it, then the new ``$uri`` goes
+(escaped); after ``rewrite ... break`` the URI part is dropped and the whole new URI goes;
+with variables the URI part is used as written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from ..http.location import LocationConf, build_location_tree
+from ..http.phases import DECLINED, DONE, HttpModule, Phase
+from ..http.uri import InvalidURI, parse_target
+from .proxy_conf import ProxyConf, compile_conf, compile_target, escape_uri, pass_directive, \
+    proxy_vars
+from .proxy_transport import READING_BODY, AttemptFailure, HttpxEdge, Timeouts, \
+    UpstreamRequest, UpstreamResponse, open_in_process, serves_itself
+from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
+    Upstreams, URLError, literal_ip, parse_url, peer_name, upstream_states
+from .upstream_balancers import PeerSelection, chooser_for
+
+if TYPE_CHECKING:
+    from ..http.config import HttpConfig
+    from ..http.engine import HttpEngine
+    from ..http.request import Request
+
+KEY = "ngx_http_proxy_module"
+_NON_IDEMPOTENT = frozenset({"POST", "LOCK", "PATCH"})
+#: proxy_next_upstream http_XXX: the status nginx answers when it gives up on them.
+_NEXT_STATUS = {500: "http_500", 502: "http_502", 503: "http_503", 504: "http_504",
+                403: "http_403", 404: "http_404", 429: "http_429"}
+_IGNORED = frozenset({"connection", "keep-alive", "transfer-encoding"})
+
+
+@dataclass
+class ProxyCtx:
+    """The request's proxy variables (nginx's ``ctx->vars``), for ``$proxy_host``..."""
+
+    schema: str
+    host_header: str
+    port: str
+    uri: str
+    body_length: int | None = None
+
+
+class ProxyModule(HttpModule):
+    name = KEY
+
+    def __init__(self) -> None:
+        self.edge = HttpxEdge()
+        #: In-process backend requests still running after their front gave up on them.
+        self.tasks: set[asyncio.Task] = set()  # type: ignore[type-arg]
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def init(self, engine: HttpEngine) -> None:
+        add = engine.variables.add
+        add("proxy_host", lambda r: _ctx_attr(r, "host_header"))
+        add("proxy_port", lambda r: _ctx_attr(r, "port"))
+        add("proxy_internal_body_length", _body_length)
+        add("proxy_internal_chunked", lambda r: None)
+        # Where the request started, and the URI when its location was chosen: nginx's
+        # r->valid_unparsed_uri and r->valid_location, which decide the URI sent upstream.
+        engine.phases.add(Phase.POST_READ, "proxy", _remember_request, order=-100)
+        engine.phases.add(Phase.REWRITE, "proxy", _remember_location, order=-100)
+
+    def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        ups: Upstreams = engine.services["upstream"]
+        targets: dict[int, tuple[Any, Any, str]] = {}
+        rebuild: list[LocationConf] = []
+        for block in cfg.blocks:
+            found = pass_directive(block)
+            if found is None:
+                continue
+            d, declaring = found
+            if id(d) not in targets:
+                targets[id(d)] = compile_target(engine, ups, d, declaring)
+                if isinstance(declaring, LocationConf) and declaring.kind == "location" \
+                        and declaring.name.endswith("/") and not declaring.auto_redirect:
+                    declaring.auto_redirect = True
+                    parent = declaring.parent
+                    if isinstance(parent, LocationConf) and parent not in rebuild:
+                        rebuild.append(parent)
+            target, url_value, location = targets[id(d)]
+            conf = compile_conf(engine, block, d, target, url_value, location)
+            block.mod[KEY] = conf
+            if "content_handler" not in block.mod:
+                block.mod["content_handler"] = self._handler_for(conf)
+        for parent in rebuild:
+            # The location tree was built before modules configured; build this level
+            # again so "/x" answers 301 to "/x/" (nginx's clcf->auto_redirect).
+            parent.named = {}
+            parent.regex_locations = []
+            build_location_tree(parent, parent.nested)
+
+    def _handler_for(self, conf: ProxyConf) -> Callable[[Request], Awaitable[int]]:
+        async def proxy_pass(r: Request) -> int:
+            return await self.handle(r, r.loc.mod.get(KEY) or conf)
+        proxy_pass.label = f"proxy_pass {conf.directive.args[0]}"  # type: ignore[attr-defined]
+        return proxy_pass
+
+    async def stop(self, engine: HttpEngine, graceful: bool) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await self.edge.close()
+
+    # -- the handler -----------------------------------------------------------------------
+
+    async def handle(self, r: Request, conf: ProxyConf) -> int:
+        r.body_read = True  # nginx reads the whole body before connecting
+        found = await self._target(r, conf)
+        if isinstance(found, int):
+            return found
+        group, ctx, ssl = found
+        r.ctx["proxy"] = ctx
+        ureq = self._create_request(r, conf, ctx, ssl)
+        return await self._run(r, conf, group, ctx, ureq)
+
+    async def _target(self, r: Request, conf: ProxyConf
+                      ) -> int | tuple[UpstreamGroup, ProxyCtx, bool]:
+        t = conf.target
+        if t is not None:
+            return t.group, ProxyCtx(t.schema, t.host_header, t.port, t.uri), t.ssl
+        assert conf.url_value is not None
+        text = conf.url_value.evaluate(r)
+        low = text[:8].lower()
+        if len(text) > 7 and low.startswith("http://"):
+            schema, default_port, ssl = text[:7], 80, False
+        elif len(text) > 8 and low.startswith("https://"):
+            schema, default_port, ssl = text[:8], 443, True
+        else:
+            r.log("error", f'invalid URL prefix in "{text}"')
+            return 500
+        try:
+            url = parse_url(text[len(schema):], default_port, uri_part=True)
+        except URLError as exc:
+            r.log("error", f'{exc} in upstream "{text[len(schema):]}"')
+            return 500
+        uri = "/" + url.uri if url.uri.startswith("?") else url.uri
+        host_header, port = proxy_vars(url, default_port)
+        ctx = ProxyCtx(schema, host_header, port, uri)
+        ups: Upstreams = r.engine.services["upstream"]
+        group = ups.find_runtime(url.host, url.port, url.no_port)
+        if group is None:
+            group = await self._resolve(r, url.host, url.port, url.unix)
+            if isinstance(group, int):
+                return group
+        return group, ctx, ssl
+
+    async def _resolve(self, r: Request, host: str, port: int,
+                       unix: bool) -> UpstreamGroup | int:
+        """A group for one request (ngx_http_upstream_create_round_robin_peer)."""
+        if unix:
+            peers = [Peer(f"unix:{host}", host, 0, host, unix=True)]
+        elif (ip := literal_ip(host)) is not None:
+            peers = [Peer(peer_name(ip, port), ip, port, host)]
+        elif r.loc.first("resolver") is None:
+            r.log("error", f"no resolver defined to resolve {host}")
+            return 502
+        else:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port)
+            except OSError:
+                r.log("error", f"{host} could not be resolved (3: Host not found)")
+                return 502
+            addrs = list(dict.fromkeys(i[4][0] for i in infos))
+            peers = [Peer(peer_name(a, port), a, port, host) for a in addrs]
+        return UpstreamGroup(host, PeerList(host, peers, single=len(peers) == 1), True, None)
+
+    def _create_request(self, r: Request, conf: ProxyConf, ctx: ProxyCtx,
+                        ssl: bool) -> UpstreamRequest:
+        """ngx_http_proxy_create_request."""
+        method = conf.method.evaluate(r) if conf.method is not None else r.method
+        body: bytes | None = None
+        if conf.set_body is not None:
+            body = conf.set_body.evaluate(r).encode("utf-8", "surrogateescape")
+            ctx.body_length = len(body)
+        else:
+            cl = r.headers_in.get("content-length")
+            if cl is not None and cl.strip().isdigit():
+                ctx.body_length = int(cl.strip())
+            elif r.body and "chunked" in (r.headers_in.get("transfer-encoding") or "").lower():
+                ctx.body_length = len(r.body)
+            if conf.pass_request_body and r.body:
+                body = r.body
+        headers: list[tuple[str, str]] = []
+        for name, cv in conf.headers:
+            value = cv.evaluate(r)
+            if value:
+                headers.append((name, value))
+        if conf.pass_request_headers:
+            for name, value in r.headers_in:
+                if name.lower() not in conf.header_names:
+                    headers.append((name, value))
+        return UpstreamRequest(method, self._uri(r, conf, ctx), conf.http_version, headers,
+                               body, ssl)
+
+    def _uri(self, r: Request, conf: ProxyConf, ctx: ProxyCtx) -> str:
+        if conf.target is None and ctx.uri:
+            return ctx.uri
+        orig = r.ctx.get("keep:proxy_orig")
+        unchanged = orig == (r.uri, r.args)
+        if not ctx.uri and unchanged and not r.internal:
+            return _unparsed(r.main.unparsed_uri)
+        valid_location = r.ctx.get("proxy:loc_uri", r.uri) == r.uri
+        loc_len = len(conf.location) if valid_location and ctx.uri else 0
+        rest = r.uri[loc_len:] if r.uri.startswith(conf.location[:loc_len]) else r.uri
+        path = r.main.unparsed_uri.split("?", 1)[0]
+        if "%" in path or r.internal or not unchanged:
+            rest = escape_uri(rest)
+        uri = (ctx.uri if valid_location else "") + rest
+        return uri + ("?" + r.args if r.args else "")
+
+    # -- attempts --------------------------------------------------------------------------
+
+    async def _run(self, r: Request, conf: ProxyConf, group: UpstreamGroup, ctx: ProxyCtx,
+                   ureq: UpstreamRequest) -> int:
+        states = upstream_states(r)
+        if states:
+            states.append(None)  # " : " between this request's upstreams
+        sel = PeerSelection(group, r.conn.client_addr, chooser_for(r.engine, group))
+        if conf.next_upstream_tries and sel.tries > conf.next_upstream_tries:
+            sel.tries = conf.next_upstream_tries
+        started = time.monotonic()
+        timeouts = Timeouts(conf.connect_timeout, conf.send_timeout, conf.read_timeout)
+        attempt = 0
+        while True:
+            attempt += 1
+            state = UpstreamState(None)
+            states.append(state)
+            t0 = time.monotonic()
+            peer = sel.get()
+            if peer is None:
+                state.peer = group.name
+                state.status = 502
+                state.response_time = 0.0
+                r.upstream_name = f"{ctx.schema}{group.name}{ureq.target}"  # type: ignore[attr-defined]
+                r.trace.add("upstream", upstream=group.name, peer=None, attempt=attempt,
+                            reason="no live upstreams: every peer is down, busy, already "
+                                   "tried or failed within fail_timeout")
+                r.log("error", "no live upstreams while connecting to upstream")
+                return 502
+            state.peer = peer.name
+            sep = ":" if peer.unix else ""
+            r.upstream_name = f"{ctx.schema}{peer.name}{sep}{ureq.target}"  # type: ignore[attr-defined]
+            in_process = serves_itself(r.engine, peer)
+            r.trace.add("upstream", upstream=group.name, peer=peer.name, reason=sel.reason,
+                        attempt=attempt, tries_left=sel.tries,
+                        via="in-process (this engine listens there)" if in_process else "httpx")
+            try:
+                if in_process:
+                    resp = await open_in_process(r.engine, peer, ureq, timeouts, self.tasks)
+                else:
+                    resp = await self.edge.open(peer, ureq, timeouts)
+            except AttemptFailure as f:
+                state.response_time = time.monotonic() - t0
+                if f.kind != "timeout":
+                    r.log("error", f"{f.message} while {f.action}")
+                r.trace.add("upstream_response", peer=peer.name, error=f.message,
+                            action=f.action)
+                rc = self._next(r, conf, sel, state, f.kind, 504 if f.kind == "timeout"
+                                else 502, f.request_sent, started, f.action)
+                if rc is None:
+                    continue
+                return rc
+            state.status = resp.status
+            state.connect_time = 0.0
+            state.header_time = time.monotonic() - t0
+            ft = _NEXT_STATUS.get(resp.status)
+            if ft is not None and sel.tries > 1 and \
+                    self._may_retry(r, conf, ft, True, started):
+                await resp.close()
+                state.response_time = time.monotonic() - t0
+                r.trace.add("upstream_response", peer=peer.name, status=resp.status,
+                            verdict=f"proxy_next_upstream {ft}: try the next peer")
+                self._next(r, conf, sel, state, ft, resp.status, True, started,
+                           "reading response header from upstream")
+                continue
+            return await self._respond(r, conf, sel, state, resp, t0)
+
+    def _may_retry(self, r: Request, conf: ProxyConf, ft: str, request_sent: bool,
+                   started: float) -> bool:
+        allowed = conf.next_upstream
+        if ft not in allowed:
+            return False
+        if request_sent and r.method in _NON_IDEMPOTENT and "non_idempotent" not in allowed:
+            return False
+        timeout = conf.next_upstream_timeout
+        return not (timeout and time.monotonic() - started >= timeout)
+
+    def _next(self, r: Request, conf: ProxyConf, sel: PeerSelection, state: UpstreamState,
+              ft: str, status: int, request_sent: bool, started: float,
+              action: str) -> int | None:
+        """ngx_http_upstream_next: mark the peer, then give up (a status) or go on (None)."""
+        warning = sel.free(failed=ft not in ("http_403", "http_404"))
+        sel.current = None
+        if warning:
+            r.log("warn", f"{warning} while {action}")
+        if ft == "timeout":
+            r.log("error", f"upstream timed out (110: Connection timed out) while {action}")
+        state.status = status
+        if sel.tries == 0 or not self._may_retry(r, conf, ft, request_sent, started):
+            return status
+        return None
+
+    # -- the response ------------------------------------------------------------------------
+
+    async def _respond(self, r: Request, conf: ProxyConf, sel: PeerSelection,
+                       state: UpstreamState, resp: UpstreamResponse, t0: float) -> int:
+        r.upstream = UpstreamInfo(list(resp.headers))
+        status = resp.status
+        if status >= 300 and conf.intercept_errors and _has_error_page(r, status):
+            await resp.close()
+            self._done(r, sel, state, t0, resp)
+            r.trace.add("upstream_response", peer=state.peer, status=status,
+                        verdict="proxy_intercept_errors: error_page takes over")
+            if status == 401:
+                auth = _header(resp.headers, "www-authenticate")
+                if auth is not None:
+                    r.out.headers.add("WWW-Authenticate", auth)
+            return status
+        redirect = _header(resp.headers, "x-accel-redirect")
+        if redirect and "x-accel-redirect" not in conf.ignore_headers:
+            await resp.close()
+            self._done(r, sel, state, t0, resp)
+            r.trace.add("upstream_response", peer=state.peer, status=status,
+                        verdict=f"X-Accel-Redirect to {redirect}")
+            if redirect.startswith("@"):
+                return await r.engine.named_location(r, redirect, "x_accel_redirect")
+            path, _, args = redirect.partition("?")
+            if r.method != "HEAD":
+                r.method = "GET"
+            return await r.engine.internal_redirect(r, path, args, "x_accel_redirect")
+        self._copy_headers(r, conf, resp)
+        r.out.status = status
+        r.out.status_line = resp.status_line
+        r.trace.add("upstream_response", peer=state.peer, status=status,
+                    verdict="passed to the client")
+        await r.engine.send_header(r)
+        expected = r.out.content_length
+        received = 0
+        no_body = r.method == "HEAD" or status in (204, 304) or status < 200
+        while not no_body:
+            try:
+                chunk = await resp.read(conf.read_timeout)
+            except AttemptFailure as f:
+                r.log("error", f"{f.message} while {READING_BODY}")
+                return await self._broken(r, sel, state, t0, resp)
+            if not chunk:
+                break
+            received += len(chunk)
+            await r.engine.output(r, chunk, False)
+        if not no_body and expected is not None and received < expected:
+            r.log("error", f"upstream prematurely closed connection while {READING_BODY}")
+            return await self._broken(r, sel, state, t0, resp)
+        state.response_length = received
+        await resp.close()
+        self._done(r, sel, state, t0, resp)
+        await self._nest(r, resp)
+        await r.engine.output(r, b"", True)
+        return DONE
+
+    async def _broken(self, r: Request, sel: PeerSelection, state: UpstreamState, t0: float,
+                      resp: UpstreamResponse) -> int:
+        """The body broke off: nginx sends what it has and closes the connection."""
+        await resp.close()
+        self._done(r, sel, state, t0, resp)
+        flush = r.engine.services.get("flush_output")
+        if flush is not None:
+            await flush(r)
+        r.engine.abort(r)
+        return DONE
+
+    def _done(self, r: Request, sel: PeerSelection, state: UpstreamState, t0: float,
+              resp: UpstreamResponse) -> None:
+        if sel.current is not None:
+            sel.free(failed=False)
+            sel.current = None
+        state.response_time = time.monotonic() - t0
+
+    async def _nest(self, r: Request, resp: UpstreamResponse) -> None:
+        """Show the backend's own trace inside the front request's, for in-process peers."""
+        task = resp.extra.get("task")
+        if task is None or not r.trace.enabled:
+            return
+        try:
+            exchange = await asyncio.wait_for(asyncio.shield(task), 1.0)
+        except (asyncio.TimeoutError, Exception):
+            return
+        r.trace.nest("upstream_trace", exchange.trace, server=exchange.server,
+                     location=exchange.location, status=exchange.response.status)
+
+    def _copy_headers(self, r: Request, conf: ProxyConf, resp: UpstreamResponse) -> None:
+        """ngx_http_upstream_process_headers, for what the proxy module passes on."""
+        out = r.out
+        for name, value in resp.headers:
+            low = name.lower()
+            if low in conf.hide or low in _IGNORED:
+                continue
+            if low == "content-type":
+                out.content_type = value
+            elif low == "content-length":
+                v = value.strip()
+                out.content_length = int(v) if v.isdigit() else None
+            elif low == "location" and value:
+                self._location(r, conf, name, value)
+            else:
+                out.headers.add(name, value)
+
+    def _location(self, r: Request, conf: ProxyConf, name: str, value: str) -> None:
+        """``proxy_redirect``: a rewritten relative Location goes through the header
+        filter (absolute_redirect makes it absolute); anything else keeps its place."""
+        for rule in conf.redirects:
+            new = rule.apply(r, value)
+            if new is None:
+                continue
+            r.trace.add("header", op="set", name=name, value=new,
+                        phase="proxy_redirect: rewritten from " + value)
+            if new.startswith("/"):
+                r.out.location = new
+            else:
+                r.out.headers.add(name, new)
+            return
+        r.out.headers.add(name, value)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+async def _remember_request(r: Request) -> int:
+    if r.parent is None and "keep:proxy_orig" not in r.ctx:
+        r.ctx["keep:proxy_orig"] = (r.uri, r.args)
+    return DECLINED
+
+
+async def _remember_location(r: Request) -> int:
+    r.ctx["proxy:loc_uri"] = r.uri
+    return DECLINED
+
+
+def _unparsed(target: str) -> str:
+    """``r->unparsed_uri``: the target as received, without an absolute form's host."""
+    if target.startswith("/"):
+        return target
+    try:
+        parse_target(target)
+    except InvalidURI:
+        return target
+    rest = target.split("://", 1)[-1]
+    cut = min([i for i in (rest.find("/"), rest.find("?")) if i >= 0], default=len(rest))
+    path = rest[cut:] or "/"
+    return "/" + path if path.startswith("?") else path
+
+
+def _ctx_attr(r: Request, attr: str) -> str | None:
+    ctx = r.ctx.get("proxy")
+    return getattr(ctx, attr) if isinstance(ctx, ProxyCtx) else None
+
+
+def _body_length(r: Request) -> str | None:
+    ctx = r.ctx.get("proxy")
+    if not isinstance(ctx, ProxyCtx) or ctx.body_length is None:
+        return None
+    return str(ctx.body_length)
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str | None:
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return None
+
+
+def _has_error_page(r: Request, status: int) -> bool:
+    pages = r.loc.mod.get("core", {}).get("error_pages") or []
+    return any(status in p.codes for p in pages)
