@@ -46,7 +46,7 @@ return function(rt, py_event, py_canon)
     -- A stop: hand it to Python, then take its answer ("continue", "in", "over", "out").
     local function stop(kind, id, line)
         local co = running()
-        paused = { co = co, hooked = true }
+        paused = { co = co, marker = hook }
         local ok, action = pcall(py_event, kind, id, line, nil)
         paused = nil
         if not ok or action == "continue" or action == nil then
@@ -109,12 +109,52 @@ return function(rt, py_event, py_canon)
         stop("step", 0, line)
     end
 
+    -- Break on error with the stack alive: while it is on, threads run their function
+    -- under xpcall (runtime.lua's `wrap`), whose message handler pauses right where the
+    -- error happened; the error then goes on unchanged, with the traceback of that place.
+    local caught = setmetatable({}, { __mode = "k" })  -- thread -> its traceback text
+    local traceback = debug.traceback
+
+    local function handler(err)
+        local co = running()
+        if co == nil then return err end
+        if paused == nil then
+            paused = { co = co, marker = handler }
+            pcall(py_event, "error", 0, 0, tostring(err))
+            paused = nil
+            step = nil
+            if rearm then rearm() end
+        end
+        local tb = traceback("", 2):gsub("^\n", "")
+        -- the last two frames are xpcall and the wrapper: not the user's
+        caught[co] = tb:gsub("\n[^\n]*\n[^\n]*$", "")
+        return err
+    end
+
+    local function rethrow(ok, ...)
+        if ok then return ... end
+        error((...), 0)
+    end
+
+    local function wrap(fn)
+        return function(...) return rethrow(xpcall(fn, handler, ...)) end
+    end
+
+    -- A thread that failed: already seen by the handler (its traceback replaces the one
+    -- of the rethrow), or, for a thread that was not wrapped, a pause on its dead stack
+    -- (LuaJIT keeps its frames, but not the failing frame's line and locals).
     on_error = function(co, err)
-        if paused ~= nil then return end
-        paused = { co = co, hooked = false }
+        local tb = caught[co]
+        if tb ~= nil then
+            caught[co] = nil
+            return tb
+        end
+        if paused ~= nil then return nil end
+        paused = { co = co }
         pcall(py_event, "error", 0, 0, tostring(err))
         paused = nil
         step = nil
+        return nil
     end
 
     local function set(bps, hooked, on_err)
@@ -135,7 +175,7 @@ return function(rt, py_event, py_canon)
                 jit.on()
             end
         end
-        rt.set_debugger(armed and hook or nil, on_err and on_error or nil)
+        rt.set_debugger(armed and hook or nil, on_err and on_error or nil, on_err and wrap or nil)
     end
 
     disarm = function() set(lines, false, break_on_error) end
@@ -176,9 +216,9 @@ return function(rt, py_event, py_canon)
         return out, nil
     end
 
-    function D.check_expression(src)
+    function D.check_expression(src, expression_only)
         local f, err = loadstring("return " .. src, "=eval")
-        if f then return true, nil end
+        if f or expression_only then return f ~= nil, err end
         f, err = loadstring(src, "=eval")
         if f then return true, nil end
         return false, err
@@ -221,11 +261,11 @@ return function(rt, py_event, py_canon)
     function D.frames()
         local co = need_pause()
         local start = 0
-        if paused.hooked then
+        if paused.marker then  -- skip the hook or handler that holds the pause, and above
             for lvl = 0, 10000 do
                 local info = getinfo(co, lvl, "f")
                 if info == nil then break end
-                if info.func == hook then start = lvl + 1 break end
+                if info.func == paused.marker then start = lvl + 1 break end
             end
         end
         local out = {}
@@ -311,8 +351,14 @@ return function(rt, py_event, py_canon)
 
     local function run_in(level, src, as_test)
         local co = need_pause()
+        if rearm then rearm() end  -- a fresh watchdog budget for what the user runs
         local f, err = loadstring("return " .. src, "=eval")
-        if not f and not as_test then f, err = loadstring(src, "=eval") end
+        if not f and not as_test then
+            local g, err2 = loadstring(src, "=eval")
+            -- neither compiles: report the statement's error if it looks like one
+            f, err = g, (src:match("^%s*[%a_][%w_.%[%]\"']*%s*=[^=]")
+                         or src:match("^%s*local%s") or src:match("^%s*[%a]+%s")) and err2 or err
+        end
         if not f then return false, err end
         setfenv(f, frame_env(co, level))
         local function pack(...) return { n = select("#", ...), ... } end

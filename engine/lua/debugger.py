@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _HIT = re.compile(r"^\s*(==|>=|>|%)?\s*(\d+)\s*$")
+_POSITION = re.compile(r"^[^\n]*?:(\d+): ")
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,7 @@ class PauseState:
         self.uri: str | None = getattr(self.request, "uri", None)
         self.is_subrequest = self.request is not None and self.request.parent is not None
         self.phase = _context_name(worker, lr.state) if lr is not None else ""
-        self.frames: list[Frame] = debugger._frames(session)
+        self.frames: list[Frame] = debugger._frames(session, error)
         bottom = self.frames[-1] if self.frames else None
         self.chunk = bottom.chunk if bottom else ""
 
@@ -319,7 +320,7 @@ class Debugger:
         if condition is not None and not condition.strip():
             condition = None
         if condition is not None:
-            err = check_expression(condition)
+            err = check_expression(condition, expression_only=True)
             if err is not None:
                 raise ValueError(f"bad condition: {err}")
         if hit_condition is not None and not _HIT.match(hit_condition):
@@ -494,11 +495,14 @@ class Debugger:
         frames = session.frames()
         return int(frames[1][b"level"]) if frames[1] is not None else 0
 
-    def _frames(self, session: _Session) -> list[Frame]:
+    def _frames(self, session: _Session, error: str | None) -> list[Frame]:
         out = []
         for i, rec in enumerate(_values(session.frames())):
             source = text(rec[b"source"])
             line = int(rec[b"line"] or 0)
+            if line <= 0 and i == 0 and error:  # LuaJIT loses the line of a VM error...
+                m = _POSITION.match(error)  # ...which its message still carries
+                line = int(m.group(1)) if m else line
             file, file_line = self._map.display(source, line) if self._map else (source, line)
             name = text(rec[b"name"]) if rec[b"name"] else ""
             if not name:  # a handler is a function at line 1 of its chunk (runtime.lua)

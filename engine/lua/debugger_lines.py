@@ -59,9 +59,10 @@ def scratch() -> Any:
     return load_chunk(lua, "debugger")(None, None, None)
 
 
-def check_expression(source: str) -> str | None:
-    """None when ``source`` compiles as a Lua expression or statement, else Lua's error."""
-    ok, err = scratch()[b"check_expression"](source.encode("utf-8", "surrogateescape"))
+def check_expression(source: str, expression_only: bool = False) -> str | None:
+    """None when ``source`` compiles as a Lua expression (or statement), else Lua's error."""
+    ok, err = scratch()[b"check_expression"](source.encode("utf-8", "surrogateescape"),
+                                             expression_only)
     return None if ok else text(err)
 
 
@@ -132,7 +133,8 @@ class SourceMap:
         """A chunk position as the user's file (short) and line."""
         chunk = self.chunks.get(source)
         if chunk is not None:
-            return self.short(chunk.file), chunk.start + line - 1
+            # the handler's last line ("end", runtime.lua adds it) is the block's "}"
+            return self.short(chunk.file), min(chunk.start + line - 1, chunk.end)
         if source.startswith("@"):
             return self.short(source[1:]), line
         return source.lstrip("="), line

@@ -112,11 +112,16 @@ return function(ngx, py)
         threads[id] = nil
     end
 
+    -- The debugger's break-on-error parts while it is attached (debugger.lua): `wrap`
+    -- runs a thread's function under a message handler that sees the live stack at the
+    -- error; `on_error` sees failed threads before they are reported. nil otherwise.
+    local wrap, on_error = nil, nil
+
     -- Start an entry thread running a fresh closure of `factory`; returns its number.
     function M.spawn(state, factory)
         local fn = factory()
         setfenv(fn, globals(state))
-        return M.register(co_create(fn))
+        return M.register(co_create(wrap and wrap(fn) or fn))
     end
 
     -- init_by_lua / init_worker_by_lua run in the real globals: what they define is seen
@@ -124,12 +129,12 @@ return function(ngx, py)
     function M.spawn_global(factory)
         local fn = factory()
         setfenv(fn, G)
-        return M.register(co_create(fn))
+        return M.register(co_create(wrap and wrap(fn) or fn))
     end
 
     -- A coroutine for a function that keeps its own environment (timer callbacks).
     function M.spawn_fn(fn)
-        return M.register(co_create(fn))
+        return M.register(co_create(wrap and wrap(fn) or fn))
     end
 
     local function take_output(state)
@@ -142,14 +147,13 @@ return function(ngx, py)
     end
     M.take_output = take_output
 
-    local on_error = nil     -- the debugger's break-on-error callback, while it is set
-
     local function finish(state, id, co, ok, ...)
-        if not ok and on_error ~= nil then on_error(co, (...)) end  -- before the 500
+        local tb = nil
+        if not ok and on_error ~= nil then tb = on_error(co, (...)) end  -- before the 500
         cur = nil
         if not ok then
             threads[id] = nil
-            return "error", take_output(state), (...), traceback(co)
+            return "error", take_output(state), (...), tb or traceback(co)
         end
         if co_status(co) == "dead" then
             threads[id] = nil
@@ -190,8 +194,8 @@ return function(ngx, py)
     local debug_hook = nil
     M.check_limits = check_limits
 
-    function M.set_debugger(hook, error_fn)
-        debug_hook, on_error = hook, error_fn
+    function M.set_debugger(hook, error_fn, wrap_fn)
+        debug_hook, on_error, wrap = hook, error_fn, wrap_fn
         if hook == nil then  -- hooks are global in LuaJIT: put the watchdog's back now
             if limit > 0 or memory_kb > 0 then sethook(watchdog, "", 10000) else sethook() end
         end
