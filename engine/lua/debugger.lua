@@ -349,6 +349,10 @@ return function(rt, py_event, py_canon)
         return sorted_pairs(upvalue_index(fn), function(i) return select(2, getupvalue(fn, i)) end)
     end
 
+    local STATEMENT = { ["local"] = true, ["for"] = true, ["if"] = true, ["while"] = true,
+                        ["repeat"] = true, ["do"] = true, ["return"] = true,
+                        ["function"] = true }
+
     local function run_in(level, src, as_test)
         local co = need_pause()
         if rearm then rearm() end  -- a fresh watchdog budget for what the user runs
@@ -356,8 +360,8 @@ return function(rt, py_event, py_canon)
         if not f and not as_test then
             local g, err2 = loadstring(src, "=eval")
             -- neither compiles: report the statement's error if it looks like one
-            f, err = g, (src:match("^%s*[%a_][%w_.%[%]\"']*%s*=[^=]")
-                         or src:match("^%s*local%s") or src:match("^%s*[%a]+%s")) and err2 or err
+            f, err = g, (STATEMENT[src:match("^%s*([%a_][%w_]*)") or ""]
+                         or src:match("^[^=]*[^=~<>]=[^=]")) and err2 or err
         end
         if not f then return false, err end
         setfenv(f, frame_env(co, level))

@@ -540,8 +540,6 @@ class ThreadedDebugger(Debugger):
             queue.Queue()
 
     def on_pause(self, state: PauseState) -> Command:
-        while not self.commands.empty():  # answers left over from an earlier pause
-            self.commands.get_nowait()
         self.pauses(state.info())
         while True:
             item = self.commands.get()
