@@ -277,7 +277,7 @@ def _default_redirect(d: Directive | None, conf: ProxyConf, block: Block) -> Red
         if conf.target is None and own:
             raise ConfigError('"proxy_redirect default" cannot be used with "proxy_pass" '
                               'directive with variables', d.file, line_of(d))
-        if not own or own[0].line > d.line:
+        if not own or _position(block, own[0]) > _position(block, d):
             raise ConfigError('"proxy_redirect default" should be placed after the '
                               '"proxy_pass" directive', d.file, line_of(d))
     assert conf.target is not None
@@ -287,6 +287,14 @@ def _default_redirect(d: Directive | None, conf: ProxyConf, block: Block) -> Red
     else:
         value, replacement = t.url + "/", "/"
     return Redirect(ComplexValue(value, [value]), None, ComplexValue(replacement, [replacement]))
+
+
+def _position(block: Block, d: Directive) -> int:
+    """Where ``d`` stands among the block's directives (two may share a line)."""
+    for i, item in enumerate(block.items):
+        if item is d:
+            return i
+    return len(block.items)
 
 
 # --- the URI sent upstream ------------------------------------------------------------------

@@ -32,6 +32,8 @@ http {
     upstream dead { server 127.0.0.1:{port4}; server 127.0.0.2:{port4}; }
     upstream half_dead { server 127.0.0.1:{port4}; server 127.0.0.1:{port3}; }
     upstream nu503 { server 127.0.0.1:{port2}; server 127.0.0.1:{port3}; }
+    upstream nu502 { server 127.0.0.1:{port2}; server 127.0.0.1:{port3}; }
+    upstream nu502post { server 127.0.0.1:{port2}; server 127.0.0.1:{port3}; }
     upstream kept { server 127.0.0.1:{port2}; keepalive 8; }
     upstream iph { ip_hash; server 127.0.0.1:{port1}; server 127.0.0.1:{port2}; server 127.0.0.1:{port3}; }
     upstream iph_down { ip_hash; server 127.0.0.1:{port1}; server 127.0.0.1:{port2}; server 127.0.0.1:{port3} down; }
@@ -65,6 +67,8 @@ http {
         location /nohdrs/ { proxy_pass_request_headers off; proxy_pass http://127.0.0.1:{port1}; }
         location /nobody/ { proxy_pass_request_body off; proxy_pass http://127.0.0.1:{port1}; }
 
+        location /ifset/ { proxy_pass http://127.0.0.1:{port1}; if ($arg_x) { add_header X-If 1; } }
+        location /ifpass/ { if ($arg_b) { proxy_pass http://127.0.0.1:{port2}; } proxy_pass http://127.0.0.1:{port3}; }
         location /inherit/ { proxy_pass http://127.0.0.1:{port1}; }
         location /trap/ { proxy_set_header X-Loc l; proxy_pass http://127.0.0.1:{port1}; }
         location /noua/ { proxy_set_header User-Agent ""; proxy_pass http://127.0.0.1:{port1}; }
@@ -84,6 +88,7 @@ http {
         location /redir_custom/ { proxy_redirect http://127.0.0.1:{port2}/b/ http://front.example/; proxy_pass http://127.0.0.1:{port2}/b/; }
         location /ie/ { proxy_intercept_errors on; error_page 404 = /fallback; proxy_pass http://127.0.0.1:{port2}/missing/; }
         location /nie/ { error_page 404 = /fallback; proxy_pass http://127.0.0.1:{port2}/missing/; }
+        location /ie2/ { proxy_intercept_errors on; error_page 404 = /uri/again; proxy_pass http://127.0.0.1:{port2}/missing/; }
         location /fallback { return 200 "fallback\n"; }
         location /slow/ { proxy_read_timeout 200ms; proxy_pass http://127.0.0.1:{port2}; }
         location /uphdr/ { add_header X-Got "$upstream_http_x_custom"; proxy_pass http://127.0.0.1:{port2}/resp/; }
@@ -98,6 +103,8 @@ http {
         location /dead/ { proxy_pass http://dead/; }
         location /half_dead/ { proxy_pass http://half_dead/; }
         location /nu503/ { proxy_next_upstream error http_503; proxy_pass http://nu503/s503; }
+        location /nu502/ { proxy_next_upstream error http_502; proxy_pass http://nu502/s502; }
+        location /nu502post/ { proxy_next_upstream error http_502; proxy_pass http://nu502post/s502; }
         location /nu503off/ { proxy_next_upstream off; proxy_pass http://nu503/s503; }
         location /kept/ { proxy_http_version 1.1; proxy_set_header Connection ""; proxy_pass http://kept/; }
         location /iph/ { proxy_pass http://iph/; }
@@ -127,6 +134,7 @@ http {
         location /missing/ { return 404 "backend 404\n"; }
         location /slow/ { content_by_lua_block { ngx.sleep(1) ngx.say("slow") } }
         location /s503 { return 503; }
+        location /s502 { return 502; }
         location /lcslow { content_by_lua_block { ngx.sleep(0.6) ngx.print("two\n") } }
     }
     server {
@@ -134,6 +142,7 @@ http {
         location / { return 200 "three\n"; }
         location /end/ { return 200 "$http_x_forwarded_for|$http_x_real_ip|$remote_addr\n"; }
         location /s503 { return 200 "three ok\n"; }
+        location /s502 { return 200 "three ok\n"; }
         location /lcslow { content_by_lua_block { ngx.sleep(0.6) ngx.print("three\n") } }
     }
 }
@@ -170,6 +179,10 @@ CASES = [
         ("User-Agent", "t"), ("TE", "trailers"),
         ("Keep-Alive", "300"), ("Upgrade", "x"), ("X-Forwarded-For", "1.2.3.4")])),
     ("proxy_set_header inheritance trap", Req("GET", "/trap/x")),
+    ("if block inherits proxy_pass", Req("GET", "/ifset/a?x=1")),
+    ("if block without a match", Req("GET", "/ifset/a")),
+    ("proxy_pass inside if", Req("GET", "/ifpass/a?b=1")),
+    ("proxy_pass beside if", Req("GET", "/ifpass/a")),
     ("empty value removes the header", Req("GET", "/noua/x", H + [("User-Agent", "ua")])),
     ("Host $host and $proxy_host/$proxy_port", Req("GET", "/host/x", [("Host", "Example.COM:81")])),
     ("group name as Host", Req("GET", "/grp/x")),
@@ -196,6 +209,9 @@ CASES = [
     ("single server down: no live upstreams", Req("GET", "/all_down/x")),
     ("next upstream on http_503", Req("GET", "/nu503/x")),
     ("next upstream off", Req("GET", "/nu503off/x")),
+    ("GET is retried on http_502", Req("GET", "/nu502/x")),
+    ("POST is not retried on http_502", Req("POST", "/nu502post/x", body=b"p")),
+    ("upstreams of two locations separated by ' : '", Req("GET", "/ie2/x")),
     ("keepalive upstream accepted", Req("GET", "/kept/x")),
 ]
 
