@@ -73,6 +73,11 @@ class ProxyModule(HttpModule):
         self.edge = HttpxEdge()
         #: In-process backend requests still running after their front gave up on them.
         self.tasks: set[asyncio.Task] = set()  # type: ignore[type-arg]
+        #: In-process hops in flight: each holds two of nginx's connections (the
+        #: upstream one and the accepted one), which is what stops a proxy loop.
+        self.hops = 0
+        self.worker_connections = 512
+        self.listeners = 1
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -89,6 +94,9 @@ class ProxyModule(HttpModule):
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         ups: Upstreams = engine.services["upstream"]
+        wc = cfg.events.value("worker_connections") if cfg.events is not None else None
+        self.worker_connections = int(wc) if wc and wc.isdigit() else 512
+        self.listeners = max(1, len(cfg.addresses))
         targets: dict[int, tuple[Any, Any, str]] = {}
         rebuild: list[LocationConf] = []
         for block in cfg.blocks:
@@ -270,9 +278,20 @@ class ProxyModule(HttpModule):
             r.trace.add("upstream", upstream=group.name, peer=peer.name, reason=sel.reason,
                         attempt=attempt, tries_left=sel.tries,
                         via="in-process (this engine listens there)" if in_process else "httpx")
+            if in_process and self.listeners + 1 + 2 * self.hops + 1 > self.worker_connections:
+                sel.free(failed=False)
+                state.response_time = 0.0
+                r.log("alert", f"{self.worker_connections} worker_connections are not "
+                               f"enough while connecting to upstream")
+                return 500
             try:
                 if in_process:
-                    resp = await open_in_process(r.engine, peer, ureq, timeouts, self.tasks)
+                    self.hops += 1
+                    try:
+                        resp = await open_in_process(r.engine, peer, ureq, timeouts,
+                                                     self.tasks)
+                    finally:
+                        self.hops -= 1
                 else:
                     resp = await self.edge.open(peer, ureq, timeouts)
             except AttemptFailure as f:
