@@ -18,6 +18,9 @@ CONF = """\
 events {}
 http {
     lua_package_path "$PREFIX/lua/?.lua;;";
+    init_worker_by_lua_block {
+        local started = "yes"  -- @init_worker
+    }
     server {
         listen 8080;
         location /phases {
@@ -106,6 +109,16 @@ http {
                 ngx.say("scheduled")
             }
         }
+        location /spawn {
+            content_by_lua_block {
+                local th = ngx.thread.spawn(function(n)
+                    local doubled = n * 2  -- @thread
+                    return doubled
+                end, 21)
+                local ok, res = ngx.thread.wait(th)
+                ngx.say(res)
+            }
+        }
         location /file {
             content_by_lua_file lua/handler.lua;
         }
@@ -141,6 +154,11 @@ class Site:
             if text.rstrip().endswith(f"-- @{marker}"):
                 return n
         raise KeyError(marker)
+
+    def find(self, text: str) -> int:
+        """The configuration line holding ``text``."""
+        return next(n for n, line in enumerate(self.conf.read_text().splitlines(), 1)
+                    if text in line)
 
     def engine(self, **options: Any) -> Engine:
         return Engine.load(str(self.conf), prefix=str(self.root), options=options or None)

@@ -102,7 +102,7 @@ def test_lines_without_code_are_refused(site: Site) -> None:
     assert bp.message == (f"no Lua code at nginx.conf:{blank} (line 4 of "
                           f"content_by_lua(nginx.conf:{site.line('t_a') - 2})); lines with "
                           f"code nearby: {blank - 1}, {blank + 1}")
-    outside = dbg.add_breakpoint("nginx.conf", 5)  # listen 8080;
+    outside = dbg.add_breakpoint("nginx.conf", site.find("listen 8080;"))
     assert "is not inside a *_by_lua_block" in outside.message
     empty_mod = dbg.add_breakpoint("mod.lua", 2)
     assert empty_mod.message.startswith("no Lua code at mod.lua:2 (")

@@ -68,10 +68,12 @@ def test_break_on_error_prints_the_stack(site: Site, capsys) -> None:
 
 
 def test_unresolved_breakpoint_exits_2(site: Site, capsys) -> None:
+    listen = site.find("listen 8080;")
     code, out, err = run(capsys, str(site.conf), "GET /t", "-p", str(site.root),
-                         "--break", "nginx.conf:5", "--break", "nope.lua:3")
+                         "--break", f"nginx.conf:{listen}", "--break", "nope.lua:3")
     assert code == 2
-    assert "breakpoint nginx.conf:5 not set: nginx.conf:5 is not inside a *_by_lua_block" in err
+    assert (f"breakpoint nginx.conf:{listen} not set: nginx.conf:{listen} is not inside a "
+            "*_by_lua_block") in err
     assert 'breakpoint nope.lua:3 not set: unknown file "nope.lua"' in err
     assert "HTTP/1.1 200 OK" in out  # the request still ran
 

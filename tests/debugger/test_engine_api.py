@@ -157,3 +157,19 @@ async def test_a_failing_on_pause_does_not_fail_the_request(site: Site) -> None:
     ex = await get(engine, "/t")
     assert ex.response.text == "a=1 b=2\n"
     assert "ui crashed" in dbg.last_error
+
+
+async def test_light_thread_and_init_worker(site: Site) -> None:
+    engine = site.engine()
+    dbg = Recorder(probe=lambda s: (s.phase, s.locals()))
+    engine.debugger = dbg
+    dbg.add_breakpoint("nginx.conf", site.line("init_worker"))
+    dbg.add_breakpoint("nginx.conf", site.line("thread"))
+    await engine.start()
+    assert (await get(engine, "/spawn")).response.text == "42\n"
+    await engine.stop()
+    assert dbg.pauses[0].where.startswith(
+        f"paused at nginx.conf:{site.line('init_worker')} in init_worker_by_lua(nginx.conf:")
+    assert dbg.pauses[0].where.endswith("(no request)")
+    assert dbg.probed[1] == ("content", [("n", "21")])
+    assert dbg.pauses[1].where.endswith(" GET /spawn")
