@@ -191,7 +191,7 @@ class ProxyModule(HttpModule):
         else:
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(host, port)
-            except OSError:
+            except (OSError, UnicodeError):
                 r.log("error", f"{host} could not be resolved (3: Host not found)")
                 return 502
             addrs = list(dict.fromkeys(i[4][0] for i in infos))

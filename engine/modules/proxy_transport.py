@@ -27,6 +27,7 @@ import asyncio
 import errno
 import itertools
 import os
+import ssl
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,7 @@ CONNECTING = "connecting to upstream"
 SENDING = "sending request to upstream"
 READING_HEADER = "reading response header from upstream"
 READING_BODY = "reading upstream"
+HANDSHAKING = "SSL handshaking to upstream"
 
 _LOOPBACK = {"127.0.0.1", "::1"}
 _client_ports = itertools.count(40001)
@@ -170,10 +172,16 @@ async def open_in_process(engine: HttpEngine, peer: Peer, req: UpstreamRequest,
     task = asyncio.ensure_future(engine.handle(http_req, sink))
     tasks.add(task)  # a timed-out backend goes on, like a real one would
     task.add_done_callback(tasks.discard)
-    try:
-        kind, data = await asyncio.wait_for(sink.queue.get(), timeouts.read or None)
-    except asyncio.TimeoutError:
-        raise timed_out(READING_HEADER, True) from None
+    getter = asyncio.ensure_future(sink.queue.get())
+    done, _ = await asyncio.wait({getter, task}, timeout=timeouts.read or None,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if getter not in done:
+        getter.cancel()
+        if task in done:  # the backend ended without a word (an engine failure)
+            raise AttemptFailure("error", "upstream prematurely closed connection",
+                                 READING_HEADER, True)
+        raise timed_out(READING_HEADER, True)
+    kind, data = getter.result()
     if kind != "headers":
         raise AttemptFailure("error", "upstream prematurely closed connection",
                              READING_HEADER, True)
@@ -222,13 +230,17 @@ class HttpxEdge:
         ext = {"target": req.target.encode("utf-8", "surrogateescape"),
                "timeout": {"connect": timeouts.connect or None, "read": timeouts.read or None,
                            "write": timeouts.send or None, "pool": None}}
-        request = httpx.Request(req.method, url, headers=headers,
-                                content=req.body if req.body else None, extensions=ext)
-        client = self.client(peer.addr if peer.unix else None)
         try:
+            request = httpx.Request(req.method, url, headers=headers,
+                                    content=req.body if req.body else None, extensions=ext)
+            client = self.client(peer.addr if peer.unix else None)
             resp = await client.send(request, stream=True)
         except httpx.HTTPError as exc:
             raise _failure(exc, header=True) from None
+        except (ValueError, TypeError, UnicodeError, OSError) as exc:
+            # what httpx refuses before sending (a header value with a newline...)
+            raise AttemptFailure("error", f"upstream request failed ({exc})", SENDING,
+                                 False) from None
         status_line = f"{resp.status_code} {resp.reason_phrase}"
         raw = [(k.decode("latin-1"), v.decode("utf-8", "surrogateescape"))
                for k, v in resp.headers.raw]
@@ -247,6 +259,9 @@ class _HttpxReader:
             return b""
         except httpx.HTTPError as exc:
             raise _failure(exc, header=False) from None
+        except (ValueError, OSError) as exc:
+            raise AttemptFailure("error", f"recv() failed ({exc})", READING_BODY,
+                                 True) from None
 
     async def close(self) -> None:
         try:
@@ -276,6 +291,12 @@ def _failure(exc: httpx.HTTPError, header: bool) -> AttemptFailure:
     if isinstance(exc, (httpx.ReadTimeout, httpx.PoolTimeout)):
         return timed_out(read_action, True)
     err = _os_error(exc)
+    if isinstance(err, ssl.SSLError):
+        if isinstance(err, (ssl.SSLEOFError, ssl.SSLZeroReturnError)):
+            text = "peer closed connection in SSL handshake"
+        else:
+            text = f"SSL_do_handshake() failed (SSL: {err.reason or err})"
+        return AttemptFailure("error", text, HANDSHAKING, False)
     if isinstance(exc, httpx.ConnectError):
         code = err.errno if err else errno.ECONNREFUSED
         return AttemptFailure("error", f"connect() failed ({code}: {os.strerror(code)})",
@@ -291,6 +312,11 @@ def _failure(exc: httpx.HTTPError, header: bool) -> AttemptFailure:
         text = str(exc).lower()
         if "disconnect" in text or "closed" in text or "incomplete" in text:
             return AttemptFailure("error", "upstream prematurely closed connection",
+                                  read_action, True)
+        if header and "status line" in text:
+            # nginx would pass such a reply on as an HTTP/0.9 response; the engine
+            # answers 502 (docs/proxy.md) but logs nginx's line
+            return AttemptFailure("invalid_header", "upstream sent no valid HTTP/1.0 header",
                                   read_action, True)
         if header:
             return AttemptFailure("invalid_header", "upstream sent invalid header",
