@@ -167,7 +167,8 @@ class HttpEngine:
                         line=srv.directive.line if srv.directive else 0)
 
     def _initial_keepalive(self, r: Request) -> bool:
-        conn = (r.headers_in.get("connection") or "").lower()
+        values = r.headers_in.get_all("connection")
+        conn = values[-1].lower() if values else ""  # nginx keeps the last one
         if r.http_version >= 1001:
             return "close" not in conn
         return "keep-alive" in conn

@@ -105,11 +105,14 @@ class Bridge:
         out = r.out
         if isinstance(value, bytes) or value is None:
             text = _s(value) if value is not None else None
+            r.ctx["keep:lua_headers_set"] = True
             if key == "content-type":
                 out.content_type = text
-                r.ctx["keep:lua_headers_set"] = True
             elif key == "content-length":
+                # ngx_lua keeps it in the header list (written in list order) and in
+                # content_length_n (which decides between Content-Length and chunked)
                 out.content_length = int(text) if text and text.isdigit() else None
+                out.headers.set(header, text)
             else:
                 out.headers.set(header, text)
             r.trace.add("header", op="set" if text is not None else "clear", name=header,

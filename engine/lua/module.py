@@ -67,12 +67,19 @@ class LuaModule(HttpModule):
             block.mod[_KEY] = handlers
             # what applies here: inherited handlers of outer blocks, then this block's own
             outer = block.parent.mod.get(_EFFECTIVE, {}) if block.parent is not None else {}
-            effective = {k: v for k, v in outer.items() if k in _INHERITED}
+            effective = {k: v for k, v in outer.items()
+                         if k in _INHERITED or (k == "content_by_lua"
+                                                and block.kind in ("if", "limit_except"))}
             effective.update(handlers)
             block.mod[_EFFECTIVE] = effective
             content = handlers.get("content_by_lua")
             if content is not None:
                 block.mod["content_handler"] = self._content_for(content)
+            elif block.kind in ("if", "limit_except") and block.parent is not None:
+                # ngx_lua's merge gives an "if" block its location's content handler
+                inherited = block.parent.mod.get(_EFFECTIVE, {}).get("content_by_lua")
+                if inherited is not None and "content_handler" not in block.mod:
+                    block.mod["content_handler"] = block.parent.mod["content_handler"]
             if block.own.get("lua_need_request_body"):
                 block.mod["lua_need_body"] = block.flag("lua_need_request_body", False)
         self.service.compile_init(cfg)

@@ -280,8 +280,8 @@ class LuaService:
             r.out.status = 200
         if not r.out.content_type:
             r.engine.services["set_content_type"](r)
-        if not r.ctx.get("keep:lua_content_length"):
-            r.out.content_length = None
+        if not r.ctx.get("keep:lua_headers_set"):
+            r.out.content_length = None  # ngx_http_clear_content_length, unless Lua set headers
         await r.engine.send_header(r)
 
     async def emit(self, lr: LuaRequest, data: bytes) -> None:

@@ -108,6 +108,9 @@ CASES = [
     ("string.format and os.time type", lua('ngx.say(string.format("%05.1f", 3.14159), " ", type(os.time()))')),
     ("exec target for args", lua('ngx.say("args=", ngx.var.args, " a=", ngx.var.arg_a)')),
     ("quote_sql_str", lua('ngx.say(ngx.quote_sql_str("it\'s"))')),
+    ("content handler kept inside if", lua('ngx.say("lua in if")', "if ($arg_a) { set $b 1; }"),
+     Req("GET", "?a=1")),
+    ("content-length from ngx.header", lua('ngx.header["Content-Length"] = 3 ngx.print("abc")')),
 ]
 # case 55 must stay the exec target above ("exec target for args"): keep its index fixed
 _EXEC_TARGET = [i for i, c in enumerate(CASES) if c[0] == "exec target for args"][0]
