@@ -180,7 +180,9 @@ class PauseState:
         self.method: str | None = getattr(self.request, "method", None)
         self.uri: str | None = getattr(self.request, "uri", None)
         self.is_subrequest = self.request is not None and self.request.parent is not None
-        self.phase = _context_name(worker, lr.state) if lr is not None else ""
+        # the context of what runs: the request's, or init_worker's (which has none)
+        self.phase = _context_name(worker, lr.state if lr is not None else
+                                   worker.rt[b"current"]())
         self.frames: list[Frame] = debugger._frames(session, error)
         bottom = self.frames[-1] if self.frames else None
         self.chunk = bottom.chunk if bottom else ""
@@ -451,7 +453,7 @@ class Debugger:
                 return b"skip"
             if bp.condition:
                 ok, val = session.test(self._top_level(session),
-                                             bp.condition.encode("utf-8", "surrogateescape"))
+                                       bp.condition.encode("utf-8", "surrogateescape"))
                 if ok and not val:
                     return b"skip"
                 if not ok:
@@ -469,6 +471,8 @@ class Debugger:
                                text(message) if message is not None else None, note)
             try:
                 command = self.on_pause(state) or CONTINUE
+            except Exception as exc:  # a failing UI must not fail the request: go on
+                self._report(exc)
             finally:
                 state._live = False
         finally:

@@ -171,5 +171,6 @@ async def test_light_thread_and_init_worker(site: Site) -> None:
     assert dbg.pauses[0].where.startswith(
         f"paused at nginx.conf:{site.line('init_worker')} in init_worker_by_lua(nginx.conf:")
     assert dbg.pauses[0].where.endswith("(no request)")
+    assert dbg.probed[0] == ("init_worker", [])
     assert dbg.probed[1] == ("content", [("n", "21")])
     assert dbg.pauses[1].where.endswith(" GET /spawn")
