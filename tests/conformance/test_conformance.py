@@ -34,28 +34,16 @@ def _lua(module: str) -> tuple[str, dict, list[Req]]:
     return m._conf(), {}, [request_for(i, c) for i, c in enumerate(m.CASES)]
 
 
-def _proxy() -> tuple[str, dict, list[Req]] | None:
-    try:
-        m = importlib.import_module("tests.proxy.scenarios")
-    except ImportError:
-        return None
-    return m.CONF, getattr(m, "FILES", {}), list(m.REQUESTS)
-
-
 AREAS = {
     "core": _core,
     "lua-output": lambda: _lua("tests.lua.test_lua_output_diff"),
     "lua-phases": lambda: _lua("tests.lua.test_lua_phases_diff"),
-    "proxy": _proxy,
 }
 
 def _params() -> list:
     out = []
     for area, make in AREAS.items():
-        spec = make()
-        if spec is None:
-            continue
-        for i, _ in enumerate(spec[2]):
+        for i, _ in enumerate(make()[2]):
             out.append(pytest.param(area, i, id=f"{area}:{i}"))
     return out
 
