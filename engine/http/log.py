@@ -49,13 +49,47 @@ class LogRecord:
 Sink = Callable[[LogRecord], None]
 
 
+class LogFiles:
+    """Open log files by path, appended to line by line (error and access logs alike).
+
+    nginx keeps writing when a log cannot be opened or written; so does this.
+    """
+
+    def __init__(self) -> None:
+        self._handles: dict[str, object] = {}
+
+    def write(self, path: str, line: str) -> None:
+        if path.startswith(("syslog:", "memory:")):
+            return
+        try:
+            if path == "stderr":
+                os.write(2, (line + "\n").encode("utf-8", "replace"))
+                return
+            fh = self._handles.get(path)
+            if fh is None:
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                fh = self._handles[path] = open(path, "a", buffering=1, encoding="utf-8",
+                                                errors="replace")
+            fh.write(line + "\n")  # type: ignore[attr-defined]
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for fh in self._handles.values():
+            try:
+                fh.close()  # type: ignore[attr-defined]
+            except OSError:
+                pass
+        self._handles.clear()
+
+
 class ErrorLog:
     """Where error-log lines go: files at a level threshold, plus in-process listeners."""
 
     def __init__(self) -> None:
         self.files: list[tuple[str, int]] = []  # (path or "stderr", max level number)
         self.listeners: list[Sink] = []
-        self._handles: dict[str, object] = {}
+        self.writer = LogFiles()
 
     def add_file(self, path: str, level: str = "error") -> None:
         self.files.append((path, LEVEL_NUM.get(level, 4)))
@@ -72,28 +106,9 @@ class ErrorLog:
         num = LEVEL_NUM.get(record.level, 4)
         for path, lvl in self.files:
             if num <= lvl:
-                self._write(path, record.line)
+                self.writer.write(path, record.line)
         for listener in self.listeners:
             listener(record)
 
-    def _write(self, path: str, line: str) -> None:
-        try:
-            if path == "stderr":
-                os.write(2, (line + "\n").encode("utf-8", "replace"))
-                return
-            fh = self._handles.get(path)
-            if fh is None:
-                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                fh = self._handles[path] = open(path, "a", buffering=1, encoding="utf-8",
-                                                errors="replace")
-            fh.write(line + "\n")  # type: ignore[attr-defined]
-        except OSError:
-            pass  # nginx carries on when a log cannot be written; so do we
-
     def close(self) -> None:
-        for fh in self._handles.values():
-            try:
-                fh.close()  # type: ignore[attr-defined]
-            except OSError:
-                pass
-        self._handles.clear()
+        self.writer.close()

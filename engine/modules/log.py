@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..conf.errors import ConfigError
-from ..http.log import LogRecord
+from ..http.log import LogFiles, LogRecord
 from ..http.phases import HttpModule, Phase
 from ..http.variables import CaptureRef, compile_value
 
@@ -87,7 +87,7 @@ class LogModule(HttpModule):
 
     def __init__(self) -> None:
         self.formats: dict[str, LogFormat] = {}
-        self.files: dict[str, object] = {}
+        self.files = LogFiles()
 
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add(Phase.LOG, "access_log", self.handler)
@@ -143,21 +143,8 @@ class LogModule(HttpModule):
             r.records.append(record)  # type: ignore[attr-defined]
             for listener in r.engine.services["access_log_listeners"]:
                 listener(record)
-            self._write(path, line)
+            self.files.write(path, line)
         return 0
 
-    def _write(self, path: str, line: str) -> None:
-        if path.startswith("syslog:"):
-            return
-        try:
-            if path == "stderr":
-                os.write(2, (line + "\n").encode("utf-8", "replace"))
-                return
-            fh = self.files.get(path)
-            if fh is None:
-                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                fh = self.files[path] = open(path, "a", buffering=1, encoding="utf-8",
-                                             errors="replace")
-            fh.write(line + "\n")  # type: ignore[attr-defined]
-        except OSError:
-            pass
+    async def stop(self, engine: HttpEngine, graceful: bool) -> None:
+        self.files.close()

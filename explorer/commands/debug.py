@@ -140,14 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Usage, request_cmd.Usage) as exc:
         print(f"nginx: {exc}\n{USAGE}", file=sys.stderr)
         return 1
-    from engine import Engine, HttpRequest
     from engine.lua.debugger import Command, Debugger
-    try:
-        engine = Engine.load(req_opts["conf"], prefix=req_opts["prefix"],
-                             global_directives=req_opts["globals"], trace=False)
-    except Exception as exc:  # ConfigError is worded like nginx; anything else too
-        text = str(exc) if str(exc).startswith("[") else f"[emerg] {exc}"
-        print(f"nginx: {text}", file=sys.stderr)
+    engine = request_cmd.load_engine(req_opts, trace=False)
+    if engine is None:
         return 1
     out = sys.stdout
 
@@ -171,13 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not bp.verified:
             print(f"breakpoint {spec.label} not set: {bp.message}", file=sys.stderr)
             status = 2
-    headers = list(req_opts["headers"])
-    if not any(k.lower() == "host" for k, _ in headers) and req_opts["version"] == "HTTP/1.1":
-        headers.insert(0, ("Host", "localhost"))
-    body = req_opts["body"]
-    if body and not any(k.lower() == "content-length" for k, _ in headers):
-        headers.append(("Content-Length", str(len(body))))
-    req = HttpRequest(req_opts["method"], req_opts["target"], req_opts["version"], headers, body)
+    req = request_cmd.build_request(req_opts)
 
     async def run() -> Any:
         await engine.start()

@@ -99,26 +99,39 @@ def _print_events(events: list[Any], out: Any, depth: int) -> None:
             _print_events(ev.children, out, depth + 1)
 
 
+def load_engine(opts: dict[str, Any], trace: bool) -> Any:
+    """The engine for ``opts``, or None after printing nginx's error (shared with ``debug``)."""
+    from engine import Engine
+    try:
+        return Engine.load(opts["conf"], prefix=opts["prefix"],
+                           global_directives=opts["globals"], trace=trace)
+    except Exception as exc:  # ConfigError is worded like nginx; anything else too
+        text = str(exc) if str(exc).startswith("[") else f"[emerg] {exc}"
+        print(f"nginx: {text}", file=sys.stderr)
+        return None
+
+
+def build_request(opts: dict[str, Any]) -> Any:
+    """The HttpRequest the options describe, with the Host and Content-Length curl adds."""
+    from engine import HttpRequest
+    headers = list(opts["headers"])
+    if not any(k.lower() == "host" for k, _ in headers) and opts["version"] == "HTTP/1.1":
+        headers.insert(0, ("Host", "localhost"))
+    if opts["body"] and not any(k.lower() == "content-length" for k, _ in headers):
+        headers.append(("Content-Length", str(len(opts["body"]))))
+    return HttpRequest(opts["method"], opts["target"], opts["version"], headers, opts["body"])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         opts = parse_args(sys.argv[1:] if argv is None else argv)
     except Usage as exc:
         print(f"nginx: {exc}\n{USAGE}", file=sys.stderr)
         return 1
-    from engine import Engine, HttpRequest
-    try:
-        engine = Engine.load(opts["conf"], prefix=opts["prefix"],
-                             global_directives=opts["globals"], trace=True)
-    except Exception as exc:  # ConfigError is worded like nginx; anything else too
-        text = str(exc) if str(exc).startswith("[") else f"[emerg] {exc}"
-        print(f"nginx: {text}", file=sys.stderr)
+    engine = load_engine(opts, trace=True)
+    if engine is None:
         return 1
-    headers = list(opts["headers"])
-    if not any(k.lower() == "host" for k, _ in headers) and opts["version"] == "HTTP/1.1":
-        headers.insert(0, ("Host", "localhost"))
-    if opts["body"] and not any(k.lower() == "content-length" for k, _ in headers):
-        headers.append(("Content-Length", str(len(opts["body"]))))
-    req = HttpRequest(opts["method"], opts["target"], opts["version"], headers, opts["body"])
+    req = build_request(opts)
 
     async def run() -> Any:
         await engine.start()
