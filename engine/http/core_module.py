@@ -129,7 +129,11 @@ class CoreModule(HttpModule):
             headers.append(("Content-Length", str(out.content_length)))
         if out.last_modified is not None and out.headers.get("last-modified") is None:
             headers.append(("Last-Modified", http_date(out.last_modified)))
-        if out.location and out.location.startswith("/"):
+        # nginx rewrites a relative Location in place of its own header line only when
+        # absolute_redirect is on; otherwise the line stays in the list
+        relative_kept = bool(out.location) and (not out.location.startswith("/")
+                                                or not r.loc.flag("absolute_redirect", True))
+        if out.location and not relative_kept:
             headers.append(("Location", _absolute(r, out.location)))
         if chunked:
             headers.append(("Transfer-Encoding", "chunked"))
@@ -139,7 +143,7 @@ class CoreModule(HttpModule):
                 headers.append(("Keep-Alive", f"timeout={int(core['keepalive_header'])}"))
         else:
             headers.append(("Connection", "close"))
-        if out.location and not out.location.startswith("/"):
+        if relative_kept:
             headers.append(("Location", out.location))
         headers.extend(out.headers.items)
         line = out.status_line or status_line(status)

@@ -160,6 +160,11 @@ class HttpEngine:
         r.loc = srv
         if caps:
             r.captures = caps
+            for regex, _srv, _p in entry.regex:  # named captures become variables
+                if _srv is srv:
+                    for name, value in regex.named(caps).items():
+                        r.variables[name] = value
+                    break
         if r.trace.enabled:
             r.trace.add("server", server=srv.label(), name=srv.server_name,
                         listen=str(entry.listen), reason=why,
@@ -632,7 +637,7 @@ def _valid_host(host: str) -> str | None:
     """nginx's ngx_http_validate_host: lowercase, drop the port and a trailing dot."""
     h = host.strip().lower()
     if not h:
-        return ""
+        return None  # an empty Host is invalid (400), as for nginx
     if h.startswith("["):
         end = h.find("]")
         if end < 0:

@@ -138,7 +138,7 @@ def _add_name(entry: AddressServers, name: str, srv: ServerConf) -> None:
 
 
 def find_server(entry: AddressServers, host: str | None
-                ) -> tuple[ServerConf, str, list[str]]:
+                ) -> tuple[ServerConf, str, list[str | None]]:
     """The server for ``host`` on this address: (server, why, regex captures)."""
     assert entry.default is not None
     if not host:
@@ -159,5 +159,5 @@ def find_server(entry: AddressServers, host: str | None
     for regex, srv, pattern in entry.regex:
         caps = regex.exec(host)
         if caps is not None:
-            return srv, f'regex "{pattern}"', [c or "" for c in caps]
+            return srv, f'regex "{pattern}"', caps
     return entry.default, f'no name matched "{host}": default server of {entry.listen}', []
