@@ -28,6 +28,11 @@ def _core() -> tuple[str, dict, list[Req]]:
     return m.CONF, files, [req for _, req in m.CASES]
 
 
+def _servers() -> tuple[str, dict, list[Req]]:
+    m = importlib.import_module("tests.core.test_servers_diff")
+    return m.CONF, dict(m.FILES), [req for _, req in m.CASES]
+
+
 def _lua(module: str) -> tuple[str, dict, list[Req]]:
     m = importlib.import_module(module)
     from tests.lua.cases import request_for
@@ -36,6 +41,7 @@ def _lua(module: str) -> tuple[str, dict, list[Req]]:
 
 AREAS = {
     "core": _core,
+    "servers": _servers,
     "lua-output": lambda: _lua("tests.lua.test_lua_output_diff"),
     "lua-phases": lambda: _lua("tests.lua.test_lua_phases_diff"),
 }
