@@ -124,6 +124,11 @@ class Engine:
         if debugger is not None:
             debugger.attach(self)
 
+    def is_modelled(self, directive: str) -> bool:
+        """Whether some loaded module acts on ``directive`` (others are checked, shown,
+        and otherwise ignored, like ``gzip`` or ``ssl_*``)."""
+        return any(directive in m.directives for m in self.http.modules)
+
     def default_listen(self) -> tuple[str, int] | None:
         """Where a request with no port goes: a ``default_server`` address, else the first."""
         entries = list(self.config.addresses.values())

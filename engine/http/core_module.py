@@ -46,6 +46,19 @@ async def _placeholder(r: Request) -> int:  # the core's checkers do the work
 
 class CoreModule(HttpModule):
     name = "ngx_http_core_module"
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "absolute_redirect", "alias", "chunked_transfer_encoding",
+        "client_body_buffer_size", "client_body_timeout", "client_header_buffer_size",
+        "client_header_timeout", "client_max_body_size", "default_type", "error_log",
+        "error_page", "events", "http", "if_modified_since", "ignore_invalid_headers",
+        "include", "internal", "keepalive_requests", "keepalive_timeout",
+        "large_client_header_buffers", "listen", "location", "log_not_found",
+        "merge_slashes", "pid", "port_in_redirect", "postpone_output",
+        "recursive_error_pages", "root", "satisfy", "server", "server_name",
+        "server_name_in_redirect", "server_tokens", "types", "underscores_in_headers",
+        "worker_processes",
+    })
 
     def init(self, engine: HttpEngine) -> None:
         register_core_variables(engine.variables, engine.services)

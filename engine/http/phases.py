@@ -75,6 +75,9 @@ class HttpModule:
 
     #: The module's name as nginx names it (``ngx_http_rewrite_module``).
     name = ""
+    #: The directives whose behaviour the module models; the explorer marks the others
+    #: (known to the directive table, validated, shown) as not modelled.
+    directives: frozenset[str] = frozenset()
 
     def init(self, engine: HttpEngine) -> None:
         """Register variables, phase handlers and filters (once per loaded configuration)."""

@@ -32,6 +32,20 @@ _EFFECTIVE = "ngx_http_lua_module.effective"
 
 class LuaModule(HttpModule):
     name = _KEY
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "access_by_lua", "access_by_lua_block", "access_by_lua_file",
+        "body_filter_by_lua", "body_filter_by_lua_block", "body_filter_by_lua_file",
+        "content_by_lua", "content_by_lua_block", "content_by_lua_file",
+        "header_filter_by_lua", "header_filter_by_lua_block",
+        "header_filter_by_lua_file", "init_by_lua", "init_by_lua_block",
+        "init_by_lua_file", "init_worker_by_lua", "init_worker_by_lua_block",
+        "init_worker_by_lua_file", "log_by_lua", "log_by_lua_block", "log_by_lua_file",
+        "lua_check_client_abort", "lua_code_cache", "lua_max_pending_timers",
+        "lua_max_running_timers", "lua_need_request_body", "lua_package_cpath",
+        "lua_package_path", "lua_shared_dict", "rewrite_by_lua", "rewrite_by_lua_block",
+        "rewrite_by_lua_file", "set_by_lua", "set_by_lua_block", "set_by_lua_file",
+    })
 
     def init(self, engine: HttpEngine) -> None:
         self.engine = engine

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
 
 class AccessModule(HttpModule):
     name = "ngx_http_access_module"
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "allow", "deny",
+    })
 
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add(Phase.ACCESS, "access", self.handler, order=0)

@@ -25,6 +25,10 @@ _OK_STATUSES = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
 
 class HeadersModule(HttpModule):
     name = "ngx_http_headers_module"
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "add_header", "expires",
+    })
 
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add_header_filter("headers", self.filter, order=500)

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 class IndexModule(HttpModule):
     name = "ngx_http_index_module"
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "index",
+    })
 
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add(Phase.CONTENT, "index", self.handler, order=10)

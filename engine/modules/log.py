@@ -84,6 +84,10 @@ class LogFormat:
 
 class LogModule(HttpModule):
     name = "ngx_http_log_module"
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "access_log", "log_format",
+    })
 
     def __init__(self) -> None:
         self.formats: dict[str, LogFormat] = {}

@@ -68,6 +68,14 @@ class ProxyCtx:
 
 class ProxyModule(HttpModule):
     name = KEY
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "proxy_connect_timeout", "proxy_hide_header", "proxy_http_version",
+        "proxy_ignore_headers", "proxy_intercept_errors", "proxy_next_upstream",
+        "proxy_next_upstream_timeout", "proxy_next_upstream_tries", "proxy_pass",
+        "proxy_pass_header", "proxy_pass_request_body", "proxy_pass_request_headers",
+        "proxy_read_timeout", "proxy_redirect", "proxy_send_timeout", "proxy_set_header",
+    })
 
     def __init__(self) -> None:
         self.edge = HttpxEdge()

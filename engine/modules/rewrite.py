@@ -47,6 +47,10 @@ class _Break(Exception):
 
 class RewriteModule(HttpModule):
     name = "ngx_http_rewrite_module"
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "break", "if", "return", "rewrite", "set",
+    })
 
     def __init__(self) -> None:
         self.extra: dict[str, ScriptCompiler] = {}

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
 
 class TryFilesModule(HttpModule):
     name = "ngx_http_try_files_module"
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "try_files",
+    })
 
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add(Phase.PRECONTENT, "try_files", self.handler)

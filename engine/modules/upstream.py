@@ -281,6 +281,10 @@ class UpstreamModule(HttpModule):
     """Parses ``upstream`` blocks into groups and provides the ``$upstream_*`` variables."""
 
     name = "ngx_http_upstream_module"
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "keepalive", "server", "upstream",
+    })
 
     def init(self, engine: HttpEngine) -> None:
         engine.services["upstream"] = Upstreams()

@@ -256,6 +256,10 @@ class LeastConnModule(HttpModule):
     """ngx_http_upstream_least_conn_module: registers ``least_conn`` with the upstream module."""
 
     name = "ngx_http_upstream_least_conn_module"
+    #: The directives whose behaviour this module models (the rest are only checked).
+    directives = frozenset({
+        "least_conn",
+    })
 
     def init(self, engine: HttpEngine) -> None:
         engine.services.setdefault("upstream_balancers", {})["least_conn"] = (
@@ -266,6 +270,7 @@ class IpHashModule(HttpModule):
     """ngx_http_upstream_ip_hash_module: ``ip_hash``; its servers cannot be ``backup``."""
 
     name = "ngx_http_upstream_ip_hash_module"
+    directives = frozenset({"ip_hash"})
 
     def init(self, engine: HttpEngine) -> None:
         engine.services.setdefault("upstream_balancers", {})["ip_hash"] = (
