@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ..conf.errors import ConfigError
 from ..conf.values import parse_size, parse_time
@@ -104,7 +104,7 @@ class CoreModule(HttpModule):
         core["default_type"] = b.value("default_type", "text/plain")
         return core
 
-    async def header_filter(self, r: Request, next_: Callable[[], Awaitable[None]]) -> None:
+    def header_filter(self, r: Request) -> None:
         """ngx_http_header_filter + the chunked filter's header part."""
         if r is not r.main:
             return
@@ -168,8 +168,7 @@ class CoreModule(HttpModule):
         wire.head = (int(code), reason, headers, chunked)
         wire.size += r.header_bytes  # type: ignore[attr-defined]
 
-    async def write_filter(self, r: Request, data: bytes, last: bool,
-                           next_: Callable[[bytes, bool], Awaitable[None]]) -> None:
+    async def write_filter(self, r: Request, data: bytes, last: bool) -> None:
         if r is not r.main:
             buf = r.ctx.setdefault("keep:subrequest_body", [])
             buf.append(data)

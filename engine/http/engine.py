@@ -17,6 +17,7 @@ from .location import DONE as LOC_DONE
 from .location import LocationConf, find_location
 from .log import LEVEL_NUM, ErrorLog, LogRecord
 from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
+from .plan import BlockPlan
 from .request import Connection, Request
 from .response import client_status, error_page_body
 from .servers import find_server
@@ -67,7 +68,17 @@ class HttpEngine:
         for m in modules:
             m.configure(self, cfg)
         self._index = {ph: self.phases.index_of(ph) for ph in Phase}
-        self._log_handlers = self.phases.for_phase(Phase.LOG)
+        #: For the generic checker: where the phase after each one starts.
+        self._next_index = {ph: self._index[Phase(ph + 1)] for ph in Phase if ph < Phase.LOG}
+        self._log_start = self._index[Phase.LOG]
+        self._plans: dict[Any, BlockPlan] = {}
+
+    def plan(self, block: Any) -> BlockPlan:
+        """The handlers and filters that may act in ``block`` (see :mod:`.plan`)."""
+        found = self._plans.get(block)
+        if found is None:
+            found = self._plans[block] = BlockPlan(self.phases, block)
+        return found
 
     # -- entry point ------------------------------------------------------------------
 
@@ -82,11 +93,11 @@ class HttpEngine:
         tr = Trace(enabled=self.trace_enabled if trace is None else trace)
         r = Request(self, conn, req.method, req.target, req.version, req.headers,
                     req.body, tr)
-        r.sink = collector  # type: ignore[attr-defined]
-        r.records = []  # type: ignore[attr-defined]
-        started = time.time()
-        tr.add("request", method=req.method, uri=req.target, protocol=req.version,
-               client=f"{req.client_addr}:{req.client_port}")
+        r.sink = collector
+        started = r.start
+        if tr.enabled:
+            tr.add("request", method=req.method, uri=req.target, protocol=req.version,
+                   client=f"{req.client_addr}:{req.client_port}")
         try:
             if not self.cfg.addresses:  # no http{} or no server{}: nothing listens
                 r.response_done = r.aborted = True
@@ -101,7 +112,7 @@ class HttpEngine:
                     await self.finalize(r, 500)
                 except Exception:
                     r.response_done = True
-        if not getattr(r, "logged", False):
+        if not r.logged:
             await self.log_phase(r)
         out = collector.result() if isinstance(collector, _Tee) else collector
         response = Response(out.status, out.reason, out.headers, b"".join(out.chunks),
@@ -181,16 +192,24 @@ class HttpEngine:
     # -- the phase engine ---------------------------------------------------------------
 
     async def run_phases(self, r: Request, index: int) -> None:
-        """Run handlers from ``index`` until one finalizes the request (returns)."""
+        """Run handlers from ``index`` until one finalizes the request (returns).
+
+        Handlers that cannot act in the request's current block are stepped over
+        (:mod:`.plan`); the plan is taken from ``r.loc`` again before every step."""
         r.phase_index = index
         handlers = self.phases.handlers
         core = _CORE_CHECKED
         tracing = r.trace.enabled
-        while r.phase_index < len(handlers):
-            ph = handlers[r.phase_index]
-            phase = ph.phase
-            if phase == Phase.LOG:
+        plans = self._plans
+        end = self._log_start
+        while True:
+            plan = plans.get(r.loc) or self.plan(r.loc)
+            i = plan.next[r.phase_index]
+            if i >= end:
                 break
+            r.phase_index = i
+            ph = handlers[i]
+            phase = ph.phase
             if tracing and r.phase_name != phase.label:
                 r.trace.phase = r.phase_name = phase.label
             if phase not in core and not tracing and r.parent is None:
@@ -261,7 +280,7 @@ class HttpEngine:
             return False
         # generic checker (post read, preaccess, precontent)
         if rc == OK:
-            r.phase_index = self._index[Phase(phase + 1)]
+            r.phase_index = self._next_index[phase]
             return True
         if rc == DONE:
             return False
@@ -280,7 +299,7 @@ class HttpEngine:
 
     async def _find_config(self, r: Request) -> bool:
         r.uri_changed = False
-        r.content_handler = None  # type: ignore[attr-defined]
+        r.content_handler = None
         tr = r.trace
 
         def test(loc: LocationConf | None, shown: str, verdict: str) -> None:
@@ -304,7 +323,7 @@ class HttpEngine:
                     r.variables[name] = value
             return caps is not None
 
-        rc, loc = find_location(r.server, r.uri, test, regex_test)
+        rc, loc = find_location(r.server, r.uri, test if tr.enabled else _no_test, regex_test)
         r.loc = loc or r.server
         if tr.enabled:
             if rc == "done":
@@ -535,7 +554,7 @@ class HttpEngine:
     # -- output chains ------------------------------------------------------------------
 
     async def send_header(self, r: Request) -> None:
-        """ngx_http_send_header: run the header filters once."""
+        """ngx_http_send_header: run the header filters once (those of ``r.loc``)."""
         if r.header_sent:
             return
         err = getattr(r, "err_status", 0)
@@ -544,13 +563,10 @@ class HttpEngine:
             r.out.status_line = None
         if not r.out.status:
             r.out.status = 200
-        filters = self.phases.header_filters
-
-        async def step(i: int) -> None:
-            if i < len(filters):
-                await filters[i].fn(r, lambda: step(i + 1))
-
-        await step(0)
+        plan = self._plans.get(r.loc) or self.plan(r.loc)
+        for fn, is_async in plan.header:
+            if (await fn(r) if is_async else fn(r)) is False:
+                break
         r.header_sent = True
 
     async def output(self, r: Request, data: bytes, last: bool) -> None:
@@ -559,13 +575,13 @@ class HttpEngine:
             return
         if not r.header_sent:
             await self.send_header(r)
-        filters = self.phases.body_filters
-
-        async def step(i: int, chunk: bytes, is_last: bool) -> None:
-            if i < len(filters):
-                await filters[i].fn(r, chunk, is_last, lambda c, l: step(i + 1, c, l))
-
-        await step(0, data, last)
+        plan = self._plans.get(r.loc) or self.plan(r.loc)
+        chunk, is_last = data, last
+        for fn, is_async in plan.body:
+            passed = await fn(r, chunk, is_last) if is_async else fn(r, chunk, is_last)
+            if passed is None:
+                break
+            chunk, is_last = passed
         if last:
             r.response_done = True
 
@@ -609,9 +625,9 @@ class HttpEngine:
             self.error_log.emit(LogRecord(level, time.time(), message))
 
     async def log_phase(self, r: Request) -> None:
-        r.logged = True  # type: ignore[attr-defined]
+        r.logged = True
         r.trace.phase = r.phase_name = "log"
-        for ph in self._log_handlers:
+        for ph in (self._plans.get(r.loc) or self.plan(r.loc)).log:
             try:
                 await ph.handler(r)
             except Exception as exc:
@@ -626,6 +642,10 @@ class HttpEngine:
         r.main.keepalive = False
         r.response_done = True
         r.trace.add("finalize", status=0, reason="connection aborted: buffered output dropped")
+
+
+def _no_test(loc: LocationConf | None, shown: str, verdict: str) -> None:
+    """find_location's test callback when nothing is traced."""
 
 
 def _rc_name(rc: int) -> str:

@@ -8,6 +8,7 @@ proxy and Lua register here, in module order, like ``ngx_modules[]``.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
@@ -45,9 +46,17 @@ class Phase(IntEnum):
 
 
 Handler = Callable[["Request"], Awaitable[int]]
-HeaderFilter = Callable[["Request", Callable[[], Awaitable[None]]], Awaitable[None]]
-BodyFilter = Callable[["Request", bytes, bool, Callable[[bytes, bool], Awaitable[None]]],
-                      Awaitable[None]]
+#: A header filter works on ``r.out`` and returns None to pass the header on, False to
+#: stop the chain (what nginx's filters do by not calling the next one). Plain or async.
+HeaderFilter = Callable[["Request"], Any]
+#: A body filter gets ``(r, data, last)`` and returns the ``(data, last)`` it passes on,
+#: or None when the chain stops there (the write filter). Plain or async.
+BodyFilter = Callable[["Request", bytes, bool], Any]
+#: ``active(block)`` is False when the handler or filter can do nothing for a request
+#: whose configuration is ``block`` (it would decline, or pass the response on
+#: untouched, with no side effect): the engine then skips it, as if nginx had built a
+#: phase handler array per location.
+Active = Callable[[Any], bool]
 
 
 @dataclass(slots=True)
@@ -61,6 +70,8 @@ class PhaseHandler:
     order: int = 0
     #: The handler records its own trace events (phase entered/left, with chunk names).
     traced: bool = False
+    #: See :data:`Active`; None: the handler may act in every block.
+    active: Active | None = None
 
 
 @dataclass(slots=True)
@@ -68,6 +79,9 @@ class Filter:
     name: str
     fn: Any
     order: int
+    active: Active | None = None
+    #: The filter is a coroutine function (awaited) rather than a plain one (called).
+    is_async: bool = False
 
 
 class HttpModule:
@@ -102,17 +116,19 @@ class PhaseTable:
         self.body_filters: list[Filter] = []
 
     def add(self, phase: Phase, name: str, handler: Handler, order: int = 0,
-            traced: bool = False) -> None:
-        self.handlers.append(PhaseHandler(phase, name, handler, order, traced))
+            traced: bool = False, active: Active | None = None) -> None:
+        self.handlers.append(PhaseHandler(phase, name, handler, order, traced, active))
         self.handlers.sort(key=lambda h: (h.phase, h.order))
 
-    def add_header_filter(self, name: str, fn: HeaderFilter, order: int) -> None:
+    def add_header_filter(self, name: str, fn: HeaderFilter, order: int,
+                          active: Active | None = None) -> None:
         """Header filters run from low ``order`` to high; the core writer is last."""
-        self.header_filters.append(Filter(name, fn, order))
+        self.header_filters.append(Filter(name, fn, order, active, _is_async(fn)))
         self.header_filters.sort(key=lambda f: f.order)
 
-    def add_body_filter(self, name: str, fn: BodyFilter, order: int) -> None:
-        self.body_filters.append(Filter(name, fn, order))
+    def add_body_filter(self, name: str, fn: BodyFilter, order: int,
+                        active: Active | None = None) -> None:
+        self.body_filters.append(Filter(name, fn, order, active, _is_async(fn)))
         self.body_filters.sort(key=lambda f: f.order)
 
     def index_of(self, phase: Phase) -> int:
@@ -124,3 +140,7 @@ class PhaseTable:
 
     def for_phase(self, phase: Phase) -> list[PhaseHandler]:
         return [h for h in self.handlers if h.phase == phase]
+
+
+def _is_async(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn)

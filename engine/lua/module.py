@@ -51,11 +51,16 @@ class LuaModule(HttpModule):
         self.engine = engine
         self.service = LuaService(engine)
         engine.services["lua"] = self.service
-        engine.phases.add(Phase.REWRITE, "rewrite_by_lua", self.rewrite, order=900, traced=True)
-        engine.phases.add(Phase.ACCESS, "access_by_lua", self.access, order=900, traced=True)
-        engine.phases.add(Phase.LOG, "log_by_lua", self.log, order=-10)
-        engine.phases.add_header_filter("lua_header_filter", self.header_filter, order=100)
-        engine.phases.add_body_filter("lua_body_filter", self.body_filter, order=100)
+        phases = engine.phases
+        phases.add(Phase.REWRITE, "rewrite_by_lua", self.rewrite, order=900, traced=True,
+                   active=_has("rewrite_by_lua"))
+        phases.add(Phase.ACCESS, "access_by_lua", self.access, order=900, traced=True,
+                   active=_has("access_by_lua"))
+        phases.add(Phase.LOG, "log_by_lua", self.log, order=-10, active=_has("log_by_lua"))
+        phases.add_header_filter("lua_header_filter", self.header_filter, order=100,
+                                 active=_has("header_filter_by_lua"))
+        phases.add_body_filter("lua_body_filter", self.body_filter, order=100,
+                               active=_has("body_filter_by_lua"))
         rewrite = engine.services.get("rewrite")
         if rewrite is not None:
             for form in ("set_by_lua", "set_by_lua_block", "set_by_lua_file"):
@@ -200,27 +205,24 @@ class LuaModule(HttpModule):
 
     # -- filters and log -----------------------------------------------------------------
 
-    async def header_filter(self, r: Request, next_: Callable[[], Awaitable[None]]) -> None:
+    async def header_filter(self, r: Request) -> bool:
         handler = self._handler(r, "header_filter_by_lua")
         if handler is not None:
             ok = await self.service.run_sync(r, "header_filter", handler)
             if not ok:  # the header filter fails: nginx closes the connection
                 r.engine.abort(r)
-                return
-        await next_()
+                return False
+        return True
 
-    async def body_filter(self, r: Request, data: bytes, last: bool,
-                          next_: Callable[[bytes, bool], Awaitable[None]]) -> None:
+    async def body_filter(self, r: Request, data: bytes, last: bool) -> tuple[bytes, bool]:
         handler = self._handler(r, "body_filter_by_lua")
         if handler is None:
-            await next_(data, last)
-            return
+            return data, last
         result = await self.service.run_body_filter(r, handler, data, last)
         if result is None:
             r.keepalive = False
-            await next_(b"", True)
-            return
-        await next_(*result)
+            return b"", True
+        return result
 
     async def log(self, r: Request) -> int:
         handler = self._handler(r, "log_by_lua")
@@ -244,3 +246,10 @@ class LuaModule(HttpModule):
                         handler=handler.label, file=d.file, line=d.line)
             return None
         return step
+
+
+def _has(base: str) -> Callable[[Any], bool]:
+    """``active`` for a phase handler or filter: the block has (or inherits) ``base``."""
+    def active(block: Any) -> bool:
+        return bool((block.mod.get(_EFFECTIVE) or {}).get(base))
+    return active

@@ -9,6 +9,7 @@ from ..conf.errors import ConfigError
 from ..http.phases import DECLINED, OK, HttpModule, Phase
 
 if TYPE_CHECKING:
+    from ..http.block import Block
     from ..http.config import HttpConfig
     from ..http.engine import HttpEngine
     from ..http.request import Request
@@ -22,7 +23,8 @@ class AccessModule(HttpModule):
     })
 
     def init(self, engine: HttpEngine) -> None:
-        engine.phases.add(Phase.ACCESS, "access", self.handler, order=0)
+        engine.phases.add(Phase.ACCESS, "access", self.handler, order=0,
+                          active=lambda block: bool(self._rules(block)))
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         for block in cfg.blocks:
@@ -46,12 +48,17 @@ class AccessModule(HttpModule):
             if rules:
                 block.mod[self.name] = rules
 
-    async def handler(self, r: Request) -> int:
+    def _rules(self, block: Block) -> list | None:
+        """The rules in force in ``block`` (the nearest block with any, up to http)."""
         rules = None
-        for b in r.loc.ancestors():
+        for b in block.ancestors():
             rules = b.mod.get(self.name)
             if rules is not None or b.kind == "http":
                 break
+        return rules
+
+    async def handler(self, r: Request) -> int:
+        rules = self._rules(r.loc)
         if not rules:
             return DECLINED
         try:

@@ -8,7 +8,7 @@ inherits none from outer blocks. Headers are added only for 200, 201, 204, 206, 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ..conf.values import parse_time
 from ..http.phases import HttpModule
@@ -16,6 +16,7 @@ from ..http.response import http_date
 from ..http.variables import compile_value
 
 if TYPE_CHECKING:
+    from ..http.block import Block
     from ..http.config import HttpConfig
     from ..http.engine import HttpEngine
     from ..http.request import Request
@@ -31,7 +32,8 @@ class HeadersModule(HttpModule):
     })
 
     def init(self, engine: HttpEngine) -> None:
-        engine.phases.add_header_filter("headers", self.filter, order=500)
+        engine.phases.add_header_filter("headers", self.filter, order=500,
+                                        active=self._active)
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         for block in cfg.blocks:
@@ -43,7 +45,11 @@ class HeadersModule(HttpModule):
             expires = block.first("expires")
             block.mod[self.name] = (compiled, expires)
 
-    async def filter(self, r: Request, next_: Callable[[], Awaitable[None]]) -> None:
+    def _active(self, block: Block) -> bool:
+        conf = block.mod.get(self.name)
+        return conf is not None and (bool(conf[0]) or conf[1] is not None)
+
+    def filter(self, r: Request) -> None:
         conf = r.loc.mod.get(self.name)
         if conf is not None and r is r.main:
             compiled, expires = conf
@@ -59,7 +65,6 @@ class HeadersModule(HttpModule):
                     r.out.headers.add(name, text)
                     r.trace.add("header", op="add", name=name, value=text,
                                 file=d.file, line=d.line)
-        await next_()
 
     def _expires(self, r: Request, arg: str) -> None:
         if arg == "off":

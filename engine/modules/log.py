@@ -16,6 +16,7 @@ from ..http.phases import HttpModule, Phase
 from ..http.variables import CaptureRef, compile_value
 
 if TYPE_CHECKING:
+    from ..http.block import Block
     from ..http.config import HttpConfig
     from ..http.engine import HttpEngine
     from ..http.request import Request
@@ -94,7 +95,8 @@ class LogModule(HttpModule):
         self.files = LogFiles()
 
     def init(self, engine: HttpEngine) -> None:
-        engine.phases.add(Phase.LOG, "access_log", self.handler)
+        engine.phases.add(Phase.LOG, "access_log", self.handler,
+                          active=lambda block: bool(self._logs(block)))
         engine.services["access_log_listeners"] = []
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
@@ -133,15 +135,17 @@ class LogModule(HttpModule):
             block.mod[self.name] = logs if block.get("access_log") or block.kind == "http" \
                 else None
 
+    def _logs(self, block: Block) -> list | None:
+        for b in block.ancestors():
+            logs = b.mod.get(self.name)
+            if logs is not None:
+                return logs
+        return None
+
     async def handler(self, r: Request) -> int:
         if r is not r.main:
             return 0
-        logs = None
-        for b in r.loc.ancestors():
-            logs = b.mod.get(self.name)
-            if logs is not None:
-                break
-        for path, fmt in logs or []:
+        for path, fmt in self._logs(r.loc) or []:
             line = fmt.render(r)
             record = LogRecord("info", time.time(), line, r.conn.number, log="access")
             r.records.append(record)  # type: ignore[attr-defined]

@@ -86,6 +86,8 @@ class ProxyModule(HttpModule):
         self.hops = 0
         self.worker_connections = 512
         self.listeners = 1
+        #: Some block has proxy_pass (else nothing reads what the phase handlers keep).
+        self.used = False
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -97,8 +99,10 @@ class ProxyModule(HttpModule):
         add("proxy_internal_chunked", lambda r: None)
         # Where the request started, and the URI when its location was chosen: nginx's
         # r->valid_unparsed_uri and r->valid_location, which decide the URI sent upstream.
-        engine.phases.add(Phase.POST_READ, "proxy", _remember_request, order=-100)
-        engine.phases.add(Phase.REWRITE, "proxy", _remember_location, order=-100)
+        engine.phases.add(Phase.POST_READ, "proxy", _remember_request, order=-100,
+                          active=lambda block: self.used)
+        engine.phases.add(Phase.REWRITE, "proxy", _remember_location, order=-100,
+                          active=lambda block: self.used)
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         ups: Upstreams = engine.services["upstream"]
@@ -112,6 +116,7 @@ class ProxyModule(HttpModule):
             if found is None:
                 continue
             d, declaring = found
+            self.used = True
             if id(d) not in targets:
                 targets[id(d)] = compile_target(engine, ups, d, declaring)
                 if isinstance(declaring, LocationConf) and declaring.kind == "location" \

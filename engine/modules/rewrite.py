@@ -61,8 +61,10 @@ class RewriteModule(HttpModule):
 
     def init(self, engine: HttpEngine) -> None:
         engine.services["rewrite"] = self
-        engine.phases.add(Phase.SERVER_REWRITE, "rewrite", self.handler, order=0)
-        engine.phases.add(Phase.REWRITE, "rewrite", self.handler, order=0)
+        engine.phases.add(Phase.SERVER_REWRITE, "rewrite", self.handler, order=0,
+                          active=self._active)
+        engine.phases.add(Phase.REWRITE, "rewrite", self.handler, order=0,
+                          active=self._active)
 
     def declare(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         for block in cfg.blocks:
@@ -105,6 +107,9 @@ class RewriteModule(HttpModule):
         if name in self.extra:
             return ("extra", self.extra[name](engine, d))
         return None
+
+    def _active(self, block: Block) -> bool:
+        return block.mod.get(self.name) is not None
 
     async def handler(self, r: Request) -> int:
         script: Script | None = r.loc.mod.get(self.name)

@@ -10,7 +10,7 @@ import errno
 import os
 import stat
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 
@@ -82,7 +82,7 @@ class StaticModule(HttpModule):
             r.log(level, f'open() "{path}" failed {os_error_text(err)}')
         return status
 
-    async def not_modified_filter(self, r: Request, next_: Callable[[], Awaitable[None]]) -> None:
+    def not_modified_filter(self, r: Request) -> None:
         out = r.out
         if out.status == 200 and r is r.main and out.last_modified is not None:
             ims = r.headers_in.get("if-modified-since")
@@ -105,9 +105,7 @@ class StaticModule(HttpModule):
                 out.content_type = None
                 out.content_length = None
                 r.trace.add("static", path="", result="304: not modified")
-        await next_()
 
-    async def range_filter(self, r: Request, next_: Callable[[], Awaitable[None]]) -> None:
+    def range_filter(self, r: Request) -> None:
         if r.out.status == 200 and r.ctx.get("keep:allow_ranges") and r is r.main:
             r.out.headers.add("Accept-Ranges", "bytes")
-        await next_()

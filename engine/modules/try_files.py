@@ -24,7 +24,8 @@ class TryFilesModule(HttpModule):
     })
 
     def init(self, engine: HttpEngine) -> None:
-        engine.phases.add(Phase.PRECONTENT, "try_files", self.handler)
+        engine.phases.add(Phase.PRECONTENT, "try_files", self.handler,
+                          active=lambda block: self.name in block.mod)
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         for block in cfg.blocks:
