@@ -4,6 +4,10 @@ The App owns the engine's life (load in a thread worker, reload on a key or when
 watched file changes, the live listener) and hands data down to the screen by method
 calls; widgets report up with messages. A config that fails to load never replaces a
 serving engine: its error is shown as ``nginx -t`` words it and the old one carries on.
+
+The engine and the listener run on their own thread and loop (``engine_thread``), so a
+Lua breakpoint, which blocks the engine's loop, never freezes the UI; the debugger's
+keys and panes are wired in ``app_debug``.
 """
 
 from __future__ import annotations
@@ -13,159 +17,35 @@ import os
 from typing import Any, Iterable
 
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import TabbedContent
 
 from engine import ConfigError, Engine, HttpRequest
 from themes import DEFAULT_THEME, load_themes, syntax_style
 
 from . import export
+from .app_debug import DebugMixin
+from .debugging import DebugSession
+from .engine_thread import EngineHost, Mailbox
 from .history import History, Preferences
-from .messages import ConfigFailed, EngineLoaded, ExchangeServed, ShowSource
+from .messages import ConfigFailed, EngineLoaded, ExchangeServed
 from .screens.export import ExportChooser, ExportScreen
 from .screens.help import HelpScreen
 from .screens.history_picker import HistoryPicker
+from .screens.main import PANES, TABBED, MainScreen
 from .widgets.composer import Composer
-from .widgets.config_tree import ConfigNode, ConfigTree
-from .widgets.line_list import LineList
 from .widgets.log_view import LogView
 from .widgets.lua_console import LuaConsole
 from .widgets.pane import Pane
 from .widgets.requests_list import RequestsList
 from .widgets.response_view import ResponseView
 from .widgets.source_view import SourceView
-from .widgets.trace_view import TraceView
-
-#: pane id → (title, key, focus target selector, help class)
-PANES: dict[str, tuple[str, str, str, type]] = {
-    "config": ("Config", "f2", "ConfigTree", ConfigTree),
-    "source": ("Source", "f3", "SourceView", SourceView),
-    "composer": ("Composer", "f4", "#url", Composer),
-    "requests": ("Requests", "f5", "RequestsList", RequestsList),
-    "response": ("Response", "f6", "ResponseView", ResponseView),
-    "trace": ("Trace", "f7", "TraceView", TraceView),
-    "logs": ("Logs", "f8", "LogLines", LogView),
-    "lua": ("Lua", "f9", "#lua-input", LuaConsole),
-}
 
 
-def _pane(pane_id: str) -> Pane:
-    title, key, _, cls = PANES[pane_id]
-    return Pane(title, key.upper(), help_class=cls, id=f"pane-{pane_id}")
-
-
-class MainScreen(Screen[None]):
-    """Config and source | composer and requests | response and trace; logs and Lua below."""
-
-    def __init__(self, history: History, stable: bool = False) -> None:
-        super().__init__()
-        self.history = history
-        self.stable = stable
-
-    def compose(self) -> ComposeResult:
-        yield Header(show_clock=False)
-        with Horizontal(id="top"):
-            with Vertical(id="left"):
-                with _pane("config"):
-                    yield ConfigTree(id="config-tree")
-                with _pane("source"):
-                    yield SourceView(id="source-view")
-            with Vertical(id="middle"):
-                with _pane("composer"):
-                    yield Composer(history=self.history, id="composer")
-                with _pane("requests"):
-                    yield RequestsList(id="requests")
-            with Vertical(id="right"):
-                with _pane("response"):
-                    yield ResponseView(id="response")
-                with _pane("trace"):
-                    yield TraceView(id="trace")
-        with TabbedContent(id="bottom"):
-            with TabPane("Logs · F8", id="tab-logs"):
-                with _pane("logs"):
-                    yield LogView(id="logs")
-            with TabPane("Lua · F9", id="tab-lua"):
-                with _pane("lua"):
-                    yield LuaConsole(id="lua")
-        yield Footer()
-
-    def on_mount(self) -> None:
-        for widget in (self.query_one(RequestsList), self.query_one(ResponseView),
-                       self.query_one(TraceView)):
-            widget.stable = self.stable
-        self.query_one(ConfigTree).focus()
-
-    # -- data down --------------------------------------------------------------------
-
-    def show_engine(self, engine: Engine) -> None:
-        tree = self.query_one(ConfigTree)
-        tree.show_config(engine)
-        self.query_one(SourceView).show_node(
-            ConfigNode("main", None, engine.config.main, engine.conf_path), engine.parsed)
-
-    def show_config_error(self, error: Exception, serving: bool, conf_path: str) -> None:
-        shown = None
-        if self.stable:  # snapshots: no absolute paths
-            shown = str(error).replace(os.path.dirname(conf_path) + os.sep, "")
-        text = None
-        file = getattr(error, "file", None)
-        if file:
-            try:
-                with open(file, encoding="utf-8", errors="replace") as fh:
-                    text = fh.read()
-            except OSError:
-                text = None
-        self.query_one(SourceView).show_error(error, text, conf_path, shown)
-        if not serving:
-            self.query_one(ConfigTree).show_error(error, shown)
-
-    def add_exchange(self, exchange: Any, origin: str, select: bool) -> None:
-        requests = self.query_one(RequestsList)
-        requests.add(exchange, origin)
-        if select:
-            requests.flush()
-            requests.cursor = 0
-            self.show_exchange(exchange)
-
-    def show_exchange(self, exchange: Any) -> None:
-        self.query_one(ResponseView).show(exchange)
-        self.query_one(TraceView).show(exchange)
-
-    # -- events up --------------------------------------------------------------------
-
-    @on(ConfigTree.NodeChosen)
-    def _node_chosen(self, event: ConfigTree.NodeChosen) -> None:
-        engine = getattr(self.app, "engine", None)
-        if engine is not None and event.node.kind != "error":
-            self.query_one(SourceView).show_node(event.node, engine.parsed)
-
-    @on(LineList.Highlighted, "#requests")
-    def _request_highlighted(self, event: LineList.Highlighted) -> None:
-        ex = self.query_one(RequestsList).selected
-        if ex is not None:
-            self.show_exchange(ex)
-
-    @on(LineList.Chosen, "#requests")
-    def _request_chosen(self, event: LineList.Chosen) -> None:
-        self._request_highlighted(event)
-        self.query_one(TraceView).focus()
-
-    @on(ShowSource)
-    def _show_source(self, event: ShowSource) -> None:
-        engine = getattr(self.app, "engine", None)
-        tree = self.query_one(ConfigTree)
-        node = tree.node_for(event.file, event.line)
-        if engine is None or node is None or node.data is None:
-            return
-        tree.reveal(event.file, event.line)
-        self.query_one(SourceView).show_node(node.data, engine.parsed, mark=event.line)
-
-
-class NgxExploreApp(App[int]):
+class NgxExploreApp(DebugMixin, App[int]):
     """Explore an nginx/OpenResty configuration by sending requests through it."""
 
     CSS_PATH = "app.tcss"
@@ -179,6 +59,10 @@ class NgxExploreApp(App[int]):
         Binding("ctrl+r", "reload", "Reload"),
         Binding("ctrl+o", "export", "Export"),
         Binding("f11", "tour", "Tour"),
+        Binding("c", "debug_step('continue')", "Continue"),
+        Binding("n", "debug_step('over')", "Step over"),
+        Binding("s", "debug_step('in')", "Step into"),
+        Binding("o", "debug_step('out')", "Step out"),
     ]
 
     def __init__(self, conf_path: str, prefix: str | None = None, *, listen: bool = True,
@@ -192,7 +76,10 @@ class NgxExploreApp(App[int]):
         self.watch_files_enabled = watch
         self.stable = stable
         self.engine: Engine | None = None
-        self.server: Any = None
+        self.host: EngineHost = None  # type: ignore[assignment]  # made on mount
+        self.session: DebugSession = None  # type: ignore[assignment]
+        self.mailbox: Mailbox | None = None
+        self.inflight = 0
         self.prefs = Preferences()
         self.history = (history or History()).load()
         self.served = 0
@@ -206,6 +93,12 @@ class NgxExploreApp(App[int]):
     # -- start-up ---------------------------------------------------------------------
 
     async def on_mount(self) -> None:
+        self.mailbox = mailbox = Mailbox(self._deliver)
+        self.host = EngineHost(listen=self.listen, port_offset=self.port_offset,
+                               on_exchange=lambda ex: mailbox.put("exchange", ex),
+                               on_notice=lambda msg: mailbox.put("line", ("notice", msg)))
+        self.session = DebugSession(self.host, lambda info: mailbox.put("pause", info))
+        self.set_interval(0.5, self.tick_debug)
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         await self.push_screen(MainScreen(self.history, self.stable))
         self._apply_syntax_theme()
@@ -263,59 +156,28 @@ class NgxExploreApp(App[int]):
 
     async def on_engine_loaded(self, message: EngineLoaded) -> None:
         old, engine = self.engine, message.engine
-        engine.on_log(self._on_log)
-        if not await self._serve(engine, old):
+        mailbox = self.mailbox
+        assert mailbox is not None
+        engine.on_log(lambda record: mailbox.put("log", record))
+        if self.session.paused is not None:
+            self.notify("the new configuration starts once the paused handler goes on",
+                        title="Reload")
+        outcome = await self.host.serve(engine, old, self.session.before_start)
+        for level, text in outcome.problems:
+            self._log_line(level, text)
+            if level == "emerg":
+                self.notify(f"nginx: [emerg] {text}", title="Listener", severity="error")
+        if not outcome.serving:
             return
         self.engine = engine
         self.main.show_engine(engine)
-        self.sub_title = f"{self._short(self.conf_path)} — {self._listen_text()}"
+        self.sub_title = self._title_text()
+        self.report_unresolved(outcome.unresolved)
         if message.reloaded:
             self._log_line("notice", "reconfiguring: new configuration loaded")
             self.notify("configuration reloaded", title="Reload")
         if self.watch_files_enabled:
             self.watch_config(self._watched_paths(engine))
-
-    async def _serve(self, engine: Engine, old: Engine | None) -> bool:
-        """Start ``engine`` (through the listener when there is one); False keeps ``old``.
-
-        The listener starts and retires engines itself (reload without dropping
-        connections); without it the app does the same in-process.
-        """
-        server_cls = self._server_class() if self.listen else None
-        if server_cls is not None:
-            try:
-                if self.server is None:
-                    server = server_cls(port_offset=self.port_offset,
-                                        on_exchange=self._on_exchange,
-                                        notify=lambda msg: self._log_line("notice", msg))
-                    await server.start(engine)
-                    self.server = server
-                else:
-                    await self.server.reload(engine)
-                return True
-            except OSError as e:  # BindError: worded like nginx's bind() failure
-                self._log_line("emerg", str(e))
-                self.notify(f"nginx: [emerg] {e}", title="Listener", severity="error")
-                if self.server is not None:
-                    return False  # the running listener keeps the old engine
-        try:
-            await engine.start()
-        except Exception as e:  # noqa: BLE001 - reported, never a traceback
-            self._log_line("alert", f"engine start failed: {e}")
-        if old is not None:
-            try:
-                await old.stop(True)
-            except Exception:  # noqa: BLE001 - the old engine is going away anyway
-                pass
-        return True
-
-    @staticmethod
-    def _server_class() -> Any:
-        try:
-            from engine.server import Server  # the live listener is optional
-        except ImportError:
-            return None
-        return Server
 
     def on_config_failed(self, message: ConfigFailed) -> None:
         err = message.error
@@ -332,11 +194,23 @@ class NgxExploreApp(App[int]):
             if self.watch_files_enabled:
                 self.watch_config({self.conf_path})
 
-    def _on_log(self, record: Any) -> None:
+    def _deliver(self, batch: list[tuple[str, Any]]) -> None:
+        """What the engine thread handed over (mailbox), on the UI thread, in order."""
         try:
-            self.main.query_one(LogView).add_record(record)
+            main = self.main
+            logs = main.query_one(LogView)
         except (LookupError, NoMatches):
-            pass
+            return
+        for kind, item in batch:
+            if kind == "log":
+                logs.add_record(item)
+            elif kind == "line":
+                self._log_line(*item)
+            elif kind == "exchange":
+                self.served += 1
+                main.add_exchange(item, "listener", select=False)
+            elif kind == "pause":
+                self.debug_paused(item)
 
     def _log_line(self, level: str, message: str) -> None:
         from engine.http.log import nginx_time
@@ -348,14 +222,11 @@ class NgxExploreApp(App[int]):
 
     # -- the live listener --------------------------------------------------------------
 
-    def _listen_text(self) -> str:
-        bound = list(getattr(self.server, "bound", []) or []) if self.server else []
-        if bound:
-            return "listening on " + ", ".join(f"{a}:{p}" for a, p in bound)
-        return "in-process only (no listener)"
-
-    def _on_exchange(self, exchange: Any) -> None:
-        self.post_message(ExchangeServed(exchange, "listener"))
+    def _title_text(self) -> str:
+        bound = self.host.bound if self.host is not None else []
+        where = ("listening on " + ", ".join(f"{a}:{p}" for a, p in bound) if bound
+                 else "in-process only (no listener)")
+        return f"{self._short(self.conf_path)} — {where}"
 
     def on_exchange_served(self, message: ExchangeServed) -> None:
         self.served += 1
@@ -397,11 +268,11 @@ class NgxExploreApp(App[int]):
     async def on_unmount(self) -> None:
         if self._stop_watch is not None:
             self._stop_watch.set()
-        if self.server is not None:
-            try:
-                await self.server.stop(False)
-            except Exception:  # noqa: BLE001 - quitting
-                pass
+        if self.mailbox is not None:
+            self.mailbox.closed = True
+        if self.host is not None:
+            self.session.release()  # a paused handler goes on, none pauses again
+            await self.host.close()
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -422,35 +293,46 @@ class NgxExploreApp(App[int]):
             port = default[1] if default else 80
         req = HttpRequest(form.method, form.target, headers=form.headers, body=form.body,
                           server_port=port)
+        # no client-side timeout: time paused at a breakpoint is not the engine's to count
+        self.inflight += 1
         try:
-            exchange = await engine.request(req)
+            exchange = await self.host.request(engine, req)
         except Exception as e:  # noqa: BLE001 - an engine bug, reported as nginx would
             self._log_line("alert", f"engine error: {type(e).__name__}: {e}")
             self.notify(f"engine error: {e}", severity="error")
             return
+        finally:
+            self.inflight -= 1
         self.post_message(ExchangeServed(exchange, "composer"))
 
     @on(LuaConsole.EvalRequested)
     def _lua_requested(self, event: LuaConsole.EvalRequested) -> None:
         self.eval_lua(event.console, event.source)
 
-    @work(thread=True, group="lua")
-    def eval_lua(self, console: LuaConsole, source: str) -> None:
+    @work(group="lua")
+    async def eval_lua(self, console: LuaConsole, source: str) -> None:
+        """Lua in the engine's VM, on the engine thread; while a handler is paused, in its
+        selected frame (the paused handler holds the VM)."""
         engine = self.engine
-        if engine is None or not hasattr(engine, "lua_eval"):
-            ok, text = False, "the Lua runtime is not available in this build"
-        else:
-            try:
-                ok, text = engine.lua_eval(source)
-            except Exception as e:  # noqa: BLE001 - Lua errors arrive as (False, msg)
-                ok, text = False, str(e)
-        self.call_from_thread(console.show_result, ok, text)
+        try:
+            if self.session.paused is not None:
+                ok, text = await self.session.evaluate(source, self.session.frame)
+                text = f"(frame {self.session.frame} of the paused handler) {text}"
+            elif engine is None or not hasattr(engine, "lua_eval"):
+                ok, text = False, "the Lua runtime is not available in this build"
+            else:
+                ok, text = await self.host.call(engine.lua_eval, source)
+        except Exception as e:  # noqa: BLE001 - Lua errors arrive as (False, msg)
+            ok, text = False, str(e)
+        console.show_result(ok, text)
 
     # -- actions ----------------------------------------------------------------------------
 
     def action_focus_pane(self, pane: str) -> None:
         main = self.main
-        if pane in ("logs", "lua"):
+        if pane in TABBED:
+            if pane == "debug":
+                main.show_debug_pane(activate=False)
             main.query_one("#bottom", TabbedContent).active = f"tab-{pane}"
         if main.maximized is not None:
             main.minimize()
@@ -530,7 +412,7 @@ class NgxExploreApp(App[int]):
                                       os.getcwd()))
 
     def _origin(self) -> str | None:
-        bound = getattr(self.server, "bound", None) if self.server is not None else None
+        bound = self.host.bound if self.host is not None else None
         if bound:
             first = bound[0]
             if isinstance(first, tuple) and len(first) >= 2:

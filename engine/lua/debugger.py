@@ -518,6 +518,17 @@ class Debugger:
 
     # -- resolving ---------------------------------------------------------------------
 
+    def path_of(self, file: str) -> str | None:
+        """The absolute path ``file`` names, found as breakpoints find it (a configuration
+        file, else a Lua file); None when unknown, ambiguous or not attached. A UI puts its
+        breakpoint markers on the lines of the file it shows with this."""
+        if self._map is None:
+            return None
+        conf = self._map._conf_file(file)
+        if conf is not None:
+            return None if conf.startswith("!") else conf
+        return self._map._lua_file(file)
+
     def _resolve(self, bp: Breakpoint) -> None:
         if self._map is None:
             res = Resolution(message="not attached to an engine yet")

@@ -1,1 +1,1 @@
-"""Screens other than the main one: help, export, history."""
+"""Screens: the main one (the panes), help, export, history, tour."""

@@ -20,6 +20,9 @@ GLOBAL_KEYS = """\
 | Key | Action |
 |-----|--------|
 | F2 … F9 | focus config, source, composer, requests, response, trace, logs, Lua |
+| F12 | focus the Debug pane |
+| b (source pane) | set / delete a breakpoint on the cursor line |
+| c / n / s / o | while a Lua handler is paused: continue, step over, step into, step out |
 | F10 | maximise / restore the focused pane (escape restores too) |
 | ctrl+s | send the composer's request (in the Lua console: run) |
 | ctrl+r | reload the configuration (also automatic when a file changes) |

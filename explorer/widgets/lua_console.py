@@ -4,6 +4,10 @@ Multi-line input, because OpenResty snippets rarely fit one line; results and er
 are shown exactly as the engine's Lua reports them (``[string "..."]:1: ...``), never as
 a Python traceback. The console only asks: the app owns the engine and answers with
 :meth:`LuaConsole.show_result`.
+
+Lines starting with ``:`` are debugger commands (``:break nginx.conf:22``, ``:breaks``,
+``:delete N``, ``:break-on-error on``, ``:help``), posted as :class:`LuaConsole.CommandRequested`.
+While a handler is paused, Lua runs in its selected frame instead of the worker's globals.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ class LuaConsole(Vertical):
     | ctrl+s | run the input |
     | ctrl+up / ctrl+down | previous / next input from history |
     | ctrl+l | clear the output |
+
+    Debugger commands: `:break FILE:LINE [hit N] [if EXPR]`, `:delete N` (or `all`),
+    `:breaks`, `:break-on-error on|off`, `:help`.
     """
 
     BINDINGS = [
@@ -41,6 +48,18 @@ class LuaConsole(Vertical):
 
     class EvalRequested(Message):
         """Run ``source`` (handled by the app as ``on_lua_console_eval_requested``)."""
+
+        def __init__(self, console: LuaConsole, source: str) -> None:
+            super().__init__()
+            self.console = console
+            self.source = source
+
+        @property
+        def control(self) -> LuaConsole:
+            return self.console
+
+    class CommandRequested(Message):
+        """A ``:command`` line (``on_lua_console_command_requested``); ``source`` is the line."""
 
         def __init__(self, console: LuaConsole, source: str) -> None:
             super().__init__()
@@ -74,7 +93,10 @@ class LuaConsole(Vertical):
         for i, line in enumerate(source.splitlines()):
             out.write(Text(("> " if i == 0 else "  ") + line, style="bold"))
         area.text = ""
-        self.post_message(self.EvalRequested(self, source))
+        if source.startswith(":"):
+            self.post_message(self.CommandRequested(self, source))
+        else:
+            self.post_message(self.EvalRequested(self, source))
 
     def show_result(self, ok: bool, text: str) -> None:
         """Data down from the app: what the engine's Lua answered."""
