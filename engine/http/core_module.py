@@ -10,6 +10,7 @@ out as nginx's header filter and write filter do.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from .config import HttpConfig
     from .engine import HttpEngine
     from .request import Request
+
+_NONE: frozenset[str] = frozenset()
 
 #: Extensions nginx knows without a mime.types (its built-in ``types`` default).
 _BUILTIN_TYPES = {"html": "text/html", "gif": "image/gif", "jpg": "image/jpeg"}
@@ -102,6 +105,13 @@ class CoreModule(HttpModule):
         core["error_log_level"] = max(levels) if levels else None
         core["types"] = _types(b)
         core["default_type"] = b.value("default_type", "text/plain")
+        # what the header and write filters read for every response
+        core["server_header"] = NGINX_VER if b.value("server_tokens", "on") != "off" \
+            else "nginx"
+        core["chunked_transfer_encoding"] = b.flag("chunked_transfer_encoding", True)
+        d = b.first("postpone_output")
+        size = parse_size(d.args[0]) if d is not None else None
+        core["postpone_output"] = 1460 if size is None else size
         return core
 
     def header_filter(self, r: Request) -> None:
@@ -110,7 +120,7 @@ class CoreModule(HttpModule):
             return
         out = r.out
         status = out.status
-        core = r.loc.mod.get("core", {})
+        core = r.loc.mod.get("core") or self._compile(r.engine, r.loc)
         head = r.method == "HEAD"
         if status == 204:
             head = True
@@ -121,26 +131,27 @@ class CoreModule(HttpModule):
             head = True
         if out.last_modified is not None and status not in (200, 206, 304):
             out.last_modified = None
-        r.header_only = head  # type: ignore[attr-defined]
+        r.header_only = head
         chunked = False
         if out.content_length is None and status not in (204, 304) and not head:
-            if r.http_version >= 1001 and r.loc.flag("chunked_transfer_encoding", True):
+            if r.http_version >= 1001 and core["chunked_transfer_encoding"]:
                 chunked = True
             else:
                 r.keepalive = False
-        r.chunked = chunked  # type: ignore[attr-defined]
+        r.chunked = chunked
+        items = out.headers.items
+        # the names the header list already has (most responses: none)
+        present = {k.lower() for k, _ in items} if items else _NONE
         headers: list[tuple[str, str]] = []
-        tokens = r.loc.value("server_tokens", "on")
-        if out.headers.get("server") is None:
-            headers.append(("Server", NGINX_VER if tokens != "off" else "nginx"))
-        if out.headers.get("date") is None:
-            import time
+        if "server" not in present:
+            headers.append(("Server", core["server_header"]))
+        if "date" not in present:
             headers.append(("Date", http_date(time.time())))
         if out.content_type:
             headers.append(("Content-Type", out.content_type))
-        if out.content_length is not None and out.headers.get("content-length") is None:
+        if out.content_length is not None and "content-length" not in present:
             headers.append(("Content-Length", str(out.content_length)))
-        if out.last_modified is not None and out.headers.get("last-modified") is None:
+        if out.last_modified is not None and "last-modified" not in present:
             headers.append(("Last-Modified", http_date(out.last_modified)))
         # nginx rewrites a relative Location in place of its own header line only when
         # absolute_redirect is on; otherwise the line stays in the list
@@ -158,23 +169,26 @@ class CoreModule(HttpModule):
             headers.append(("Connection", "close"))
         if relative_kept:
             headers.append(("Location", out.location))
-        headers.extend(out.headers.items)
+        headers.extend(items)
         line = out.status_line or status_line(status)
         code, _, reason = line.partition(" ")
-        r.header_bytes = len(line) + 11 + sum(len(k) + len(v) + 4 for k, v in headers) + 2  # type: ignore[attr-defined]
+        size = len(line) + 13 + 4 * len(headers)
+        for k, v in headers:
+            size += len(k) + len(v)
+        r.header_bytes = size
         if r.trace.enabled:
             r.trace.add("header", op="send", status=status, headers=list(headers))
-        wire = _wire(r)
+        wire = r.wire or _wire(r)
         wire.head = (int(code), reason, headers, chunked)
-        wire.size += r.header_bytes  # type: ignore[attr-defined]
+        wire.size += size
 
     async def write_filter(self, r: Request, data: bytes, last: bool) -> None:
         if r is not r.main:
             buf = r.ctx.setdefault("keep:subrequest_body", [])
             buf.append(data)
             return
-        wire = _wire(r)
-        if data and not getattr(r, "header_only", False):
+        wire = r.wire or _wire(r)
+        if data and not r.header_only:
             r.body_sent += len(data)
             wire.body.append(data)
             wire.size += len(data)
@@ -197,11 +211,14 @@ class _Wire:
 
 
 def _wire(r: Request) -> _Wire:
-    wire = r.ctx.get("keep:wire")
-    if wire is None:
+    """The main request's write buffer, made with the first output (``r.wire``)."""
+    core = r.loc.mod.get("core")
+    if core is not None:
+        size = core["postpone_output"]
+    else:
         d = r.loc.first("postpone_output")
         size = parse_size(d.args[0]) if d is not None else None
-        wire = r.ctx["keep:wire"] = _Wire(1460 if size is None else size)
+    wire = r.wire = _Wire(1460 if size is None else size)
     return wire
 
 
@@ -209,7 +226,7 @@ async def flush_wire(r: Request, last: bool = False) -> None:
     """Write what the write filter holds to the client (ngx.flush, or enough output).
 
     At the end of the response the sink may keep it for one write with the rest."""
-    wire = r.main.ctx.get("keep:wire")
+    wire = r.main.wire
     if wire is None or r.main.aborted:
         return
     sink = r.main.sink  # type: ignore[attr-defined]

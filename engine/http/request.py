@@ -170,6 +170,8 @@ class Request:
         self.content_handler = None
         self.sink: Any = None
         self.records: list = []
+        #: The write filter's buffer (core_module._Wire), made with the first output.
+        self.wire: Any = None
 
     # -- convenience -----------------------------------------------------------------
 

@@ -45,8 +45,18 @@ def status_line(status: int) -> str:
     return f"{status} {reason}" if reason else f"{status:03d} "
 
 
+_last_date: list = [None, ""]
+
+
 def http_date(t: float) -> str:
-    return formatdate(t, usegmt=True)
+    """``Thu, 01 Jan 1970 00:00:01 GMT``; the text of the current second is kept, as
+    nginx keeps ``ngx_cached_http_time``."""
+    second = int(t // 1)
+    cached = _last_date
+    if cached[0] != second:
+        cached[1] = formatdate(second, usegmt=True)
+        cached[0] = second
+    return cached[1]
 
 
 def error_page_body(status: int, server_tokens: str = "on") -> bytes | None:

@@ -82,6 +82,10 @@ class HttpConnection(asyncio.Protocol):
         self.local = ("", 0)
         self.parser: Any = None
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_when = 0.0
+        #: When the armed timeout expires (loop time), None when disarmed.
+        self.deadline: float | None = None
+        self.timer_cb: Any = None
         self.worker: asyncio.Task[None] | None = None
         self.wakeup = asyncio.Event()
         self.busy = False  # a request is being answered
@@ -121,7 +125,7 @@ class HttpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         previous = self.state
         self.state = _CLOSED
-        self._cancel_timer()
+        self._drop_timer()
         self.endpoint.server.connections.discard(self)
         if self.write_ok is not None and not self.write_ok.done():
             self.write_ok.set_result(None)
@@ -423,17 +427,42 @@ class HttpConnection(asyncio.Protocol):
 
     # -- timers and closing ------------------------------------------------------------
 
+    # One timer handle per connection, moved lazily: arming sets a deadline, and the
+    # handle (never later than the deadline) is only replaced when the new deadline is
+    # earlier; when it fires before a deadline that moved later it waits again. Arming
+    # and disarming per request (header, keep-alive) then costs no heap operations.
+
     def _arm(self, delay: float, cb: Any) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        now = self.loop.time()
+        deadline = now + delay
+        self.deadline = deadline
         self.timer_cb = cb
-        self.timer = self.loop.call_later(delay, self._fire)
+        if self.timer is None or self.timer_when > deadline:
+            if self.timer is not None:
+                self.timer.cancel()
+            # wake no later than a header timeout from now, the next deadline likely armed
+            when = min(deadline, now + self.settings.header_timeout)
+            self.timer_when = when
+            self.timer = self.loop.call_at(when, self._fire)
 
     def _fire(self) -> None:
         self.timer = None
+        deadline = self.deadline
+        if deadline is None:
+            return
+        if deadline > self.timer_when:  # re-armed for later since the handle was set
+            self.timer_when = deadline
+            self.timer = self.loop.call_at(deadline, self._fire)
+            return
+        self.deadline = None
         self.timer_cb()
 
     def _cancel_timer(self) -> None:
+        self.deadline = None
+
+    def _drop_timer(self) -> None:
+        """The connection is done: release the handle too."""
+        self.deadline = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -479,12 +508,12 @@ class HttpConnection(asyncio.Protocol):
             self._arm(_LINGERING_TIMEOUT, self._on_linger_timeout)
             return
         self.state = _CLOSED
-        self._cancel_timer()
+        self._drop_timer()
         t.close()
 
     def _abort(self) -> None:
         self.state = _CLOSED
-        self._cancel_timer()
+        self._drop_timer()
         if self.transport is not None:
             self.transport.close()
         self.wakeup.set()
