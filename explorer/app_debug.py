@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from textual.css.query import NoMatches
+
 from engine.lua.debugger import Command, PauseInfo
 
 from .debugging import COMMANDS, DebugSession, parse_break, parse_command
@@ -52,6 +54,13 @@ class DebugMixin:
         def call_after_refresh(self, callback: Any, *args: Any) -> bool: ...
         def _title_text(self) -> str: ...
 
+    def _main_screen(self) -> MainScreen | None:
+        """The main screen, None while the app starts or quits (late deliveries)."""
+        try:
+            return self.main
+        except (LookupError, NoMatches):
+            return None
+
     # -- engine → UI ----------------------------------------------------------------------
 
     def debug_paused(self, info: PauseInfo) -> None:
@@ -59,8 +68,10 @@ class DebugMixin:
         session = self.session
         if session.debugger.closing:
             return
+        main = self._main_screen()
+        if main is None:
+            return
         session.on_paused(info)
-        main = self.main
         main.show_debug_pane(activate=True)
         view = main.query_one(DebugView)
         view.show_pause(info, self.waiting_text())
@@ -82,18 +93,23 @@ class DebugMixin:
         listener = self.host.busy_connections()
         waiting = max(composer + listener - (1 if info.method else 0), 0)
         parts = [f"engine paused — {waiting} other request{'s' if waiting != 1 else ''} "
-                 f"waiting (composer {composer}, listener {listener}, this one included)"]
+                 f"waiting (in flight: {composer} from the composer, {listener} on the "
+                 "listener, this one included)"]
         if self.host.server is not None:
             parts.append("new connections wait in the listen queue")
         return "; ".join(parts)
 
     def tick_debug(self) -> None:
         """Keep the waiting count fresh while paused (requests keep arriving)."""
-        if self.session.paused is not None:
-            self.main.query_one(DebugView).show_status(self.waiting_text())
+        main = self._main_screen()
+        if self.session.paused is not None and main is not None:
+            main.query_one(DebugView).show_status(self.waiting_text())
 
     def debug_marks_changed(self) -> None:
         """Push breakpoint markers (and the paused line) down to the source pane."""
+        main = self._main_screen()
+        if main is None:
+            return
         by_file: dict[str, dict[int, bool]] = {}
         for m in self.session.marks:
             if m.path is not None:
@@ -102,15 +118,16 @@ class DebugMixin:
         paused_at = None
         if self.session.paused is not None:
             paused_at = self.session.frame_path(self.session.frame)
-        self.main.query_one(SourceView).set_debug_marks(by_file, paused_at)
+        main.query_one(SourceView).set_debug_marks(by_file, paused_at)
         if self.session.marks or self.session.break_on_error:
-            self.main.show_debug_pane(activate=False)
+            main.show_debug_pane(activate=False)
 
     def _show_frame_location(self, index: int) -> None:
         self.session.frame = index
         where = self.session.frame_path(index)
-        if where is not None:
-            self.main.show_location(self.engine, *where)
+        main = self._main_screen()
+        if where is not None and main is not None:
+            main.show_location(self.engine, *where)
         self.debug_marks_changed()
 
     def report_unresolved(self, unresolved: list[Any]) -> None:
@@ -142,7 +159,10 @@ class DebugMixin:
         if self.session.paused is None:
             return
         self.session.resume(command)
-        self.main.query_one(DebugView).show_running(
+        main = self._main_screen()
+        if main is None:
+            return
+        main.query_one(DebugView).show_running(
             f"{doing}… (the next stop shows here; the response when the request is done)")
         self.sub_title = self._title_text()
         self.debug_marks_changed()

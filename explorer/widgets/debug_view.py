@@ -82,7 +82,7 @@ class DebugView(Vertical):
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.info: PauseInfo | None = None
-        self._filling = False
+        self._frame = 0
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Not paused. Set a breakpoint with b on a line of Lua in the "
@@ -104,13 +104,12 @@ class DebugView(Vertical):
         self.info = info
         self.show_status(waiting)
         stack = self.query_one("#debug-stack", OptionList)
-        self._filling = True
+        self._frame = 0
         stack.clear_options()
         stack.add_options([Option(Text.assemble((f"#{f.index} ", "dim"), (f.function, "bold"),
                                                 f"  {f.where}")) for f in info.frames])
         if info.frames:
             stack.highlighted = 0
-        self._filling = False
         self.show_variables(list(info.locals), list(info.upvalues), list(info.ctx))
         self.query_one("#debug-eval", Input).disabled = False
 
@@ -160,7 +159,8 @@ class DebugView(Vertical):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         event.stop()
-        if not self._filling and self.info is not None:
+        if self.info is not None and event.option_index != self._frame:
+            self._frame = event.option_index
             self.post_message(self.FrameSelected(self, event.option_index))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -169,5 +169,4 @@ class DebugView(Vertical):
         if not source or self.info is None:
             return
         event.input.value = ""
-        stack = self.query_one("#debug-stack", OptionList)
-        self.post_message(self.EvalRequested(self, source, stack.highlighted or 0))
+        self.post_message(self.EvalRequested(self, source, self._frame))

@@ -7,7 +7,9 @@ Lines are found by ``-- @name`` markers, never hard-coded.
 
 from __future__ import annotations
 
+import asyncio
 import io
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +261,57 @@ async def test_console_commands_and_reload(site: Site, wait_for: Any) -> None:
         app.main.show_location(app.engine, str(site.conf), n)
         await pilot.pause()
         assert f"{n}○" in plain(source.query_one("#source", Static))
+
+
+async def _get(port: int, path: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                 .encode())
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    return data
+
+
+async def test_listener_requests_wait_while_paused(site: Site, wait_for: Any) -> None:
+    """A pause blocks the engine, not the UI: a composer request waits on the engine loop
+    (counted), a new connection waits in the listen queue (said so); all are answered
+    after continue."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    site.conf.write_text(CONF.replace("listen 8080;", f"listen 127.0.0.1:{port};"))
+    app = NgxExploreApp(str(site.conf), str(site.root), listen=True, watch=False, stable=True)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, wait_for)
+        await run_console(pilot, app, f":break nginx.conf:{site.line('greeting')}")
+        await wait_for(pilot, lambda: len(app.session.marks) == 1)
+        first = asyncio.ensure_future(_get(port, "/t"))
+        await next_pause(pilot, wait_for, app, site.line("greeting"))
+        await run_console(pilot, app, ":delete 1")  # served on the paused thread
+        await wait_for(pilot, lambda: not app.session.marks)
+        second = asyncio.ensure_future(_get(port, "/t"))  # stays in the listen queue
+        await send(pilot, app, f"http://localhost:{port}/t")  # waits on the engine loop
+        view = app.main.query_one(DebugView)
+        await wait_for(pilot, lambda: "1 other request waiting" in plain(
+            view.query_one("#debug-status", Static)), timeout=5)
+        status = plain(view.query_one("#debug-status", Static))
+        assert "1 from the composer, 1 on the listener" in status
+        assert "new connections wait in the listen queue" in status
+        assert not first.done() and not second.done() and app.served == 0
+        view.query_one("#debug-stack").focus()
+        await pilot.press("c")
+        replies = await asyncio.wait_for(asyncio.gather(first, second), 10)
+        assert all(r.startswith(b"HTTP/1.1 200") and b"HELLO alice 1\n" in r for r in replies)
+        await wait_for(pilot, lambda: app.served == 3)
+
+
+async def test_quitting_while_paused_lets_the_engine_go(site: Site, wait_for: Any) -> None:
+    app = site.app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await loaded(pilot, wait_for)
+        await run_console(pilot, app, f":break nginx.conf:{site.line('greeting')}")
+        await wait_for(pilot, lambda: len(app.session.marks) == 1)
+        await send(pilot, app, "http://localhost:8080/t")
+        await next_pause(pilot, wait_for, app, site.line("greeting"))
+    assert app.session.paused is None and not app.host._thread.is_alive()
