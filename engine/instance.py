@@ -85,8 +85,10 @@ class Engine:
     # -- serving ---------------------------------------------------------------------
 
     async def request(self, req: HttpRequest, sink: ResponseSink | None = None,
-                      trace: bool | None = None) -> Exchange:
-        return await self.http.handle(req, sink, trace)
+                      trace: bool | None = None, keep: bool = True) -> Exchange:
+        """Answer ``req``; ``keep=False`` when the response only streams to ``sink`` and
+        the Exchange need not hold a copy of it (see HttpEngine.handle)."""
+        return await self.http.handle(req, sink, trace, keep)
 
     async def start(self) -> None:
         for m in self.http.modules:

@@ -146,3 +146,39 @@ class Exchange:
                       "connection": r.connection, "line": r.line, "log": r.log}
                      for r in self.logs],
         }
+
+
+class TeeSink:
+    """Streams to an outside sink while keeping a copy for the Exchange."""
+
+    def __init__(self, sink: ResponseSink) -> None:
+        self.sink = sink
+        self.copy = CollectingSink()
+        self.finished = False
+
+    async def send_headers(self, status: int, reason: str, headers: list[tuple[str, str]],
+                           chunked: bool) -> None:
+        await self.copy.send_headers(status, reason, headers, chunked)
+        await self.sink.send_headers(status, reason, headers, chunked)
+
+    async def send_body(self, data: bytes) -> None:
+        await self.copy.send_body(data)
+        await self.sink.send_body(data)
+
+    async def flush(self) -> None:
+        flush = getattr(self.sink, "flush", None)
+        if flush is not None:
+            await flush()
+
+    async def client_done(self, keepalive: bool) -> None:
+        done = getattr(self.sink, "client_done", None)
+        if done is not None:
+            await done(keepalive)
+
+    async def finish(self, keepalive: bool) -> None:
+        self.finished = True
+        await self.copy.finish(keepalive)
+        await self.sink.finish(keepalive)
+
+    def result(self) -> CollectingSink:
+        return self.copy

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .api import CollectingSink, Exchange, HttpRequest, Response, ResponseSink
+from .api import CollectingSink, Exchange, HttpRequest, Response, ResponseSink, TeeSink
 from .location import DONE as LOC_DONE
-from .location import LocationConf, find_location
+from .location import LocationConf, find_location, no_test, test_recorder, trace_location
 from .log import LEVEL_NUM, ErrorLog, LogRecord
 from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
 from .plan import BlockPlan
@@ -83,14 +83,19 @@ class HttpEngine:
     # -- entry point ------------------------------------------------------------------
 
     async def handle(self, req: HttpRequest, sink: ResponseSink | None = None,
-                     trace: bool | None = None) -> Exchange:
-        """Answer one request; the response goes to ``sink`` and into the Exchange."""
-        sink = sink or CollectingSink()
-        collector = sink if isinstance(sink, CollectingSink) else _Tee(sink)
+                     trace: bool | None = None, keep: bool = True) -> Exchange:
+        """Answer one request; the response goes to ``sink`` and into the Exchange.
+
+        ``keep=False`` (a listener nobody watches): the response only goes to ``sink``;
+        the Exchange has its status but no copy of its headers and body."""
+        if sink is None:
+            sink = CollectingSink()
+        streamed = not isinstance(sink, CollectingSink)
+        collector = TeeSink(sink) if streamed and keep else sink
         number = req.connection or self._next_connection()
         conn = Connection(number, req.client_addr, req.client_port, req.server_addr,
                           req.server_port, req.connection_requests)
-        tr = Trace(enabled=self.trace_enabled if trace is None else trace)
+        tr = Trace(self.trace_enabled if trace is None else trace)
         r = Request(self, conn, req.method, req.target, req.version, req.headers,
                     req.body, tr)
         r.sink = collector
@@ -114,9 +119,12 @@ class HttpEngine:
                     r.response_done = True
         if not r.logged:
             await self.log_phase(r)
-        out = collector.result() if isinstance(collector, _Tee) else collector
-        response = Response(out.status, out.reason, out.headers, b"".join(out.chunks),
-                            sent=out.headers_sent)
+        if streamed and not keep:
+            response = Response(r.out.status, "", [], b"", sent=r.header_sent)
+        else:
+            out = collector.result() if streamed else collector
+            response = Response(out.status, out.reason, out.headers, b"".join(out.chunks),
+                                sent=out.headers_sent)
         return Exchange(req, response, tr.events, r.records, started=started,
                         duration_ms=(time.time() - started) * 1000, final_loc=r.loc,
                         final_server=r.server)
@@ -126,7 +134,8 @@ class HttpEngine:
         return self.connections
 
     async def _process(self, r: Request) -> None:
-        if r.http_version >= 1001 and r.headers_in.get("host") is None:
+        host_header = r.headers_in.get("host")
+        if r.http_version >= 1001 and host_header is None:
             self._pick_server(r, None)
             r.log("info", 'client sent HTTP/1.1 request without "Host" header while '
                           "reading client request headers")
@@ -139,7 +148,7 @@ class HttpEngine:
             r.log("info", "client sent invalid request while reading client request line")
             await self.finalize(r, 400)
             return
-        host = target.host or r.headers_in.get("host")
+        host = target.host or host_header
         host_name = _valid_host(host) if host is not None else None
         if host is not None and host_name is None:
             self._pick_server(r, None)
@@ -166,7 +175,7 @@ class HttpEngine:
                 or next(iter(addrs.values()), None)
         if entry is None:
             raise RuntimeError("no server in the configuration")
-        srv, why, caps = find_server(entry, host)
+        srv, why, caps = find_server(entry, host, r.trace.enabled)
         r.server = srv
         r.loc = srv
         if caps:
@@ -302,13 +311,6 @@ class HttpEngine:
         r.content_handler = None
         tr = r.trace
 
-        def test(loc: LocationConf | None, shown: str, verdict: str) -> None:
-            if tr.enabled:
-                tr.add("location_test", location=loc.display() if loc else f'"{shown}"',
-                       node=shown, verdict=verdict,
-                       file=loc.directive.file if loc and loc.directive else "",
-                       line=loc.directive.line if loc and loc.directive else 0)
-
         def regex_test(loc: LocationConf) -> bool:
             assert loc.regex is not None
             caps = loc.regex.exec(r.uri)
@@ -323,31 +325,18 @@ class HttpEngine:
                     r.variables[name] = value
             return caps is not None
 
-        rc, loc = find_location(r.server, r.uri, test if tr.enabled else _no_test, regex_test)
+        rc, loc = find_location(r.server, r.uri, test_recorder(tr) if tr.enabled else no_test,
+                                regex_test)
         r.loc = loc or r.server
         if tr.enabled:
-            if rc == "done":
-                reason = "the URI lacks only the trailing slash of this location"
-            elif loc is None:
-                reason = "no location matched: the server's configuration applies"
-            elif loc.exact:
-                reason = "exact match"
-            elif loc.regex is not None:
-                reason = "first matching regex, in config order"
-            elif loc.noregex:
-                reason = "longest prefix, ^~ skips the regexes"
-            else:
-                reason = "longest prefix, no regex matched"
-            d = r.loc.directive
-            tr.add("location", location=r.loc.display() if loc else '"" (server level)',
-                   reason=reason, outcome=rc, file=d.file if d else "", line=d.line if d else 0)
+            trace_location(tr, rc, loc, r.loc)
         if not r.internal and r.loc.flag("internal", False) and r.loc.first("internal"):
             await self.finalize(r, 404)
             return False
         self.update_location_config(r)
-        max_body = r.loc.mod.get("core", {}).get("client_max_body_size", 1024 * 1024)
         cl = r.headers_in.get("content-length")
-        if cl is not None and cl.isdigit() and max_body and int(cl) > max_body and r.is_main:
+        if cl is not None and cl.isdigit() and r.is_main and \
+                int(cl) > self._max_body(r) > 0:
             r.log("error", f"client intended to send too large body: {int(cl)} bytes")
             r.keepalive = False
             await self.finalize(r, 413)
@@ -359,6 +348,9 @@ class HttpEngine:
             return False
         r.phase_index += 1
         return True
+
+    def _max_body(self, r: Request) -> int:
+        return r.loc.mod.get("core", {}).get("client_max_body_size", 1024 * 1024)
 
     def update_location_config(self, r: Request) -> None:
         core = r.loc.mod.get("core", {})
@@ -644,10 +636,6 @@ class HttpEngine:
         r.trace.add("finalize", status=0, reason="connection aborted: buffered output dropped")
 
 
-def _no_test(loc: LocationConf | None, shown: str, verdict: str) -> None:
-    """find_location's test callback when nothing is traced."""
-
-
 def _rc_name(rc: int) -> str:
     return {OK: "OK", DECLINED: "DECLINED", DONE: "DONE", AGAIN: "AGAIN", ERROR: "ERROR"}.get(
         rc, str(rc))
@@ -673,37 +661,5 @@ def _valid_host(host: str) -> str | None:
     return name
 
 
-class _Tee:
-    """Streams to an outside sink while keeping a copy for the Exchange."""
-
-    def __init__(self, sink: ResponseSink) -> None:
-        self.sink = sink
-        self.copy = CollectingSink()
-        self.finished = False
-
-    async def send_headers(self, status: int, reason: str, headers: list[tuple[str, str]],
-                           chunked: bool) -> None:
-        await self.copy.send_headers(status, reason, headers, chunked)
-        await self.sink.send_headers(status, reason, headers, chunked)
-
-    async def send_body(self, data: bytes) -> None:
-        await self.copy.send_body(data)
-        await self.sink.send_body(data)
-
-    async def flush(self) -> None:
-        flush = getattr(self.sink, "flush", None)
-        if flush is not None:
-            await flush()
-
-    async def client_done(self, keepalive: bool) -> None:
-        done = getattr(self.sink, "client_done", None)
-        if done is not None:
-            await done(keepalive)
-
-    async def finish(self, keepalive: bool) -> None:
-        self.finished = True
-        await self.copy.finish(keepalive)
-        await self.sink.finish(keepalive)
-
-    def result(self) -> CollectingSink:
-        return self.copy
+#: The name reject.py and older callers import.
+_Tee = TeeSink

@@ -12,7 +12,7 @@ the same ``test location`` sequence as nginx's debug log, which is what the trac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..conf.ast import Directive
 from ..conf.errors import ConfigError
@@ -237,3 +237,39 @@ def find_location(level: LocationConf, uri: str, test: TestCallback,
                 _, nested = find_location(loc, uri, test, regex_test)
                 return OK, nested or loc
     return rc, current
+
+
+# --- the trace of a lookup ---------------------------------------------------------------
+
+
+def no_test(loc: LocationConf | None, shown: str, verdict: str) -> None:
+    """The test callback when nothing is traced."""
+
+
+def test_recorder(tr: Any) -> TestCallback:
+    """A test callback that records each comparison as a ``location_test`` event."""
+    def test(loc: LocationConf | None, shown: str, verdict: str) -> None:
+        tr.add("location_test", location=loc.display() if loc else f'"{shown}"',
+               node=shown, verdict=verdict,
+               file=loc.directive.file if loc and loc.directive else "",
+               line=loc.directive.line if loc and loc.directive else 0)
+    return test
+
+
+def trace_location(tr: Any, rc: str, found: LocationConf | None, used: Any) -> None:
+    """The ``location`` event: which configuration applies (``used``) and why."""
+    if rc == DONE:
+        reason = "the URI lacks only the trailing slash of this location"
+    elif found is None:
+        reason = "no location matched: the server's configuration applies"
+    elif found.exact:
+        reason = "exact match"
+    elif found.regex is not None:
+        reason = "first matching regex, in config order"
+    elif found.noregex:
+        reason = "longest prefix, ^~ skips the regexes"
+    else:
+        reason = "longest prefix, no regex matched"
+    d = used.directive
+    tr.add("location", location=used.display() if found else '"" (server level)',
+           reason=reason, outcome=rc, file=d.file if d else "", line=d.line if d else 0)

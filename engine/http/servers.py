@@ -137,14 +137,16 @@ def _add_name(entry: AddressServers, name: str, srv: ServerConf) -> None:
         entry.exact.setdefault(name, srv)
 
 
-def find_server(entry: AddressServers, host: str | None
+def find_server(entry: AddressServers, host: str | None, explain: bool = True
                 ) -> tuple[ServerConf, str, list[str | None]]:
-    """The server for ``host`` on this address: (server, why, regex captures)."""
+    """The server for ``host`` on this address: (server, why, regex captures).
+
+    ``explain=False``: the common outcomes come without their wording (nothing traces)."""
     assert entry.default is not None
     if not host:
         return entry.default, "no host: default server", []
     if host in entry.exact:
-        return entry.exact[host], f'exact name "{host}"', []
+        return entry.exact[host], f'exact name "{host}"' if explain else "", []
     best: tuple[int, ServerConf, str] | None = None
     for suffix, srv, pattern in entry.head:
         if host.endswith(suffix) and (best is None or len(suffix) > best[0]):
@@ -160,4 +162,6 @@ def find_server(entry: AddressServers, host: str | None
         caps = regex.exec(host)
         if caps is not None:
             return srv, f'regex "{pattern}"', caps
+    if not explain:
+        return entry.default, "", []
     return entry.default, f'no name matched "{host}": default server of {entry.listen}', []

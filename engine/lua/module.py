@@ -50,6 +50,8 @@ class LuaModule(HttpModule):
     def init(self, engine: HttpEngine) -> None:
         self.engine = engine
         self.service = LuaService(engine)
+        #: lua_need_request_body in force, by block.
+        self._need_cache: dict[Any, bool] = {}
         engine.services["lua"] = self.service
         phases = engine.phases
         phases.add(Phase.REWRITE, "rewrite_by_lua", self.rewrite, order=900, traced=True,
@@ -116,13 +118,16 @@ class LuaModule(HttpModule):
         return effective.get(base) if effective else None
 
     def _need_body(self, r: Request) -> None:
-        for b in r.loc.ancestors():
-            if "lua_need_body" in b.mod:
-                if b.mod["lua_need_body"] and not r.body_read:
-                    r.body_read = True
-                    r.trace.add("script", op="read_body", bytes=len(r.body or b""),
-                                reason="lua_need_request_body on")
-                return
+        loc = r.loc
+        need = self._need_cache.get(loc)
+        if need is None:
+            need = self._need_cache[loc] = next(
+                (b.mod["lua_need_body"] for b in loc.ancestors() if "lua_need_body" in b.mod),
+                False)
+        if need and not r.body_read:
+            r.body_read = True
+            r.trace.add("script", op="read_body", bytes=len(r.body or b""),
+                        reason="lua_need_request_body on")
 
     # -- rewrite, access, content ----------------------------------------------------------
 

@@ -227,6 +227,15 @@ return function(ngx, py)
         return finish(state, id, co, co_resume(co, ...))
     end
 
+    -- An entry thread in one crossing: set the request's context, start a fresh closure
+    -- of `factory` and run it to its first yield or its end. Returns the thread's number,
+    -- then what `resume` returns.
+    function M.start(state, context, factory)
+        state.context = CTX[context] or 0
+        local id = M.spawn(state, factory)
+        return id, M.resume(state, id)
+    end
+
     -- The API's way out of user code: yield an operation for Python to carry out.
     function M.yield(op, ...)
         return co_yield(op, ...)

@@ -86,7 +86,9 @@ class LuaWorker:
         # the driver's entry points, looked up once (each lookup is a boundary crossing)
         self.resume = self.rt[b"resume"]
         self.spawn = self.rt[b"spawn"]
+        self.start = self.rt[b"start"]
         self.set_context = self.rt[b"set_context"]
+        self._new_state = self.rt[b"new_state"]
         if service.debugger is not None:  # a VM made while debugging (lua_code_cache off)
             service.debugger.add_worker(self)
 
@@ -133,7 +135,7 @@ class LuaWorker:
 
     def new_state(self, r: Request | None, context: str) -> Any:
         number = r.conn.number if r is not None else 0
-        return self.rt[b"new_state"](number, context.encode())
+        return self._new_state(number, context.encode())
 
 
 def _expand(value: str | None, default: str, prefix: str) -> str:

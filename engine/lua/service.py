@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from ..http.request import Request
 
 _CTX_KEY = "ngx_lua"
+#: Context names as the Lua side takes them.
+_CONTEXTS = {name: name.encode() for name in (
+    "rewrite", "access", "content", "header_filter", "body_filter", "log", "set",
+    "server_rewrite")}
 
 
 class LuaService:
@@ -148,26 +152,27 @@ class LuaService:
         self.clock.update()
         lr = self.lua_request(r)
         worker = lr.worker
-        worker.set_context(lr.state, context.encode())
-        t0 = time.perf_counter()
-        d = handler.directive
-        r.trace.add("phase", phase=context, handler=handler.label, file=d.file, line=d.line)
-        before = self._ctx_snapshot(lr) if r.trace.enabled else None
+        tracing = r.trace.enabled
+        if tracing:
+            t0 = time.perf_counter()
+            d = handler.directive
+            r.trace.add("phase", phase=context, handler=handler.label, file=d.file,
+                        line=d.line)
+            before = self._ctx_snapshot(lr)
         try:
             factory = handler.factory(worker, r, self.code_cache)
         except LuaCompileError as exc:
             r.log("error", handler.load_error(str(exc)))
             outcome = Outcome("error", message=str(exc))
         else:
-            co = worker.spawn(lr.state, factory)
-            outcome = await Driver(self, lr).run(co)
+            outcome = await Driver(self, lr).start(_CONTEXTS[context], factory)
             if lr.threads and outcome.kind == "done":
                 await self.join_threads(lr)
             elif lr.threads:
                 self.abort_threads(lr)
             if outcome.kind == "error":
                 self._log_abort(r, outcome)
-        if r.trace.enabled:
+        if tracing:
             self._trace_ctx(r, lr, context, before)
             r.trace.add("phase_done", phase=context, handler=handler.label,
                         rc=outcome.kind if outcome.kind != "exit" else
@@ -188,16 +193,15 @@ class LuaService:
         """header_filter / log handlers: run to the end, no yielding. False on error."""
         lr = self.lua_request(r)
         worker = lr.worker
-        worker.set_context(lr.state, context.encode())
-        r.trace.add("phase", phase=context, handler=handler.label,
-                    file=handler.directive.file, line=handler.directive.line)
+        if r.trace.enabled:
+            r.trace.add("phase", phase=context, handler=handler.label,
+                        file=handler.directive.file, line=handler.directive.line)
         before = self._ctx_snapshot(lr) if r.trace.enabled else None
         t0 = time.perf_counter()
         ok = True
         try:
             factory = handler.factory(worker, r, self.code_cache)
-            co = worker.spawn(lr.state, factory)
-            outcome = await Driver(self, lr, yieldable=False).run(co)
+            outcome = await Driver(self, lr, yieldable=False).start(_CONTEXTS[context], factory)
         except LuaCompileError as exc:
             r.log("error", handler.load_error(str(exc)))
             return False
@@ -215,7 +219,6 @@ class LuaService:
                               last: bool) -> tuple[bytes, bool] | None:
         lr = self.lua_request(r)
         worker = lr.worker
-        worker.set_context(lr.state, b"body_filter")
         arg = worker.lua.table_from([data, last])
         lr.state[b"arg"] = arg
         try:
@@ -224,8 +227,7 @@ class LuaService:
             r.log("error", handler.load_error(str(exc)))
             return None
         before = self._ctx_snapshot(lr) if r.trace.enabled else None
-        co = worker.spawn(lr.state, factory)
-        outcome = await Driver(self, lr, yieldable=False).run(co)
+        outcome = await Driver(self, lr, yieldable=False).start(b"body_filter", factory)
         if outcome.kind == "error":
             r.log("error", f"failed to run body_filter_by_lua*: {outcome.message}")
             return None
@@ -248,7 +250,6 @@ class LuaService:
     async def run_set(self, r: Request, handler: LuaHandler, values: list[str]) -> str | None:
         lr = self.lua_request(r)
         worker = lr.worker
-        worker.set_context(lr.state, b"set")
         lr.state[b"arg"] = worker.lua.table_from([v.encode("utf-8", "surrogateescape")
                                                   for v in values])
         try:
@@ -256,8 +257,7 @@ class LuaService:
         except LuaCompileError as exc:
             r.log("error", handler.load_error(str(exc)))
             return None
-        co = worker.spawn(lr.state, factory)
-        outcome = await Driver(self, lr, yieldable=False).run(co)
+        outcome = await Driver(self, lr, yieldable=False).start(b"set", factory)
         if outcome.kind == "error":
             r.log("error", f"failed to run set_by_lua*: {outcome.message}")
             return None

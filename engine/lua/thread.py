@@ -44,16 +44,36 @@ class Driver:
         self.yieldable = yieldable
 
     async def run(self, co: Any, *args: Any) -> Outcome:
+        """Resume thread ``co`` with ``args`` and carry on until it ends."""
+        return await self._drive(co, self._resume(co, args))
+
+    async def start(self, context: bytes, factory: Any) -> Outcome:
+        """Start an entry thread of ``factory`` in ``context`` (one crossing into Lua for
+        the context, the thread and its first run) and carry on until it ends."""
         lr = self.lr
-        resume = lr.worker.resume
         bridge = lr.worker.bridge
-        send = args
+        bridge.current = lr
+        try:
+            result = lr.worker.start(lr.state, context, factory)
+        finally:
+            bridge.current = None
+        rest = result[1:]
+        if len(rest) < 2:
+            rest = (rest[0] if rest else None, None)
+        return await self._drive(result[0], rest)
+
+    def _resume(self, co: Any, args: tuple[Any, ...]) -> Any:
+        lr = self.lr
+        bridge = lr.worker.bridge
+        bridge.current = lr
+        try:
+            return lr.worker.resume(lr.state, co, *args)
+        finally:
+            bridge.current = None
+
+    async def _drive(self, co: Any, result: Any) -> Outcome:
+        lr = self.lr
         while True:
-            bridge.current = lr
-            try:
-                result = resume(lr.state, co, *send)
-            finally:
-                bridge.current = None
             status, out, *vals = result if isinstance(result, tuple) else (result, None)
             if out:
                 await self.service.emit(lr, out)
@@ -70,6 +90,7 @@ class Driver:
             send, outcome = await self.carry_out(op, vals[1:])
             if outcome is not None:
                 return outcome
+            result = self._resume(co, send)
 
     async def carry_out(self, op: str, args: list[Any]) -> tuple[tuple[Any, ...], Outcome | None]:
         lr = self.lr

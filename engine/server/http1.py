@@ -399,7 +399,9 @@ class HttpConnection(asyncio.Protocol):
                                            p.req_line, sink=sink)
             if p.discard:
                 p.req.body = b""
-            return await engine.request(p.req, sink=sink)
+            # the Exchange keeps a copy of the response only for those who watch
+            return await engine.request(p.req, sink=sink,
+                                        keep=bool(self.endpoint.server.exchange_listeners))
         except Exception as exc:
             self._log("alert", f"engine error: {type(exc).__name__}: {exc}")
             if not sink.started:
