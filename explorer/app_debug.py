@@ -189,7 +189,10 @@ class DebugMixin:
             return
 
         async def run_to() -> None:
-            refused = await self.session.check_location(event.file, event.line)
+            try:
+                refused = await self.session.check_location(event.file, event.line)
+            except Exception as e:  # noqa: BLE001 - said in words, never a traceback
+                refused = str(e) or type(e).__name__
             if refused is not None:
                 self.notify(refused, title="Run to line", severity="warning")
                 return
@@ -203,8 +206,7 @@ class DebugMixin:
         self._show_frame_location(event.index)
 
         async def details() -> None:
-            locals_, upvalues, ctx = await self.session.frame_details(event.index)
-            event.view.show_variables(locals_, upvalues, ctx)
+            await self._show_details(event.view, event.index)
 
         self.run_worker(details(), group="debug-frame", exclusive=True)
 
@@ -218,13 +220,26 @@ class DebugMixin:
             ok, text = False, str(e) or type(e).__name__
         view.show_result(source, ok, text)
         if self.session.paused is not None:  # an assignment shows in the variables
+            await self._show_details(view, frame)
+
+    async def _show_details(self, view: DebugView, frame: int) -> None:
+        try:
             locals_, upvalues, ctx = await self.session.frame_details(frame)
-            view.show_variables(locals_, upvalues, ctx)
+        except Exception as e:  # noqa: BLE001 - the pause ended, or a frame went away
+            view.show_result(f"(frame {frame})", False, str(e) or type(e).__name__)
+            return
+        view.show_variables(locals_, upvalues, ctx)
 
     def on_lua_console_command_requested(self, event: LuaConsole.CommandRequested) -> None:
         self.run_worker(self._console_command(event.console, event.source), group="debug")
 
     async def _console_command(self, console: LuaConsole, line: str) -> None:
+        try:
+            await self._run_command(console, line)
+        except Exception as e:  # noqa: BLE001 - said in the console, never a traceback
+            console.show_result(False, f"debugger: {e or type(e).__name__}")
+
+    async def _run_command(self, console: LuaConsole, line: str) -> None:
         command = parse_command(line)
         engine = self.engine
         if command is None:

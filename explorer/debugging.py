@@ -248,7 +248,10 @@ class DebugSession:
 
     async def _mutate(self, work: Callable[[], tuple[bool, str]]) -> tuple[bool, str]:
         def run() -> tuple[bool, str, tuple[BreakMark, ...]]:
-            ok, text = work()
+            try:
+                ok, text = work()
+            except Exception as e:  # noqa: BLE001 - said in words, never a traceback
+                ok, text = False, f"debugger: {e or type(e).__name__}"
             return ok, text, self._snapshot()
         ok, text, self.marks = await self.engine_side(run)
         return ok, text

@@ -18,6 +18,7 @@ from rich.console import Console
 from textual.widgets import Input, RichLog, Static, TextArea, Tree
 
 from explorer.app import NgxExploreApp
+from explorer.debugging import BreakSpec, ConsoleCommand, parse_break, parse_command
 from explorer.widgets.debug_view import DebugView
 from explorer.widgets.lua_console import LuaConsole
 from explorer.widgets.response_view import ResponseView
@@ -306,7 +307,7 @@ async def test_listener_requests_wait_while_paused(site: Site, wait_for: Any) ->
         await wait_for(pilot, lambda: app.served == 3)
 
 
-async def test_quitting_while_paused_lets_the_engine_go(site: Site, wait_for: Any) -> None:
+async def test_run_to_cursor_then_quit_while_paused(site: Site, wait_for: Any) -> None:
     app = site.app()
     async with app.run_test(size=(160, 50)) as pilot:
         await loaded(pilot, wait_for)
@@ -314,4 +315,33 @@ async def test_quitting_while_paused_lets_the_engine_go(site: Site, wait_for: An
         await wait_for(pilot, lambda: len(app.session.marks) == 1)
         await send(pilot, app, "http://localhost:8080/t")
         await next_pause(pilot, wait_for, app, site.line("greeting"))
+        source = app.main.query_one(SourceView)
+        source.focus()
+        await pilot.pause()
+        source.action_cursor(site.line("say") - (source.cursor or 0))
+        await pilot.press("r")  # run to the cursor line
+        info = await next_pause(pilot, wait_for, app, site.line("say"))
+        assert info.reason == "run_to"
     assert app.session.paused is None and not app.host._thread.is_alive()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("nginx.conf:22", BreakSpec("nginx.conf", 22)),  # plain
+    ("lua/auth.lua:10 if user == nil", BreakSpec("lua/auth.lua", 10, "user == nil")),
+    ("nginx.conf:7 hit >= 2", BreakSpec("nginx.conf", 7, None, ">=2")),  # spaces dropped
+    ("a.conf:3 hit %2 if x:len() > 1", BreakSpec("a.conf", 3, "x:len() > 1", "%2")),
+    ("C:/x.lua:4", BreakSpec("C:/x.lua", 4)),  # the last colon is the line's
+])
+def test_parse_break(text: str, expected: BreakSpec) -> None:
+    assert parse_break(text) == expected
+
+
+@pytest.mark.parametrize("text", ["nginx.conf", "nginx.conf:x", ":22", "f:1 when x"])
+def test_parse_break_refuses_with_the_usage(text: str) -> None:
+    with pytest.raises(ValueError, match="usage: :break FILE:LINE"):
+        parse_break(text)
+
+
+def test_parse_command() -> None:
+    assert parse_command(":Break  nginx.conf:1 ") == ConsoleCommand("break", "nginx.conf:1")
+    assert parse_command("return 1") is None  # Lua, not a command
