@@ -144,7 +144,8 @@ class DebugMixin:
         """The stepping keys exist only while a handler is paused (so they show in the
         footer then, and ``c``/``s`` keep their meaning elsewhere the rest of the time)."""
         if action == "debug_step":
-            paused = self.session.paused if hasattr(self, "session") else None
+            session = getattr(self, "session", None)  # None until the app is mounted
+            paused = session.paused if session is not None else None
             if paused is None:
                 return False
             if paused.reason == "error" and parameters and parameters[0] != "continue":
