@@ -105,7 +105,9 @@ class MainScreen(Screen[None]):
     def show_engine(self, engine: Engine) -> None:
         tree = self.query_one(ConfigTree)
         tree.show_config(engine)
-        self.query_one(SourceView).show_node(
+        source = self.query_one(SourceView)
+        source.modelled = engine.is_modelled
+        source.show_node(
             ConfigNode("main", None, engine.config.main, engine.conf_path), engine.parsed)
 
     def show_config_error(self, error: Exception, serving: bool, conf_path: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -112,8 +112,10 @@ def highlight_source(text: str, first: int, last: int, lua: list[Any],
     return number_lines(lines, first, last, mark)
 
 
-def effective_table(block: Any, short: Any) -> Table:
-    """The directives in force in ``block``, each with where its value comes from."""
+def effective_table(block: Any, short: Any,
+                    modelled: Callable[[str], bool] | None = None) -> Table:
+    """The directives in force in ``block``, each with where its value comes from; those
+    no engine module acts on (``gzip``, ``ssl_*``...) are marked "not modelled"."""
     table = Table(box=None, show_header=True, header_style="bold", expand=True, pad_edge=False)
     table.add_column("directive", ratio=3, overflow="fold")
     table.add_column("where from", ratio=2, overflow="fold")
@@ -133,6 +135,8 @@ def effective_table(block: Any, short: Any) -> Table:
             text = Text(f"{d.name} {' '.join(d.args)};".replace(" ;", ";"))
             if getattr(d, "lua_source", None) is not None:
                 text = Text(f"{d.name} {{ … }}")
+            if modelled is not None and not modelled(d.name):
+                text.append("  (not modelled)", style="italic yellow")
             if origin is block:
                 where = Text("set here", style="green")
             else:
@@ -234,6 +238,8 @@ class SourceView(VerticalScroll, can_focus=True):
         self.breakpoints: dict[str, dict[int, bool]] = {}
         #: (absolute path, line) where a handler is paused, if any.
         self.paused_at: tuple[str, int] | None = None
+        #: Whether the engine acts on a directive (set by the app: Engine.is_modelled).
+        self.modelled: Callable[[str], bool] | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="source-title")
@@ -287,7 +293,7 @@ class SourceView(VerticalScroll, can_focus=True):
         block = node.block
         if block is not None:
             eff.update(Group(Text("effective directives", style="bold"),
-                             effective_table(block, self._short)))
+                             effective_table(block, self._short, self.modelled)))
         else:
             eff.update("")
         self._show_lines(_Shown(file, first, last, lines), mark)

@@ -275,3 +275,20 @@ async def test_file_change_reloads(small_conf: Path, wait_for) -> None:  # type:
         await wait_for(pilot, lambda: app.engine is not first, timeout=10)
         tree = app.main.query_one(ConfigTree)
         assert any(lbl == "location /v2/" for lbl in tree_labels(tree.root))
+
+
+async def test_directives_the_engine_ignores_are_marked(tmp_path: Path, wait_for) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "conf").mkdir()
+    conf = tmp_path / "conf" / "nginx.conf"
+    conf.write_text("events {}\nhttp {\n    gzip on;\n    server {\n        listen 8080;\n"
+                    "        root html;\n    }\n}\n")
+    app = make_app(conf)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait_for(pilot, lambda: app.engine is not None)
+        tree = app.main.query_one(ConfigTree)
+        node = next(n for n in tree._walk(tree.root) if str(n.label).startswith("server"))
+        tree.move_cursor(node)
+        await pilot.pause()
+        effective = plain(app.main.query_one("#effective", Static))
+        assert "gzip on;  (not modelled)" in effective
+        assert "root html;  (not modelled)" not in effective and "root html;" in effective
