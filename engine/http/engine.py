@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 _CORE_CHECKED = frozenset({Phase.FIND_CONFIG, Phase.POST_REWRITE, Phase.POST_ACCESS,
                            Phase.CONTENT, Phase.ACCESS})
 
+_FIND_CONFIG, _POST_REWRITE, _POST_ACCESS, _CONTENT = (
+    Phase.FIND_CONFIG, Phase.POST_REWRITE, Phase.POST_ACCESS, Phase.CONTENT)
+
 #: Special response codes whose error pages drop keep-alive (ngx_http_special_response_handler).
 _CLOSE_ON = {400, 413, 414, 494, 495, 496, 497, 500, 501}
 
@@ -221,6 +224,22 @@ class HttpEngine:
             phase = ph.phase
             if tracing and r.phase_name != phase.label:
                 r.trace.phase = r.phase_name = phase.label
+            # the core's checkers, their common outcomes without a coroutine each
+            if phase == _FIND_CONFIG:
+                status = self.find_config(r)
+                if status is None:
+                    continue
+                await self.finalize(r, status)
+                return
+            if phase == _POST_REWRITE and not r.uri_changed:
+                r.phase_index = i + 1
+                continue
+            if phase == _POST_ACCESS and "access_code" not in r.ctx:
+                r.phase_index = i + 1
+                continue
+            if phase == _CONTENT and not tracing and r.content_handler is not None:
+                await self.finalize(r, await r.content_handler(r))
+                return
             if phase not in core and not tracing and r.parent is None:
                 # the common case inline: a handler that declines moves on at no cost
                 rc = await ph.handler(r)
@@ -242,7 +261,10 @@ class HttpEngine:
         """
         phase = ph.phase
         if phase == Phase.FIND_CONFIG:
-            return await self._find_config(r)
+            status = self.find_config(r)
+            if status is not None:
+                await self.finalize(r, status)
+            return status is None
         if phase == Phase.POST_REWRITE:
             return await self._post_rewrite(r)
         if phase == Phase.POST_ACCESS:
@@ -306,7 +328,9 @@ class HttpEngine:
                         duration_ms=(time.perf_counter() - t0) * 1000)
         return rc
 
-    async def _find_config(self, r: Request) -> bool:
+    def find_config(self, r: Request) -> int | None:
+        """The find-config phase: choose the location; None, or the status to finalize
+        the request with (an internal location, a body too large, the slash redirect)."""
         r.uri_changed = False
         r.content_handler = None
         tr = r.trace
@@ -331,23 +355,20 @@ class HttpEngine:
         if tr.enabled:
             trace_location(tr, rc, loc, r.loc)
         if not r.internal and r.loc.flag("internal", False) and r.loc.first("internal"):
-            await self.finalize(r, 404)
-            return False
+            return 404
         self.update_location_config(r)
         cl = r.headers_in.get("content-length")
         if cl is not None and cl.isdigit() and r.is_main and \
                 int(cl) > self._max_body(r) > 0:
             r.log("error", f"client intended to send too large body: {int(cl)} bytes")
             r.keepalive = False
-            await self.finalize(r, 413)
-            return False
+            return 413
         if rc == LOC_DONE:
             target = r.loc.name + ("?" + r.args if r.args else "")
             r.out.location = target
-            await self.finalize(r, 301)
-            return False
+            return 301
         r.phase_index += 1
-        return True
+        return None
 
     def _max_body(self, r: Request) -> int:
         return r.loc.mod.get("core", {}).get("client_max_body_size", 1024 * 1024)

@@ -33,7 +33,10 @@ async def capture(service: LuaService, lr: LuaRequest, specs: Any) -> Any:
         raise_error = lua.eval(b"function(m) error(m, 0) end")
         raise_error(b"failed to issue subrequest: -1")
     parent.main.subrequests -= len(items)
-    results = await asyncio.gather(*(run_one(service, lr, spec) for spec in items))
+    if len(items) == 1:  # ngx.location.capture: no task of its own is needed
+        results = [await run_one(service, lr, items[0])]
+    else:
+        results = await asyncio.gather(*(run_one(service, lr, spec) for spec in items))
     out = lua.table()
     for i, (status, headers, body, truncated) in enumerate(results, 1):
         flat = []
