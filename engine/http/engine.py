@@ -512,7 +512,8 @@ class HttpEngine:
             await self.send_header(r)
         if not r.response_done:
             await self.output(r, b"", True)
-        r.trace.add("finalize", status=r.out.status, reason="done")
+        if r.trace.enabled:
+            r.trace.add("finalize", status=r.out.status, reason="done")
 
     async def special_response(self, r: Request, status: int) -> None:
         r.err_status = status  # type: ignore[attr-defined]
@@ -534,7 +535,8 @@ class HttpEngine:
             r.out.content_length = len(body)
         else:
             r.out.content_length = 0
-        r.trace.add("finalize", status=status, reason="special response")
+        if r.trace.enabled:
+            r.trace.add("finalize", status=status, reason="special response")
         await self.send_header(r)
         await self.output(r, body or b"", True)
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 MAX_URI_CHANGES = 10
 MAX_SUBREQUESTS = 50
+_HTTP_VERSIONS = {"HTTP/1.0": 1000, "HTTP/1.1": 1001, "HTTP/2.0": 2000}
 
 
 @dataclass(slots=True)
@@ -107,6 +108,49 @@ class ResponseHeaders:
 class Request:
     """One request or subrequest travelling through the phase engine."""
 
+    # Fields whose initial value is immutable live on the class: an assignment gives the
+    # request its own value, and __init__ sets only what differs from one request to the
+    # next (it runs for every request and subrequest).
+    #: ngx_lua: whether the body was read (``lua_need_request_body``/``ngx.req.read_body``).
+    body_read = False
+    uri = "/"
+    args = ""
+    exten = ""
+    uri_changes = MAX_URI_CHANGES + 1
+    server: ServerConf = None  # type: ignore[assignment]
+    loc: LocationConf = None  # type: ignore[assignment]
+    captures: list[str | None] | None = None
+    header_sent = False
+    response_done = False
+    body_sent = 0
+    phase_index = 0
+    phase_name = ""
+    uri_changed = False
+    #: Set by "error_page": prevents a second redirect for the same request.
+    error_page = False
+    keepalive = True
+    lingering = False
+    status_for_log = 0
+    upstream: Any = None
+    #: Why the request ended, for logs: "", "client closed", ...
+    abort_reason = ""
+    named_location = False
+    host: str | None = None
+    filter_finalize = False
+    #: The connection is closed without sending what is still buffered (a failure
+    #: after the response header was produced): nginx's NGX_ERROR finalization.
+    aborted = False
+    has_args = False
+    err_status = 0
+    header_only = False
+    chunked = False
+    header_bytes = 0
+    logged = False
+    content_handler: Any = None
+    sink: Any = None
+    #: The write filter's buffer (core_module._Wire), made with the first output.
+    wire: Any = None
+
     def __init__(self, engine: HttpEngine, conn: Connection, method: str, target: str,
                  version: str, headers: list[tuple[str, str]], body: bytes | None,
                  trace: Trace, parent: Request | None = None) -> None:
@@ -114,64 +158,31 @@ class Request:
         self.engine_vars: VariableTable = engine.variables
         self.conn = conn
         self.parent = parent
-        self.main: Request = parent.main if parent else self
         self.method = method
         self.unparsed_uri = target
         self.protocol = version  # "HTTP/1.1"; "" for HTTP/0.9
-        self.http_version = {"HTTP/1.0": 1000, "HTTP/1.1": 1001, "HTTP/2.0": 2000}.get(version, 1001)
-        self.request_line = f"{method} {target} {version}".rstrip() if parent is None else \
-            (parent.main.request_line)
+        self.http_version = _HTTP_VERSIONS.get(version, 1001)
+        if parent is None:
+            self.main: Request = self
+            self.request_line = f"{method} {target} {version}".rstrip()
+            self.subrequests = MAX_SUBREQUESTS + 1
+            self.internal = False
+            self.variables: dict[str, str] = {}
+        else:
+            self.main = parent.main
+            self.request_line = parent.main.request_line
+            self.subrequests = parent.main.subrequests
+            self.internal = True
+            self.variables = parent.variables
         self.headers_in = Headers(headers)
         self.body = body
-        #: ngx_lua: whether the body was read (``lua_need_request_body``/``ngx.req.read_body``).
-        self.body_read = False
-        self.uri = "/"
-        self.args = ""
-        self.exten = ""
-        self.uri_changes = MAX_URI_CHANGES + 1
-        self.subrequests = MAX_SUBREQUESTS + 1 if parent is None else parent.main.subrequests
-        self.internal = parent is not None
-        self.server: ServerConf = None  # type: ignore[assignment]
-        self.loc: LocationConf = None  # type: ignore[assignment]
-        self.variables: dict[str, str] = {} if parent is None else parent.variables
-        self.captures: list[str | None] | None = None
         self.out = ResponseHeaders()
-        self.header_sent = False
-        self.response_done = False
-        self.body_sent = 0
         self.trace = trace
         self.start = time.time()
         self.start_perf = time.perf_counter()
         #: Per-module request state (nginx's r->ctx[module.ctx_index]).
         self.ctx: dict[str, Any] = {}
-        self.phase_index = 0
-        self.phase_name = ""
-        self.uri_changed = False
-        #: Set by "error_page": prevents a second redirect for the same request.
-        self.error_page = False
-        self.keepalive = True
-        self.lingering = False
-        self.status_for_log = 0
-        self.upstream: Any = None
-        #: Why the request ended, for logs: "", "client closed", ...
-        self.abort_reason = ""
-        self.named_location = False
-        self.host: str | None = None
-        self.filter_finalize = False
-        #: The connection is closed without sending what is still buffered (a failure
-        #: after the response header was produced): nginx's NGX_ERROR finalization.
-        self.aborted = False
-        self.has_args = False
-        self.err_status = 0
-        self.header_only = False
-        self.chunked = False
-        self.header_bytes = 0
-        self.logged = False
-        self.content_handler = None
-        self.sink: Any = None
         self.records: list = []
-        #: The write filter's buffer (core_module._Wire), made with the first output.
-        self.wire: Any = None
 
     # -- convenience -----------------------------------------------------------------
 

@@ -200,7 +200,8 @@ def _compile_return(engine: HttpEngine, d: Directive) -> tuple:
 async def _run_return(r: Request, d: Directive, step: tuple) -> int:
     _, code, text = step
     value = text.evaluate(r) if text is not None else None
-    r.trace.add("script", op="return", code=code, text=value, file=d.file, line=d.line)
+    if r.trace.enabled:
+        r.trace.add("script", op="return", code=code, text=value, file=d.file, line=d.line)
     if code >= 400 and value is None:
         return code
     if code in _REDIRECT_CODES:
