@@ -53,7 +53,8 @@ async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
     engine = parent.engine
     uri = text(spec[b"uri"])
     path, _, inline_args = uri.partition("?")
-    args = text(spec[b"args"]) if spec[b"args"] is not None else inline_args
+    args = spec[b"args"]
+    args = text(args) if args is not None else inline_args
     method_code = spec[b"method"]
     method = METHODS.get(int(method_code), "GET") if method_code is not None else "GET"
     body = spec[b"body"]
@@ -87,8 +88,9 @@ async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
     if ctx is not None:
         child_lr = service.lua_request(child)
         child_lr.state[b"ctx"] = ctx
-    trace.add("request", method=method, uri=uri, protocol="subrequest",
-              client=parent.conn.client_addr)
+    if trace.enabled:
+        trace.add("request", method=method, uri=uri, protocol="subrequest",
+                  client=parent.conn.client_addr)
     await engine.run_phases(child, engine._index[Phase.SERVER_REWRITE])
     status = child.out.status or getattr(child, "err_status", 0) or 200
     headers = []
@@ -100,6 +102,7 @@ async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
         headers.append(("Location", child.out.location))
     headers.extend(child.out.headers.items)
     body_out = b"".join(child.ctx.get("keep:subrequest_body", []))
-    parent.trace.nest("hop", trace.events, hop="subrequest", uri=path, args=args,
-                      method=method, status=status, ctx_reset=ctx is None)
+    if parent.trace.enabled:
+        parent.trace.nest("hop", trace.events, hop="subrequest", uri=path, args=args,
+                          method=method, status=status, ctx_reset=ctx is None)
     return status, headers, body_out, False
