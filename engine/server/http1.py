@@ -362,9 +362,10 @@ class HttpConnection(asyncio.Protocol):
                     await self.wakeup.wait()
                 p = self.queue[0]
                 self.busy = True
-                if p.expect and not p.continue_sent and not p.done.is_set():
-                    self._send_continue(p)
-                await p.done.wait()
+                if not p.done.is_set():
+                    if p.expect and not p.continue_sent:
+                        self._send_continue(p)
+                    await p.done.wait()
                 self.queue.popleft()
                 if self.state == _CLOSED and p.error is None:
                     self.busy = False

@@ -33,10 +33,10 @@ class WireSink:
                            chunked: bool) -> None:
         self.started = True
         self.chunked = chunked
-        lines = [f"HTTP/1.1 {status} {reason}\r\n"]
-        lines.extend(f"{k}: {v}\r\n" for k, v in headers)
+        lines = [f"HTTP/1.1 {status} {reason}"]
+        lines += [f"{k}: {v}" for k, v in headers]
         lines.append("\r\n")
-        self.head = "".join(lines).encode("latin-1", "replace")
+        self.head = "\r\n".join(lines).encode("latin-1", "replace")
 
     async def send_body(self, data: bytes) -> None:
         if not data:
