@@ -35,6 +35,8 @@ header             op: "send" (status, headers: the response header as written),
                    "add" (add_header), "set"/"clear" (ngx.header); name, value
 log                level, message, kept                    (an error-log line in its phase;
                    kept=False when error_log's level drops it)
+api_refused        phase, message                          (an ngx API called in a phase
+                   where ngx_lua disables it: "API disabled in the context of ...")
 eof                note                                    (ngx.eof: the client is done)
 timer              op: "scheduled" (timer, delay, every, where), "fired" (premature,
                    late_ms), "done"/"error" (message, duration_ms); appended to the

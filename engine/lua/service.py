@@ -180,7 +180,14 @@ class LuaService:
                         duration_ms=(time.perf_counter() - t0) * 1000)
         return outcome
 
+    @staticmethod
+    def _refused(r: Request, context: str, outcome: Outcome) -> None:
+        """An API called where ngx_lua forbids it: flagged in the trace at its phase."""
+        if "API disabled in the context of" in outcome.message:
+            r.trace.add("api_refused", phase=context, message=outcome.message)
+
     def _log_abort(self, r: Request, outcome: Outcome) -> None:
+        self._refused(r, r.phase_name or "content", outcome)
         tb = outcome.traceback
         if tb.startswith("stack traceback:"):
             tb = "stack traceback:\ncoroutine 0:" + tb[len("stack traceback:"):]
@@ -206,6 +213,7 @@ class LuaService:
             r.log("error", handler.load_error(str(exc)))
             return False
         if outcome.kind == "error":
+            self._refused(r, context, outcome)
             r.log("error", f"failed to run {handler.base}*: {outcome.message}")
             ok = False
         if r.trace.enabled:
@@ -229,6 +237,7 @@ class LuaService:
         before = self._ctx_snapshot(lr) if r.trace.enabled else None
         outcome = await Driver(self, lr, yieldable=False).start(b"body_filter", factory)
         if outcome.kind == "error":
+            self._refused(r, "body_filter", outcome)
             r.log("error", f"failed to run body_filter_by_lua*: {outcome.message}")
             return None
         out = arg[1]
@@ -259,6 +268,7 @@ class LuaService:
             return None
         outcome = await Driver(self, lr, yieldable=False).start(b"set", factory)
         if outcome.kind == "error":
+            self._refused(r, "set", outcome)
             r.log("error", f"failed to run set_by_lua*: {outcome.message}")
             return None
         if not outcome.values or outcome.values[0] is None:
