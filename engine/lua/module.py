@@ -186,8 +186,11 @@ class LuaModule(HttpModule):
             if code == ERROR:
                 r.keepalive = False
                 return 444
-            if lr.eof or r.header_sent:
-                return DONE if lr.eof else OK
+            if lr.eof:
+                return DONE
+            if r.header_sent and code != OK:  # the response is under way: finish it
+                await r.engine.output(r, b"", True)
+                return DONE
             if code == OK:
                 if phase == "content":
                     await service.send_headers(lr)

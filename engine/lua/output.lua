@@ -39,27 +39,25 @@ return function(ngx, rt, py)
         elseif v == null then
             append(state, "null")
         elseif t == "table" then
-            local i = 1
-            while true do
+            -- ngx_lua walks 1..(the largest integer key), holes print "nil"; any other
+            -- key makes it refuse the table
+            local max = 0
+            for k in pairs(v) do
+                if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then
+                    error("bad argument #" .. argn .. " to '" .. fname ..
+                          "' (non-array table found)", 3)
+                end
+                if k > max then max = k end
+            end
+            for i = 1, max do
                 local e = rawget(v, i)
-                if e == nil then break end
                 local te = type(e)
-                if te == "table" and e ~= null then
-                    add(state, fname, e, argn)
-                elseif te == "string" or te == "number" or te == "boolean"
-                        or e == null then
+                if te == "table" or te == "string" or te == "number" or te == "boolean"
+                        or te == "nil" or e == null then
                     add(state, fname, e, argn)
                 else
                     error("bad argument #" .. argn .. " to '" .. fname ..
                           "' (bad data type " .. te .. " found)", 3)
-                end
-                i = i + 1
-            end
-            -- ngx_lua refuses hash tables
-            for k in pairs(v) do
-                if type(k) ~= "number" then
-                    error("bad argument #" .. argn .. " to '" .. fname ..
-                          "' (non-array table found)", 3)
                 end
             end
         else

@@ -44,6 +44,7 @@ AREAS = {
     "servers": _servers,
     "lua-output": lambda: _lua("tests.lua.test_lua_output_diff"),
     "lua-phases": lambda: _lua("tests.lua.test_lua_phases_diff"),
+    "lua-more": lambda: _lua("tests.lua.test_lua_more_diff"),
 }
 
 def _params() -> list:
