@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 from .api import CollectingSink, Exchange, HttpRequest, Response, ResponseSink, TeeSink
 from .location import DONE as LOC_DONE
 from .location import LocationConf, find_location, no_test, test_recorder, trace_location
-from .log import LEVEL_NUM, ErrorLog, LogRecord
+from .log import LEVEL_NUM, ErrorLog, LogRecord, request_context
 from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
 from .plan import BlockPlan
 from .request import Connection, Request
-from .response import client_status, error_page_body
+from .response import client_status
 from .servers import find_server
+from .special import special_response
+from .servers import valid_host as _valid_host  # noqa: F401 (reject.py, settings.py)
 from .trace import Trace
 from .uri import InvalidURI, parse_target
 from .variables import VariableTable
@@ -34,9 +36,6 @@ _CORE_CHECKED = frozenset({Phase.FIND_CONFIG, Phase.POST_REWRITE, Phase.POST_ACC
 
 _FIND_CONFIG, _POST_REWRITE, _POST_ACCESS, _CONTENT = (
     Phase.FIND_CONFIG, Phase.POST_REWRITE, Phase.POST_ACCESS, Phase.CONTENT)
-
-#: Special response codes whose error pages drop keep-alive (ngx_http_special_response_handler).
-_CLOSE_ON = {400, 413, 414, 494, 495, 496, 497, 500, 501}
 
 
 class SubrequestResult:
@@ -516,55 +515,8 @@ class HttpEngine:
             r.trace.add("finalize", status=r.out.status, reason="done")
 
     async def special_response(self, r: Request, status: int) -> None:
-        r.err_status = status  # type: ignore[attr-defined]
-        if status in _CLOSE_ON:
-            r.keepalive = False
-        r.out.content_type = None
-        pages = r.loc.mod.get("core", {}).get("error_pages")
-        if not r.error_page and pages and r.uri_changes != 0:
-            if not r.loc.flag("recursive_error_pages", False):
-                r.error_page = True
-            for page in pages:
-                if status in page.codes:
-                    await self.send_error_page(r, status, page)
-                    return
-        body = error_page_body(status, r.loc.value("server_tokens", "on") or "on")
-        r.out.status = client_status(status)
-        if body is not None:
-            r.out.content_type = "text/html"
-            r.out.content_length = len(body)
-        else:
-            r.out.content_length = 0
-        if r.trace.enabled:
-            r.trace.add("finalize", status=status, reason="special response")
-        await self.send_header(r)
-        await self.output(r, body or b"", True)
-
-    async def send_error_page(self, r: Request, status: int, page: Any) -> None:
-        overwrite = page.overwrite
-        if overwrite is not None and overwrite >= 0:
-            r.err_status = overwrite  # type: ignore[attr-defined]
-        uri = page.uri.evaluate(r)
-        r.trace.add("hop", hop="error_page", uri=uri, args="", status=status,
-                    ctx_reset=uri.startswith("/"))
-        if uri.startswith("/"):
-            path, _, args = uri.partition("?")
-            if r.method != "HEAD":
-                r.method = "GET"
-            await self.internal_redirect(r, path, args, "error_page")
-            return
-        if uri.startswith("@"):
-            await self.named_location(r, uri, "error_page")
-            return
-        code = overwrite if overwrite in (301, 302, 303, 307, 308) else 302
-        r.err_status = code  # type: ignore[attr-defined]
-        r.out.location = uri
-        body = error_page_body(code, r.loc.value("server_tokens", "on") or "on")
-        r.out.status = code
-        r.out.content_type = "text/html"
-        r.out.content_length = len(body or b"")
-        await self.send_header(r)
-        await self.output(r, body or b"", True)
+        """ngx_http_special_response_handler: an error page, or nginx's own (special.py)."""
+        await special_response(self, r, status)
 
     # -- output chains ------------------------------------------------------------------
 
@@ -616,23 +568,7 @@ class HttpEngine:
         self.error_log.emit(record)
 
     def log_context(self, r: Request) -> str:
-        parts = [f", client: {r.conn.client_addr}",
-                 f", server: {r.server.server_name if r.server else ''}"]
-        main = r.main
-        if main.request_line:
-            parts.append(f', request: "{main.request_line}"')
-        if r is not main:
-            parts.append(f', subrequest: "{r.uri}"')
-        upstream = getattr(r, "upstream_name", None)
-        if upstream:
-            parts.append(f', upstream: "{upstream}"')
-        host = main.headers_in.get("host")
-        if host is not None:
-            parts.append(f', host: "{host}"')
-        referer = main.headers_in.get("referer")
-        if referer is not None:
-            parts.append(f', referrer: "{referer}"')
-        return "".join(parts)
+        return request_context(r)
 
     def log_global(self, level: str, message: str) -> None:
         """A line with no request (start-up, timers without a request, reload)."""
@@ -664,25 +600,5 @@ def _rc_name(rc: int) -> str:
         rc, str(rc))
 
 
-def _valid_host(host: str) -> str | None:
-    """nginx's ngx_http_validate_host: lowercase, drop the port and a trailing dot."""
-    h = host.strip().lower()
-    if not h:
-        return None  # an empty Host is invalid (400), as for nginx
-    if h.startswith("["):
-        end = h.find("]")
-        if end < 0:
-            return None
-        return h[: end + 1]
-    name = h.split(":", 1)[0]
-    if ".." in name or "/" in name or "\\" in name or "\0" in name:
-        return None
-    if name.endswith("."):
-        name = name[:-1]
-    if name.startswith("."):
-        return None
-    return name
-
-
-#: The name reject.py and older callers import.
+#: The names reject.py and older callers import.
 _Tee = TeeSink

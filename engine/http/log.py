@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 #: nginx's levels; the numbers are ngx_lua's ngx.STDERR .. ngx.DEBUG.
 LEVELS = ["stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
@@ -112,3 +112,24 @@ class ErrorLog:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def request_context(r: Any) -> str:
+    """What nginx appends to a request's error-log line: client, server, request..."""
+    parts = [f", client: {r.conn.client_addr}",
+             f", server: {r.server.server_name if r.server else ''}"]
+    main = r.main
+    if main.request_line:
+        parts.append(f', request: "{main.request_line}"')
+    if r is not main:
+        parts.append(f', subrequest: "{r.uri}"')
+    upstream = getattr(r, "upstream_name", None)
+    if upstream:
+        parts.append(f', upstream: "{upstream}"')
+    host = main.headers_in.get("host")
+    if host is not None:
+        parts.append(f', host: "{host}"')
+    referer = main.headers_in.get("referer")
+    if referer is not None:
+        parts.append(f', referrer: "{referer}"')
+    return "".join(parts)

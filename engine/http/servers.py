@@ -165,3 +165,23 @@ def find_server(entry: AddressServers, host: str | None, explain: bool = True
     if not explain:
         return entry.default, "", []
     return entry.default, f'no name matched "{host}": default server of {entry.listen}', []
+
+
+def valid_host(host: str) -> str | None:
+    """nginx's ngx_http_validate_host: lowercase, drop the port and a trailing dot."""
+    h = host.strip().lower()
+    if not h:
+        return None  # an empty Host is invalid (400), as for nginx
+    if h.startswith("["):
+        end = h.find("]")
+        if end < 0:
+            return None
+        return h[: end + 1]
+    name = h.split(":", 1)[0]
+    if ".." in name or "/" in name or "\\" in name or "\0" in name:
+        return None
+    if name.endswith("."):
+        name = name[:-1]
+    if name.startswith("."):
+        return None
+    return name
