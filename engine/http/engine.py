@@ -121,6 +121,7 @@ class HttpEngine:
                     r.response_done = True
         if not r.logged:
             await self.log_phase(r)
+        r.ctx.pop("ngx_lua", None)
         if streamed and not keep:
             response = Response(r.out.status, "", [], b"", sent=r.header_sent)
         else:
@@ -353,8 +354,9 @@ class HttpEngine:
         r.loc = loc or r.server
         if tr.enabled:
             trace_location(tr, rc, loc, r.loc)
-        if not r.internal and r.loc.flag("internal", False) and r.loc.first("internal"):
+        if not r.internal and r.loc.first("internal") is not None:
             return 404
+        self._limit_except(r)
         self.update_location_config(r)
         cl = r.headers_in.get("content-length")
         if cl is not None and cl.isdigit() and r.is_main and \
@@ -368,6 +370,23 @@ class HttpEngine:
             return 301
         r.phase_index += 1
         return None
+
+    @staticmethod
+    def _limit_except(r: Request) -> None:
+        """A method that ``limit_except`` does not list gets the block's configuration."""
+        for block in getattr(r.loc, "nameless", ()):
+            if block.kind != "limit_except" or block.directive is None:
+                continue
+            allowed = {m.upper() for m in block.directive.args}
+            if "GET" in allowed:
+                allowed.add("HEAD")
+            if r.method not in allowed:
+                r.loc = block
+                if r.trace.enabled:
+                    r.trace.add("location", location=f"limit_except {' '.join(sorted(allowed))}",
+                                reason=f"{r.method} is not listed", outcome="limit_except",
+                                file=block.directive.file, line=block.directive.line)
+            return
 
     def _max_body(self, r: Request) -> int:
         return r.loc.mod.get("core", {}).get("client_max_body_size", 1024 * 1024)

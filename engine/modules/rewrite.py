@@ -199,6 +199,7 @@ def _compile_return(engine: HttpEngine, d: Directive) -> tuple:
 
 async def _run_return(r: Request, d: Directive, step: tuple) -> int:
     _, code, text = step
+    r.out.status = code  # nginx has set it when the text is evaluated ($status)
     value = text.evaluate(r) if text is not None else None
     if r.trace.enabled:
         r.trace.add("script", op="return", code=code, text=value, file=d.file, line=d.line)

@@ -21,6 +21,35 @@ if TYPE_CHECKING:
 _ALLOWED = ("GET", "HEAD", "POST")
 
 
+def _modified(r: Request, ims: str) -> bool:
+    """ngx_http_test_if_modified: True unless If-Modified-Since says the copy is fresh."""
+    last = r.out.last_modified
+    mode = r.loc.value("if_modified_since", "exact")
+    if last is None or mode == "off":
+        return True
+    try:
+        since = parsedate_to_datetime(ims).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return True
+    if since == last:
+        return False
+    return mode == "exact" or since < last
+
+
+def _etag_matches(etag: str | None, header: str) -> bool:
+    """ngx_http_test_if_match, weak comparison (If-None-Match): "*" matches anything."""
+    if header.strip() == "*":
+        return True
+    if etag is None:
+        return False
+    strip = etag[2:] if etag.startswith("W/") else etag
+    for candidate in header.split(","):
+        c = candidate.strip()
+        if (c[2:] if c.startswith("W/") else c) == strip:
+            return True
+    return False
+
+
 def os_error_text(err: int) -> str:
     """``(2: No such file or directory)`` as nginx appends it."""
     return f"({err}: {os.strerror(err)})"
@@ -83,28 +112,24 @@ class StaticModule(HttpModule):
         return status
 
     def not_modified_filter(self, r: Request) -> None:
+        """ngx_http_not_modified_filter: any 200 of the main request may become a 304."""
         out = r.out
-        if out.status == 200 and r is r.main and out.last_modified is not None:
-            ims = r.headers_in.get("if-modified-since")
-            inm = r.headers_in.get("if-none-match")
-            etag = out.headers.get("etag")
-            hit = False
-            if inm is not None and etag is not None:
-                hit = inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")]
-            elif ims is not None:
-                try:
-                    since = parsedate_to_datetime(ims).timestamp()
-                except (TypeError, ValueError, IndexError):
-                    since = None
-                mode = r.loc.value("if_modified_since", "exact")
-                if since is not None and mode != "off":
-                    hit = since == out.last_modified if mode == "exact" else \
-                        since >= out.last_modified
-            if hit:
-                out.status = 304
-                out.content_type = None
-                out.content_length = None
-                r.trace.add("static", path="", result="304: not modified")
+        if out.status != 200 or r is not r.main:
+            return
+        ims = r.headers_in.get("if-modified-since")
+        inm = r.headers_in.get("if-none-match")
+        if ims is None and inm is None:
+            return
+        if ims is not None and _modified(r, ims):
+            return
+        if inm is not None and not _etag_matches(out.headers.get("etag"), inm):
+            return
+        out.status = 304
+        out.content_type = None
+        out.content_length = None
+        r.ctx.pop("keep:allow_ranges", None)
+        if r.trace.enabled:
+            r.trace.add("static", path="", result="304: not modified")
 
     def range_filter(self, r: Request) -> None:
         if r.out.status == 200 and r.ctx.get("keep:allow_ranges") and r is r.main:

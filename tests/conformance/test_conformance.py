@@ -28,6 +28,13 @@ def _core() -> tuple[str, dict, list[Req]]:
     return m.CONF, files, [req for _, req in m.CASES]
 
 
+def _core_more() -> tuple[str, dict, list[Req]]:
+    m = importlib.import_module("tests.core.test_core_more_diff")
+    files = dict(m.FILES)
+    files["conf/mime.types"] = (ROOT / "engine/conf/mime.types").read_text()
+    return m.CONF, files, [req for _, req in m.CASES]
+
+
 def _servers() -> tuple[str, dict, list[Req]]:
     m = importlib.import_module("tests.core.test_servers_diff")
     return m.CONF, dict(m.FILES), [req for _, req in m.CASES]
@@ -42,6 +49,7 @@ def _lua(module: str) -> tuple[str, dict, list[Req]]:
 AREAS = {
     "core": _core,
     "servers": _servers,
+    "core-more": _core_more,
     "lua-output": lambda: _lua("tests.lua.test_lua_output_diff"),
     "lua-phases": lambda: _lua("tests.lua.test_lua_phases_diff"),
     "lua-more": lambda: _lua("tests.lua.test_lua_more_diff"),
