@@ -125,11 +125,6 @@ class Bridge:
         r.trace.add("header", op="set", name=header, value=", ".join(values),
                     phase=r.phase_name)
 
-    def py_exit_in_filter(self, status: int) -> None:
-        r = self.r
-        if r is not None:
-            r.ctx["keep:filter_exit"] = status
-
     # -- variables -----------------------------------------------------------------------
 
     def py_var_get(self, name: bytes) -> bytes | None:

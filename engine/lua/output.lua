@@ -101,9 +101,6 @@ return function(ngx, rt, py)
         if type(status) ~= "number" then
             error("bad argument #1 to 'exit' (number expected, got " .. type(status) .. ")", 2)
         end
-        if state.context == rt.CTX.header_filter then
-            return py.exit_in_filter(status)
-        end
         return yield("exit", status)
     end
 

@@ -216,6 +216,8 @@ class LuaService:
             self._refused(r, context, outcome)
             r.log("error", f"failed to run {handler.base}*: {outcome.message}")
             ok = False
+        elif outcome.kind == "exit" and outcome.values[0] == -1:  # ngx.exit(ngx.ERROR)
+            ok = False
         if r.trace.enabled:
             self._trace_ctx(r, lr, context, before)
             r.trace.add("phase_done", phase=context, handler=handler.label,

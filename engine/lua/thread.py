@@ -86,6 +86,8 @@ class Driver:
                                traceback=text(tb) if tb else "")
             op = text(vals[0]) if vals and isinstance(vals[0], bytes) else ""
             if not self.yieldable:
+                if op == "exit":  # ngx.exit in a filter ends that filter's handler
+                    return Outcome("exit", (int(vals[1]),))
                 return Outcome("error", message="attempt to yield across C-call boundary")
             send, outcome = await self.carry_out(op, vals[1:])
             if outcome is not None:

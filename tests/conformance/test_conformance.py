@@ -53,6 +53,7 @@ AREAS = {
     "lua-output": lambda: _lua("tests.lua.test_lua_output_diff"),
     "lua-phases": lambda: _lua("tests.lua.test_lua_phases_diff"),
     "lua-more": lambda: _lua("tests.lua.test_lua_more_diff"),
+    "lua-third": lambda: _lua("tests.lua.test_lua_third_diff"),
 }
 
 def _params() -> list:
