@@ -163,13 +163,12 @@ class Request:
         self.protocol = version  # "HTTP/1.1"; "" for HTTP/0.9
         self.http_version = _HTTP_VERSIONS.get(version, 1001)
         if parent is None:
-            self.main: Request = self
             self.request_line = f"{method} {target} {version}".rstrip()
             self.subrequests = MAX_SUBREQUESTS + 1
             self.internal = False
             self.variables: dict[str, str] = {}
         else:
-            self.main = parent.main
+            self._main = parent.main
             self.request_line = parent.main.request_line
             self.subrequests = parent.main.subrequests
             self.internal = True
@@ -185,6 +184,16 @@ class Request:
         self.records: list = []
 
     # -- convenience -----------------------------------------------------------------
+
+    #: The main request of a subrequest; None for a main request, so that a request
+    #: does not refer to itself: with no reference cycle its objects are freed as soon as
+    #: it is answered, instead of waiting for the cyclic garbage collector.
+    _main: Request | None = None
+
+    @property
+    def main(self) -> Request:
+        """The main request (this one, for a main request)."""
+        return self._main or self
 
     @property
     def is_main(self) -> bool:

@@ -102,6 +102,7 @@ async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
         headers.append(("Location", child.out.location))
     headers.extend(child.out.headers.items)
     body_out = b"".join(child.ctx.get("keep:subrequest_body", []))
+    child.ctx.pop("ngx_lua", None)  # done with it: no cycle left for the collector
     if parent.trace.enabled:
         parent.trace.nest("hop", trace.events, hop="subrequest", uri=path, args=args,
                           method=method, status=status, ctx_reset=ctx is None)
