@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.conftest import with_mime_types
 from tests.differential import Reply, Req, parse_reply
 from tests.oracle import HAVE_NGINX, RealNginx
 from tests.server.harness import Served
@@ -23,16 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _core() -> tuple[str, dict, list[Req]]:
     m = importlib.import_module("tests.core.test_core_diff")
-    files = dict(m.FILES)
-    files["conf/mime.types"] = (ROOT / "engine/conf/mime.types").read_text()
-    return m.CONF, files, [req for _, req in m.CASES]
+    return m.CONF, with_mime_types(m.FILES), [req for _, req in m.CASES]
 
 
 def _core_more() -> tuple[str, dict, list[Req]]:
     m = importlib.import_module("tests.core.test_core_more_diff")
-    files = dict(m.FILES)
-    files["conf/mime.types"] = (ROOT / "engine/conf/mime.types").read_text()
-    return m.CONF, files, [req for _, req in m.CASES]
+    return m.CONF, with_mime_types(m.FILES), [req for _, req in m.CASES]
 
 
 def _servers() -> tuple[str, dict, list[Req]]:

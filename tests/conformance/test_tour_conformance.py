@@ -5,7 +5,6 @@ load balancing included), replies compared with the ports mapped back."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 import tempfile

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.differential import Pair, Req
+from tests.differential import Req
 from tests.oracle import requires_nginx
 
 CONF = r"""
@@ -92,7 +92,6 @@ FILES = {
     "html/index/index.html": "index dir\n",
     "html/noindex/readme.txt": "x\n",
     "html/dir/inner.html": "inner\n",
-    "conf/mime.types": None,  # filled from the bundled copy
 }
 
 CASES = [
@@ -165,14 +164,6 @@ CASES = [
         ("Host", "localhost"), ("If-Modified-Since", "Thu, 01 Jan 1970 00:00:00 GMT")])),
 ]
 
-
-@pytest.fixture(scope="module")
-def pair():
-    from pathlib import Path
-    files = dict(FILES)
-    files["conf/mime.types"] = (Path(__file__).parents[2] / "engine/conf/mime.types").read_text()
-    with Pair(CONF, files) as p:
-        yield p
 
 
 @requires_nginx

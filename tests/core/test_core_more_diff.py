@@ -4,11 +4,9 @@ absolute index, limit_except, $status, conditional requests (304), HEAD, ranges.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.differential import Pair, Req
+from tests.differential import Req
 from tests.oracle import requires_nginx
 
 H = [("Host", "localhost")]
@@ -80,13 +78,6 @@ CASES = [
  ("OPTIONS static", Req("OPTIONS","/a.txt")),
 ]
 
-
-@pytest.fixture(scope="module")
-def pair():
-    files = dict(FILES)
-    files["conf/mime.types"] = (Path(__file__).parents[2] / "engine/conf/mime.types").read_text()
-    with Pair(CONF, files) as p:
-        yield p
 
 
 @requires_nginx

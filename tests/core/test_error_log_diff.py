@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.differential import Pair, Req
+from tests.differential import Req
 from tests.oracle import requires_nginx
 
 CONF = r"""
@@ -68,11 +68,6 @@ def _lines(text: str) -> list[tuple[str, str]]:
             out.append((m.group(1), line[m.end():]))
     return out
 
-
-@pytest.fixture(scope="module")
-def pair():
-    with Pair(CONF, FILES) as p:
-        yield p
 
 
 def _new(path, seen: dict, prefix) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]

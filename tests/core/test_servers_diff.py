@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.differential import Pair, Req
+from tests.differential import Req
 from tests.oracle import requires_nginx
 
 CONF = r"""
@@ -101,11 +101,6 @@ CASES = [
     ("port_in_redirect off + server_name_in_redirect", Req("GET", "/r", host("noport.test"))),
 ]
 
-
-@pytest.fixture(scope="module")
-def pair():
-    with Pair(CONF, FILES) as p:
-        yield p
 
 
 @requires_nginx

@@ -22,3 +22,22 @@ def request_for(i: int, case: tuple) -> Req:
     req: Req = case[2] if len(case) > 2 and case[2] is not None else Req()
     suffix = req.target if req.target != "/" else ""
     return Req(req.method, f"/c{i}{suffix}", req.headers, req.body, req.version)
+
+
+def lua(code: str, extra: str = "") -> str:
+    """A location body: ``extra`` directives, then ``code`` as its content_by_lua_block."""
+    return f"{extra}\ncontent_by_lua_block {{\n{code}\n}}"
+
+
+def point(cases: list[tuple], targets: dict[str, str]) -> list[tuple]:
+    """Replace placeholder URIs (``"/c18"``) with the /cN of the case named in ``targets``,
+    so cases can refer to each other whatever their order."""
+    names = [c[0] for c in cases]
+    resolved = {ph: f"/c{names.index(name)}" for ph, name in targets.items()}
+    out = []
+    for name, body, *rest in cases:
+        for placeholder, uri in resolved.items():
+            body = body.replace(placeholder + '"', uri + '"').replace(placeholder + ";",
+                                                                        uri + ";")
+        out.append((name, body, *rest))
+    return out

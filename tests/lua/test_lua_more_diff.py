@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.differential import Pair, Req
-from tests.lua.cases import build_conf, request_for
+from tests.differential import Req
+from tests.lua.cases import build_conf, lua, point, request_for
 from tests.oracle import requires_nginx
 
 H = [("Host", "localhost")]
 
-
-def lua(code: str, extra: str = "") -> str:
-    return f"{extra}\ncontent_by_lua_block {{\n{code}\n}}"
 
 
 CASES = [
@@ -52,30 +49,13 @@ CASES = [
 ]
 
 
-def _point(cases: list[tuple]) -> list[tuple]:
-    """Point the error_page and capture cases at their targets' /cN locations."""
-    names = [c[0] for c in cases]
-    targets = {"/c18": f"/c{names.index('error page target lua')}",
-               "/c26": f"/c{names.index('capture target echo method')}"}
-    out = []
-    for name, body, *rest in cases:
-        for old, new in targets.items():
-            body = body.replace(old, new)
-        out.append((name, body, *rest))
-    return out
-
-
-CASES = _point(CASES)
+# the error_page and capture cases name their targets
+CASES = point(CASES, {"/c18": "error page target lua", "/c26": "capture target echo method"})
 
 
 def _conf() -> str:
     return build_conf(CASES, http_extra="lua_http10_buffering off;")
 
-
-@pytest.fixture(scope="module")
-def pair():
-    with Pair(_conf()) as p:
-        yield p
 
 
 @requires_nginx

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.differential import Pair, Req
-from tests.lua.cases import build_conf, request_for
+from tests.differential import Req
+from tests.lua.cases import build_conf, lua, request_for
 from tests.oracle import requires_nginx
 
-
-def lua(code: str, extra: str = "") -> str:
-    return f"{extra}\ncontent_by_lua_block {{\n{code}\n}}"
 
 
 H = [("Host", "localhost")]
@@ -121,11 +118,6 @@ NAMED = '        location @named { content_by_lua_block { ngx.say("in named ", n
 def _conf() -> str:
     return build_conf(CASES, server_extra=NAMED)
 
-
-@pytest.fixture(scope="module")
-def pair():
-    with Pair(_conf()) as p:
-        yield p
 
 
 def _fix_targets() -> None:

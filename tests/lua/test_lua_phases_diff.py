@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.differential import Pair, Req
+from tests.differential import Req
 from tests.lua.cases import build_conf, request_for
 from tests.oracle import requires_nginx
 
@@ -205,11 +205,6 @@ CASES = [(c[0], c[1].replace("{", "{{").replace("}", "}}")
 def _conf() -> str:
     return build_conf(CASES, server_extra=NAMED)
 
-
-@pytest.fixture(scope="module")
-def pair():
-    with Pair(_conf()) as p:
-        yield p
 
 
 @requires_nginx

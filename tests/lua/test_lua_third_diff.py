@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.differential import Pair, Req
-from tests.lua.cases import build_conf, request_for
+from tests.differential import Req
+from tests.lua.cases import build_conf, lua, point, request_for
 from tests.oracle import requires_nginx
 
 H = [("Host", "localhost")]
 
-
-def lua(code: str, extra: str = "") -> str:
-    return f"{extra}\ncontent_by_lua_block {{\n{code}\n}}"
 
 
 CASES = [
@@ -46,31 +43,14 @@ CASES = [
 ]
 
 
-def _point(cases: list[tuple]) -> list[tuple]:
-    """Point the jump, capture and subrequest cases at their targets' /cN locations."""
-    names = [c[0] for c in cases]
-    targets = {"/c1": f"/c{names.index('jump target')}",
-               "/c8": f"/c{names.index('share target')}",
-               "/c14": f"/c{names.index('subrequest ctx target')}"}
-    out = []
-    for name, body, *rest in cases:
-        for old, new in targets.items():
-            body = body.replace(old + '"', new + '"')
-        out.append((name, body, *rest))
-    return out
-
-
-CASES = _point(CASES)
+# the jump, capture and subrequest cases name their targets
+CASES = point(CASES, {"/c1": "jump target", "/c8": "share target",
+                      "/c14": "subrequest ctx target"})
 
 
 def _conf() -> str:
     return build_conf(CASES, http_extra="lua_http10_buffering off;")
 
-
-@pytest.fixture(scope="module")
-def pair():
-    with Pair(_conf()) as p:
-        yield p
 
 
 @requires_nginx
