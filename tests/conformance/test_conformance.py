@@ -10,7 +10,6 @@ added there is checked here too.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,6 @@ from tests.differential import Reply, Req, parse_reply
 from tests.oracle import HAVE_NGINX, RealNginx
 from tests.server.harness import Served
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _core() -> tuple[str, dict, list[Req]]:

@@ -4,7 +4,6 @@ timers fire with premature = true when the engine stops (reload or shutdown)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from engine import Engine, HttpRequest
