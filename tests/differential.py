@@ -101,8 +101,9 @@ def dechunk(data: bytes) -> bytes:
 class Pair:
     """A config served by real nginx and loaded by the engine, from identical prefixes."""
 
-    def __init__(self, conf: str, files: dict[str, str | bytes] | None = None) -> None:
-        self.real = RealNginx(conf, files)
+    def __init__(self, conf: str, files: dict[str, str | bytes] | None = None,
+                 extra_ports: int = 0) -> None:
+        self.real = RealNginx(conf, files, extra_ports=extra_ports)
         self.tmp = tempfile.TemporaryDirectory(prefix="ngx-engine-")
         self.engine: Engine | None = None
         self.loop = asyncio.new_event_loop()
@@ -127,6 +128,11 @@ class Pair:
     @property
     def port(self) -> int:
         return self.real.port
+
+    @property
+    def ports(self) -> list[int]:
+        """The listen ports ({port0}, {port1}...) the config's placeholders became."""
+        return self.real.ports
 
     def ask_real(self, req: Req) -> Reply:
         return parse_reply(self.real.request(req.raw()))

@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import socket
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from engine import Engine
-from tests.differential import Reply, Req, parse_reply
-from tests.oracle import RealNginx
+from tests.differential import Pair, Reply, Req, parse_reply
 
 _LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: (?:\*\d+ )?")
 
@@ -38,36 +33,13 @@ def normalize_log(text: str, level: str = "") -> list[str]:
     return out
 
 
-class ProxyPair:
-    """One config, real nginx and the engine, with ``extra_ports`` more listen ports."""
+class ProxyPair(Pair):
+    """A Pair with backends: ``extra_ports`` more listen ports, requests from chosen
+    source addresses, concurrent requests, and error logs to compare."""
 
     def __init__(self, conf: str, extra_ports: int = 3,
                  files: dict[str, str | bytes] | None = None) -> None:
-        self.real = RealNginx(conf, files, extra_ports=extra_ports)
-        self.tmp = tempfile.TemporaryDirectory(prefix="ngx-proxy-")
-        self.engine: Engine | None = None
-        self.loop = asyncio.new_event_loop()
-
-    def __enter__(self) -> ProxyPair:
-        self.real.__enter__()
-        prefix = Path(self.tmp.name) / "prefix"
-        shutil.copytree(self.real.prefix, prefix, copy_function=shutil.copy2,
-                        ignore=shutil.ignore_patterns("*.log", "*.pid"))
-        self.prefix = prefix
-        self.engine = Engine.load(str(prefix / "conf" / "nginx.conf"), prefix=str(prefix) + "/")
-        self.loop.run_until_complete(self.engine.start())
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.engine is not None:
-            self.loop.run_until_complete(self.engine.stop())
-        self.loop.close()
-        self.real.__exit__(*exc)
-        self.tmp.cleanup()
-
-    @property
-    def ports(self) -> list[int]:
-        return self.real.ports
+        super().__init__(conf, files, extra_ports)
 
     # -- real nginx --------------------------------------------------------------------
 
