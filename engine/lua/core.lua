@@ -179,11 +179,7 @@ return function(ngx, rt, py, consts, config)
             local header = setmetatable({}, rt.headers_mt)
             local list = r.headers
             for j = 1, #list, 2 do
-                local k, v = list[j], list[j + 1]
-                local old = header[k]
-                if old == nil then header[k] = v
-                elseif type(old) == "table" then old[#old + 1] = v
-                else header[k] = { old, v } end
+                rt.add_value(header, list[j], list[j + 1])
             end
             results[i] = { status = r.status, header = header, body = r.body,
                            truncated = r.truncated }

@@ -125,16 +125,8 @@ return function(ngx, rt, py)
                 return setmetatable(t, rt.headers_mt), "truncated"
             end
             count = count + 1
-            local k, v = list[i], list[i + 1]
-            if not raw then k = k:lower() end
-            local old = t[k]
-            if old == nil then
-                t[k] = v
-            elseif type(old) == "table" then
-                old[#old + 1] = v
-            else
-                t[k] = { old, v }
-            end
+            local k = list[i]
+            rt.add_value(t, raw and k or k:lower(), list[i + 1])
         end
         if not raw then setmetatable(t, rt.headers_mt) end
         return t

@@ -241,6 +241,18 @@ return function(ngx, py)
         return co_yield(op, ...)
     end
 
+    -- A repeated key keeps all its values, as ngx_lua's header and argument tables do.
+    function M.add_value(t, key, value)
+        local old = t[key]
+        if old == nil then
+            t[key] = value
+        elseif type(old) == "table" then
+            old[#old + 1] = value
+        else
+            t[key] = { old, value }
+        end
+    end
+
     -- ngx.ctx: a plain Lua table per request, created on first use.
     function M.ctx(state)
         local ctx = state.ctx
