@@ -189,9 +189,12 @@ class CoreModule(HttpModule):
             return
         wire = r.wire or _wire(r)
         if data and not r.header_only:
-            r.body_sent += len(data)
+            # $body_bytes_sent counts what goes on the wire, chunk framing included
+            r.body_sent += len(data) + (len(f"{len(data):x}") + 4 if r.chunked else 0)
             wire.body.append(data)
             wire.size += len(data)
+        if last and r.chunked and not r.header_only:
+            r.body_sent += 5  # the last chunk, "0\r\n\r\n"
         if last or wire.size >= wire.postpone:
             await flush_wire(r, last)
 

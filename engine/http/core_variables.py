@@ -170,8 +170,10 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("request_body", _request_body)
     add("request_body_file", lambda r: None)
     add("request_completion", lambda r: "OK" if r.main.response_done else "")
+    # the request's head, plus its body once read (a body nginx discards is not counted)
     add("request_length", lambda r: str(len(r.main.request_line) + 2 + sum(
-        len(k) + len(v) + 4 for k, v in r.main.headers_in) + 2 + len(r.main.body or b"")))
+        len(k) + len(v) + 4 for k, v in r.main.headers_in) + 2
+        + (len(r.main.body or b"") if r.main.body_read else 0)))
     add("request_time", lambda r: f"{max(0.0, time.time() - r.main.start):.3f}")
     add("request_id", _request_id)
     add("status", _status)

@@ -72,10 +72,18 @@ return function(ngx, rt, py)
             py.log_error("attempt to call ngx." .. fname .. " after ngx.eof()? seen eof")
             return nil, "seen eof"
         end
+        local first = state.n + 1
         for i = 1, select("#", ...) do
             add(state, fname, (select(i, ...)), i)
         end
         if nl then append(state, "\n") end
+        -- one call is one buffer down the output chain, as in ngx_lua (one chunk each)
+        if state.n > first then
+            local s = concat(state.out, "", first, state.n)
+            for i = state.n, first + 1, -1 do state.out[i] = nil end
+            state.out[first] = s
+            state.n = first
+        end
         state.headers_sent = true
         return 1
     end

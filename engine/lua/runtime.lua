@@ -137,12 +137,15 @@ return function(ngx, py)
         return M.register(co_create(wrap and wrap(fn) or fn))
     end
 
+    -- What the handler printed since the last resume: one string for one ngx.say /
+    -- ngx.print call, else the table of them (each goes down the chain on its own).
     local function take_output(state)
         local n = state.n
         if n == 0 then return nil end
-        local out = concat(state.out, "", 1, n)
+        local out = state.out
         state.out = {}
         state.n = 0
+        if n == 1 then return out[1] end
         return out
     end
     M.take_output = take_output

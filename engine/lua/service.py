@@ -296,13 +296,20 @@ class LuaService:
             r.out.content_length = None  # ngx_http_clear_content_length, unless Lua set headers
         await r.engine.send_header(r)
 
-    async def emit(self, lr: LuaRequest, data: bytes) -> None:
+    async def emit(self, lr: LuaRequest, data: Any) -> None:
+        """Output printed by a handler: bytes for one call, a Lua table for several."""
         if lr.eof:
             return
         r = lr.r
         if not r.header_sent:
             await self.send_headers(lr)
-        await r.engine.output(r, data, False)
+        if isinstance(data, bytes):
+            await r.engine.output(r, data, False)
+            return
+        for chunk in data.values():
+            if lr.eof or r.response_done:
+                return
+            await r.engine.output(r, chunk, False)
 
     async def flush(self, lr: LuaRequest) -> None:
         r = lr.r

@@ -27,7 +27,11 @@ COMBINED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_
 
 def escape_default(value: str) -> str:
     out = []
-    for ch in value.encode("utf-8", "surrogateescape"):
+    try:  # header values arrive as latin-1 text of the bytes received
+        raw = value.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "surrogateescape")
+    for ch in raw:
         if ch in (0x22, 0x5C) or ch < 0x20 or ch >= 0x7F:
             out.append(f"\\x{ch:02X}")
         else:
@@ -73,7 +77,7 @@ class LogFormat:
             else:
                 value = r.engine_vars.get(r, part.name)
             if value is None:
-                out.append("-" if self.escape != "json" else "")
+                out.append("-" if self.escape == "default" else "")
             elif self.escape == "default":
                 out.append(escape_default(value))
             elif self.escape == "json":
@@ -92,7 +96,7 @@ class LogModule(HttpModule):
 
     def __init__(self) -> None:
         self.formats: dict[str, LogFormat] = {}
-        self.files = LogFiles()
+        self.files = LogFiles(raw_bytes=True)
 
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add(Phase.LOG, "access_log", self.handler,
