@@ -54,6 +54,10 @@ async def _send(tour: dict, sample: dict, as_json: bool) -> int:
     await engine.start()
     try:
         for spec in sample["requests"]:
+            if spec.get("socket_only"):
+                print(f"> {spec['method']} {spec['url'][:60]}... needs a real socket "
+                      "(the listener's limits): try it with curl against ngx-explore serve\n")
+                continue
             url = urlsplit(spec["url"])
             target = url.path + (f"?{url.query}" if url.query else "")
             headers = [("Host", url.hostname or "localhost")] + [tuple(h) for h in spec["headers"]]

@@ -125,6 +125,9 @@ def tour():
 
 def _needs(spec: dict) -> list:
     from engine.modules import BUILTIN_MODULES
+    if spec.get("socket_only"):
+        return [pytest.mark.skip(reason="a listener limit: checked over a socket in "
+                                        "tests/conformance/test_tour_conformance.py")]
     path = urlsplit(spec["url"]).path
     if path.startswith(("/realip", "/lb/")) and not any("proxy" in m for m in BUILTIN_MODULES):
         return [pytest.mark.skip(reason="needs the proxy module (engine/modules/proxy.py)")]
