@@ -7,6 +7,7 @@ header/body filters. Adding a module means adding it to this list; the core impo
 BUILTIN_MODULES = [
     "engine.http.core_module:CoreModule",
     "engine.modules.log:LogModule",
+    "engine.modules.map:MapModule",
     "engine.modules.upstream:UpstreamModule",
     "engine.modules.static:StaticModule",
     "engine.modules.index:IndexModule",
