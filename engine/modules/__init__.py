@@ -17,6 +17,7 @@ BUILTIN_MODULES = [
     "engine.modules.proxy:ProxyModule",
     "engine.modules.upstream_balancers:IpHashModule",
     "engine.modules.upstream_balancers:LeastConnModule",
+    "engine.modules.charset:CharsetModule",
     "engine.modules.headers:HeadersModule",
     "engine.lua.module:LuaModule",
 ]

@@ -1,0 +1,49 @@
+"""ngx_http_charset_module, the part a config usually uses: ``charset utf-8;`` adds
+``; charset=utf-8`` to the Content-Type of responses whose type is in ``charset_types``
+(text/html, text/xml, text/plain, text/vnd.wap.wml, application/javascript and
+application/rss+xml by default), error pages included. Recoding between charsets
+(``source_charset``, ``charset_map``) is not modelled."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..http.block import Block
+from ..http.phases import HttpModule
+
+if TYPE_CHECKING:
+    from ..http.config import HttpConfig
+    from ..http.engine import HttpEngine
+    from ..http.request import Request
+
+DEFAULT_TYPES = frozenset({"text/html", "text/xml", "text/plain", "text/vnd.wap.wml",
+                           "application/javascript", "application/rss+xml"})
+
+
+class CharsetModule(HttpModule):
+    name = "ngx_http_charset_module"
+    directives = frozenset({"charset", "charset_types"})
+
+    def init(self, engine: HttpEngine) -> None:
+        engine.phases.add_header_filter("charset", self.filter, order=450,
+                                        active=self._active)
+
+    def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        for block in cfg.blocks:
+            charset = block.value("charset", "off") or "off"
+            if charset == "off":
+                continue
+            types = {a.lower() for d in block.get("charset_types") for a in d.args}
+            block.mod[self.name] = (charset, frozenset(types) if types else DEFAULT_TYPES)
+
+    def _active(self, block: Block) -> bool:
+        return self.name in block.mod
+
+    def filter(self, r: Request) -> None:
+        conf = r.loc.mod.get(self.name)
+        ctype = r.out.content_type
+        if conf is None or not ctype or "charset=" in ctype.lower():
+            return
+        charset, types = conf
+        if "*" in types or ctype.split(";", 1)[0].strip().lower() in types:
+            r.out.content_type = f"{ctype}; charset={charset}"
