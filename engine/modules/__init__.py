@@ -10,6 +10,7 @@ BUILTIN_MODULES = [
     "engine.modules.map:MapModule",
     "engine.modules.upstream:UpstreamModule",
     "engine.modules.static:StaticModule",
+    "engine.modules.autoindex:AutoindexModule",
     "engine.modules.index:IndexModule",
     "engine.modules.try_files:TryFilesModule",
     "engine.modules.access:AccessModule",
