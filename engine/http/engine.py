@@ -20,9 +20,8 @@ from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTa
 from .plan import BlockPlan
 from .request import Connection, Request
 from .response import client_status
-from .servers import find_server
+from .servers import find_server, valid_host
 from .special import special_response
-from .servers import valid_host as _valid_host  # noqa: F401 (reject.py, settings.py)
 from .trace import Trace
 from .uri import InvalidURI, parse_target
 from .variables import VariableTable
@@ -36,17 +35,6 @@ _CORE_CHECKED = frozenset({Phase.FIND_CONFIG, Phase.POST_REWRITE, Phase.POST_ACC
 
 _FIND_CONFIG, _POST_REWRITE, _POST_ACCESS, _CONTENT = (
     Phase.FIND_CONFIG, Phase.POST_REWRITE, Phase.POST_ACCESS, Phase.CONTENT)
-
-
-class SubrequestResult:
-    """What ``ngx.location.capture`` gets back."""
-
-    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes,
-                 truncated: bool = False) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-        self.truncated = truncated
 
 
 class HttpEngine:
@@ -154,7 +142,7 @@ class HttpEngine:
             await self.finalize(r, 400)
             return
         host = target.host or host_header
-        host_name = _valid_host(host) if host is not None else None
+        host_name = valid_host(host) if host is not None else None
         if host is not None and host_name is None:
             self._pick_server(r, None)
             r.log("info", "client sent invalid host header while reading client request headers")
@@ -620,6 +608,3 @@ def _rc_name(rc: int) -> str:
     return {OK: "OK", DECLINED: "DECLINED", DONE: "DONE", AGAIN: "AGAIN", ERROR: "ERROR"}.get(
         rc, str(rc))
 
-
-#: The names reject.py and older callers import.
-_Tee = TeeSink

@@ -16,7 +16,9 @@ from __future__ import annotations
 import time
 
 from .api import CollectingSink, Exchange, HttpRequest, Response, ResponseSink
-from .engine import HttpEngine, _Tee, _valid_host
+from .api import TeeSink
+from .engine import HttpEngine
+from .servers import valid_host
 from .request import Connection, Request
 from .trace import Trace
 
@@ -33,7 +35,7 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     could not be parsed (nginx prints the bytes it has).
     """
     sink = sink or CollectingSink()
-    collector = sink if isinstance(sink, CollectingSink) else _Tee(sink)
+    collector = sink if isinstance(sink, CollectingSink) else TeeSink(sink)
     number = req.connection or http._next_connection()
     conn = Connection(number, req.client_addr, req.client_port, req.server_addr,
                       req.server_port, req.connection_requests)
@@ -48,7 +50,7 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     tr.add("request", method=req.method, uri=req.target, protocol=req.version,
            client=f"{req.client_addr}:{req.client_port}")
     host = r.headers_in.get("host")
-    http._pick_server(r, _valid_host(host) if host is not None else None)
+    http._pick_server(r, valid_host(host) if host is not None else None)
     r.set_uri(req.target.split("?", 1)[0] if req.target.startswith("/") else "/")
     if message:
         r.log(level, message)
@@ -59,7 +61,7 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
         r.status_for_log = status
         r.response_done = True
     await http.log_phase(r)
-    out = collector.result() if isinstance(collector, _Tee) else collector
+    out = collector.result() if isinstance(collector, TeeSink) else collector
     response = Response(out.status or status, out.reason, out.headers, b"".join(out.chunks),
                         sent=out.headers_sent)
     return Exchange(req, response, tr.events, r.records, started=started,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..conf.values import parse_size, parse_time
 from ..http.block import Block
-from ..http.engine import _valid_host
+from ..http.servers import valid_host
 from ..http.location import find_location
 from ..http.servers import AddressServers, ServerConf, find_server
 from ..http.uri import InvalidURI, parse_target
@@ -77,7 +77,7 @@ def request_server(engine: Engine, addr: str, port: int, host: str | None) -> Se
     entry = _entry(engine, addr, port)
     if entry is None:
         return None
-    name = _valid_host(host) if host is not None else None
+    name = valid_host(host) if host is not None else None
     return find_server(entry, name)[0]
 
 
