@@ -101,7 +101,6 @@ class ResponseHeaders:
     content_length: int | None = None
     last_modified: float | None = None
     location: str | None = None
-    etag: str | None = None
     headers: Headers = field(default_factory=Headers)
 
 
@@ -129,14 +128,9 @@ class Request:
     #: Set by "error_page": prevents a second redirect for the same request.
     error_page = False
     keepalive = True
-    lingering = False
     status_for_log = 0
     upstream: Any = None
-    #: Why the request ended, for logs: "", "client closed", ...
-    abort_reason = ""
-    named_location = False
     host: str | None = None
-    filter_finalize = False
     #: The connection is closed without sending what is still buffered (a failure
     #: after the response header was produced): nginx's NGX_ERROR finalization.
     aborted = False
@@ -178,7 +172,6 @@ class Request:
         self.out = ResponseHeaders()
         self.trace = trace
         self.start = time.time()
-        self.start_perf = time.perf_counter()
         #: Per-module request state (nginx's r->ctx[module.ctx_index]).
         self.ctx: dict[str, Any] = {}
         self.records: list = []
