@@ -81,6 +81,9 @@ class LuaWorker:
         load_chunk(lua, "core")(self.ngx, self.rt, py, consts, config)
         g[b"print"] = self.rt[b"print"]
         load_chunk(lua, "resty")(self.ngx, self.rt)
+        env = {k.encode(): v.encode() for k, v in service.environment.items()}
+        g[b"os"][b"getenv"] = lua.eval(b"function(env) return function(name) "
+                                       b"return env[name] end end")(lua.table_from(env))
         self.cache: dict[tuple[bytes, bytes], Any] = {}
         self.rt[b"set_watchdog"](service.watchdog_seconds, service.memory_mb)
         # the driver's entry points, looked up once (each lookup is a boundary crossing)

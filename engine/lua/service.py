@@ -36,6 +36,18 @@ _CONTEXTS = {name: name.encode() for name in (
     "server_rewrite")}
 
 
+def _worker_environment(directives: list) -> dict[str, str]:
+    """What a worker's os.getenv sees: nginx keeps only TZ and what ``env`` names."""
+    keep = {"TZ": os.environ["TZ"]} if "TZ" in os.environ else {}
+    for d in directives:
+        name, eq, value = d.args[0].partition("=")
+        if eq:
+            keep[name] = value
+        elif name in os.environ:
+            keep[name] = os.environ[name]
+    return keep
+
+
 class LuaService:
     def __init__(self, engine: HttpEngine) -> None:
         self.engine = engine
@@ -46,6 +58,7 @@ class LuaService:
         self.package_cpath: str | None = None
         self.code_cache = True
         self.worker_count = 1
+        self.environment: dict[str, str] = {}
         self.exiting = False
         self.workers: list[LuaWorker] = []
         self.timers = Timers(self)
@@ -66,6 +79,7 @@ class LuaService:
         wp = main.value("worker_processes", "1") or "1"
         self.worker_count = os.cpu_count() or 1 if wp == "auto" else max(1, int(wp)) \
             if wp.isdigit() else 1
+        self.environment = _worker_environment(main.get("env"))
         if http is None:
             return
         self.package_path = http.value("lua_package_path")
