@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import lupa.luajit21 as luajit
 
-from . import cjson, regex, shdict, string
+from . import cjson, regex, semaphore, shdict, string
 from . import time as ngx_time
 from ._loader import load_chunk
 from .bridge import Bridge
@@ -81,6 +81,8 @@ class LuaWorker:
         load_chunk(lua, "core")(self.ngx, self.rt, py, consts, config)
         g[b"print"] = self.rt[b"print"]
         load_chunk(lua, "resty")(self.ngx, self.rt)
+        self.semaphores = semaphore.Semaphores()
+        semaphore.install(lua, self.rt, self.semaphores)
         env = {k.encode(): v.encode() for k, v in service.environment.items()}
         g[b"os"][b"getenv"] = lua.eval(b"function(env) return function(name) "
                                        b"return env[name] end end")(lua.table_from(env))

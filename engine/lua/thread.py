@@ -132,6 +132,8 @@ class Driver:
             return (await service.spawn_thread(lr, args[0], args[1]),), None
         if op == "wait":
             return await service.wait_threads(lr, args[0]), None
+        if op == "sema_wait":
+            return await lr.worker.semaphores.wait(int(args[0]), float(args[1])), None
         # a bare coroutine.yield() in the entry thread: give the loop a turn, go on
         await asyncio.sleep(0)
         return (), None

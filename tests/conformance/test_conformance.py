@@ -61,6 +61,7 @@ AREAS = {
     "lua-phases": lambda: _lua("tests.lua.test_lua_phases_diff"),
     "lua-more": lambda: _lua("tests.lua.test_lua_more_diff"),
     "lua-third": lambda: _lua("tests.lua.test_lua_third_diff"),
+    "lua-libs": lambda: _lua("tests.lua.test_lua_libs_diff"),
 }
 
 def _params() -> list:

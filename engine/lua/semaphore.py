@@ -1,0 +1,110 @@
+"""ngx.semaphore (lua-resty-core): counting semaphores between the light threads and
+requests of one worker.
+
+The resources and the queue of waiters live here in Python because a waiter is a
+suspended coroutine the driver resumes; ``wait`` yields to the driver only when no
+resource is free and the timeout is not zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from typing import Any
+
+
+class Semaphore:
+    __slots__ = ("count", "waiters")
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.waiters: deque[asyncio.Future[bool]] = deque()
+
+    def post(self, n: int) -> None:
+        for _ in range(n):
+            while self.waiters:
+                fut = self.waiters.popleft()
+                if not fut.done():
+                    fut.set_result(True)
+                    break
+            else:
+                self.count += 1
+
+    async def wait(self, timeout: float) -> bool:
+        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiters.append(fut)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            return False
+
+
+class Semaphores:
+    """One worker's semaphores, by number (the Lua objects keep the number)."""
+
+    def __init__(self) -> None:
+        self.table: dict[int, Semaphore] = {}
+        self._ids = itertools.count(1)
+
+    def py_sema_new(self, n: int) -> int:
+        sid = next(self._ids)
+        self.table[sid] = Semaphore(int(n))
+        return sid
+
+    def py_sema_try(self, sid: int) -> bool:
+        sema = self.table[sid]
+        if sema.count > 0:
+            sema.count -= 1
+            return True
+        return False
+
+    def py_sema_post(self, sid: int, n: int) -> None:
+        self.table[sid].post(int(n))
+
+    def py_sema_count(self, sid: int) -> int:
+        sema = self.table[sid]
+        return sema.count - sum(1 for f in sema.waiters if not f.done())
+
+    async def wait(self, sid: int, timeout: float) -> tuple[Any, ...]:
+        ok = await self.table[sid].wait(float(timeout))
+        return (True,) if ok else (False, b"timeout")
+
+
+SEMAPHORE_LUA = b"""
+local rt, py = ...
+local check, ctxset, yield = rt.check, rt.ctxset, rt.yield
+local WAIT = ctxset("rewrite", "access", "content", "timer", "server_rewrite")
+local mt = {}
+mt.__index = mt
+local M = { version = "0.1.25" }
+function M.new(n)
+    n = n or 0
+    if type(n) ~= "number" or n < 0 then return nil, "no memory" end
+    return setmetatable({ id = py.sema_new(n) }, mt)
+end
+function mt.post(self, n)
+    n = n or 1
+    if type(n) ~= "number" or n < 1 then error("bad 'n' argument: number expected", 2) end
+    py.sema_post(self.id, n)
+    return true
+end
+function mt.count(self) return py.sema_count(self.id) end
+function mt.wait(self, timeout)
+    timeout = timeout or 0
+    if type(timeout) ~= "number" or timeout < 0 then
+        error("bad 'timeout' argument: number expected, got " .. type(timeout), 2)
+    end
+    if py.sema_try(self.id) then return true end
+    if timeout == 0 then return false, "timeout" end
+    check(WAIT)
+    return yield("sema_wait", self.id, timeout)
+end
+package.preload["ngx.semaphore"] = function() return M end
+"""
+
+
+def install(lua: Any, rt: Any, semaphores: Semaphores) -> None:
+    py = lua.table_from({name[3:].encode(): getattr(semaphores, name)
+                         for name in dir(semaphores) if name.startswith("py_")})
+    lua.execute(SEMAPHORE_LUA, rt, py)
