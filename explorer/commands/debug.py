@@ -18,7 +18,6 @@ which and why; the request still runs), 1 for bad input, 0 otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, Sequence
@@ -166,25 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not bp.verified:
             print(f"breakpoint {spec.label} not set: {bp.message}", file=sys.stderr)
             status = 2
-    req = request_cmd.build_request(req_opts)
-
-    async def run() -> Any:
-        await engine.start()
-        try:
-            exchange = await engine.request(req)
-            timers = engine.http.services["lua"].timers
-            for _ in range(100):  # timers the request started, due within a second, run
-                if not (timers.pending or timers.running):
-                    break
-                await asyncio.sleep(0.01)
-            return exchange
-        finally:
-            await engine.stop(True)
-
-    try:
-        exchange = asyncio.run(run())
-    except Exception as exc:
-        print(f"nginx: [alert] {type(exc).__name__}: {exc}", file=sys.stderr)
+    exchange = request_cmd.send_once(engine, request_cmd.build_request(req_opts))
+    if exchange is None:
         return 1
     try:
         print_response(exchange, out)

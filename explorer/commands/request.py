@@ -122,6 +122,30 @@ def build_request(opts: dict[str, Any]) -> Any:
     return HttpRequest(opts["method"], opts["target"], opts["version"], headers, opts["body"])
 
 
+def send_once(engine: Any, req: Any) -> Any:
+    """Start the engine, send ``req``, let timers it started (due within a second) run,
+    stop; the Exchange, or None after printing an alert (shared with ``debug``)."""
+
+    async def run() -> Any:
+        await engine.start()
+        try:
+            exchange = await engine.request(req)
+            timers = engine.http.services["lua"].timers
+            for _ in range(100):
+                if not (timers.pending or timers.running):
+                    break
+                await asyncio.sleep(0.01)
+            return exchange
+        finally:
+            await engine.stop(True)
+
+    try:
+        return asyncio.run(run())
+    except Exception as exc:
+        print(f"nginx: [alert] {type(exc).__name__}: {exc}", file=sys.stderr)
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         opts = parse_args(sys.argv[1:] if argv is None else argv)
@@ -131,19 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = load_engine(opts, trace=True)
     if engine is None:
         return 1
-    req = build_request(opts)
-
-    async def run() -> Any:
-        await engine.start()
-        try:
-            return await engine.request(req)
-        finally:
-            await engine.stop(True)
-
-    try:
-        exchange = asyncio.run(run())
-    except Exception as exc:
-        print(f"nginx: [alert] {type(exc).__name__}: {exc}", file=sys.stderr)
+    exchange = send_once(engine, build_request(opts))
+    if exchange is None:
         return 1
     try:
         if opts["json"]:
