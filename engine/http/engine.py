@@ -20,7 +20,7 @@ from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTa
 from .plan import BlockPlan
 from .request import Connection, Request
 from .response import client_status
-from .servers import find_server, valid_host
+from .servers import select_server, valid_host
 from .special import special_response
 from .trace import Trace
 from .uri import InvalidURI, parse_target
@@ -153,43 +153,11 @@ class HttpEngine:
         r.args = target.args
         r.has_args = target.has_args
         self._pick_server(r, host_name)
-        r.keepalive = self._initial_keepalive(r)
+        r.keepalive = r.wants_keepalive()
         await self.run_phases(r, 0)
 
     def _pick_server(self, r: Request, host: str | None) -> None:
-        addrs = self.cfg.addresses
-        conn = r.conn
-        entry = addrs.get((conn.server_addr, conn.server_port)) or \
-            addrs.get(("*", conn.server_port))
-        if entry is None:
-            # an in-process request to a port nobody listens on (the composer without a
-            # port): the address of a default_server if there is one, else the first
-            entry = next((e for e in addrs.values() if e.listen.default_server), None) \
-                or next(iter(addrs.values()), None)
-        if entry is None:
-            raise RuntimeError("no server in the configuration")
-        srv, why, caps = find_server(entry, host, r.trace.enabled)
-        r.server = srv
-        r.loc = srv
-        if caps:
-            r.captures = caps
-            for regex, _srv, _p in entry.regex:  # named captures become variables
-                if _srv is srv:
-                    for name, value in regex.named(caps).items():
-                        r.variables[name] = value
-                    break
-        if r.trace.enabled:
-            r.trace.add("server", server=srv.label(), name=srv.server_name,
-                        listen=str(entry.listen), reason=why,
-                        file=srv.directive.file if srv.directive else "",
-                        line=srv.directive.line if srv.directive else 0)
-
-    def _initial_keepalive(self, r: Request) -> bool:
-        values = r.headers_in.get_all("connection")
-        conn = values[-1].lower() if values else ""  # nginx keeps the last one
-        if r.http_version >= 1001:
-            return "close" not in conn
-        return "keep-alive" in conn
+        select_server(self.cfg.addresses, r, host)
 
     # -- the phase engine ---------------------------------------------------------------
 

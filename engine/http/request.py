@@ -195,6 +195,15 @@ class Request:
     def var(self, name: str) -> str | None:
         return self.engine_vars.get(self, name)
 
+    def wants_keepalive(self) -> bool:
+        """What the client asked: HTTP/1.1 keeps the connection unless the (last)
+        Connection header says close; HTTP/1.0 only with keep-alive."""
+        values = self.headers_in.get_all("connection")
+        conn = values[-1].lower() if values else ""
+        if self.http_version >= 1001:
+            return "close" not in conn
+        return "keep-alive" in conn
+
     def set_uri(self, uri: str) -> None:
         self.uri = uri
         dot = uri.rfind(".")

@@ -10,12 +10,16 @@ they appear; when nothing matches, the address's default server answers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..conf.ast import Directive
 from ..conf.errors import ConfigError
 from .block import Block
 from .location import LocationConf
 from .regex import Regex
+
+if TYPE_CHECKING:
+    from .request import Request
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,3 +189,33 @@ def valid_host(host: str) -> str | None:
     if name.startswith("."):
         return None
     return name
+
+
+def select_server(addresses: dict[tuple[str, int], AddressServers], r: Request,
+                  host: str | None) -> None:
+    """Give the request its server: the listening address first, then the name."""
+    conn = r.conn
+    entry = addresses.get((conn.server_addr, conn.server_port)) or \
+        addresses.get(("*", conn.server_port))
+    if entry is None:
+        # an in-process request to a port nobody listens on (the composer without a
+        # port): the address of a default_server if there is one, else the first
+        entry = next((e for e in addresses.values() if e.listen.default_server), None) \
+            or next(iter(addresses.values()), None)
+    if entry is None:
+        raise RuntimeError("no server in the configuration")
+    srv, why, caps = find_server(entry, host, r.trace.enabled)
+    r.server = srv
+    r.loc = srv
+    if caps:
+        r.captures = caps
+        for regex, owner, _pattern in entry.regex:  # named captures become variables
+            if owner is srv:
+                for name, value in regex.named(caps).items():
+                    r.variables[name] = value
+                break
+    if r.trace.enabled:
+        r.trace.add("server", server=srv.label(), name=srv.server_name,
+                    listen=str(entry.listen), reason=why,
+                    file=srv.directive.file if srv.directive else "",
+                    line=srv.directive.line if srv.directive else 0)
