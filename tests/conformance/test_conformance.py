@@ -35,6 +35,11 @@ def _charset() -> tuple[str, dict, list[Req]]:
     return m.CONF, with_mime_types(m.FILES), [req for _, req in m.CASES]
 
 
+def _locations() -> tuple[str, dict, list[Req]]:
+    m = importlib.import_module("tests.core.test_locations_diff")
+    return m.CONF, {}, [req for _, req in m.CASES]
+
+
 def _map() -> tuple[str, dict, list[Req]]:
     m = importlib.import_module("tests.core.test_map_diff")
     return m.CONF, {}, [req for _, req in m.CASES]
@@ -55,6 +60,7 @@ AREAS = {
     "core": _core,
     "servers": _servers,
     "map": _map,
+    "locations": _locations,
     "charset": _charset,
     "core-more": _core_more,
     "lua-output": lambda: _lua("tests.lua.test_lua_output_diff"),
