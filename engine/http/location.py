@@ -174,12 +174,12 @@ OK, AGAIN, DONE, DECLINED = "ok", "again", "done", "declined"
 TestCallback = Callable[[LocationConf | None, str, str], None]
 
 
-def _find_static(uri: str, node: _Node | None, test: TestCallback,
-                 prefix: str) -> tuple[str, LocationConf | None]:
+def _find_static(uri: str, node: _Node | None,
+                 test: TestCallback) -> tuple[str, LocationConf | None]:
     rv, found = DECLINED, None
     while node is not None:
         n = min(len(uri), len(node.name))
-        shown = prefix + node.name
+        shown = node.name  # what nginx's debug log prints: the name below its tree
         head = uri[:n]
         target = node.name[:n]
         if head != target:
@@ -190,7 +190,6 @@ def _find_static(uri: str, node: _Node | None, test: TestCallback,
             if node.inclusive is not None:
                 test(node.inclusive, shown, "prefix match, keep looking for a longer one")
                 found, rv = node.inclusive, AGAIN
-                prefix += node.name
                 uri = uri[len(node.name):]
                 node = node.tree
                 continue
@@ -221,7 +220,7 @@ def find_location(level: LocationConf, uri: str, test: TestCallback,
     runs a regex location against the URI (it keeps the captures on a match). ``None``
     means no location matched at this level and the enclosing configuration applies.
     """
-    rc, current = _find_static(uri, level.static_tree, test, "")
+    rc, current = _find_static(uri, level.static_tree, test)
     noregex = False
     if rc == AGAIN:
         assert current is not None
@@ -272,4 +271,13 @@ def trace_location(tr: Any, rc: str, found: LocationConf | None, used: Any) -> N
         reason = "longest prefix, no regex matched"
     d = used.directive
     tr.add("location", location=used.display() if found else '"" (server level)',
-           reason=reason, outcome=rc, file=d.file if d else "", line=d.line if d else 0)
+           reason=reason, outcome=rc, using=debug_name(used) if found else "",
+           file=d.file if d else "", line=d.line if d else 0)
+
+
+def debug_name(loc: LocationConf) -> str:
+    """The name nginx's debug log gives in ``using configuration "..."``: ``=`` before
+    an exact location, ``*`` for if/limit_except blocks, the bare name otherwise."""
+    if loc.kind in ("if", "limit_except"):
+        return "*" + loc.name
+    return ("=" if loc.exact else "") + loc.name

@@ -11,9 +11,12 @@ Event kinds (``Event.kind``), each with its fields in ``data``:
 =================  ====================================================================
 request            method, uri, protocol, client          (first event; also subrequests)
 server             server (label), name, listen, reason, file, line
-location_test      location, node, verdict, file, line    (one per comparison, as nginx's
-                   debug log prints ``test location``; regexes: "regex matches"/"does not")
-location           location, reason, outcome, file, line  (``using configuration``)
+location_test      location, node, verdict, file, line    (one per comparison, in the
+                   order of nginx's debug log; ``node`` is the name exactly as that log
+                   prints it (relative to the enclosing prefix in nginx's tree),
+                   ``location`` the whole location; regexes: "regex matches"/"does not")
+location           location, reason, outcome, using, file, line   (``using``: the name
+                   exactly as nginx's ``using configuration "..."`` debug line has it)
 phase              phase, handler (chunk name such as ``content_by_lua(nginx.conf:22)``),
                    file, line                              (a handler starts)
 phase_done         phase, handler, rc, duration_ms        (a handler ends)
