@@ -326,11 +326,7 @@ def map_uri_to_path(r: Request, kind: str = "request_filename") -> str:
         alias = _eval(r, alias_d.args[0])
         root = alias if os.path.isabs(alias) else os.path.join(prefix, alias)
         if kind in ("document_root", "realpath_root"):
-            path = root
-            if isinstance(loc, LocationConf) and loc.regex is None and root.endswith("/") \
-                    is False and loc.name.endswith("/"):
-                pass
-            return os.path.realpath(path) if kind == "realpath_root" else path
+            return os.path.realpath(root) if kind == "realpath_root" else root
         if isinstance(loc, LocationConf) and loc.regex is not None:
             return root
         name = loc.name if isinstance(loc, LocationConf) else ""
