@@ -117,8 +117,39 @@ def _time_iso(r: Request) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", t) + z[:3] + ":" + z[3:]
 
 
+def body_in_file(r: Request) -> bool:
+    """A read body larger than ``client_body_buffer_size`` (16k by default) is kept in a
+    temporary file by nginx, not in memory (``client_body_in_file_only`` forces it)."""
+    from ..conf.values import parse_size
+    main = r.main
+    if not main.body_read or not main.body:
+        return False
+    if main.loc is not None and main.loc.flag("client_body_in_file_only", False):
+        return True
+    d = main.loc.first("client_body_buffer_size") if main.loc is not None else None
+    limit = (parse_size(d.args[0]) if d is not None else None) or 16384
+    return len(main.body) > limit
+
+
+def body_file(r: Request) -> str | None:
+    """The temporary file holding the body, written once (client_body_temp/0000000001)."""
+    import os
+    main = r.main
+    if not body_in_file(r):
+        return None
+    path = main.ctx.get("keep:body_file")
+    if path is None:
+        directory = os.path.join(main.engine.cfg.prefix, "client_body_temp")
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"{main.conn.number:010d}")
+        with open(path, "wb") as fh:
+            fh.write(main.body or b"")
+        main.ctx["keep:body_file"] = path
+    return path
+
+
 def _request_body(r: Request) -> str | None:
-    if r.body is None or not getattr(r, "body_read", False):
+    if r.body is None or not getattr(r, "body_read", False) or body_in_file(r):
         return None
     return r.body.decode("latin-1")
 
@@ -168,7 +199,7 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("realpath_root", path_var("realpath_root"))
     add("request_filename", path_var("request_filename"))
     add("request_body", _request_body)
-    add("request_body_file", lambda r: None)
+    add("request_body_file", body_file)
     add("request_completion", lambda r: "OK" if r.main.response_done else "")
     # the request's head, plus its body once read (a body nginx discards is not counted)
     add("request_length", lambda r: str(len(r.main.request_line) + 2 + sum(

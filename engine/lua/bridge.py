@@ -13,6 +13,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..http.core_variables import body_file, body_in_file
 from .constants import LEVEL_NAMES, METHODS
 
 if TYPE_CHECKING:
@@ -214,6 +215,10 @@ class Bridge:
     def py_set_req_header(self, name: bytes, value: Any) -> None:
         r = self.r
         header = _s(name).replace("_", "-")
+        if header.lower() == "host" and isinstance(value, bytes):
+            # ngx_lua's Host handler also changes the server name $host reports
+            from ..http.servers import valid_host
+            r.main.host = valid_host(_s(value)) or r.main.host
         if value is None or isinstance(value, bytes):
             r.headers_in.set(header, _s(value) if value is not None else None)
         else:
@@ -225,13 +230,17 @@ class Bridge:
         return bool(self.r.body_read)
 
     def py_body_in_file(self) -> bool:
-        return False
+        return body_in_file(self.r)
 
     def py_get_body_data(self) -> bytes | None:
         r = self.r
-        if not r.body_read or not r.body:
+        if not r.body_read or not r.body or body_in_file(r):
             return None
         return r.body
+
+    def py_get_body_file(self) -> bytes | None:
+        path = body_file(self.r)
+        return path.encode() if path else None
 
     def py_discard_body(self) -> None:
         r = self.r

@@ -108,7 +108,7 @@ return function(ngx, rt, py)
         end
         local body = py.get_body_data()
         if body == nil then
-            if py.body_in_file() then return nil, "requesty body in temp file not supported" end
+            if py.body_in_file() then return nil, "request body in temp file not supported" end
             return {}
         end
         return decode(body, max)
@@ -184,7 +184,7 @@ return function(ngx, rt, py)
 
     function req.get_body_file()
         check(BODY_DATA)
-        return nil
+        return py.get_body_file()
     end
 
     function req.init_body() check(BODY_READ) py.set_body("") end

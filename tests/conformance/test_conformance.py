@@ -68,6 +68,7 @@ AREAS = {
     "lua-more": lambda: _lua("tests.lua.test_lua_more_diff"),
     "lua-third": lambda: _lua("tests.lua.test_lua_third_diff"),
     "lua-libs": lambda: _lua("tests.lua.test_lua_libs_diff"),
+    "lua-edge": lambda: _lua("tests.lua.test_lua_edge_diff"),
 }
 
 def _params() -> list:
