@@ -18,6 +18,7 @@ BUILTIN_MODULES = [
     "engine.modules.proxy:ProxyModule",
     "engine.modules.upstream_balancers:IpHashModule",
     "engine.modules.upstream_balancers:LeastConnModule",
+    "engine.modules.range:RangeModule",
     "engine.modules.charset:CharsetModule",
     "engine.modules.headers:HeadersModule",
     "engine.lua.module:LuaModule",

@@ -1,7 +1,7 @@
 """ngx_http_static_module: serve the file the URI maps to (root/alias), or redirect a directory.
 
-Also the pieces of the not_modified and range filters that a static response shows:
-``ETag``, ``Accept-Ranges: bytes`` and ``If-Modified-Since``/``If-None-Match`` → 304.
+Also the not_modified filter (``If-Modified-Since``/``If-None-Match`` → 304) and the
+``ETag`` a static response carries; ranges are engine/modules/range.py's.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ class StaticModule(HttpModule):
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add(Phase.CONTENT, "static", self.handler, order=30)
         engine.phases.add_header_filter("not_modified", self.not_modified_filter, order=10)
-        engine.phases.add_header_filter("range", self.range_filter, order=900)
 
     async def handler(self, r: Request) -> int:
         if r.method not in _ALLOWED:
@@ -131,6 +130,3 @@ class StaticModule(HttpModule):
         if r.trace.enabled:
             r.trace.add("static", path="", result="304: not modified")
 
-    def range_filter(self, r: Request) -> None:
-        if r.out.status == 200 and r.ctx.get("keep:allow_ranges") and r is r.main:
-            r.out.headers.add("Accept-Ranges", "bytes")

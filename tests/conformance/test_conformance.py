@@ -40,6 +40,11 @@ def _locations() -> tuple[str, dict, list[Req]]:
     return m.CONF, {}, [req for _, req in m.CASES]
 
 
+def _range() -> tuple[str, dict, list[Req]]:
+    m = importlib.import_module("tests.core.test_range_diff")
+    return m.CONF, with_mime_types(m.FILES), [req for _, req in m.CASES]
+
+
 def _map() -> tuple[str, dict, list[Req]]:
     m = importlib.import_module("tests.core.test_map_diff")
     return m.CONF, {}, [req for _, req in m.CASES]
@@ -60,6 +65,7 @@ AREAS = {
     "core": _core,
     "servers": _servers,
     "map": _map,
+    "range": _range,
     "locations": _locations,
     "charset": _charset,
     "core-more": _core_more,

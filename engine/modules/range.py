@@ -1,0 +1,185 @@
+"""ngx_http_range_filter_module: ``Range: bytes=...`` on responses that allow ranges
+(static files): one range gives 206 with Content-Range, several a
+multipart/byteranges body, an unsatisfiable one 416 with ``Content-Range: bytes */N``;
+otherwise the 200 carries ``Accept-Ranges: bytes``. ``If-Range`` must match the ETag or
+the Last-Modified date for the range to apply, and ``max_ranges`` caps the count."""
+
+from __future__ import annotations
+
+import itertools
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+from ..http.phases import HttpModule
+from ..http.response import error_page_body
+
+if TYPE_CHECKING:
+    from ..http.engine import HttpEngine
+    from ..http.request import Request
+
+_KEY = "keep:range"
+NOT_SATISFIABLE = "not satisfiable"
+
+
+def parse_ranges(spec: str, size: int, max_ranges: int | None
+                 ) -> list[tuple[int, int]] | str | None:
+    """nginx's ngx_http_range_parse: [(start, end)) pairs, NOT_SATISFIABLE, or None
+    (serve the whole response)."""
+    p, n = 6, len(spec)  # after "bytes="
+    ranges: list[tuple[int, int]] = []
+    total = 0
+    while True:
+        while p < n and spec[p] == " ":
+            p += 1
+        suffix = False
+        start = end = 0
+        if p < n and spec[p] != "-":
+            if not spec[p].isdigit():
+                return NOT_SATISFIABLE
+            q = p
+            while p < n and spec[p].isdigit():
+                p += 1
+            start = int(spec[q:p])
+            while p < n and spec[p] == " ":
+                p += 1
+            if p >= n or spec[p] != "-":
+                return NOT_SATISFIABLE
+            p += 1
+            while p < n and spec[p] == " ":
+                p += 1
+            if p >= n or spec[p] == ",":
+                end = size
+                if start < end:
+                    ranges.append((start, end))
+                    total += end - start
+                elif start == 0:
+                    return None
+                if p >= n:
+                    break
+                p += 1
+                continue
+        else:
+            suffix = True
+            p += 1
+        if p >= n or not spec[p].isdigit():
+            return NOT_SATISFIABLE
+        q = p
+        while p < n and spec[p].isdigit():
+            p += 1
+        end = int(spec[q:p])
+        while p < n and spec[p] == " ":
+            p += 1
+        if p < n and spec[p] != ",":
+            return NOT_SATISFIABLE
+        if suffix:
+            start = size - end if end < size else 0
+            end = size - 1
+        end = size if end >= size else end + 1
+        if start < end:
+            ranges.append((start, end))
+            total += end - start
+            if max_ranges is not None and len(ranges) > max_ranges:
+                return None
+        elif start == 0:
+            return None
+        if p >= n:
+            break
+        p += 1
+    if not ranges:
+        return NOT_SATISFIABLE
+    if total > size:
+        return None
+    return ranges
+
+
+class RangeModule(HttpModule):
+    name = "ngx_http_range_filter_module"
+    directives = frozenset({"max_ranges"})
+
+    def init(self, engine: HttpEngine) -> None:
+        self.boundaries = itertools.count(1)
+        engine.phases.add_header_filter("range", self.header_filter, order=900)
+        engine.phases.add_body_filter("range", self.body_filter, order=50)
+
+    def header_filter(self, r: Request) -> None:
+        out = r.out
+        if (r.http_version < 1000 or out.status != 200 or r is not r.main
+                or out.content_length is None or not r.ctx.get("keep:allow_ranges")):
+            return
+        spec = r.headers_in.get("range")
+        if spec is None or len(spec) < 7 or spec[:6].lower() != "bytes=" or \
+                not self._if_range(r):
+            out.headers.add("Accept-Ranges", "bytes")
+            return
+        d = r.loc.first("max_ranges")
+        max_ranges = int(d.args[0]) if d is not None and d.args[0].isdigit() else None
+        size = out.content_length
+        ranges = parse_ranges(spec, size, max_ranges)
+        if ranges is None:
+            out.headers.add("Accept-Ranges", "bytes")
+            return
+        if ranges == NOT_SATISFIABLE:
+            # the response becomes nginx's 416 page, the header list kept
+            body = error_page_body(416, r.loc.value("server_tokens", "on") or "on") or b""
+            out.status = 416
+            out.content_type = "text/html"
+            out.content_length = len(body)
+            out.last_modified = None
+            out.headers.remove("etag")
+            out.headers.add("Content-Range", f"bytes */{size}")
+            r.ctx[_KEY] = ("replace", body)
+            return
+        out.status = 206
+        if len(ranges) == 1:
+            start, end = ranges[0]
+            out.headers.add("Content-Range", f"bytes {start}-{end - 1}/{size}")
+            out.content_length = end - start
+            r.ctx[_KEY] = ("single", start, end)
+            return
+        boundary = f"{next(self.boundaries):020d}"
+        parts = []
+        ctype = out.content_type
+        for start, end in ranges:
+            head = f"\r\n--{boundary}\r\n"
+            if ctype:
+                head += f"Content-Type: {ctype}\r\n"
+            head += f"Content-Range: bytes {start}-{end - 1}/{size}\r\n\r\n"
+            parts.append((head, start, end))
+        tail = f"\r\n--{boundary}--\r\n"
+        out.content_type = f"multipart/byteranges; boundary={boundary}"
+        out.content_length = sum(len(h) + e - s for h, s, e in parts) + len(tail)
+        r.ctx[_KEY] = ("multi", parts, tail)
+
+    def _if_range(self, r: Request) -> bool:
+        """If-Range: the range applies only when the validator still matches."""
+        value = r.headers_in.get("if-range")
+        if value is None:
+            return True
+        value = value.strip()
+        if value.startswith('"') or value.startswith("W/"):
+            etag = r.out.headers.get("etag")
+            return etag is not None and etag == value
+        if r.out.last_modified is None:
+            return False
+        try:
+            return parsedate_to_datetime(value).timestamp() == r.out.last_modified
+        except (TypeError, ValueError, IndexError):
+            return False
+
+    def body_filter(self, r: Request, data: bytes, last: bool) -> tuple[bytes, bool] | None:
+        plan = r.ctx.get(_KEY)
+        if plan is None:
+            return data, last
+        buf = r.ctx.setdefault("keep:range_buf", [])
+        buf.append(data)
+        if not last:
+            return b"", False
+        whole = b"".join(buf)
+        kind = plan[0]
+        if kind == "replace":
+            return plan[1], True
+        if kind == "single":
+            return whole[plan[1]:plan[2]], True
+        parts, tail = plan[1], plan[2]
+        body = b"".join(h.encode("latin-1") + whole[s:e] for h, s, e in parts)
+        return body + tail.encode(), True
