@@ -302,6 +302,11 @@ class LuaService:
         r = lr.r
         if r.header_sent:
             return
+        held = lr.http10
+        if held is not None:  # the end of an HTTP/1.0 response: now its length is known
+            lr.http10 = None
+            r.out.content_length = sum(len(c) for c in held)
+            r.ctx["keep:lua_headers_set"] = True
         if not r.out.status:
             r.out.status = 200
         if not r.out.content_type:
@@ -309,12 +314,31 @@ class LuaService:
         if not r.ctx.get("keep:lua_headers_set"):
             r.out.content_length = None  # ngx_http_clear_content_length, unless Lua set headers
         await r.engine.send_header(r)
+        for chunk in held or ():
+            await r.engine.output(r, chunk, False)
+
+    def _http10_buffering(self, lr: LuaRequest) -> bool:
+        """lua_http10_buffering (on by default): an HTTP/1.0 main request's output is
+        held until the handler ends, unless Lua set a Content-Length itself."""
+        if lr.http10 is not None:
+            return True
+        r = lr.r
+        if r.header_sent or r is not r.main or r.http_version > 1000 \
+                or r.out.content_length is not None \
+                or not r.loc.flag("lua_http10_buffering", True):
+            return False
+        lr.http10 = []
+        return True
 
     async def emit(self, lr: LuaRequest, data: Any) -> None:
         """Output printed by a handler: bytes for one call, a Lua table for several."""
         if lr.eof:
             return
         r = lr.r
+        if self._http10_buffering(lr):
+            assert lr.http10 is not None
+            lr.http10.extend([data] if isinstance(data, bytes) else list(data.values()))
+            return
         if not r.header_sent:
             await self.send_headers(lr)
         if isinstance(data, bytes):
@@ -327,6 +351,8 @@ class LuaService:
 
     async def flush(self, lr: LuaRequest) -> None:
         r = lr.r
+        if lr.http10 is not None:  # HTTP/1.0 buffering holds the output until the end
+            return
         if not r.header_sent:
             await self.send_headers(lr)
         if r is r.main:

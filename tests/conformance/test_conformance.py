@@ -75,6 +75,7 @@ AREAS = {
     "lua-third": lambda: _lua("tests.lua.test_lua_third_diff"),
     "lua-libs": lambda: _lua("tests.lua.test_lua_libs_diff"),
     "lua-edge": lambda: _lua("tests.lua.test_lua_edge_diff"),
+    "lua-http10": lambda: _lua("tests.lua.test_lua_http10_diff"),
 }
 
 def _params() -> list:
