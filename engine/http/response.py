@@ -32,6 +32,7 @@ REASONS: dict[int, str] = {
 #: its 4xx codes that have pages of their own but are shown as 400 to the client.
 _ERROR_TITLES: dict[int, str] = {
     302: "302 Found",
+    401: "401 Authorization Required",
     494: "400 Request Header Or Cookie Too Large",
     495: "400 The SSL certificate error",
     496: "400 No required SSL certificate was sent",

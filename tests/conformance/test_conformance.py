@@ -76,6 +76,7 @@ AREAS = {
     "lua-libs": lambda: _lua("tests.lua.test_lua_libs_diff"),
     "lua-edge": lambda: _lua("tests.lua.test_lua_edge_diff"),
     "lua-http10": lambda: _lua("tests.lua.test_lua_http10_diff"),
+    "lua-special": lambda: _lua("tests.lua.test_lua_special_diff"),
 }
 
 def _params() -> list:
