@@ -264,10 +264,9 @@ class Bridge:
 
     # -- timers and threads (carried out by the service) --------------------------------
 
-    def py_timer_at(self, delay: float, callback: Any, args: Any, every: bool,
-                    where: bytes) -> Any:
+    def py_timer_at(self, delay: float, timer_id: int, every: bool, where: bytes) -> Any:
         return self.worker.service.timers.schedule(self.worker, self.current, float(delay),
-                                                   callback, args, every, _s(where))
+                                                   int(timer_id), every, _s(where))
 
     def py_timer_counts(self, running: bool) -> int:
         t = self.worker.service.timers

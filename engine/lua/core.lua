@@ -208,6 +208,33 @@ return function(ngx, rt, py, consts, config)
     local timer = {}
     ngx.timer = timer
 
+    -- Timer callbacks and their arguments stay here, by number: a Lua object handed to
+    -- Python from inside a coroutine must not outlive that coroutine (lupa keeps the
+    -- coroutine's state in it), and a timer outlives the request that made it.
+    local pending_timers = {}
+    local timer_ids = 0
+
+    local function schedule(delay, callback, every, ...)
+        timer_ids = timer_ids + 1
+        local id = timer_ids
+        pending_timers[id] = { callback, { n = select("#", ...), ... }, every }
+        local ok, err = py.timer_at(delay, id, every, where(4))
+        if not ok then
+            pending_timers[id] = nil
+            return nil, err
+        end
+        return ok
+    end
+
+    -- The coroutine (by number) and the arguments for timer `id`; an ngx.timer.at
+    -- timer is forgotten once fired, an ngx.timer.every one when `last` is true.
+    function rt.timer_start(id, last)
+        local t = pending_timers[id]
+        if t == nil then return nil end
+        if last or not t[3] then pending_timers[id] = nil end
+        return rt.spawn_fn(t[1]), t[2]
+    end
+
     function timer.at(delay, callback, ...)
         check(TIMER)
         if type(delay) ~= "number" then
@@ -217,7 +244,7 @@ return function(ngx, rt, py, consts, config)
         if type(callback) ~= "function" then
             error("bad argument #2 to 'at' (function expected, got " .. type(callback) .. ")", 2)
         end
-        return py.timer_at(delay, callback, { n = select("#", ...), ... }, false, where(3))
+        return schedule(delay, callback, false, ...)
     end
 
     function timer.every(delay, callback, ...)
@@ -229,7 +256,7 @@ return function(ngx, rt, py, consts, config)
         if type(callback) ~= "function" then
             error("bad argument #2 to 'every' (function expected, got " .. type(callback) .. ")", 2)
         end
-        return py.timer_at(delay, callback, { n = select("#", ...), ... }, true, where(3))
+        return schedule(delay, callback, true, ...)
     end
 
     function timer.running_count() return py.timer_counts(true) end

@@ -31,8 +31,8 @@ class Timer:
     id: int
     worker: LuaWorker
     delay: float
-    callback: Any
-    args: Any
+    #: The callback's number in core.lua (the function and its arguments stay in Lua).
+    lua_id: int
     every: bool
     where: str
     trace: Trace | None
@@ -58,13 +58,13 @@ class Timers:
         return len(self.pending_timers)
 
     def schedule(self, worker: LuaWorker, creator: LuaRequest | None, delay: float,
-                 callback: Any, args: Any, every: bool, where: str) -> Any:
+                 lua_id: int, every: bool, where: str) -> Any:
         if self.service.exiting:
             return (None, b"process exiting")
         if self.pending >= self.max_pending:
             return (None, b"too many pending timers")
         trace = creator.r.trace if creator is not None else None
-        timer = Timer(next(_ids), worker, delay, callback, args, every, where, trace)
+        timer = Timer(next(_ids), worker, delay, lua_id, every, where, trace)
         self.pending_timers[timer.id] = timer
         if trace is not None:
             trace.add("timer", op="scheduled", timer=timer.id, delay=delay, every=every,
@@ -103,8 +103,11 @@ class Timers:
             timer.trace.add("timer", op="fired", timer=timer.id, premature=premature,
                             late_ms=round((time.time() - timer.created - timer.delay) * 1000, 3))
         try:
-            co = worker.rt[b"spawn_fn"](timer.callback)
-            args = timer.args
+            last = premature or service.exiting
+            started = worker.rt[b"timer_start"](timer.lua_id, last)
+            if not isinstance(started, tuple) or started[0] is None:
+                return
+            co, args = started
             n = int(args[b"n"] or 0) if args is not None else 0
             values = [args[i] for i in range(1, n + 1)] if n else []
             outcome = await Driver(service, lr).run(co, premature, *values)
