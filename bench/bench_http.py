@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.oracle import HAVE_NGINX, RealNginx, free_port, write_prefix  # noqa: E402
+from tests.oracle import HAVE_NGINX, RealNginx, free_ports, write_prefix  # noqa: E402
 
 CONF = r"""
 error_log logs/error.log;
@@ -91,7 +91,7 @@ class Serve:
     def __init__(self, text: str) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="ngx-bench-")
         self.prefix = Path(self.tmp.name)
-        self.port, self.port1 = free_port(), free_port()
+        self.port, self.port1 = free_ports(2)
         write_prefix(self.prefix, text.replace("{port}", str(self.port))
                      .replace("{port1}", str(self.port1)))
 

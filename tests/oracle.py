@@ -35,9 +35,23 @@ requires_nginx = pytest.mark.skipif(
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports: the sockets stay bound until all are chosen, since the
+    kernel may hand a just-released port out again (two servers of one config on the
+    same port would turn a proxy chain into a loop)."""
+    sockets = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @dataclass
@@ -86,8 +100,8 @@ class RealNginx:
                  extra_ports: int = 0) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="ngx-oracle-")
         self.prefix = Path(self.tmp.name)
-        self.port = free_port()
-        self.ports = [self.port] + [free_port() for _ in range(extra_ports)]
+        self.ports = free_ports(1 + extra_ports)
+        self.port = self.ports[0]
         fmt = {"port": self.port, "prefix": str(self.prefix)}
         for i, p in enumerate(self.ports):
             fmt[f"port{i}"] = p

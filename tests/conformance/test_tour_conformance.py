@@ -18,7 +18,7 @@ import pytest
 from engine import Engine
 from engine.server import Server
 from tests.differential import parse_reply
-from tests.oracle import HAVE_NGINX, LOAD_MODULES, NGINX, free_port
+from tests.oracle import HAVE_NGINX, LOAD_MODULES, NGINX, free_ports
 from tests.samples.test_samples import CASES, PORTS, VOLATILE_BODIES, _copy
 
 pytestmark = pytest.mark.skipif(not HAVE_NGINX, reason="real nginx is not installed")
@@ -40,8 +40,9 @@ class TourServers:
         self.tmp = tempfile.TemporaryDirectory(prefix="ngx-tour-conf-")
         base = Path(self.tmp.name)
         base.chmod(0o755)
-        self.real_ports = {p: free_port() for p in PORTS}
-        self.our_ports = {p: free_port() for p in PORTS}
+        ports = free_ports(2 * len(PORTS))
+        self.real_ports = dict(zip(PORTS, ports[:len(PORTS)]))
+        self.our_ports = dict(zip(PORTS, ports[len(PORTS):]))
         _copy(base / "real", self.real_ports)
         _copy(base / "ours", self.our_ports)
         self.proc = subprocess.Popen(

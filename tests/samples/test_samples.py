@@ -19,7 +19,7 @@ import pytest
 
 from engine import Engine
 from tests.differential import Reply, Req, parse_reply
-from tests.oracle import LOAD_MODULES, NGINX, free_port, requires_nginx
+from tests.oracle import LOAD_MODULES, NGINX, free_ports, requires_nginx
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 PORTS = (8080, 8081, 8082, 8091, 8092)
@@ -57,7 +57,7 @@ def _copy(dest: Path, mapping: dict[int, int]) -> None:
 
 class Tour:
     def __init__(self, tmp: Path) -> None:
-        self.mapping = {p: free_port() for p in PORTS}
+        self.mapping = dict(zip(PORTS, free_ports(len(PORTS))))
         self.real_prefix = tmp / "real"
         self.engine_prefix = tmp / "engine"
         _copy(self.real_prefix, self.mapping)
