@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
-from engine.lua.debugger import CONTINUE, Command, Frame, PauseInfo, PauseState, ThreadedDebugger
+from engine.lua.debugger import CONTINUE, Command, Frame, PauseInfo, PauseState
+from engine.lua.debugger_threads import ThreadedDebugger
 
 from .engine_thread import EngineHost
 

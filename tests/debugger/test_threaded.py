@@ -7,7 +7,8 @@ import asyncio
 import queue
 import threading
 
-from engine.lua.debugger import Command, NotPaused, PauseInfo, ThreadedDebugger
+from engine.lua.debugger import Command, NotPaused, PauseInfo
+from engine.lua.debugger_threads import ThreadedDebugger
 
 from .conftest import Site, get
 
