@@ -176,19 +176,8 @@ return function(ngx, py)
                 error('attempt to use a non-string key in the "args" option table', 0)
             end
             local key = gsub(k, esc_arg, HEX)
-            if type(v) == "table" then
-                for _, e in pairs(v) do
-                    local ev = arg_value(e)
-                    if ev == true then
-                        m = m + 1
-                        out[m] = key
-                    elseif ev then
-                        m = m + 1
-                        out[m] = key .. "=" .. ev
-                    end
-                end
-            else
-                local ev = arg_value(v)
+            local function put(value)
+                local ev = arg_value(value)
                 if ev == true then
                     m = m + 1
                     out[m] = key
@@ -196,6 +185,11 @@ return function(ngx, py)
                     m = m + 1
                     out[m] = key .. "=" .. ev
                 end
+            end
+            if type(v) == "table" then
+                for _, e in pairs(v) do put(e) end
+            else
+                put(v)
             end
         end
         return concat(out, "&", 1, m)

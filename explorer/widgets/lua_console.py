@@ -46,29 +46,23 @@ class LuaConsole(Vertical):
     LuaConsole TextArea { height: 5; }
     """
 
-    class EvalRequested(Message):
+    class _Submitted(Message):
+        """Something typed in the console: ``source`` is the text."""
+
+        def __init__(self, console: LuaConsole, source: str) -> None:
+            super().__init__()
+            self.console = console
+            self.source = source
+
+        @property
+        def control(self) -> LuaConsole:
+            return self.console
+
+    class EvalRequested(_Submitted):
         """Run ``source`` (handled by the app as ``on_lua_console_eval_requested``)."""
 
-        def __init__(self, console: LuaConsole, source: str) -> None:
-            super().__init__()
-            self.console = console
-            self.source = source
-
-        @property
-        def control(self) -> LuaConsole:
-            return self.console
-
-    class CommandRequested(Message):
+    class CommandRequested(_Submitted):
         """A ``:command`` line (``on_lua_console_command_requested``); ``source`` is the line."""
-
-        def __init__(self, console: LuaConsole, source: str) -> None:
-            super().__init__()
-            self.console = console
-            self.source = source
-
-        @property
-        def control(self) -> LuaConsole:
-            return self.console
 
     def __init__(self, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
