@@ -42,14 +42,15 @@ _LINGERING_TIMEOUT = 5.0
 class Pending:
     """A request whose head is parsed; its body may still be arriving."""
 
-    __slots__ = ("req", "expect", "continue_sent", "done", "error", "left", "decoder",
+    __slots__ = ("req", "expect", "continue_sent", "complete", "error", "left", "decoder",
                  "parts", "limit", "timeout", "discard", "req_line")
 
     def __init__(self, req: HttpRequest) -> None:
         self.req = req
         self.expect = False
         self.continue_sent = False
-        self.done = asyncio.Event()
+        #: The body (if any) is read, or the request is refused: it can be answered.
+        self.complete = False
         #: Set when the request must be refused instead of served: (status, msg, level, send)
         self.error: tuple[int, str, str, bool] | None = None
         self.left = 0
@@ -86,9 +87,11 @@ class HttpConnection(asyncio.Protocol):
         #: When the armed timeout expires (loop time), None when disarmed.
         self.deadline: float | None = None
         self.timer_cb: Any = None
+        #: The task finishing a request that had to wait (None while answering inline).
         self.worker: asyncio.Task[None] | None = None
-        self.wakeup = asyncio.Event()
         self.busy = False  # a request is being answered
+        self.dispatching = False  # _next is running: requests queued meanwhile wait for it
+        self.parsing = False  # _parse is running (answers given inline must not re-enter it)
         self.draining = False  # reload/quit: close after the current request
         self.write_ok: asyncio.Future[None] | None = None
         self.head_started = False
@@ -98,15 +101,13 @@ class HttpConnection(asyncio.Protocol):
     # -- asyncio callbacks -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername") or ("", 0)
         sock = transport.get_extra_info("sockname") or ("", 0)
         self.client, self.local = (peer[0], peer[1]), (sock[0], sock[1])
         self.settings = self.endpoint.settings_for(self.engine, self.local[0])
         self.number = self.endpoint.server.next_connection()
         self.endpoint.server.connections.add(self)
-        self.worker = self.loop.create_task(self._serve())
         self._arm(self.settings.header_timeout, self._on_wait_timeout)
 
     def data_received(self, data: bytes) -> None:
@@ -131,14 +132,14 @@ class HttpConnection(asyncio.Protocol):
             self.write_ok.set_result(None)
         if previous == _LINGER:
             pass
-        elif self.current is not None and not self.current.done.is_set():
+        elif self.current is not None and not self.current.complete:
             self._fail(self.current, 400, "client prematurely closed connection", "info", False)
         elif self.buf.strip(b"\r\n") and not self.busy:
             self._reject_head(400, "client prematurely closed connection while reading client "
                                    "request headers", False)
         elif self.requests == 0 and not self.buf and not self.busy and not self.queue:
             self._conn_log("info", "client closed connection while waiting for request")
-        self.wakeup.set()
+        self._next()
 
     def pause_writing(self) -> None:
         if self.write_ok is None or self.write_ok.done():
@@ -151,6 +152,13 @@ class HttpConnection(asyncio.Protocol):
     # -- framing -------------------------------------------------------------------------
 
     def _parse(self) -> None:
+        self.parsing = True
+        try:
+            self._parse_buffer()
+        finally:
+            self.parsing = False
+
+    def _parse_buffer(self) -> None:
         buf = self.buf
         while buf and self.state != _CLOSED:
             p = self.current
@@ -223,10 +231,8 @@ class HttpConnection(asyncio.Protocol):
         self.parser = None  # llhttp now expects a body we frame ourselves: start afresh
         self.current = p
         self.state = _BODY
-        self._enqueue(p, complete=p.discard)  # a refused body is not waited for
-        if p.expect and not self.busy and self.queue and self.queue[0] is p:
-            self._send_continue(p)
         self._arm(p.timeout, self._on_body_timeout)
+        self._enqueue(p, complete=p.discard)  # a refused body is not waited for
 
     def _httptools(self, head: bytes) -> Verdict | tuple[str, str, str, list[tuple[str, str]],
                                                            list[str]]:
@@ -299,27 +305,28 @@ class HttpConnection(asyncio.Protocol):
         self.current = None
         self.state = _READ
         self._cancel_timer()
-        p.done.set()
+        p.complete = True
+        self._next()
         return True
 
     def _enqueue(self, p: Pending, complete: bool, linger: bool = False) -> None:
         if complete:
-            p.done.set()
+            p.complete = True
             if linger:
                 self.state = _LINGER  # nginx stops reading after a refused head
                 del self.buf[:]
         self.queue.append(p)
-        self.wakeup.set()
         if complete and not self.busy and self.state != _LINGER:
             self._cancel_timer()
+        self._next()
 
     def _fail(self, p: Pending, status: int, message: str, level: str, send: bool) -> None:
         p.error = (status, message, level, send)
         self.current = None
         if self.state != _CLOSED:
             self.state = _LINGER if send else _CLOSED
-        p.done.set()
-        self.wakeup.set()
+        p.complete = True
+        self._next()
 
     def _refuse_head(self, v: Verdict) -> None:
         self.requests += 1
@@ -350,43 +357,62 @@ class HttpConnection(asyncio.Protocol):
 
     # -- answering ---------------------------------------------------------------------
 
-    async def _serve(self) -> None:
-        """Answer queued requests one at a time, in order (HTTP/1.1 pipelining)."""
-        from .sink import WireSink
+    def _next(self) -> None:
+        """Answer queued requests one at a time, in order (HTTP/1.1 pipelining).
+
+        A request that needs nothing to wait for (most of them) is answered inline, from
+        the callback that completed it, with no task switch; one that waits (ngx.sleep, an
+        upstream, a slow client) goes on in a task, which calls this again when done."""
+        if self.dispatching:
+            return  # the loop below is already running further up the stack
+        self.dispatching = True
         try:
-            while True:
-                while not self.queue:
-                    if self.state == _CLOSED:
-                        return
-                    self.wakeup.clear()
-                    await self.wakeup.wait()
+            while self.queue and not self.busy:
                 p = self.queue[0]
-                self.busy = True
-                if not p.done.is_set():
+                if not p.complete:
                     if p.expect and not p.continue_sent:
                         self._send_continue(p)
-                    await p.done.wait()
+                    return
                 self.queue.popleft()
                 if self.state == _CLOSED and p.error is None:
-                    self.busy = False
+                    self.queue.clear()  # the client left: nobody to answer
                     return
-                sink = WireSink(self)
-                exchange = await self._answer(p, sink)
-                self.busy = False
-                if exchange is not None:
-                    self.endpoint.server.emit(exchange)
-                if self.state == _CLOSED:  # refused without a response, or the client left
-                    self._abort()
-                    return
-                keep = sink.keepalive and not self.draining and self.state == _READ \
-                    and p.error is None
-                if not keep:
-                    self._close(linger=bool(self.buf) or self.state in (_BODY, _LINGER))
-                    return
-                self._after_response()
-        except asyncio.CancelledError:
-            raise
+                self.busy = True
+                coro = self._respond(p)
+                try:
+                    waiting = coro.send(None)
+                except StopIteration:
+                    continue
+                self.worker = self.loop.create_task(self._resume(coro, waiting))
+        finally:
+            self.dispatching = False
+
+    async def _resume(self, coro: Any, waiting: Any) -> None:
+        """Drive a response that suspended in :meth:`_next` to its end, then the next."""
+        await _Suspended(coro, waiting)
+        if self.worker is asyncio.current_task():
+            self.worker = None
+        self._next()
+
+    async def _respond(self, p: Pending) -> None:
+        from .sink import WireSink
+        try:
+            sink = WireSink(self)
+            exchange = await self._answer(p, sink)
+            self.busy = False
+            if exchange is not None:
+                self.endpoint.server.emit(exchange)
+            if self.state == _CLOSED:  # refused without a response, or the client left
+                self._abort()
+                return
+            keep = sink.keepalive and not self.draining and self.state == _READ \
+                and p.error is None
+            if not keep:
+                self._close(linger=bool(self.buf) or self.state in (_BODY, _LINGER))
+                return
+            self._after_response()
         except Exception as exc:  # never let a bug reach the client as a traceback
+            self.busy = False
             self._log("alert", f"listener error: {type(exc).__name__}: {exc}")
             self._abort()
 
@@ -414,7 +440,8 @@ class HttpConnection(asyncio.Protocol):
         if self.queue or self.buf:
             if self.state == _READ and self.buf and not self.current:
                 self.transport.resume_reading()  # type: ignore[union-attr]
-                self._parse()
+                if not self.parsing:  # else the parse loop up the stack goes on
+                    self._parse()
             return
         self.transport.resume_reading()  # type: ignore[union-attr]
         ka = self.settings.keepalive_timeout
@@ -519,7 +546,6 @@ class HttpConnection(asyncio.Protocol):
         self._drop_timer()
         if self.transport is not None:
             self.transport.close()
-        self.wakeup.set()
 
     def drain(self) -> None:
         """Graceful stop or reload: idle connections close now, busy ones after answering."""
@@ -548,3 +574,33 @@ class HttpConnection(asyncio.Protocol):
 
 def _from_head(h: Head) -> tuple[str, str, str, list[tuple[str, str]], list[str]]:
     return h.method, h.target, h.version, h.headers, h.ignored
+
+
+class _Suspended:
+    """Awaiting this goes on with a coroutine that was started by hand and suspended on
+    ``waiting`` (what it yielded): the task waits for that, then resumes the coroutine."""
+
+    __slots__ = ("coro", "waiting")
+
+    def __init__(self, coro: Any, waiting: Any) -> None:
+        self.coro = coro
+        self.waiting = waiting
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        coro, waiting = self.coro, self.waiting
+        while True:
+            try:
+                sent = yield waiting
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # cancellation: the coroutine gets it
+                try:
+                    waiting = coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    waiting = coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value

@@ -21,6 +21,11 @@ http {
                 ngx.say("part one") ngx.flush(true) ngx.sleep(1) ngx.say("part two")
             }
         }
+        location /nap { content_by_lua_block { ngx.sleep(0.2) ngx.say("nap ", ngx.var.uri) } }
+        location /now { content_by_lua_block { ngx.say("now ", ngx.var.uri) } }
+        location /echo {
+            content_by_lua_block { ngx.req.read_body() ngx.say("echo ", ngx.req.get_body_data()) }
+        }
     }
 }
 """
@@ -53,3 +58,19 @@ def test_flush_sends_what_was_printed_so_far() -> None:
         assert took < 0.8 and b"part two" not in first
         rest, _ = _read_until(s, b"0\r\n\r\n", 3)
         assert b"part two\n" in rest
+
+
+def test_pipelined_answers_keep_their_order_when_one_handler_waits() -> None:
+    """A request that waits (ngx.sleep) holds back the ones pipelined after it, even those
+    answered without waiting, and a body sent in the same burst reaches its handler."""
+    burst = (b"GET /now/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+             b"GET /nap/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+             b"GET /now/3 HTTP/1.1\r\nHost: x\r\n\r\n"
+             b"POST /echo/4 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody"
+             b"GET /now/5 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    with Served(CONF) as srv, socket.create_connection(("127.0.0.1", srv.port)) as s:
+        s.sendall(burst)
+        data, _ = _read_until(s, b"now /now/5", 5)
+    bodies = [line for line in data.split(b"\r\n") if line.startswith((b"now", b"nap", b"echo"))]
+    assert bodies == [b"now /now/1\n", b"nap /nap/2\n", b"now /now/3\n", b"echo body\n",
+                      b"now /now/5\n"]
