@@ -27,6 +27,7 @@ from ..http.log import LogRecord
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
 from .head import Head, Verdict, check_headers, check_size, classify, find_head_end
 from .settings import AddressSettings, body_settings
+from .sink import WireSink
 
 if TYPE_CHECKING:
     from ..instance import Engine
@@ -395,7 +396,6 @@ class HttpConnection(asyncio.Protocol):
         self._next()
 
     async def _respond(self, p: Pending) -> None:
-        from .sink import WireSink
         try:
             sink = WireSink(self)
             exchange = await self._answer(p, sink)
