@@ -240,7 +240,7 @@ return function(ngx, rt, py, consts, config)
         if type(delay) ~= "number" then
             error("bad argument #1 to 'at' (number expected, got " .. type(delay) .. ")", 2)
         end
-        if delay < 0 then error("bad argument #1 to 'at' (delay must not be negative)", 2) end
+        if delay < 0 then delay = 0 end  -- ngx_lua 0.10.23 runs it at once (the msec wrap)
         if type(callback) ~= "function" then
             error("bad argument #2 to 'at' (function expected, got " .. type(callback) .. ")", 2)
         end
@@ -271,7 +271,7 @@ return function(ngx, rt, py, consts, config)
         if type(fn) ~= "function" then
             error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
         end
-        local co = coroutine.create(fn)
+        local co = rt.co_create(fn)
         yield("spawn", rt.register(co), { n = select("#", ...), ... })
         return co
     end

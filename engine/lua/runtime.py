@@ -67,6 +67,7 @@ class LuaWorker:
         self._set_package_paths()
         cjson.install(lua, self.ngx)  # also creates ngx.null
         self.rt = load_chunk(lua, "runtime")(self.ngx, None)
+        load_chunk(lua, "coroutine")(self.rt)
         self.bridge = Bridge(self)
         py = self.bridge.table()
         string.install(lua, self.ngx)
@@ -77,7 +78,8 @@ class LuaWorker:
         load_chunk(lua, "request")(self.ngx, self.rt, py)
         consts = lua.table_from({k.encode(): v for k, v in CONSTANTS.items()})
         config = lua.table_from({
-            b"subsystem": b"http", b"debug": False, b"prefix": lambda: self._prefix(),
+            b"subsystem": b"http", b"debug": True,  # Debian builds nginx --with-debug
+            b"prefix": lambda: self._prefix(),
             b"nginx_version": 1022001, b"ngx_lua_version": 10023,
             b"nginx_configure": lambda: b"--prefix=/usr/share/nginx (ngx-explore model)",
         })

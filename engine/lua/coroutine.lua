@@ -1,0 +1,89 @@
+-- coroutine.* as ngx_lua replaces them (ngx_http_lua_coroutine.c) for ngx-explore.
+--
+-- A user coroutine may call an ngx API that waits (ngx.sleep, ngx.location.capture,
+-- ngx.thread.wait...): that operation belongs to the whole request, so it goes up to the
+-- entry thread (and from there to the Python driver) and the user coroutine is resumed
+-- with its result; only what the user's own coroutine.yield() passes comes back to the
+-- coroutine.resume() that ran it. To tell the two apart, a user coroutine's own yields
+-- carry a marker first; API operations yield plain (runtime.lua's rt.yield).
+--
+-- As in ngx_lua, an error inside a coroutine.wrap function aborts the request's entry
+-- thread (pcall does not catch it), and the originals stay as coroutine._create... .
+
+return function(rt)
+    local co_create, co_resume, co_yield, co_status, co_running, co_wrap =
+        coroutine.create, coroutine.resume, coroutine.yield, coroutine.status,
+        coroutine.running, coroutine.wrap
+    local select, type, error, traceback = select, type, error, debug.traceback
+
+    local USER = {}  -- first value of a user coroutine's own yields
+    local user = setmetatable({}, { __mode = "k" })  -- coroutines made by coroutine.create
+
+    -- What a user coroutine's resume gave: its own yield or end goes back to the caller;
+    -- an API operation is passed up, and the coroutine resumed with its result.
+    local function settle(co, ok, ...)
+        if not ok then return false, ... end
+        if co_status(co) == "dead" then return true, ... end
+        if (...) == USER then return true, select(2, ...) end
+        return settle(co, co_resume(co, co_yield(...)))
+    end
+
+    local function resume(co, ...)
+        if type(co) ~= "thread" then
+            error("bad argument #1 to '?' (coroutine expected)", 0)
+        end
+        if not user[co] then return co_resume(co, ...) end
+        return settle(co, co_resume(co, ...))
+    end
+
+    local function create(fn)
+        if type(fn) ~= "function" then
+            error("bad argument #1 to '?' (Lua function expected)", 0)
+        end
+        local co = co_create(fn)
+        user[co] = true
+        return co
+    end
+
+    local function yield(...)
+        if user[co_running()] then return co_yield(USER, ...) end
+        return co_yield(...)  -- the entry thread or a light thread: a turn of the loop
+    end
+
+    local function unwrap(co, ok, ...)
+        if ok then return ... end
+        if rt.current() == nil then error((...), 0) end  -- no request (init_by_lua)
+        -- the entry thread ends with the coroutine's error, whatever pcall is around
+        return rt.yield("abort", (...), traceback(co))
+    end
+
+    local function wrap(fn)
+        local co = create(fn)
+        return function(...)
+            if co_status(co) == "dead" then return false, "cannot resume dead coroutine" end
+            return unwrap(co, resume(co, ...))
+        end
+    end
+
+    local function status(co)
+        if type(co) ~= "thread" then
+            error("bad argument #1 to '?' (coroutine expected)", 0)
+        end
+        return co_status(co)
+    end
+
+    -- light threads (ngx.thread.spawn) are the driver's, not user coroutines
+    rt.co_create = co_create
+    local api = { create = create, resume = resume, yield = yield, wrap = wrap,
+                  status = status, running = co_running }
+    local originals = { create = co_create, resume = co_resume, yield = co_yield,
+                        wrap = co_wrap, status = co_status }
+    local t = {}
+    for name, fn in pairs(api) do t[name] = fn end
+    for name, fn in pairs(originals) do
+        t["_" .. name] = fn
+        t["__" .. name] = api[name]
+    end
+    coroutine = t
+    package.loaded.coroutine = t
+end
