@@ -82,7 +82,7 @@ class HttpEngine:
             sink = CollectingSink()
         streamed = not isinstance(sink, CollectingSink)
         collector = TeeSink(sink) if streamed and keep else sink
-        number = req.connection or self._next_connection()
+        number = req.connection or self.next_connection()
         conn = Connection(number, req.client_addr, req.client_port, req.server_addr,
                           req.server_port, req.connection_requests)
         tr = Trace(self.trace_enabled if trace is None else trace)
@@ -122,7 +122,9 @@ class HttpEngine:
                         duration_ms=(time.time() - started) * 1000, final_loc=r.loc,
                         final_server=r.server)
 
-    def _next_connection(self) -> int:
+    def next_connection(self) -> int:
+        """nginx's connection counter (``*N`` in the error log): client connections and
+        the fake connections ngx_lua makes for timers take their numbers from it."""
         self.connections += 1
         return self.connections
 
@@ -480,6 +482,8 @@ class HttpEngine:
                 r.trace.add("finalize", status=rc, reason="headers already sent")
                 await self.output(r, b"", True)
                 return
+            if r.post_subrequest is not None:
+                r.post_subrequest(r, rc)
             await self.special_response(r, rc)
             return
         if rc >= 200 and not r.header_sent:  # e.g. a handler returned 200 with nothing sent
@@ -547,10 +551,11 @@ class HttpEngine:
     def log_context(self, r: Request) -> str:
         return request_context(r)
 
-    def log_global(self, level: str, message: str) -> None:
-        """A line with no request (start-up, timers without a request, reload)."""
+    def log_global(self, level: str, message: str, connection: int = 0,
+                   context: str = "") -> None:
+        """A line with no request (start-up, reload, timers: those have a connection)."""
         if LEVEL_NUM.get(level, 4) <= self.error_log.threshold:
-            self.error_log.emit(LogRecord(level, time.time(), message))
+            self.error_log.emit(LogRecord(level, time.time(), message, connection, context))
 
     async def log_phase(self, r: Request) -> None:
         r.logged = True

@@ -141,6 +141,9 @@ class Request:
     header_bytes = 0
     logged = False
     content_handler: Any = None
+    #: A subrequest's ``r->post_subrequest``: called with the status when the subrequest
+    #: is finalized with a special response, before that response is made.
+    post_subrequest: Any = None
     sink: Any = None
     #: The write filter's buffer (core_module._Wire), made with the first output.
     wire: Any = None

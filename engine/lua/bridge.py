@@ -55,7 +55,7 @@ class Bridge:
         if r is not None:
             r.log(name, text)
         else:
-            self.worker.service.log_timer(name, text, self.current)
+            self.worker.service.log_without_request(name, text)
 
     def py_log_error(self, message: bytes) -> None:
         self.py_log(4, message)
@@ -96,6 +96,24 @@ class Bridge:
         if len(values) == 1:
             return _b(values[0])
         return self.worker.lua.table_from([_b(v) for v in values])
+
+    def py_resp_headers(self) -> Any:
+        """name, value, name, value... of the response headers as ngx_lua lists them."""
+        r = self.r
+        flat: list[bytes | None] = []
+        if r is None:
+            return self.worker.lua.table_from(flat)
+        out = r.out
+        listed = {k.lower() for k, _ in out.headers.items}
+        if out.content_type:
+            flat += [b"content-type", _b(out.content_type)]
+        if out.content_length is not None and "content-length" not in listed:
+            flat += [b"content-length", _b(str(out.content_length))]
+        if out.location and "location" not in listed:
+            flat += [b"location", _b(out.location)]
+        for k, v in out.headers.items:
+            flat += [_b(k), _b(v)]
+        return self.worker.lua.table_from(flat)
 
     def py_header_set(self, name: bytes, value: Any) -> None:
         r = self.r
@@ -179,7 +197,8 @@ class Bridge:
 
     def py_start_time(self) -> float:
         r = self.r
-        return round(r.main.start, 3) if r else time.time()
+        # nginx's cached time when the request was created, in whole milliseconds
+        return int((r.main.start if r else time.time()) * 1000) / 1000
 
     def py_is_internal(self) -> bool:
         return bool(self.r.internal)

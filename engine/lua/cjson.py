@@ -11,7 +11,8 @@ so they compare equal). If ``ngx.null`` is not set yet, a stand-in userdata prin
 ``ngx.null`` before calling :func:`install` to keep one sentinel.
 
 Known differences from the C library: object key order is this VM's ``pairs()`` order
-(the C library emits ``lua_next()`` order of *its* LuaJIT, whose string hash differs);
+(the C library emits ``lua_next()`` order of *its* LuaJIT, which seeds string hashes per
+process: two starts of the same nginx already order keys differently);
 ``encode_keep_buffer`` is accepted but has no effect; decoding follows glibc ``strtod``
 for number syntax as checked on the oracle (``+1``, ``0x10``, ``inf``, ``nan`` accepted).
 """

@@ -152,7 +152,7 @@ return function(ngx, rt, py)
 
     function ngx.send_headers()
         local state = check(OUT)
-        if state.headers_sent and py.headers_sent() then return nil, "header already sent" end
+        if state.headers_sent and py.headers_sent() then return 1 end  -- sent: 1 all the same
         state.headers_sent = true
         return yield("send_headers")
     end
@@ -189,6 +189,15 @@ return function(ngx, rt, py)
     })
     rt.header = header
     ngx.header = header
+
+    -- ngx.resp.get_headers: the response headers so far, as ngx.req.get_headers does the
+    -- request's (Content-Type and Content-Length first, then the header list)
+    ngx.resp = {
+        get_headers = function(max, raw)
+            check(HEADER_W)
+            return rt.header_table(py.resp_headers(), max, raw)
+        end,
+    }
 
     function rt.status_get()
         local state = check(STATUS)

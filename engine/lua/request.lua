@@ -114,10 +114,10 @@ return function(ngx, rt, py)
         return decode(body, max)
     end
 
-    function req.get_headers(max, raw)
-        check(ALL_REQ)
+    -- The table get_headers() returns from a flat name, value... list (ngx.resp's too):
+    -- at most `max` (100 by default, 0 for all) names, then "truncated".
+    function rt.header_table(list, max, raw)
         if max == nil then max = 100 end
-        local list = py.get_headers()
         local t = {}
         local count = 0
         for i = 1, #list, 2 do
@@ -130,6 +130,11 @@ return function(ngx, rt, py)
         end
         if not raw then setmetatable(t, rt.headers_mt) end
         return t
+    end
+
+    function req.get_headers(max, raw)
+        check(ALL_REQ)
+        return rt.header_table(py.get_headers(), max, raw)
     end
 
     -- tables from get_headers() accept any case and "_" for "-"

@@ -150,13 +150,26 @@ return function(ngx, py)
     end
     M.take_output = take_output
 
+    -- When error(v) ended the thread: v as given (a string or a number), before error()
+    -- put the position in front; ngx.thread.wait hands it back as ngx_lua does.
+    local getinfo, getlocal = debug.getinfo, debug.getlocal
+    local function raised(co)
+        local info = getinfo(co, 0, "f")
+        if info ~= nil and info.func == error then
+            local name, v = getlocal(co, 0, 1)
+            local t = type(v)
+            if name ~= nil and (t == "string" or t == "number") then return v end
+        end
+        return nil
+    end
+
     local function finish(state, id, co, ok, ...)
         local tb = nil
         if not ok and on_error ~= nil then tb = on_error(co, (...)) end  -- before the 500
         cur = nil
         if not ok then
             threads[id] = nil
-            return "error", take_output(state), (...), tb or traceback(co)
+            return "error", take_output(state), (...), tb or traceback(co), raised(co)
         end
         if co_status(co) == "dead" then
             threads[id] = nil
@@ -169,7 +182,7 @@ return function(ngx, py)
     -- armed, or the hook would never run inside compiled loops) that stops a handler that
     -- runs longer than `limit` seconds of CPU without yielding, or grows the heap past
     -- `memory_kb`. Real nginx would hang the worker; the tool must not.
-    local clock, sethook, getinfo, gc = os.clock, debug.sethook, debug.getinfo, collectgarbage
+    local clock, sethook, gc = os.clock, debug.sethook, collectgarbage
     local limit, memory_kb, deadline = 0, 0, 0
 
     -- `level`: the stack level, seen from here, of the function the hook interrupted.

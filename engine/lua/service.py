@@ -60,6 +60,8 @@ class LuaService:
         self.worker_count = 1
         self.environment: dict[str, str] = {}
         self.exiting = False
+        #: (connection number, context) for ngx.log outside requests and timers
+        self._plain_log: tuple[int, str] = (0, "")
         self.workers: list[LuaWorker] = []
         self.timers = Timers(self)
         options = engine.services.get("options", {})
@@ -125,7 +127,14 @@ class LuaService:
             return str(exc)
         state = worker.new_state(None, context)
         co = worker.rt[b"spawn_global"](factory)
-        status, _out, *vals = worker.rt[b"resume"](state, co)
+        # init_worker_by_lua runs on a fake connection (it takes a number); init_by_lua,
+        # in the master before any log is open, has no context at all
+        self._plain_log = (self.engine.next_connection(), ", context: init_worker_by_lua*") \
+            if context == "init_worker" else (0, "")
+        try:
+            status, _out, *vals = worker.rt[b"resume"](state, co)
+        finally:
+            self._plain_log = (0, "")
         if status == b"error":
             return lua_error_text(vals[0] if vals else None)
         return None
@@ -136,8 +145,8 @@ class LuaService:
         for w in self.workers:
             err = self._run_plain(w, self.init_worker_handler, "init_worker")
             if err:
-                self.engine.log_global("error", f"lua entry thread aborted: runtime error: {err}"
-                                       ", context: init_worker_by_lua*")
+                self.engine.log_global("error", f"lua entry thread aborted: runtime error: {err}",
+                                       self.engine.connections, ", context: init_worker_by_lua*")
 
     async def stop(self, graceful: bool) -> None:
         self.exiting = True
@@ -396,8 +405,10 @@ class LuaService:
         from .uthread import abort_all
         abort_all(lr)
 
-    def log_timer(self, level: str, message: str, lr: LuaRequest | None) -> None:
-        self.engine.log_global(level, message + ", context: ngx.timer")
+    def log_without_request(self, level: str, message: str) -> None:
+        """ngx.log from init_by_lua / init_worker_by_lua (timers log as their fake request)."""
+        number, context = self._plain_log
+        self.engine.log_global(level, message, number, context)
 
     # -- ngx.ctx in the trace ------------------------------------------------------------
 

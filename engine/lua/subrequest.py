@@ -91,19 +91,37 @@ async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
     if trace.enabled:
         trace.add("request", method=method, uri=uri, protocol="subrequest",
                   client=parent.conn.client_addr)
+    child.post_subrequest = _post_subrequest
     await engine.run_phases(child, engine._index[Phase.SERVER_REWRITE])
-    status = child.out.status or getattr(child, "err_status", 0) or 200
-    headers = []
-    if child.out.content_type:
-        headers.append(("Content-Type", child.out.content_type))
-    if child.out.content_length is not None:
-        headers.append(("Content-Length", str(child.out.content_length)))
-    if child.out.location:
-        headers.append(("Location", child.out.location))
-    headers.extend(child.out.headers.items)
-    body_out = b"".join(child.ctx.get("keep:subrequest_body", []))
+    result = child.ctx.pop("keep:subrequest_result", None) or _result(child, False)
     child.ctx.pop("ngx_lua", None)  # done with it: no cycle left for the collector
     if parent.trace.enabled:
         parent.trace.nest("hop", trace.events, hop="subrequest", uri=path, args=args,
-                          method=method, status=status, ctx_reset=ctx is None)
-    return status, headers, body_out, False
+                          method=method, status=result[0], ctx_reset=ctx is None)
+    return result
+
+
+def _post_subrequest(child: Request, rc: int) -> None:
+    """ngx_lua's post_subrequest handler, for a subrequest finalized with a special
+    response: the capture is what it had so far (the error page is not part of it), with
+    ``truncated`` set and the status given to ngx_http_finalize_request."""
+    if "keep:subrequest_result" in child.ctx:
+        return
+    if not child.out.content_type:
+        child.engine.services["set_content_type"](child)
+    child.ctx["keep:subrequest_result"] = _result(child, True, rc)
+
+
+def _result(child: Request, truncated: bool, rc: int = 200) -> tuple:
+    out = child.out
+    status = out.status or getattr(child, "err_status", 0) or rc
+    headers = []
+    if out.content_type:
+        headers.append(("Content-Type", out.content_type))
+    if out.content_length is not None:
+        headers.append(("Content-Length", str(out.content_length)))
+    if out.location:
+        headers.append(("Location", out.location))
+    headers.extend(out.headers.items)
+    body = b"".join(child.ctx.get("keep:subrequest_body", []))
+    return status, headers, body, truncated

@@ -24,6 +24,8 @@ class Outcome:
     ``redirect`` (uri, status), ``jump`` (set_uri with jump), ``error`` (message)."""
 
     kind: str
+    #: what the thread returned (done), the status (exit), the uri... (exec, redirect);
+    #: for an error raised by error(v), v as given
     values: tuple[Any, ...] = ()
     message: str = ""
     traceback: str = ""
@@ -82,8 +84,9 @@ class Driver:
             if status == b"error":
                 msg = vals[0] if vals else None
                 tb = vals[1] if len(vals) > 1 else b""
-                return Outcome("error", message=lua_error_text(msg),
-                               traceback=text(tb) if tb else "")
+                raised = vals[2] if len(vals) > 2 else None
+                return Outcome("error", (raised,) if raised is not None else (),
+                               message=lua_error_text(msg), traceback=text(tb) if tb else "")
             op = text(vals[0]) if vals and isinstance(vals[0], bytes) else ""
             if not self.yieldable:
                 if op == "exit":  # ngx.exit in a filter ends that filter's handler
@@ -112,6 +115,10 @@ class Driver:
             return (), Outcome("redirect", (text(args[0]), int(args[1])))
         if op == "set_uri_jump":
             return (), Outcome("jump")
+        if op == "abort":  # an error in a coroutine.wrap function ends the entry thread
+            tb = args[1] if len(args) > 1 else b""
+            return (), Outcome("error", message=lua_error_text(args[0]),
+                               traceback=text(tb) if tb else "")
         if op == "flush":
             await service.flush(lr)
             return (1,), None
@@ -140,10 +147,10 @@ class Driver:
 
 
 def lua_error_text(msg: Any) -> str:
-    if msg is None:
-        return "nil"
+    """ngx_lua's text for an error value: a string or a number as Lua prints it, anything
+    else (a table, a boolean, nil) "unknown reason"."""
     if isinstance(msg, bytes):
         return msg.decode("utf-8", "surrogateescape")
-    if isinstance(msg, (int, float, bool)):
-        return str(msg).lower() if isinstance(msg, bool) else str(msg)
-    return f"{type(msg).__name__}"
+    if isinstance(msg, (int, float)) and not isinstance(msg, bool):
+        return f"{msg:.14g}"  # LUAI_NUMFMT
+    return "unknown reason"

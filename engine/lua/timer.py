@@ -1,8 +1,11 @@
 """ngx.timer.at / ngx.timer.every: callbacks run later in their own fake request.
 
-As in ngx_lua, a timer has no client and no request; its callback gets ``premature``
-first (true when the worker is shutting down or reloading) and the extra arguments.
-Errors are logged as ``lua entry thread aborted: runtime error: ... , context: ngx.timer``.
+As in ngx_lua, a timer has no request; it runs on a fake connection that takes a number
+from the connection counter when it fires and keeps the client address and listening
+socket of the request that created it, which its log lines show. Its callback gets
+``premature`` first (true when the worker is shutting down or reloading) and the extra
+arguments. Errors are logged as ``lua entry thread aborted: runtime error: ...,
+context: ngx.timer``.
 Pending and running counts are limited by ``lua_max_pending_timers`` and
 ``lua_max_running_timers``. Each timer's events are appended to the trace of the request
 that created it (the explorer shows them in a lane of their own).
@@ -17,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..http.trace import Trace
+from .runtime import LuaRequest
 from .thread import Driver
 
 if TYPE_CHECKING:
-    from .runtime import LuaRequest, LuaWorker
+    from .runtime import LuaWorker
     from .service import LuaService
 
 _ids = itertools.count(1)
@@ -36,6 +40,8 @@ class Timer:
     every: bool
     where: str
     trace: Trace | None
+    #: What the error log shows after ``context: ngx.timer`` (the creator's connection).
+    context: str = ", context: ngx.timer"
     handle: asyncio.TimerHandle | None = None
     task: asyncio.Task[None] | None = None
     created: float = field(default_factory=time.time)
@@ -65,6 +71,8 @@ class Timers:
             return (None, b"too many pending timers")
         trace = creator.r.trace if creator is not None else None
         timer = Timer(next(_ids), worker, delay, lua_id, every, where, trace)
+        if creator is not None:
+            timer.context += _connection_context(creator.r)
         self.pending_timers[timer.id] = timer
         if trace is not None:
             trace.add("timer", op="scheduled", timer=timer.id, delay=delay, every=every,
@@ -93,10 +101,10 @@ class Timers:
         service = self.service
         service.clock.update()
         worker = timer.worker
-        from .runtime import LuaRequest
         state = worker.new_state(None, "timer")
         lr = LuaRequest(None, worker, state)  # type: ignore[arg-type]
-        lr.r = _TimerRequest(service, timer)  # type: ignore[assignment]
+        fake = _TimerRequest(service, timer)
+        lr.r = fake  # type: ignore[assignment]
         self.running += 1
         t0 = time.perf_counter()
         if timer.trace is not None:
@@ -115,8 +123,8 @@ class Timers:
                 tb = outcome.traceback
                 if tb.startswith("stack traceback:"):
                     tb = "stack traceback:\ncoroutine 0:" + tb[len("stack traceback:"):]
-                service.log_timer("error", "lua entry thread aborted: runtime error: "
-                                  f"{outcome.message}" + ("\n" + tb if tb else ""), None)
+                fake.log("error", "lua entry thread aborted: runtime error: "
+                         f"{outcome.message}" + ("\n" + tb if tb else ""), traced=False)
             if timer.trace is not None:
                 timer.trace.add("timer", op="error" if outcome.kind == "error" else "done",
                                 timer=timer.id, message=outcome.message,
@@ -146,6 +154,8 @@ class _TimerRequest:
 
     def __init__(self, service: LuaService, timer: Timer) -> None:
         self.engine = service.engine
+        self.number = service.engine.next_connection()
+        self.context = timer.context
         self.trace = timer.trace or Trace(enabled=False)
         self.header_sent = True
         self.phase_name = "timer"
@@ -155,6 +165,16 @@ class _TimerRequest:
         self.body_read = False
         self.body = b""
 
-    def log(self, level: str, message: str) -> None:
-        self.engine.log_global(level, message + ", context: ngx.timer")
-        self.trace.add("log", level=level, message=message, kept=True)
+    def log(self, level: str, message: str, traced: bool = True) -> None:
+        self.engine.log_global(level, message, self.number, self.context)
+        if traced:
+            self.trace.add("log", level=level, message=message, kept=True)
+
+
+def _connection_context(r: Any) -> str:
+    """``, client: ..., server: ...`` of the request's connection: its client address and
+    the listening socket's address text (``0.0.0.0:80`` for a wildcard listen)."""
+    conn = r.main.conn
+    port = conn.server_port
+    addr = conn.server_addr if (conn.server_addr, port) in r.engine.cfg.addresses else "0.0.0.0"
+    return f", client: {conn.client_addr}, server: {addr}:{port}"

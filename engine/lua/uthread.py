@@ -43,6 +43,8 @@ async def spawn(service: LuaService, lr: LuaRequest, co: Any, args: Any) -> Any:
         outcome = await Driver(service, lr).run(co, *values)
         if outcome.kind == "error":
             lr.r.log("error", f"lua user thread aborted: runtime error: {outcome.message}")
+            if outcome.values:  # error(v): v, then the message (what the thread's stack holds)
+                return (False, outcome.values[0], outcome.message.encode())
             return (False, outcome.message.encode())
         if outcome.kind != "done":
             return (False, f"thread exited with {outcome.kind}".encode())

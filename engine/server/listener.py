@@ -16,7 +16,6 @@ has gone. The serve command and the TUI both drive it through the same async API
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import socket
 from typing import TYPE_CHECKING, Callable
@@ -96,7 +95,6 @@ class Server:
         self.engine: Engine | None = None  # type: ignore[assignment]
         self.endpoints: dict[tuple[str, int], Endpoint] = {}
         self.connections: set[HttpConnection] = set()
-        self._counter = itertools.count(1)
         self._retiring: set[asyncio.Task[None]] = set()
 
     # -- the public API ------------------------------------------------------------------
@@ -136,6 +134,8 @@ class Server:
             raise
         await engine.start()
         self._close_endpoints([k for k in self.endpoints if k not in wanted])
+        if old is not None:  # the counter lives on across reloads, as nginx's in shared memory
+            engine.http.connections = max(engine.http.connections, old.http.connections)
         self.engine = engine
         if old is not None and old is not engine:
             for conn in list(self.connections):
@@ -165,7 +165,8 @@ class Server:
     # -- used by connections -------------------------------------------------------------
 
     def next_connection(self) -> int:
-        return next(self._counter)
+        assert self.engine is not None
+        return self.engine.http.next_connection()
 
     def emit(self, exchange: Exchange) -> None:
         for listener in self.exchange_listeners:

@@ -1,0 +1,127 @@
+"""Lua against real OpenResty, fourth batch: ngx.resp.get_headers, captures of
+subrequests that end in a special response (empty body, ``truncated``, the status given
+to finalize), what ngx.thread.wait returns for a thread that raised an error, and small
+API facts (send_headers twice, ngx.config.debug, a negative timer delay, start_time).
+The timer and init_worker log lines are compared line by line at the end."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.differential import Req
+from tests.lua.cases import build_conf, lua, point, request_for
+from tests.oracle import requires_nginx
+
+H = [("Host", "localhost")]
+CAP = ('local r = ngx.location.capture("%s") ngx.say(r.status, " [", r.body, "] ", '
+       'tostring(r.truncated), " ", tostring(r.header["Content-Type"]), " ", '
+       'tostring(r.header["Location"]))')
+WAIT = 'local t = ngx.thread.spawn(function() %s end) ngx.say(select(2, ngx.thread.wait(t)))'
+
+CASES = [
+ ("resp headers", lua('ngx.header["X-Multi"] = {"a", "b"} ngx.header.content_type = "text/x" '
+                      'local h = ngx.resp.get_headers() '
+                      'ngx.say(h["x-multi"][1], h["x-multi"][2], " ", h["content-type"], " ", '
+                      'h.content_type, " ", tostring(h["content-length"]))')),
+ ("resp headers length raw", lua('ngx.header.content_length = 3 ngx.header["X-Case"] = "v" '
+                                 'local h = ngx.resp.get_headers(0, true) '
+                                 'ngx.print(h["content-length"], h["X-Case"], tostring(h["x-case"]))')),
+ ("resp headers truncated", lua('ngx.header.A = 1 ngx.header.B = 2 ngx.header.C = 3 '
+                                'local h, err = ngx.resp.get_headers(2) ngx.say(tostring(err))')),
+ ("capture missing", lua(CAP % "/nonexistent")),
+ ("capture missing html", lua(CAP % "/nope.html")),
+ ("capture return 404", lua(CAP % "/t404")),
+ ("capture return 404 text", lua(CAP % "/t404text")),
+ ("capture lua exit 404", lua(CAP % "/texit404")),
+ ("capture lua error", lua(CAP % "/terror")),
+ ("capture 301", lua(CAP % "/t301")),
+ ("capture error_page", lua(CAP % "/tpage")),
+ ("capture exit 204", lua(CAP % "/t204")),
+ ("capture status then exit", lua(CAP % "/tstatus")),
+ ("capture output then exit 503", lua(CAP % "/tlate")),
+ ("capture default_type", lua(CAP % "/tdefault")),
+ ("t404", "return 404;"),
+ ("t404text", 'return 404 "gone\\n";'),
+ ("texit404", lua("ngx.exit(404)")),
+ ("terror", lua('error("x")')),
+ ("t301", "return 301 /elsewhere;"),
+ ("tpage", "error_page 404 /tpage_target; return 404;"),
+ ("tpage_target", 'return 200 "custom page\\n";'),
+ ("t204", lua("ngx.exit(204)")),
+ ("tstatus", lua("ngx.status = 202 ngx.exit(404)")),
+ ("tlate", lua('ngx.say("p1") ngx.exit(503)')),
+ ("tdefault", "default_type application/json; return 403;"),
+ ("thread error string", lua(WAIT % 'error("boom")')),
+ ("thread error level 0", lua(WAIT % 'error("boom", 0)')),
+ ("thread error number", lua('local t = ngx.thread.spawn(function() error(42) end) '
+                             'local ok, e = ngx.thread.wait(t) ngx.say(type(e), " ", tostring(e))')),
+ ("thread error nested", lua('local function inner() error("deep") end ' + WAIT % "inner()")),
+ ("thread error after sleep", lua(WAIT % 'ngx.sleep(0.001) error("late")')),
+ ("thread error pcall inside", lua(WAIT % 'local ok, e = pcall(error, "inner") return e')),
+ ("send_headers twice", lua('ngx.send_headers() local ok, err = ngx.send_headers() '
+                            'ngx.say(tostring(ok), " ", tostring(err))')),
+ ("config debug", lua("ngx.say(tostring(ngx.config.debug))")),
+ ("timer negative delay", lua('local ok, err = ngx.timer.at(-1, function() end) '
+                              'ngx.say(tostring(ok), " ", tostring(err))')),
+ ("start_time before now", lua('ngx.say(ngx.now() >= ngx.req.start_time(), " ", '
+                               'ngx.req.start_time() * 1000 % 1 == 0)')),
+]
+
+CASES = point(CASES, {f"/{n}": n for n in ("t404", "t404text", "texit404", "terror", "t301",
+                                            "tpage", "tpage_target", "t204", "tstatus",
+                                            "tlate", "tdefault")})
+
+HTTP = """
+error_log logs/error.log info;
+init_worker_by_lua_block {
+    ngx.log(ngx.ERR, "from init_worker")
+    ngx.timer.at(0, function() ngx.log(ngx.ERR, "worker timer") end)
+}
+"""
+
+
+def _conf() -> str:
+    return build_conf(CASES + LOG_CASES, http_extra=HTTP)
+
+
+@requires_nginx
+@pytest.mark.parametrize("index", range(len(CASES)), ids=[c[0] for c in CASES])
+def test_same_as_openresty(pair, index):
+    real, ours = pair.both(request_for(index, CASES[index]))
+    assert ours.comparable() == real.comparable()
+
+
+# -- log lines of timers and init_worker_by_lua ------------------------------------------
+
+LOG_CASES = [
+    ("timer log", lua('ngx.timer.at(0, function(p) ngx.log(ngx.ERR, "timer ran ", tostring(p)) '
+                      'end) ngx.sleep(0.05) ngx.say("ok")')),
+    ("timer error", lua('ngx.timer.at(0, function() error("timer boom") end) '
+                        'ngx.sleep(0.05) ngx.say("ok")')),
+]
+
+_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: (\*\d+ )?(.*)$")
+
+
+def _timer_lines(text: str, port: int) -> list[tuple[str, bool, str]]:
+    """(level, has a connection number, message) of the lines about timers and
+    init_worker_by_lua, the port spelled {port}."""
+    out = []
+    for line in text.replace(str(port), "{port}").splitlines():
+        m = _LINE.match(line)
+        if m and ("init_worker" in line or "timer" in line):
+            out.append((m.group(1), m.group(2) is not None, m.group(3)))
+    return out
+
+
+@requires_nginx
+def test_timer_and_init_worker_log_lines(pair):
+    for i, case in enumerate(LOG_CASES, start=len(CASES)):
+        pair.both(request_for(i, case))
+    time.sleep(0.2)
+    real = _timer_lines(pair.real.error_log(), pair.port)
+    ours = _timer_lines(pair.engine_errors(), pair.port)
+    assert real and ours == real
