@@ -127,6 +127,7 @@ class Bridge:
             r.ctx["keep:lua_headers_set"] = True
             if key == "content-type":
                 out.content_type = text
+                r.ctx["keep:lua_mime_set"] = True  # even to nil: no default type then
             elif key == "content-length":
                 # ngx_lua keeps it in the header list (written in list order) and in
                 # content_length_n (which decides between Content-Length and chunked)

@@ -226,10 +226,14 @@ class LuaModule(HttpModule):
         handler = self._handler(r, "body_filter_by_lua")
         if handler is None:
             return data, last
+        if r.ctx.get("lua_seen_last"):  # the filter ended the body: later output is dropped
+            return b"", last
         result = await self.service.run_body_filter(r, handler, data, last)
         if result is None:
             r.keepalive = False
             return b"", True
+        if result[1] and not last:
+            r.ctx["lua_seen_last"] = True
         return result
 
     async def log(self, r: Request) -> int:

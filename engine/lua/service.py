@@ -318,7 +318,7 @@ class LuaService:
             r.ctx["keep:lua_headers_set"] = True
         if not r.out.status:
             r.out.status = 200
-        if not r.out.content_type:
+        if not r.out.content_type and not r.ctx.get("keep:lua_mime_set"):
             r.engine.services["set_content_type"](r)
         if not r.ctx.get("keep:lua_headers_set"):
             r.out.content_length = None  # ngx_http_clear_content_length, unless Lua set headers
@@ -364,6 +364,8 @@ class LuaService:
             return
         if not r.header_sent:
             await self.send_headers(lr)
+        # the flush buffer goes down the body filters (body_filter_by_lua sees it, empty)
+        await r.engine.output(r, b"", False)
         if r is r.main:
             await r.engine.services["flush_output"](r)
 

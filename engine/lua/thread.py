@@ -54,6 +54,9 @@ class Driver:
         the context, the thread and its first run) and carry on until it ends."""
         lr = self.lr
         bridge = lr.worker.bridge
+        # a filter runs inside another handler's wait (ngx.flush, ngx.send_headers...):
+        # that handler must find its own context again when it goes on
+        outer = None if self.yieldable else lr.state[b"context"]
         bridge.current = lr
         try:
             result = lr.worker.start(lr.state, context, factory)
@@ -62,7 +65,11 @@ class Driver:
         rest = result[1:]
         if len(rest) < 2:
             rest = (rest[0] if rest else None, None)
-        return await self._drive(result[0], rest)
+        try:
+            return await self._drive(result[0], rest)
+        finally:
+            if outer is not None:
+                lr.state[b"context"] = outer
 
     def _resume(self, co: Any, args: tuple[Any, ...]) -> Any:
         lr = self.lr

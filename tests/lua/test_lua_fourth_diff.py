@@ -68,6 +68,13 @@ CASES = [
                               'ngx.say(tostring(ok), " ", tostring(err))')),
  ("start_time before now", lua('ngx.say(ngx.now() >= ngx.req.start_time(), " ", '
                                'ngx.req.start_time() * 1000 % 1 == 0)')),
+ # filters that run while the content handler waits in ngx.flush leave its context as it
+ # was, and the flush buffer itself goes through body_filter_by_lua
+ ("filters around a flush", 'header_filter_by_lua_block { ngx.ctx.n = 0 } '
+                            'body_filter_by_lua_block { ngx.ctx.n = ngx.ctx.n + 1 if ngx.arg[2] then '
+                            'ngx.arg[1] = "chunks=" .. ngx.ctx.n .. "\\n" end } '
+                            'content_by_lua_block { ngx.say("a") ngx.flush() ngx.say("b") }'),
+ ("content_type set to nil", lua('ngx.header.content_type = nil ngx.say("x")')),
 ]
 
 CASES = point(CASES, {f"/{n}": n for n in ("t404", "t404text", "texit404", "terror", "t301",
