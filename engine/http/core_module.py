@@ -101,8 +101,11 @@ class CoreModule(HttpModule):
         for d in b.get("error_page"):
             pages.append(_error_page(engine, d))
         core["error_pages"] = pages
-        levels = [lvl for d in b.get("error_log") for lvl in [_level(d)]]
-        core["error_log_level"] = max(levels) if levels else None
+        # the error logs in force here (the nearest block that names some), with levels;
+        # None: the main context's (Engine's) logs
+        logs = [(_log_path(engine, d.args[0]), _level(d)) for d in b.get("error_log")]
+        core["error_logs"] = logs or None
+        core["error_log_level"] = max(lvl for _, lvl in logs) if logs else None
         core["types"] = _types(b)
         core["default_type"] = b.value("default_type", "text/plain")
         # what the header and write filters read for every response
@@ -267,6 +270,12 @@ def _level(d) -> int:  # type: ignore[no-untyped-def]
             raise ConfigError(f'invalid log level "{lvl}"', d.file, d.line)
         return LEVEL_NUM[lvl]
     return LEVEL_NUM["error"]
+
+
+def _log_path(engine: HttpEngine, path: str) -> str:
+    if path == "stderr" or path.startswith(("/", "syslog:", "memory:")):
+        return path
+    return os.path.join(engine.cfg.prefix, path)
 
 
 def _error_page(engine: HttpEngine, d) -> ErrorPage:  # type: ignore[no-untyped-def]

@@ -536,9 +536,12 @@ class HttpEngine:
     # -- logging ------------------------------------------------------------------------
 
     def log_request(self, r: Request, level: str, message: str) -> None:
-        threshold = r.loc.mod.get("core", {}).get("error_log_level") if r.loc else None
+        core = r.loc.mod.get("core", {}) if r.loc else {}
+        threshold = core.get("error_log_level")
         if threshold is None:
             threshold = self.error_log.threshold
+        if r.phase_name == "log":  # nginx's log->action during the log phase
+            message += " while logging request"
         kept = LEVEL_NUM.get(level, 4) <= threshold
         if r.trace.enabled:
             r.trace.add("log", level=level, message=message, kept=kept)
@@ -546,7 +549,7 @@ class HttpEngine:
             return
         record = LogRecord(level, time.time(), message, r.conn.number, self.log_context(r))
         r.main.records.append(record)  # type: ignore[attr-defined]
-        self.error_log.emit(record)
+        self.error_log.emit(record, core.get("error_logs"))
 
     def log_context(self, r: Request) -> str:
         return request_context(r)

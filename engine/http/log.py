@@ -43,7 +43,8 @@ class LogRecord:
         if self.log == "access":
             return self.message
         conn = f"*{self.connection} " if self.connection else ""
-        return f"{nginx_time(self.time)} [{self.level}] {PID}#{PID}: {conn}{self.message}{self.context}"
+        level = "" if self.level == "stderr" else self.level  # NGX_LOG_STDERR has no name
+        return f"{nginx_time(self.time)} [{level}] {PID}#{PID}: {conn}{self.message}{self.context}"
 
 
 Sink = Callable[[LogRecord], None]
@@ -116,9 +117,10 @@ class ErrorLog:
     def wants(self, level: str) -> bool:
         return LEVEL_NUM[level] <= self.threshold or bool(self.listeners)
 
-    def emit(self, record: LogRecord) -> None:
+    def emit(self, record: LogRecord, files: list[tuple[str, int]] | None = None) -> None:
+        """Write to ``files`` (a request's error logs) or the main context's."""
         num = LEVEL_NUM.get(record.level, 4)
-        for path, lvl in self.files:
+        for path, lvl in self.files if files is None else files:
             if num <= lvl:
                 self.writer.write(path, record.line)
         for listener in self.listeners:

@@ -44,11 +44,16 @@ return function(ngx, rt, py, consts, config)
         return concat(parts)
     end
 
+    -- "chunk:line:", and "name():" after it when a named Lua function logs (ngx_lua's
+    -- log_wrapper)
     local function where(level)
-        local info = getinfo(level, "Sl")
+        local info = getinfo(level, "Sln")
         if not info then return "?:0:" end
-        local src = info.short_src or "?"
-        return src .. ":" .. (info.currentline or 0) .. ":"
+        local at = (info.short_src or "?") .. ":" .. (info.currentline or 0) .. ":"
+        if info.what == "Lua" and info.namewhat ~= "" and info.name then
+            return at .. " " .. info.name .. "():"
+        end
+        return at
     end
 
     function ngx.log(level, ...)
@@ -132,27 +137,27 @@ return function(ngx, rt, py, consts, config)
     local location = {}
     ngx.location = location
 
-    local function normalize(req, argn)
+    local function normalize(req, argn, level)
         if type(req) ~= "table" then
-            error("bad argument #" .. argn .. " to 'capture_multi' (table expected)", 3)
+            error("bad argument #" .. argn .. " to 'capture_multi' (table expected)", level)
         end
         local uri, opts = req[1], req[2]
         if type(uri) ~= "string" then
             error("bad argument #" .. argn .. " to 'capture' (string expected, got "
-                  .. type(uri) .. ")", 3)
+                  .. type(uri) .. ")", level)
         end
         local spec = { uri = uri }
         if opts ~= nil then
             if type(opts) ~= "table" then
                 error("bad argument #2 to 'capture' (lua table expected, got "
-                      .. type(opts) .. ")", 3)
+                      .. type(opts) .. ")", level)
             end
             spec.method = opts.method
             spec.body = opts.body
             local args = opts.args
             if type(args) == "table" then args = ngx.encode_args(args) end
             if args ~= nil and type(args) ~= "string" then
-                error("Bad args option value", 3)
+                error("Bad args option value", level)
             end
             spec.args = args
             spec.ctx = opts.ctx
@@ -160,7 +165,7 @@ return function(ngx, rt, py, consts, config)
             spec.share_all_vars = opts.share_all_vars and true or false
             spec.always_forward_body = opts.always_forward_body and true or false
             if opts.vars ~= nil then
-                if type(opts.vars) ~= "table" then error("Bad vars option value", 3) end
+                if type(opts.vars) ~= "table" then error("Bad vars option value", level) end
                 local flat = {}
                 for k, v in pairs(opts.vars) do
                     flat[#flat + 1] = tostring(k)
@@ -187,21 +192,27 @@ return function(ngx, rt, py, consts, config)
         return results
     end
 
-    function location.capture_multi(reqs)
-        local state = check(CAPTURE)
-        if type(reqs) ~= "table" then
-            error("bad argument #1 to 'capture_multi' (table expected, got " .. type(reqs) .. ")", 2)
-        end
-        if #reqs == 0 then error("at least one subrequest should be specified", 2) end
+    -- `level`: where the caller's code is, for errors raised at it
+    local function capture(reqs, level)
+        if #reqs == 0 then error("at least one subrequest should be specified", level) end
         local specs = {}
-        for i = 1, #reqs do specs[i] = normalize(reqs[i], i) end
+        for i = 1, #reqs do specs[i] = normalize(reqs[i], i, level + 1) end
         local raw = yield("capture", specs)
+        if type(raw) == "string" then error(raw, level) end  -- e.g. too many subrequests
         return unpack(to_results(raw, nil, specs), 1, #specs)
     end
 
+    function location.capture_multi(reqs)
+        check(CAPTURE)
+        if type(reqs) ~= "table" then
+            error("bad argument #1 to 'capture_multi' (table expected, got " .. type(reqs) .. ")", 2)
+        end
+        return capture(reqs, 3)
+    end
+
     function location.capture(uri, opts)
-        local state = check(CAPTURE)
-        return (location.capture_multi({ { uri, opts } }))
+        check(CAPTURE)
+        return (capture({ { uri, opts } }, 3))
     end
 
     -- ngx.timer.*

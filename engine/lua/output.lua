@@ -115,6 +115,15 @@ return function(ngx, rt, py)
         if type(status) ~= "number" then
             error("bad argument #1 to 'exit' (number expected, got " .. type(status) .. ")", 2)
         end
+        if status >= 300 and status ~= 408 and status ~= 499 and status ~= 444
+                and state.context ~= rt.CTX.header_filter
+                and (state.headers_sent or py.headers_sent()) then
+            local sent = rt.status_get()
+            if status ~= sent then
+                py.log_error("attempt to set status " .. status .. " via ngx.exit after "
+                             .. "sending out the response status " .. sent)
+            end
+        end
         return yield("exit", status)
     end
 

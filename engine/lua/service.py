@@ -23,6 +23,7 @@ from .subrequest import capture
 from .thread import Driver, Outcome, lua_error_text, text
 from .time import Clock
 from .timer import Timers
+from .traceback import ngx_traceback
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
@@ -211,9 +212,7 @@ class LuaService:
 
     def _log_abort(self, r: Request, outcome: Outcome) -> None:
         self._refused(r, r.phase_name or "content", outcome)
-        tb = outcome.traceback
-        if tb.startswith("stack traceback:"):
-            tb = "stack traceback:\ncoroutine 0:" + tb[len("stack traceback:"):]
+        tb = ngx_traceback(outcome.traceback, main=True)
         message = f"lua entry thread aborted: runtime error: {outcome.message}"
         if tb:
             message += "\n" + tb
@@ -237,7 +236,7 @@ class LuaService:
             return False
         if outcome.kind == "error":
             self._refused(r, context, outcome)
-            r.log("error", f"failed to run {handler.base}*: {outcome.message}")
+            r.log("error", _failed(handler.base, outcome))
             ok = False
         elif outcome.kind == "exit" and outcome.values[0] == -1:  # ngx.exit(ngx.ERROR)
             ok = False
@@ -263,7 +262,7 @@ class LuaService:
         outcome = await Driver(self, lr, yieldable=False).start(b"body_filter", factory)
         if outcome.kind == "error":
             self._refused(r, "body_filter", outcome)
-            r.log("error", f"failed to run body_filter_by_lua*: {outcome.message}")
+            r.log("error", _failed("body_filter_by_lua", outcome))
             return None
         out = arg[1]
         if out is None:
@@ -294,7 +293,7 @@ class LuaService:
         outcome = await Driver(self, lr, yieldable=False).start(b"set", factory)
         if outcome.kind == "error":
             self._refused(r, "set", outcome)
-            r.log("error", f"failed to run set_by_lua*: {outcome.message}")
+            r.log("error", _failed("set_by_lua", outcome))
             return None
         if not outcome.values or outcome.values[0] is None:
             return ""
@@ -440,3 +439,10 @@ class LuaService:
             return False, "no Lua worker"
         w = self.workers[worker % len(self.workers)]
         return w.console(source)
+
+
+def _failed(base: str, outcome: Outcome) -> str:
+    """``failed to run header_filter_by_lua*: msg`` and the traceback (no coroutine
+    number: filters do not run in a light thread)."""
+    tb = ngx_traceback(outcome.traceback, main=True, coroutine=False)
+    return f"failed to run {base}*: {outcome.message}" + ("\n" + tb if tb else "")

@@ -29,9 +29,8 @@ async def capture(service: LuaService, lr: LuaRequest, specs: Any) -> Any:
     lua = worker.lua
     items = [specs[i] for i in range(1, len(specs) + 1)]
     if parent.main.subrequests - len(items) <= 0:
-        parent.log("error", f'subrequests cycle while processing "{text(items[0][b"uri"])}"')
-        raise_error = lua.eval(b"function(m) error(m, 0) end")
-        raise_error(b"failed to issue subrequest: -1")
+        parent.log("error", f'lua subrequests cycle while processing "{text(items[0][b"uri"])}"')
+        return b"failed to issue subrequest: -1"  # capture() raises it at the caller
     parent.main.subrequests -= len(items)
     if len(items) == 1:  # ngx.location.capture: no task of its own is needed
         results = [await run_one(service, lr, items[0])]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..http.trace import Trace
 from .runtime import LuaRequest
 from .thread import Driver
+from .traceback import ngx_traceback
 
 if TYPE_CHECKING:
     from .runtime import LuaWorker
@@ -120,9 +121,7 @@ class Timers:
             values = [args[i] for i in range(1, n + 1)] if n else []
             outcome = await Driver(service, lr).run(co, premature, *values)
             if outcome.kind == "error":
-                tb = outcome.traceback
-                if tb.startswith("stack traceback:"):
-                    tb = "stack traceback:\ncoroutine 0:" + tb[len("stack traceback:"):]
+                tb = ngx_traceback(outcome.traceback, main=False)
                 fake.log("error", "lua entry thread aborted: runtime error: "
                          f"{outcome.message}" + ("\n" + tb if tb else ""), traced=False)
             if timer.trace is not None:

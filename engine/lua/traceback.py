@@ -1,0 +1,46 @@
+"""Stack tracebacks as ngx_lua logs them.
+
+LuaJIT's ``debug.traceback`` of a handler's coroutine shows two things real nginx does
+not: the ngx API functions that ngx-explore writes in Lua (``engine/lua/output.lua:124:
+in function 'exec'``, often under ``[C]: in function 'error'``), where nginx shows the C
+function (``[C]: in function 'exec'``); and the closure a handler's code runs in, where
+nginx shows the chunk itself (``in main chunk``).
+"""
+
+from __future__ import annotations
+
+import re
+
+_INTERNAL = "\tengine/lua/"
+_NAMED = re.compile(r"in function '([^']*)'")
+_MAIN = re.compile(r"^(\t(.+?):\d*:? in )function <\2:1>$")
+
+
+def ngx_traceback(tb: str, main: bool, coroutine: bool = True) -> str:
+    """``tb`` (``stack traceback:`` and frame lines) as ngx_lua prints it.
+
+    ``main``: the bottom frame is a handler's chunk (not a timer callback or a function);
+    ``coroutine``: entry threads number their coroutine (``coroutine 0:``), filters not."""
+    if not tb:
+        return ""
+    head, *frames = tb.split("\n")
+    out: list[str] = []
+    internal: str | None = None  # the API function being collapsed, outermost so far
+    for line in frames:
+        if line.startswith(_INTERNAL):
+            if internal is None and out and out[-1].startswith("\t[C]:"):
+                out.pop()  # called by the API's own code (error...): part of the API
+            m = _NAMED.search(line)
+            internal = m.group(1) if m else internal or "?"
+            continue
+        if internal is not None:
+            out.append(f"\t[C]: in function '{internal}'")
+            internal = None
+        out.append(line)
+    if internal is not None:
+        out.append(f"\t[C]: in function '{internal}'")
+    if main and out:
+        out[-1] = _MAIN.sub(r"\1main chunk", out[-1])
+    lines = [head] + (["coroutine 0:"] if coroutine else []) + out
+    return "\n".join(lines)
+
