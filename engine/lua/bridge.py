@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from .runtime import LuaRequest, LuaWorker
 
 _HEADER_FIELDS = {"content-type", "content-length", "location", "last-modified"}
+#: Variables nginx keeps out of its hash (NGX_HTTP_VAR_NOHASH): ngx.var cannot find them.
+_NOHASH = {"proxy_add_x_forwarded_for", "proxy_internal_body_length",
+           "proxy_internal_chunked"}
 
 
 def _s(b: Any) -> str:
@@ -147,11 +150,20 @@ class Bridge:
 
     # -- variables -----------------------------------------------------------------------
 
-    def py_var_get(self, name: bytes) -> bytes | None:
+    def py_var_get(self, name: bytes, output_started: bool = False) -> bytes | None:
+        """``output_started``: the handler printed, so ngx_lua would have sent the header
+        already (the output waits on the Lua side here): $status and $sent_http_* must
+        read as after LuaService.prepare_headers."""
         r = self.r
         if r is None:
             return None
-        return _b(r.engine_vars.get(r, _s(name)))
+        key = _s(name)
+        if key in _NOHASH:
+            return None
+        if output_started and not r.header_sent \
+                and (key == "status" or key.startswith("sent_http_")):
+            self.worker.service.prepare_headers(r)
+        return _b(r.engine_vars.get(r, key))
 
     def py_var_set(self, name: bytes, value: bytes | None) -> bytes | None:
         r = self.r

@@ -17,11 +17,12 @@ return function(ngx, rt, py)
 
     ngx.var = setmetatable({}, {
         __index = function(_, k)
-            check(ALL_REQ)
+            local state = check(ALL_REQ)
             if type(k) == "number" then
                 return py.capture_get(k)
             end
-            return py.var_get(tostring(k))
+            -- whether ngx.say & co. have (for ngx_lua) sent the header: see var_get
+            return py.var_get(tostring(k), state.headers_sent)
         end,
         __newindex = function(_, k, v)
             check(ALL_REQ)

@@ -306,6 +306,19 @@ class LuaService:
 
     # -- output --------------------------------------------------------------------------
 
+    @staticmethod
+    def prepare_headers(r: Request) -> None:
+        """What ngx_lua sets before sending the header: status 200, the default type,
+        no Content-Length unless Lua set headers. Also done when Lua reads a variable
+        after its first output (ngx_lua has sent the header by then; the output here
+        waits on the Lua side), so that $status and $sent_http_* read the same."""
+        if not r.out.status:
+            r.out.status = 200
+        if not r.out.content_type and not r.ctx.get("keep:lua_mime_set"):
+            r.engine.services["set_content_type"](r)
+        if not r.ctx.get("keep:lua_headers_set"):
+            r.out.content_length = None  # ngx_http_clear_content_length
+
     async def send_headers(self, lr: LuaRequest) -> None:
         r = lr.r
         if r.header_sent:
@@ -315,12 +328,7 @@ class LuaService:
             lr.http10 = None
             r.out.content_length = sum(len(c) for c in held)
             r.ctx["keep:lua_headers_set"] = True
-        if not r.out.status:
-            r.out.status = 200
-        if not r.out.content_type and not r.ctx.get("keep:lua_mime_set"):
-            r.engine.services["set_content_type"](r)
-        if not r.ctx.get("keep:lua_headers_set"):
-            r.out.content_length = None  # ngx_http_clear_content_length, unless Lua set headers
+        self.prepare_headers(r)
         await r.engine.send_header(r)
         for chunk in held or ():
             await r.engine.output(r, chunk, False)

@@ -75,6 +75,12 @@ CASES = [
                             'ngx.arg[1] = "chunks=" .. ngx.ctx.n .. "\\n" end } '
                             'content_by_lua_block { ngx.say("a") ngx.flush() ngx.say("b") }'),
  ("content_type set to nil", lua('ngx.header.content_type = nil ngx.say("x")')),
+ # ngx_lua has sent the header by the first ngx.say: response-side variables say so
+ ("response variables after output", lua('ngx.say(ngx.var.status, " ", tostring(ngx.var.sent_http_content_type)) '
+                                         'ngx.say(ngx.var.status)')),
+ ("response variables before output", lua('local s = ngx.var.status ngx.say(s)')),
+ ("variables ngx.var cannot find", lua('ngx.say(tostring(ngx.var.proxy_add_x_forwarded_for), " ", '
+                                       'ngx.var.realip_remote_addr)'), Req("GET", "/", H + [("X-Forwarded-For", "9.9.9.9")])),
 ]
 
 CASES = point(CASES, {f"/{n}": n for n in ("t404", "t404text", "texit404", "terror", "t301",
