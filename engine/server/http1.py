@@ -28,6 +28,7 @@ from .chunked import ChunkedDecoder, ChunkError, TooLarge
 from .head import Head, Verdict, check_headers, check_size, classify, find_head_end
 from .settings import AddressSettings, body_settings
 from .sink import WireSink
+from .suspended import Suspended
 
 if TYPE_CHECKING:
     from ..instance import Engine
@@ -390,7 +391,7 @@ class HttpConnection(asyncio.Protocol):
 
     async def _resume(self, coro: Any, waiting: Any) -> None:
         """Drive a response that suspended in :meth:`_next` to its end, then the next."""
-        await _Suspended(coro, waiting)
+        await Suspended(coro, waiting)
         if self.worker is asyncio.current_task():
             self.worker = None
         self._next()
@@ -574,33 +575,3 @@ class HttpConnection(asyncio.Protocol):
 
 def _from_head(h: Head) -> tuple[str, str, str, list[tuple[str, str]], list[str]]:
     return h.method, h.target, h.version, h.headers, h.ignored
-
-
-class _Suspended:
-    """Awaiting this goes on with a coroutine that was started by hand and suspended on
-    ``waiting`` (what it yielded): the task waits for that, then resumes the coroutine."""
-
-    __slots__ = ("coro", "waiting")
-
-    def __init__(self, coro: Any, waiting: Any) -> None:
-        self.coro = coro
-        self.waiting = waiting
-
-    def __await__(self):  # type: ignore[no-untyped-def]
-        coro, waiting = self.coro, self.waiting
-        while True:
-            try:
-                sent = yield waiting
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # cancellation: the coroutine gets it
-                try:
-                    waiting = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    waiting = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
