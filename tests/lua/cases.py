@@ -3,6 +3,8 @@ locations are /c0, /c1, ... so one real nginx serves a whole family of cases."""
 
 from __future__ import annotations
 
+import re
+
 from tests.differential import Req
 
 
@@ -40,4 +42,21 @@ def point(cases: list[tuple], targets: dict[str, str]) -> list[tuple]:
             body = body.replace(placeholder + '"', uri + '"').replace(placeholder + ";",
                                                                         uri + ";")
         out.append((name, body, *rest))
+    return out
+
+
+_LOG_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w*)\] \d+#\d+: (\*\d+ )?(.*)$")
+
+
+def log_entries(text: str, port: int) -> list[tuple[str, bool, str]]:
+    """(level, has a connection number, message) per error-log entry, a traceback kept
+    with its entry, the port spelled {port}."""
+    out: list[tuple[str, bool, str]] = []
+    for line in text.replace(str(port), "{port}").splitlines():
+        m = _LOG_LINE.match(line)
+        if m:
+            out.append((m.group(1), m.group(2) is not None, m.group(3)))
+        elif out:
+            level, numbered, message = out[-1]
+            out[-1] = (level, numbered, message + "\n" + line)
     return out

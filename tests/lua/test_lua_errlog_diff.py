@@ -6,12 +6,11 @@ lines of failing handlers and filters with their stack tracebacks as ngx_lua pri
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
-from tests.lua.cases import build_conf, lua, request_for
+from tests.lua.cases import build_conf, log_entries, lua, request_for
 from tests.oracle import requires_nginx
 
 CASES = [
@@ -42,20 +41,10 @@ CASES = [
  ("capture of itself", lua('local r = ngx.location.capture(ngx.var.uri) ngx.print(r.status)')),
 ]
 
-_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w*)\] \d+#\d+: (?:\*\d+ )?(.*)$")
-
-
 def _lines(text: str, port: int) -> list[tuple[str, str]]:
-    """(level, message with its traceback) per entry, the port spelled {port}."""
-    out: list[tuple[str, str]] = []
-    for line in text.replace(str(port), "{port}").splitlines():
-        m = _LINE.match(line)
-        if m:
-            if "closed connection" not in line:
-                out.append((m.group(1), m.group(2)))
-        elif out:
-            out[-1] = (out[-1][0], out[-1][1] + "\n" + line)
-    return out
+    """(level, message with its traceback) per entry, hang-ups left out."""
+    return [(level, msg) for level, _, msg in log_entries(text, port)
+            if "closed connection" not in msg]
 
 
 def _conf() -> str:

@@ -6,13 +6,12 @@ The timer and init_worker log lines are compared line by line at the end."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
 
 from tests.differential import Req
-from tests.lua.cases import build_conf, lua, point, request_for
+from tests.lua.cases import build_conf, log_entries, lua, point, request_for
 from tests.oracle import requires_nginx
 
 H = [("Host", "localhost")]
@@ -116,18 +115,9 @@ LOG_CASES = [
                         'ngx.sleep(0.05) ngx.say("ok")')),
 ]
 
-_LINE = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: (\*\d+ )?(.*)$")
-
-
 def _timer_lines(text: str, port: int) -> list[tuple[str, bool, str]]:
-    """(level, has a connection number, message) of the lines about timers and
-    init_worker_by_lua, the port spelled {port}."""
-    out = []
-    for line in text.replace(str(port), "{port}").splitlines():
-        m = _LINE.match(line)
-        if m and ("init_worker" in line or "timer" in line):
-            out.append((m.group(1), m.group(2) is not None, m.group(3)))
-    return out
+    """The entries about timers and init_worker_by_lua."""
+    return [e for e in log_entries(text, port) if "init_worker" in e[2] or "timer" in e[2]]
 
 
 @requires_nginx
