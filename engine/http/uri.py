@@ -96,3 +96,54 @@ def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
         path = path.split("#", 1)[0]
     uri = normalize_path(percent_decode(path), merge_slashes)
     return ParsedTarget(uri, args, bool(sep), host)
+
+
+#: ngx_escape_uri(NGX_ESCAPE_ARGS): control bytes, space, ``#%&+;?``, DEL and 8-bit.
+_ESCAPE_ARGS = frozenset([*range(0x21), 0x23, 0x25, 0x26, 0x2B, 0x3B, 0x3F, *range(0x7F, 0x100)])
+
+
+def escape_args(value: str) -> str:
+    """What nginx applies to a regex capture copied into a redirect or after the ``?`` of
+    a rewrite's replacement, when the request's path had ``%`` escapes or a ``+``: the
+    decoded capture goes back into a URI."""
+    raw = value.encode("utf-8", "surrogateescape")
+    if not any(b in _ESCAPE_ARGS for b in raw):
+        return value
+    return "".join(f"%{b:02X}" if b in _ESCAPE_ARGS else chr(b) for b in raw)
+
+
+def quoted_path(unparsed_uri: str) -> bool:
+    """nginx's ``quoted_uri || plus_in_uri``: the request line's path has a ``%`` escape
+    or a ``+``."""
+    path = unparsed_uri.partition("?")[0]
+    return "%" in path or "+" in path
+
+
+def unescape_redirect(value: str) -> str:
+    """ngx_unescape_uri(NGX_UNESCAPE_REDIRECT), what a rewrite's redirect goes through:
+    up to the first literal ``?``, ``%XX`` escapes of printable characters above ``%``
+    are decoded and the others kept; a ``%`` not followed by two hex digits is dropped,
+    as nginx's decoder drops it."""
+    out: list[str] = []
+    i, n = 0, len(value)
+    while i < n:
+        ch = value[i]
+        if ch == "?":
+            out.append(value[i:])
+            break
+        if ch != "%":
+            out.append(ch)
+            i += 1
+            continue
+        hi = value[i + 1:i + 2]
+        if not hi or hi not in _HEX:
+            i += 1  # the "%" is gone; the next character is taken as it is
+            continue
+        lo = value[i + 2:i + 3]
+        if not lo or lo not in _HEX:
+            i += 2  # "%X" is gone, as in nginx
+            continue
+        code = int(hi + lo, 16)
+        out.append(chr(code) if 0x25 < code < 0x7F else value[i:i + 3])
+        i += 3
+    return "".join(out)

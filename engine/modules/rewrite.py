@@ -20,7 +20,8 @@ from ..http.block import Block
 from ..http.location import LocationConf
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.regex import Regex
-from ..http.variables import ComplexValue, compile_value
+from ..http.uri import escape_args, quoted_path, unescape_redirect
+from ..http.variables import ComplexValue, VarRef, compile_value
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
@@ -39,17 +40,30 @@ ScriptCompiler = Callable[["HttpEngine", Directive], Step]
 @dataclass
 class Script:
     steps: list[tuple[Directive, Any]] = field(default_factory=list)
+    #: ``rewrite_log``: regex tests and rewrites are logged at notice level. nginx reads
+    #: it when the script starts, so an ``if`` block's inner script follows its location.
+    log: bool = False
 
 
 class _Break(Exception):
     pass
 
 
+@dataclass(slots=True)
+class _Run:
+    """One run of a script (nginx's ngx_http_script_engine_t for it)."""
+
+    log: bool  # rewrite_log of the block the run started in
+    #: Captures in ``set`` values are escaped for a quoted request path: on at the start,
+    #: off once a rewrite has matched and carried on.
+    quote: bool = True
+
+
 class RewriteModule(HttpModule):
     name = "ngx_http_rewrite_module"
     #: The directives whose behaviour this module models (the rest are only checked).
     directives = frozenset({
-        "break", "if", "return", "rewrite", "set",
+        "break", "if", "return", "rewrite", "rewrite_log", "set",
     })
 
     def __init__(self) -> None:
@@ -79,6 +93,7 @@ class RewriteModule(HttpModule):
         for block in cfg.blocks:
             if block.kind in ("server", "location"):
                 script = self._compile(engine, block)
+                script.log = block.flag("rewrite_log", False)
                 if script.steps:
                     block.mod[self.name] = script
 
@@ -116,24 +131,24 @@ class RewriteModule(HttpModule):
         if script is None:
             return DECLINED
         try:
-            rc = await self._run(r, script)
+            rc = await self._run(r, script, _Run(script.log))
         except _Break:
             return DECLINED
         return DECLINED if rc is None else rc
 
-    async def _run(self, r: Request, script: Script) -> int | None:
+    async def _run(self, r: Request, script: Script, e: _Run) -> int | None:
         tr = r.trace
         for d, step in script.steps:
             op = step[0]
             if op == "set":
-                value = step[2].evaluate(r)
+                value = _expand(r, step[2], e.quote, False)
                 r.engine_vars.set(r, step[1], value)
                 tr.add("script", op="set", variable=f"${step[1]}", value=value,
                        file=d.file, line=d.line)
             elif op == "return":
                 return await _run_return(r, d, step)
             elif op == "rewrite":
-                rc = await _run_rewrite(r, d, step)
+                rc = await _run_rewrite(r, d, step, e)
                 if rc is not None:
                     return rc
             elif op == "break":
@@ -142,13 +157,13 @@ class RewriteModule(HttpModule):
                 raise _Break
             elif op == "if":
                 _, cond, inner, ifloc = step
-                ok = cond(r)
+                ok = cond(r, e.log)
                 tr.add("script", op="if", condition=" ".join(d.args), result=bool(ok),
                        file=d.file, line=d.line)
                 if ok:
                     r.loc = ifloc
                     r.engine.update_location_config(r)
-                    rc = await self._run(r, inner)
+                    rc = await self._run(r, inner, e)
                     if rc is not None:
                         return rc
             elif op == "extra":
@@ -237,21 +252,32 @@ def _compile_rewrite(engine: HttpEngine, d: Directive) -> tuple:
     return ("rewrite", regex, _value(engine, d, repl), flag, redirect, keep_args)
 
 
-async def _run_rewrite(r: Request, d: Directive, step: tuple) -> int | None:
+def _log_match(r: Request, regex: Regex, subject: str, matched: bool) -> None:
+    verdict = "matches" if matched else "does not match"
+    r.log("notice", f'"{regex.pattern}" {verdict} "{subject}"')
+
+
+async def _run_rewrite(r: Request, d: Directive, step: tuple, e: _Run) -> int | None:
     _, regex, repl, flag, redirect, keep_args = step
     caps = regex.exec(r.uri)
     tr = r.trace
+    log = e.log
+    if log:
+        _log_match(r, regex, r.uri, caps is not None)
     if caps is None:
         tr.add("script", op="rewrite", regex=regex.pattern, uri=r.uri, matched=False,
                file=d.file, line=d.line)
         return None
     r.captures = caps
-    value = repl.evaluate(r)
+    value = _expand(r, repl, redirect, True)
     tr.add("script", op="rewrite", regex=regex.pattern, uri=r.uri, matched=True,
            result=value, flag=flag or "", file=d.file, line=d.line)
     if redirect:
+        value = unescape_redirect(value)
         if keep_args and r.args:
             value += ("&" if "?" in value else "?") + r.args
+        if log:
+            r.log("notice", f'rewritten redirect: "{value}"')
         r.out.location = value
         return 301 if flag == "permanent" else 302
     uri, sep, new_args = value.partition("?")
@@ -259,6 +285,12 @@ async def _run_rewrite(r: Request, d: Directive, step: tuple) -> int | None:
         r.args = new_args + ("&" + r.args if keep_args and r.args else "")
     elif not keep_args:
         r.args = ""
+    if log:
+        r.log("notice", f'rewritten data: "{uri}", args: "{r.args}"')
+    if not uri:
+        r.log("error", "the rewritten URI has a zero length")
+        return 500
+    e.quote = False
     r.set_uri(uri)
     r.internal = True
     if flag == "break":
@@ -270,6 +302,29 @@ async def _run_rewrite(r: Request, d: Directive, step: tuple) -> int | None:
     return None
 
 
+def _expand(r: Request, cv: ComplexValue, quote: bool, args_mark: bool) -> str:
+    """A script value. Captures are decoded text: when the request's path came with
+    ``%`` escapes or a ``+``, nginx escapes them again (NGX_ESCAPE_ARGS) while its script
+    engine "quotes" — in a redirect, after a rewrite replacement's ``?`` (``args_mark``),
+    and in ``set`` until a rewrite has matched (the engine starts quoting and a matched
+    rewrite's end resets it)."""
+    if cv.static is not None or not quoted_path(r.unparsed_uri):
+        return cv.evaluate(r)
+    out = []
+    escaping = quote
+    caps = r.captures or []
+    for part in cv.parts:
+        if isinstance(part, str):
+            out.append(part)
+            escaping = escaping or (args_mark and "?" in part)
+        elif isinstance(part, VarRef):
+            out.append(r.engine_vars.get(r, part.name) or "")
+        elif part.index < len(caps):
+            cap = caps[part.index] or ""
+            out.append(escape_args(cap) if escaping else cap)
+    return "".join(out)
+
+
 #: "rewrite ... last": stop this script; the post-rewrite phase finds a new location.
 DECLINED_STOP = DECLINED
 
@@ -277,7 +332,8 @@ DECLINED_STOP = DECLINED
 # --- if ----------------------------------------------------------------------------------
 
 
-def _compile_condition(engine: HttpEngine, d: Directive) -> Callable[[Request], bool]:
+def _compile_condition(engine: HttpEngine, d: Directive) -> Callable[[Request, bool], bool]:
+    """The test of an ``if``: called with the request and whether to log regex tests."""
     args = list(d.args)
     if not args or not args[0].startswith("("):
         raise ConfigError(f'invalid condition "{args[0] if args else ""}"', d.file, d.line)
@@ -295,7 +351,7 @@ def _compile_condition(engine: HttpEngine, d: Directive) -> Callable[[Request], 
         if not args[0].startswith("$"):
             raise ConfigError(f'invalid condition "{args[0]}"', d.file, d.line)
         cv = _value(engine, d, args[0])
-        return lambda r: cv.evaluate(r) not in ("", "0")
+        return lambda r, log: cv.evaluate(r) not in ("", "0")
     if len(args) == 2:
         op, operand = args
         negate = op.startswith("!")
@@ -306,22 +362,25 @@ def _compile_condition(engine: HttpEngine, d: Directive) -> Callable[[Request], 
             raise ConfigError(f'unexpected "{op}" in condition', d.file, d.line)
         fn = checks[test]
         cv = _value(engine, d, operand)
-        return lambda r: fn(cv.evaluate(r)) != negate
+        return lambda r, log: fn(cv.evaluate(r)) != negate
     if len(args) == 3:
         left, op, right = args
         lv = _value(engine, d, left)
         if op in ("=", "!="):
             rv = _value(engine, d, right)
             eq = op == "="
-            return lambda r: (lv.evaluate(r) == rv.evaluate(r)) == eq
+            return lambda r, log: (lv.evaluate(r) == rv.evaluate(r)) == eq
         if op in ("~", "~*", "!~", "!~*"):
             regex = Regex.for_directive(right, op.endswith("*"), d.file, d.line)
             for name in regex.names:
                 engine.variables.declare(name)
             negate = op.startswith("!")
 
-            def match(r: Request) -> bool:
-                caps = regex.exec(lv.evaluate(r))
+            def match(r: Request, log: bool) -> bool:
+                subject = lv.evaluate(r)
+                caps = regex.exec(subject)
+                if log:
+                    _log_match(r, regex, subject, caps is not None)
                 if caps is not None and not negate:
                     r.captures = caps
                     for name, value in regex.named(caps).items():
