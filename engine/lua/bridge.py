@@ -17,6 +17,7 @@ from ..http.core_variables import body_file, body_in_file
 from .constants import LEVEL_NAMES, METHODS
 
 if TYPE_CHECKING:
+    from ..http.request import Request
     from .runtime import LuaRequest, LuaWorker
 
 _HEADER_FIELDS = {"content-type", "content-length", "location", "last-modified"}
@@ -85,7 +86,7 @@ class Bridge:
         r = self.r
         if r is None:
             return None
-        key = _s(name).replace("_", "-").lower()
+        key = _response_header_name(r, name).lower()
         out = r.out
         if key == "content-type":
             return _b(out.content_type)
@@ -122,7 +123,7 @@ class Bridge:
         r = self.r
         if r is None:
             return
-        header = _s(name).replace("_", "-")
+        header = _response_header_name(r, name)
         key = header.lower()
         out = r.out
         if isinstance(value, bytes) or value is None:
@@ -323,3 +324,12 @@ class Bridge:
 
     def py_worker_exiting(self) -> bool:
         return self.worker.service.exiting
+
+
+def _response_header_name(r: Request, name: bytes) -> str:
+    """``ngx.header.X_Foo`` is ``X-Foo`` unless lua_transform_underscores_in_response_headers
+    is off."""
+    text = _s(name)
+    if "_" in text and r.loc.flag("lua_transform_underscores_in_response_headers", True):
+        return text.replace("_", "-")
+    return text

@@ -45,6 +45,7 @@ class LuaModule(HttpModule):
         "lua_max_running_timers", "lua_need_request_body", "lua_package_cpath",
         "lua_package_path", "lua_shared_dict", "rewrite_by_lua", "rewrite_by_lua_block",
         "rewrite_by_lua_file", "set_by_lua", "set_by_lua_block", "set_by_lua_file",
+        "lua_transform_underscores_in_response_headers", "lua_use_default_type",
     })
 
     def init(self, engine: HttpEngine) -> None:

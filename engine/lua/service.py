@@ -314,7 +314,8 @@ class LuaService:
         waits on the Lua side), so that $status and $sent_http_* read the same."""
         if not r.out.status:
             r.out.status = 200
-        if not r.out.content_type and not r.ctx.get("keep:lua_mime_set"):
+        if not r.out.content_type and not r.ctx.get("keep:lua_mime_set") \
+                and r.loc.flag("lua_use_default_type", True):
             r.engine.services["set_content_type"](r)
         if not r.ctx.get("keep:lua_headers_set"):
             r.out.content_length = None  # ngx_http_clear_content_length

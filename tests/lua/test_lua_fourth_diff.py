@@ -80,6 +80,19 @@ CASES = [
  ("response variables before output", lua('local s = ngx.var.status ngx.say(s)')),
  ("variables ngx.var cannot find", lua('ngx.say(tostring(ngx.var.proxy_add_x_forwarded_for), " ", '
                                        'ngx.var.realip_remote_addr)'), Req("GET", "/", H + [("X-Forwarded-For", "9.9.9.9")])),
+ # the two directives that change what ngx_lua does to a response's header
+ ("lua_use_default_type off", lua('ngx.say(1)', "lua_use_default_type off;")),
+ ("lua_use_default_type off, type set", lua('ngx.header.content_type = "a/b" ngx.say(1)',
+                                            "lua_use_default_type off;")),
+ ("lua_use_default_type off, ngx.exit", lua('ngx.exit(404)', "lua_use_default_type off;")),
+ ("lua_use_default_type off, rewrite phase",
+  "lua_use_default_type off; rewrite_by_lua_block { ngx.say(1) ngx.exit(200) }"),
+ ("underscores kept", lua('ngx.header.X_Foo = "1" ngx.say(ngx.header.X_Foo, " ", tostring(ngx.header["X-Foo"]))',
+                          "lua_transform_underscores_in_response_headers off;")),
+ ("underscores transformed", lua('ngx.header.X_Foo = "1" ngx.say(ngx.header.X_Foo, " ", ngx.header["X-Foo"])')),
+ ("underscores kept, cleared and listed",
+  lua('ngx.header.X_Foo = "1" ngx.header.X_Foo = nil ngx.header.Y_Z = {"a", "b"} '
+      'ngx.say(ngx.resp.get_headers()["y_z"][2])', "lua_transform_underscores_in_response_headers off;")),
 ]
 
 CASES = point(CASES, {f"/{n}": n for n in ("t404", "t404text", "texit404", "terror", "t301",
