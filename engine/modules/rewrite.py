@@ -64,6 +64,7 @@ class RewriteModule(HttpModule):
     #: The directives whose behaviour this module models (the rest are only checked).
     directives = frozenset({
         "break", "if", "return", "rewrite", "rewrite_log", "set",
+        "uninitialized_variable_warn",
     })
 
     def __init__(self) -> None:
@@ -180,7 +181,23 @@ def _declare_set(engine: HttpEngine, d: Directive) -> None:
     var = engine.variables.vars.get(name[1:].lower())
     if var is not None and not var.changeable and not var.stored:
         raise ConfigError(f'the duplicate "{name[1:]}" variable', d.file, d.line)
-    engine.variables.declare(name[1:].lower())
+    var = engine.variables.declare(name[1:].lower())
+    if var.get is None:
+        var.get = _uninitialized(var.name)
+
+
+def _uninitialized(name: str) -> Callable[[Request], str]:
+    """ngx_http_rewrite_var: a ``set`` variable read before this request set it is
+    empty, with a warning unless ``uninitialized_variable_warn`` is off. The empty value
+    is then cached for the request like any indexed variable: one warning."""
+    message = f'using uninitialized "{name}" variable'
+
+    def get(r: Request) -> str:
+        if r.loc.flag("uninitialized_variable_warn", True):
+            r.log("warn", message)
+        r.variables[name] = ""
+        return ""
+    return get
 
 
 def _value(engine: HttpEngine, d: Directive, text: str) -> ComplexValue:

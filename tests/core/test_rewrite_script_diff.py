@@ -1,6 +1,7 @@
 """The rewrite module's script engine against real nginx: ``rewrite_log`` lines, how
 regex captures are escaped again when the request's path was percent-encoded (or had a
-``+``), how a redirect's replacement is unescaped, and a rewrite to an empty URI."""
+``+``), how a redirect's replacement is unescaped, a rewrite to an empty URI, and the
+warning for a ``set`` variable read before it was set."""
 
 from __future__ import annotations
 
@@ -55,6 +56,18 @@ http {
         }
         location /srv_rw { if ($http_x ~ (.*)) { set $c $1; } return 200 "[$c]\n"; }
         location /ret_cap { if ($http_x ~ (.*)) { return 200 "[$1]\n"; } }
+        location /uninit { if ($arg_q) { set $u 1; } return 200 "[$u]\n"; }
+        location /uninit_if { if ($arg_q) { set $u 1; } if ($u) { return 200 "yes\n"; } }
+        location /uninit_quiet {
+            uninitialized_variable_warn off;
+            if ($arg_q) { set $u 1; }
+            return 200 "[$u]\n";
+        }
+        location /uninit_lua {
+            if ($arg_q) { set $u 1; }
+            content_by_lua_block { ngx.say(type(ngx.var.u), "[", ngx.var.u, "]") }
+        }
+        location /capture_unset { if ($uri ~ ^/(?<nm>zz)) { } return 200 "[$nm]\n"; }
     }
 }
 """
@@ -84,6 +97,12 @@ CASES = [
     ("set capture after a matched rewrite", Req("GET", "/set_after/a%20b", X)),
     ("a server-level rewrite does not reach the location's run", Req("GET", "/srv_rw%20x", X)),
     ("return of a capture is not escaped", Req("GET", "/ret_cap/a%20b", X)),
+    ("uninitialized set variable", Req("GET", "/uninit", H)),
+    ("initialized set variable", Req("GET", "/uninit?q=1", H)),
+    ("uninitialized variable in an if", Req("GET", "/uninit_if", H)),
+    ("uninitialized_variable_warn off", Req("GET", "/uninit_quiet", H)),
+    ("uninitialized variable read by Lua", Req("GET", "/uninit_lua", H)),
+    ("unset named capture does not warn", Req("GET", "/capture_unset", H)),
 ]
 
 
