@@ -34,6 +34,11 @@ class HttpRequest:
     connection: int = 0
     #: Requests already served on this connection (keep-alive), for ``$connection_requests``.
     connection_requests: int = 1
+    #: When the connection was accepted (``time.time()``), for ``$connection_time``;
+    #: 0: the connection starts with this request.
+    connection_start: float = 0.0
+    #: The request was already read when the one before it ended (``$pipe`` is "p").
+    pipelined: bool = False
 
     @property
     def request_line(self) -> str:

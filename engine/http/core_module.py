@@ -55,9 +55,9 @@ class CoreModule(HttpModule):
         "client_body_buffer_size", "client_body_timeout", "client_header_buffer_size",
         "client_header_timeout", "client_max_body_size", "default_type", "error_log",
         "error_page", "events", "http", "if_modified_since", "ignore_invalid_headers",
-        "include", "internal", "keepalive_requests", "keepalive_timeout",
-        "large_client_header_buffers", "listen", "location", "log_not_found",
-        "merge_slashes", "pid", "port_in_redirect", "postpone_output",
+        "include", "internal", "keepalive_disable", "keepalive_requests",
+        "keepalive_timeout", "large_client_header_buffers", "listen", "location",
+        "log_not_found", "merge_slashes", "msie_padding", "msie_refresh", "pid", "port_in_redirect", "postpone_output",
         "recursive_error_pages", "root", "satisfy", "server", "server_name",
         "server_name_in_redirect", "server_tokens", "types", "underscores_in_headers",
         "worker_processes",
@@ -97,6 +97,8 @@ class CoreModule(HttpModule):
         core["keepalive_header"] = _time(d, 1) if d and len(d.args) > 1 else None
         d = b.first("keepalive_requests")
         core["keepalive_requests"] = int(d.args[0]) if d and d.args[0].isdigit() else 1000
+        d = b.first("keepalive_disable")
+        core["keepalive_disable"] = ("msie6",) if d is None else tuple(d.args)
         pages = []
         for d in b.get("error_page"):
             pages.append(_error_page(engine, d))

@@ -217,6 +217,8 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
         lambda r, v: r.main.ctx.__setitem__("keep:limit_rate", v), changeable=True)
     add("connection", lambda r: str(r.conn.number))
     add("connection_requests", lambda r: str(r.conn.requests))
+    add("connection_time", lambda r: f"{max(0.0, time.time() - (r.conn.start or r.main.start)):.3f}")
+    add("pipe", lambda r: "p" if r.conn.pipelined else ".")
     add("msec", lambda r: f"{time.time():.3f}")
     add("time_local", _time_local)
     add("time_iso8601", _time_iso)
@@ -227,3 +229,10 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     table.add_prefix("arg_", _arg)
     table.add_prefix("cookie_", _cookie)
     table.add_prefix("sent_http_", _sent_http)
+    table.add_prefix("sent_trailer_", lambda r, name: None)  # add_trailer: not modelled
+    # the listener speaks neither the PROXY protocol nor asks the kernel for TCP_INFO:
+    # not found, and zeros where nginx would have the socket's figures
+    for name in ("addr", "port", "server_addr", "server_port"):
+        add(f"proxy_protocol_{name}", lambda r: None)
+    for name in ("rtt", "rttvar", "snd_cwnd", "rcv_space"):
+        add(f"tcpinfo_{name}", lambda r: "0")

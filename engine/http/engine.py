@@ -23,6 +23,7 @@ from .response import client_status
 from .servers import select_server, valid_host
 from .special import special_response
 from .trace import Trace
+from .user_agent import browser
 from .uri import InvalidURI, parse_target
 from .variables import VariableTable
 
@@ -84,7 +85,8 @@ class HttpEngine:
         collector = TeeSink(sink) if streamed and keep else sink
         number = req.connection or self.next_connection()
         conn = Connection(number, req.client_addr, req.client_port, req.server_addr,
-                          req.server_port, req.connection_requests)
+                          req.server_port, req.connection_requests, req.connection_start,
+                          req.pipelined)
         tr = Trace(self.trace_enabled if trace is None else trace)
         r = Request(self, conn, req.method, req.target, req.version, req.headers,
                     req.body, tr)
@@ -359,7 +361,18 @@ class HttpEngine:
                 r.keepalive = False
             elif r.conn.requests >= core.get("keepalive_requests", 1000):
                 r.keepalive = False
+            elif "user-agent" in r.headers_in and self._keepalive_disabled(r, core):
+                r.keepalive = False
         r.content_handler = r.loc.mod.get("content_handler")  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _keepalive_disabled(r: Request, core: dict) -> bool:
+        """``keepalive_disable`` (msie6 by default): no keep-alive for POSTs from old
+        MSIE, nor (with ``safari``) for Safari on macOS."""
+        disable = core.get("keepalive_disable", ("msie6",))
+        agent = browser(r.headers_in.get("user-agent"))
+        return (agent.msie6 and r.method == "POST" and "msie6" in disable) \
+            or (agent.safari and "safari" in disable)
 
     async def _post_rewrite(self, r: Request) -> bool:
         if not r.uri_changed:

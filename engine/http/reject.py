@@ -36,9 +36,10 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     """
     sink = sink or CollectingSink()
     collector = sink if isinstance(sink, CollectingSink) else TeeSink(sink)
-    number = req.connection or http._next_connection()
+    number = req.connection or http.next_connection()
     conn = Connection(number, req.client_addr, req.client_port, req.server_addr,
-                      req.server_port, req.connection_requests)
+                      req.server_port, req.connection_requests, req.connection_start,
+                      req.pipelined)
     tr = Trace(enabled=http.trace_enabled)
     r = Request(http, conn, req.method, req.target, req.version, req.headers, req.body, tr)
     if request_line is not None:

@@ -35,6 +35,8 @@ class Connection:
     server_addr: str = "127.0.0.1"
     server_port: int = 80
     requests: int = 0  # requests served on this connection so far (keep-alive)
+    start: float = 0.0  # when it was accepted (time.time()); 0: with the request
+    pipelined: bool = False  # the request came pipelined behind the previous one
 
 
 class Headers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .response import client_status, error_page_body
+from .user_agent import browser
 
 if TYPE_CHECKING:
     from .engine import HttpEngine
@@ -18,6 +19,42 @@ if TYPE_CHECKING:
 
 #: Special response codes whose error pages drop keep-alive (ngx_http_special_response_handler).
 _CLOSE_ON = {400, 413, 414, 494, 495, 496, 497, 500, 501}
+
+#: Appended to nginx's own 4xx/5xx pages for MSIE and Chrome (``msie_padding``, on by
+#: default): without 512 bytes of body these browsers show their own "friendly" page.
+MSIE_PADDING = (b"<!-- a padding to disable MSIE and Chrome friendly error page -->\r\n" * 6)
+
+_REFRESH_HEAD = b'<html><head><meta http-equiv="Refresh" content="0; URL='
+_REFRESH_TAIL = b'"></head><body></body></html>\r\n'
+#: ngx_escape_uri(NGX_ESCAPE_REFRESH): controls, space, ``"``, ``'`` and 8-bit.
+_ESCAPE_REFRESH = frozenset([*range(0x21), 0x22, 0x27, *range(0x7F, 0x100)])
+
+
+def _padded(r: Request) -> bool:
+    if r.http_version < 1000 or not r.loc.flag("msie_padding", True):
+        return False
+    agent = browser(r.main.headers_in.get("user-agent"))
+    return agent.msie or agent.chrome
+
+
+async def _send_refresh(engine: HttpEngine, r: Request) -> None:
+    """``msie_refresh on``: MSIE gets a 301/302 as a 200 page that refreshes to the
+    Location (ngx_http_send_refresh)."""
+    raw = (r.out.location or "").encode("utf-8", "surrogateescape")
+    url = b"".join(b"%%%02X" % c if c in _ESCAPE_REFRESH else bytes([c]) for c in raw)
+    body = _REFRESH_HEAD + url + _REFRESH_TAIL
+    r.err_status = 200  # type: ignore[attr-defined]
+    r.out.status = 200
+    r.out.location = None
+    r.out.content_type = "text/html"
+    r.out.content_length = len(body)
+    r.out.last_modified = None
+    for name in ("Accept-Ranges", "Last-Modified", "ETag"):
+        r.out.headers.remove(name)
+    if r.trace.enabled:
+        r.trace.add("finalize", status=200, reason="msie_refresh")
+    await engine.send_header(r)
+    await engine.output(r, body, True)
 
 
 async def special_response(engine: HttpEngine, r: Request, status: int) -> None:
@@ -34,8 +71,14 @@ async def special_response(engine: HttpEngine, r: Request, status: int) -> None:
             if status in page.codes:
                 await send_error_page(engine, r, status, page)
                 return
+    if status in (301, 302) and r.out.location and r.loc.flag("msie_refresh", False) \
+            and browser(r.main.headers_in.get("user-agent")).msie:
+        await _send_refresh(engine, r)
+        return
     body = error_page_body(status, r.loc.value("server_tokens", "on") or "on")
     r.out.status = client_status(status)
+    if body is not None and status >= 400 and _padded(r):
+        body += MSIE_PADDING
     if body is not None:
         r.out.content_type = "text/html"
         r.out.content_length = len(body)

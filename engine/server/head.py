@@ -193,6 +193,12 @@ def _valid_name(name: bytes) -> bool:
     return bool(name) and name.replace(b"-", b"").isalnum() and name.isascii()
 
 
+#: Headers nginx takes once (ngx_http_process_unique_header_line): a second is a 400.
+_UNIQUE = frozenset({"if-modified-since", "if-unmodified-since", "if-match", "if-none-match",
+                     "content-length", "content-range", "if-range", "transfer-encoding",
+                     "expect", "authorization"})
+
+
 def check_headers(version: str, method: str, headers: list[tuple[str, str]]
                   ) -> tuple[Verdict | None, int | None, bool]:
     """The checks of ``ngx_http_process_request_header``: (refusal, Content-Length, chunked).
@@ -200,6 +206,7 @@ def check_headers(version: str, method: str, headers: list[tuple[str, str]]
     Host presence and syntax are left to the engine, which checks them like nginx.
     """
     host = clen = te = None
+    seen: dict[str, tuple[str, str]] = {}
     for name, value in headers:
         low = name.lower()
         if low == "host":
@@ -208,11 +215,15 @@ def check_headers(version: str, method: str, headers: list[tuple[str, str]]
                                 f'previous value: "{host[0]}: {host[1]}"' + _READING_HEADERS),
                         None, False)
             host = (name, value)
-        elif low == "content-length":
-            if clen is not None:
+            continue
+        if low in _UNIQUE:
+            first = seen.get(low)
+            if first is not None:
                 return (Verdict(400, f'client sent duplicate header line: "{name}: {value}", '
-                                f'previous value: "{clen[0]}: {clen[1]}"' + _READING_HEADERS),
+                                f'previous value: "{first[0]}: {first[1]}"' + _READING_HEADERS),
                         None, False)
+            seen[low] = (name, value)
+        if low == "content-length":
             clen = (name, value)
         elif low == "transfer-encoding":
             te = value

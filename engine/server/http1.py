@@ -82,6 +82,7 @@ class HttpConnection(asyncio.Protocol):
         self.requests = 0
         self.number = 0
         self.client = ("", 0)
+        self.accepted = 0.0
         self.local = ("", 0)
         self.parser: Any = None
         self.timer: asyncio.TimerHandle | None = None
@@ -97,6 +98,12 @@ class HttpConnection(asyncio.Protocol):
         self.draining = False  # reload/quit: close after the current request
         self.write_ok: asyncio.Future[None] | None = None
         self.head_started = False
+        #: $pipe: reads counted, the read in which the last request's bytes ended and the
+        #: read in which the next head began; a head that began in the read that ended
+        #: the request before it was pipelined (nginx had it in its buffer already).
+        self.reads = 0
+        self.read_done_at = -1
+        self.head_began_at = 0
         self._h: list[tuple[bytes, bytes]] = []
         self._url = b""
 
@@ -109,6 +116,7 @@ class HttpConnection(asyncio.Protocol):
         self.client, self.local = (peer[0], peer[1]), (sock[0], sock[1])
         self.settings = self.endpoint.settings_for(self.engine, self.local[0])
         self.number = self.endpoint.server.next_connection()
+        self.accepted = time.time()
         self.endpoint.server.connections.add(self)
         self._arm(self.settings.header_timeout, self._on_wait_timeout)
 
@@ -116,6 +124,7 @@ class HttpConnection(asyncio.Protocol):
         if self.state == _LINGER or self.state == _CLOSED:
             return
         self.buf += data
+        self.reads += 1
         try:
             self._parse()
         except Exception as exc:  # a listener bug must not kill the loop
@@ -177,6 +186,7 @@ class HttpConnection(asyncio.Protocol):
                 continue
             if not self.head_started:
                 self.head_started = True
+                self.head_began_at = self.reads
                 if self.requests:  # keep-alive: the header timer starts with the first byte
                     self._arm(self.settings.header_timeout, self._on_header_timeout)
             end = find_head_end(buf)
@@ -205,7 +215,8 @@ class HttpConnection(asyncio.Protocol):
         method, target, version, headers, ignored = parsed
         self.requests += 1
         req = HttpRequest(method, target, version, headers, b"", self.client[0], self.client[1],
-                          self.local[0], self.endpoint.port, self.number, self.requests)
+                          self.local[0], self.endpoint.port, self.number, self.requests,
+                          self.accepted, self.head_began_at == self.read_done_at)
         p = Pending(req)
         for line in ignored:
             self._conn_log("info", f'client sent invalid header line: "{line}" while reading '
@@ -308,11 +319,13 @@ class HttpConnection(asyncio.Protocol):
         self.state = _READ
         self._cancel_timer()
         p.complete = True
+        self.read_done_at = self.reads
         self._next()
         return True
 
     def _enqueue(self, p: Pending, complete: bool, linger: bool = False) -> None:
         if complete:
+            self.read_done_at = self.reads
             p.complete = True
             if linger:
                 self.state = _LINGER  # nginx stops reading after a refused head

@@ -30,6 +30,8 @@ http {
         location /small { client_max_body_size 10; return 200 "small\n"; }
         location /gone { return 410; }
         location /redir { return 302 /elsewhere; }
+        location /pipe { return 200 "$pipe $connection_requests\n"; }
+        location /safari { keepalive_disable safari; return 200 "safari\n"; }
     }
     server {
         listen 127.0.0.1:{port};
@@ -85,6 +87,35 @@ CASES: dict[str, bytes] = {
                           b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     "chunked_http10": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     "trace_method": b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "pipe_variable": b"GET /pipe HTTP/1.1\r\nHost: a\r\n\r\n"
+                     b"GET /pipe HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    # keepalive_disable msie6 (the default): a POST from MSIE 6 closes the connection
+    "msie6_post_closes": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
+                         b"User-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)\r\n"
+                         b"\r\nx" + GET,
+    "msie6_sv1_post_keeps": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nUser-Agent: "
+                            b"Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1)\r\n\r\nx"
+                            + GET,
+    "safari_keepalive_disabled": b"GET /safari HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0 "
+                                 b"(Macintosh; Intel Mac OS X 14_1) Safari/605.1.15\r\n\r\n"
+                                 + GET,
+    # msie_padding: nginx's own 4xx/5xx pages grow to 555 bytes for MSIE and Chrome
+    "chrome_error_padding": b"GET /nope HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0 "
+                            b"AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0\r\n\r\n"
+                            + GET,
+    # headers nginx takes once; the others may repeat
+    "duplicate_authorization": b"GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Basic YTpi\r\n"
+                               b"Authorization: Basic YTpi\r\n\r\n",
+    "duplicate_if_none_match": b"GET / HTTP/1.1\r\nHost: a\r\nIf-None-Match: 1\r\n"
+                               b"if-none-match: 2\r\n\r\n",
+    "duplicate_expect": b"GET / HTTP/1.1\r\nHost: a\r\nExpect: x\r\nExpect: y\r\n\r\n",
+    "duplicate_transfer_encoding": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                                   b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "duplicate_if_range_and_range": b"GET / HTTP/1.1\r\nHost: a\r\nIf-Range: a\r\nRange: bytes=0-1"
+                                    b"\r\nRange: bytes=1-2\r\nIf-Range: b\r\n\r\n",
+    "repeated_accept_and_referer": b"GET / HTTP/1.1\r\nHost: a\r\nAccept: a\r\nAccept: b\r\n"
+                                   b"Referer: x\r\nReferer: y\r\nUser-Agent: u\r\n"
+                                   b"User-Agent: v\r\nConnection: close\r\n\r\n",
 }
 
 _TS = re.compile(r"^\S+ \S+ \[(\w+)\] \d+#\d+: \*\d+ (.*)$")

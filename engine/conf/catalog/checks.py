@@ -216,6 +216,9 @@ def handler_error(spec: DirectiveSpec, d: Directive, log_formats: set[str]) -> s
         return None
     if name == "if" and spec.module == "ngx_http_rewrite_module":
         return _if_condition(list(args))
+    if name == "keepalive_disable":  # a bitmask slot
+        bad = next((a for a in args if a not in ("none", "msie6", "safari")), None)
+        return f'invalid value "{bad}"' if bad is not None else None
     if name == "error_page":
         for code in args[:-1]:
             if code.startswith("="):
