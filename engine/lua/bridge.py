@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 _HEADER_FIELDS = {"content-type", "content-length", "location", "last-modified"}
 #: Variables nginx keeps out of its hash (NGX_HTTP_VAR_NOHASH): ngx.var cannot find them.
 _NOHASH = {"proxy_add_x_forwarded_for", "proxy_internal_body_length",
-           "proxy_internal_chunked"}
+           "proxy_internal_chunked", "fastcgi_script_name", "fastcgi_path_info"}
 
 
 def _s(b: Any) -> str:

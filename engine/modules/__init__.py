@@ -21,5 +21,6 @@ BUILTIN_MODULES = [
     "engine.modules.range:RangeModule",
     "engine.modules.charset:CharsetModule",
     "engine.modules.headers:HeadersModule",
+    "engine.modules.unmodelled:UnmodelledModule",
     "engine.lua.module:LuaModule",
 ]

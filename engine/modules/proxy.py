@@ -37,7 +37,7 @@ from ..http.uri import InvalidURI, parse_target
 from .proxy_conf import ProxyConf, compile_conf, compile_target, escape_uri, pass_directive, \
     proxy_vars
 from .proxy_transport import READING_BODY, AttemptFailure, HttpxEdge, Timeouts, \
-    UpstreamRequest, UpstreamResponse, open_in_process, serves_itself
+    UpstreamRequest, UpstreamResponse, open_in_process, serves_itself, wire_length
 from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
     Upstreams, URLError, literal_ip, parse_url, peer_name, upstream_states
 from .upstream_balancers import PeerSelection, chooser_for
@@ -297,6 +297,7 @@ class ProxyModule(HttpModule):
                 r.log("alert", f"{self.worker_connections} worker_connections are not "
                                f"enough while connecting to upstream")
                 return 500
+            r.engine.next_connection()  # the connection to the peer takes a number too
             try:
                 if in_process:
                     self.hops += 1
@@ -321,6 +322,11 @@ class ProxyModule(HttpModule):
             state.status = resp.status
             state.connect_time = 0.0
             state.header_time = time.monotonic() - t0
+            # nginx counts what it sent when the upstream request ends, what it read as
+            # it reads
+            resp.extra["bytes_sent"] = wire_length(ureq)
+            state.bytes_received = len(f"HTTP/1.1 {resp.status_line}\r\n\r\n") + sum(
+                len(k) + len(v) + 4 for k, v in resp.headers)
             ft = _NEXT_STATUS.get(resp.status)
             if ft is not None and sel.tries > 1 and \
                     self._may_retry(r, conf, ft, True, started):
@@ -409,6 +415,8 @@ class ProxyModule(HttpModule):
             r.log("error", f"upstream prematurely closed connection while {READING_BODY}")
             return await self._broken(r, sel, state, t0, resp)
         state.response_length = received
+        state.bytes_received += received
+        state.bytes_sent = resp.extra.get("bytes_sent", 0)
         await resp.close()
         self._done(r, sel, state, t0, resp)
         await self._nest(r, resp)

@@ -80,6 +80,13 @@ class UpstreamRequest:
     ssl: bool = False
 
 
+def wire_length(req: UpstreamRequest) -> int:
+    """The bytes nginx writes for ``req`` ($upstream_bytes_sent)."""
+    text = f"{req.method} {req.target} {req.version}\r\n\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in req.headers)
+    return len(text.encode("utf-8", "surrogateescape")) + len(req.body or b"")
+
+
 @dataclass
 class Timeouts:
     connect: float = 60.0

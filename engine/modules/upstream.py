@@ -227,6 +227,10 @@ class UpstreamState:
     connect_time: float = -1.0
     header_time: float = -1.0
     response_length: int = 0
+    #: The request as written to the peer, and the response's head and body as read
+    #: (for a chunked response, the body without its chunk framing).
+    bytes_sent: int = 0
+    bytes_received: int = 0
 
 
 @dataclass
@@ -299,6 +303,11 @@ class UpstreamModule(HttpModule):
         add("upstream_header_time", lambda r: _states_var(r, lambda s: _msec(s.header_time)))
         add("upstream_response_length", lambda r: _states_var(
             r, lambda s: str(s.response_length)))
+        add("upstream_bytes_sent", lambda r: _states_var(r, lambda s: str(s.bytes_sent)))
+        add("upstream_bytes_received", lambda r: _states_var(
+            r, lambda s: str(s.bytes_received)))
+        add("upstream_cache_status", lambda r: None)  # proxy_cache is not modelled
+        engine.variables.add_prefix("upstream_trailer_", lambda r, name: None)
         engine.variables.add_prefix("upstream_http_", _upstream_header)
         engine.variables.add_prefix("upstream_cookie_", _upstream_cookie)
 
