@@ -262,6 +262,7 @@ class HttpEngine:
             else:
                 if rc == OK:
                     r.ctx.pop("access_code", None)
+                    _drop_challenge(r)
                     r.phase_index = self._index[Phase.POST_ACCESS]
                     return True
                 if rc in (401, 403):
@@ -597,3 +598,12 @@ def _rc_name(rc: int) -> str:
     return {OK: "OK", DECLINED: "DECLINED", DONE: "DONE", AGAIN: "AGAIN", ERROR: "ERROR"}.get(
         rc, str(rc))
 
+
+def _drop_challenge(r: Request) -> None:
+    """Under ``satisfy any`` a check that passes hides the challenge an earlier refusal
+    added (nginx zeroes the hash of ``r->headers_out.www_authenticate``, the last one)."""
+    items = r.out.headers.items
+    for i in range(len(items) - 1, -1, -1):
+        if items[i][0].lower() == "www-authenticate":
+            del items[i]
+            return
