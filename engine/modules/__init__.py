@@ -13,6 +13,7 @@ BUILTIN_MODULES = [
     "engine.modules.autoindex:AutoindexModule",
     "engine.modules.index:IndexModule",
     "engine.modules.try_files:TryFilesModule",
+    "engine.modules.auth_request:AuthRequestModule",
     "engine.modules.auth_basic:AuthBasicModule",
     "engine.modules.access:AccessModule",
     "engine.modules.rewrite:RewriteModule",
