@@ -187,10 +187,8 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("nginx_version", lambda r: NGINX_VERSION)
     add("pid", lambda r: str(os.getpid()))
     add("remote_addr", lambda r: r.conn.client_addr)
-    add("remote_port", lambda r: str(r.conn.client_port))
-    # the realip module's: the address before set_real_ip_from (not modelled) changed it
-    add("realip_remote_addr", lambda r: r.conn.client_addr)
-    add("realip_remote_port", lambda r: str(r.conn.client_port))
+    # no port (0: an address set by the realip module without one) is an empty value
+    add("remote_port", lambda r: str(r.conn.client_port) if r.conn.client_port else "")
     add("binary_remote_addr", _binary_addr)
     add("remote_user", lambda r: r.main.ctx.get("keep:remote_user"))
     add("server_addr", lambda r: r.conn.server_addr)

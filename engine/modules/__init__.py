@@ -16,6 +16,8 @@ BUILTIN_MODULES = [
     "engine.modules.auth_request:AuthRequestModule",
     "engine.modules.auth_basic:AuthBasicModule",
     "engine.modules.access:AccessModule",
+    "engine.modules.realip:RealipModule",
+    "engine.modules.geo:GeoModule",
     "engine.modules.rewrite:RewriteModule",
     "engine.modules.proxy:ProxyModule",
     "engine.modules.upstream_balancers:IpHashModule",
