@@ -294,7 +294,7 @@ def custom_entry(kind: str, d: Directive) -> str | None:
         return None
     if kind == "split_clients":
         pct = d.name
-        if pct != "*" and not (pct.endswith("%") and _is_percent(pct[:-1])):
+        if pct != "*" and split_clients_percent(pct) is None:
             return f'invalid percent value "{pct}"'
         return None
     if kind == "charset_map":
@@ -305,15 +305,41 @@ def custom_entry(kind: str, d: Directive) -> str | None:
 
 
 def split_clients_total(entries: list[Directive]) -> str | None:
-    """Checked when the ``split_clients`` block closes: the shares must fit in 100%."""
+    """Checked when the ``split_clients`` block closes: the shares must fit in 100%
+    (a ``*``, or a share stored as 0, counts as all that is left)."""
     total = 0
     for d in entries:
-        if d.name != "*":
-            whole, _, frac = d.name[:-1].partition(".")
-            total += int(whole) * 100 + int((frac + "00")[:2])
-    return "percent total is greater than 100%" if total > 10000 else None
+        share = 0 if d.name == "*" else split_clients_percent(d.name)
+        total = total + share if share else 10000
+        if total > 10000:
+            return "percent total is greater than 100%"
+    return None
 
 
-def _is_percent(s: str) -> bool:
-    whole, _, frac = s.partition(".")
-    return whole.isdigit() and (frac == "" or frac.isdigit())
+_INT_MAX = (1 << 63) - 1
+
+
+def split_clients_percent(text: str) -> int | None:
+    """``"12.5%"`` in hundredths of a percent (1250), as nginx reads it: ngx_atofp with
+    two decimals, non-zero, then kept in 32 bits (so it may become 0); None where nginx
+    says "invalid percent value"."""
+    if not text.endswith("%"):
+        return None
+    value, dot, point = 0, False, 2
+    for ch in text[:-1]:
+        if ch == ".":
+            if dot:
+                return None
+            dot = True
+        elif "0" <= ch <= "9" and point:
+            value = value * 10 + ord(ch) - 48
+            if value > _INT_MAX:
+                return None
+            point -= dot
+        else:
+            return None
+    for _ in range(point):
+        if value > _INT_MAX // 10:
+            return None
+        value *= 10
+    return value & 0xFFFFFFFF if value else None
