@@ -119,7 +119,7 @@ secure_link_secret      hsl    1
 
 MODULES["ngx_http_sub_filter_module"] = """
 sub_filter                  hsl  2   m A
-sub_filter_types            hsl  +
+sub_filter_types            hsl  +   m
 sub_filter_once             hsl  F
 sub_filter_last_modified    hsl  F
 """
