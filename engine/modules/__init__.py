@@ -16,6 +16,8 @@ BUILTIN_MODULES = [
     "engine.modules.auth_request:AuthRequestModule",
     "engine.modules.auth_basic:AuthBasicModule",
     "engine.modules.access:AccessModule",
+    "engine.modules.limit_conn:LimitConnModule",
+    "engine.modules.limit_req:LimitReqModule",
     "engine.modules.realip:RealipModule",
     "engine.modules.geo:GeoModule",
     "engine.modules.split_clients:SplitClientsModule",
