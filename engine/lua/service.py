@@ -358,13 +358,16 @@ class LuaService:
             return
         if not r.header_sent:
             await self.send_headers(lr)
+        # nothing printed sends no buffer (an empty one would read as a flush)
         if isinstance(data, bytes):
-            await r.engine.output(r, data, False)
+            if data:
+                await r.engine.output(r, data, False)
             return
         for chunk in data.values():
             if lr.eof or r.response_done:
                 return
-            await r.engine.output(r, chunk, False)
+            if chunk:
+                await r.engine.output(r, chunk, False)
 
     async def flush(self, lr: LuaRequest) -> None:
         r = lr.r

@@ -29,6 +29,7 @@ BUILTIN_MODULES = [
     "engine.modules.upstream_balancers:IpHashModule",
     "engine.modules.upstream_balancers:LeastConnModule",
     "engine.modules.range:RangeModule",
+    "engine.modules.gzip:GzipModule",
     "engine.modules.charset:CharsetModule",
     "engine.modules.sub_filter:SubFilterModule",
     "engine.modules.headers:HeadersModule",

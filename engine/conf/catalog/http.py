@@ -8,7 +8,7 @@ MODULES: dict[str, str] = {}
 MODULES["ngx_http_gzip_filter_module"] = """
 gzip                    hsli   F
 gzip_buffers            hsl    2
-gzip_types              hsl    +
+gzip_types              hsl    +    m
 gzip_comp_level         hsl    1
 gzip_window             hsl    1
 gzip_hash               hsl    1
