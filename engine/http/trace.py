@@ -24,8 +24,19 @@ script             op: "set" (variable, value), "rewrite" (regex, uri, matched, 
                    flag), "return" (code, text), "if" (condition, result), "break",
                    "sleep" (seconds), "read_body" (bytes), "body_filter" (bytes_in,
                    bytes_out, eof); each with file and line where it has one
-access             rule, addr, verdict, file, line
+access             rule, verdict, file, line; allow/deny: addr; auth_basic: reason,
+                   user; auth_request: status
+realip             addr, port, header, peer, recursive     (the client address replaced
+                   from a header sent by a trusted peer)
+limit_req          zone, verdict, excess, burst, delay_ms, file, line
+limit_conn         zone, key, verdict, count, limit, file, line
+variable           name, value, why                        (a module's variable computed:
+                   geo, split_clients, valid_referers, secure_link)
+gzip               verdict: "compressed" (level, wbits, memlevel) or "not compressed"
+                   (reason)
 static             path, result                            (files opened, 304s)
+sub_filter         decision: "on" (patterns in match order, once, last_modified),
+                   "off: ..." or "done" (replaced: count per pattern)
 try_files          candidate, path, exists
 hop                hop: "rewrite_last", "exec", "error_page", "index", "try_files",
                    "redirect", "subrequest"; uri, args, status, ctx_reset;

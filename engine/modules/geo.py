@@ -320,6 +320,6 @@ def _getter(table: GeoTable):  # type: ignore[no-untyped-def]
         if value is None:
             value = cache[key] = table.lookup(r)
             if r.trace.enabled:
-                r.trace.add("geo", variable=table.name, value=value)
+                r.trace.add("variable", name=table.name, value=value, why="geo")
         return value
     return get
