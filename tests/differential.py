@@ -58,7 +58,7 @@ class Req:
             heads.append(("Content-Length", str(len(self.body))))
         heads.append(("Connection", "close"))
         lines += [f"{k}: {v}" for k, v in heads]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + self.body
 
     def engine_request(self, port: int) -> HttpRequest:
         heads = list(self.headers)
@@ -74,7 +74,7 @@ def parse_reply(raw: bytes) -> Reply:
     if not raw:
         return Reply(0, "connection closed without a response", [], b"")
     head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
+    lines = head.decode("utf-8", "surrogateescape").split("\r\n")
     proto, _, rest = lines[0].partition(" ")
     code, _, reason = rest.partition(" ")
     headers = []

@@ -5,6 +5,11 @@ tests build one); an :class:`Exchange` is what came back: the response as the cl
 it, the trace of how nginx produced it, and the log records it wrote. A
 :class:`ResponseSink` receives the response while it is produced, for a real listener
 that must stream (``ngx.flush``, ``ngx.eof``).
+
+nginx handles bytes; the engine handles text that stands for them: everywhere (the
+request as received, the configuration, Lua strings, log lines) a string is the bytes
+decoded as UTF-8 with ``surrogateescape``, and :func:`wire_bytes` gives the bytes back,
+so a byte that came in goes out unchanged wherever it travels.
 """
 
 from __future__ import annotations
@@ -17,6 +22,11 @@ from .log import LogRecord
 from .trace import Event
 
 _ids = itertools.count(1)
+
+
+def wire_bytes(text: str) -> bytes:
+    """The bytes ``text`` stands for (see the module's docstring)."""
+    return text.encode("utf-8", "surrogateescape")
 
 
 @dataclass

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..conf.errors import ConfigError
 from ..conf.values import parse_size, parse_time
+from .api import wire_bytes
 from .block import Block
 from .core_variables import register_core_variables
 from .location import LocationConf
@@ -179,7 +180,7 @@ class CoreModule(HttpModule):
         code, _, reason = line.partition(" ")
         size = len(line) + 13 + 4 * len(headers)
         for k, v in headers:
-            size += len(k) + len(v)
+            size += len(k) + (len(v) if v.isascii() else len(wire_bytes(v)))
         r.header_bytes = size
         if r.trace.enabled:
             r.trace.add("header", op="send", status=status, headers=list(headers))

@@ -13,6 +13,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from .api import wire_bytes
 from .response import NGINX_VERSION
 
 if TYPE_CHECKING:
@@ -87,10 +88,10 @@ def _status(r: Request) -> str:
 
 def _binary_addr(r: Request) -> str:
     try:
-        return socket.inet_aton(r.conn.client_addr).decode("latin-1")
+        return socket.inet_aton(r.conn.client_addr).decode("utf-8", "surrogateescape")
     except OSError:
         try:
-            return socket.inet_pton(socket.AF_INET6, r.conn.client_addr).decode("latin-1")
+            return socket.inet_pton(socket.AF_INET6, r.conn.client_addr).decode("utf-8", "surrogateescape")
         except OSError:
             return ""
 
@@ -151,7 +152,7 @@ def body_file(r: Request) -> str | None:
 def _request_body(r: Request) -> str | None:
     if r.body is None or not getattr(r, "body_read", False) or body_in_file(r):
         return None
-    return r.body.decode("latin-1")
+    return r.body.decode("utf-8", "surrogateescape")
 
 
 def _request_id(r: Request) -> str:
@@ -203,8 +204,8 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("request_body_file", body_file)
     add("request_completion", lambda r: "OK" if r.main.response_done else "")
     # the request's head, plus its body once read (a body nginx discards is not counted)
-    add("request_length", lambda r: str(len(r.main.request_line) + 2 + sum(
-        len(k) + len(v) + 4 for k, v in r.main.headers_in) + 2
+    add("request_length", lambda r: str(len(wire_bytes(r.main.request_line)) + 2 + sum(
+        len(k) + len(wire_bytes(v)) + 4 for k, v in r.main.headers_in) + 2
         + (len(r.main.body or b"") if r.main.body_read else 0)))
     add("request_time", lambda r: f"{max(0.0, time.time() - r.main.start):.3f}")
     add("request_id", _request_id)

@@ -50,42 +50,27 @@ class LogRecord:
 Sink = Callable[[LogRecord], None]
 
 
-def _latin1_first(line: str) -> bytes:
-    """Access-log lines are made of request text, which holds the bytes received as
-    latin-1 characters: written back as those bytes."""
-    try:
-        return line.encode("latin-1")
-    except UnicodeEncodeError:
-        return line.encode("utf-8", "surrogateescape")
-
-
-def _utf8(line: str) -> bytes:
-    """Error-log lines are mostly nginx's and Lua's text (UTF-8)."""
-    return line.encode("utf-8", "surrogateescape")
-
-
 class LogFiles:
     """Open log files by path, appended to line by line (error and access logs alike).
 
     nginx keeps writing when a log cannot be opened or written; so does this.
     """
 
-    def __init__(self, raw_bytes: bool = False) -> None:
+    def __init__(self) -> None:
         self._handles: dict[str, object] = {}
-        self._encode = _latin1_first if raw_bytes else _utf8
 
     def write(self, path: str, line: str) -> None:
         if path.startswith(("syslog:", "memory:")):
             return
         try:
             if path == "stderr":
-                os.write(2, self._encode(line) + b"\n")
+                os.write(2, line.encode("utf-8", "surrogateescape") + b"\n")
                 return
             fh = self._handles.get(path)
             if fh is None:
                 os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
                 fh = self._handles[path] = open(path, "ab", buffering=0)
-            fh.write(self._encode(line) + b"\n")  # type: ignore[attr-defined]
+            fh.write(line.encode("utf-8", "surrogateescape") + b"\n")  # type: ignore[attr-defined]
         except OSError:
             pass
 

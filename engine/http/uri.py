@@ -28,7 +28,7 @@ class ParsedTarget:
 def percent_decode(path: str) -> str:
     if "%" not in path:
         return path
-    raw = path.encode("latin-1", "surrogateescape") if not path.isascii() else path.encode()
+    raw = path.encode("utf-8", "surrogateescape")
     out = bytearray()
     i, n = 0, len(raw)
     while i < n:

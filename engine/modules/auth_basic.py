@@ -75,7 +75,7 @@ def basic_user(r: Request) -> tuple[bytes, bytes] | None:
         return None
     value = r.headers_in.get("authorization")
     if value is not None and len(value) >= 6 and value[:6].lower() == "basic ":
-        decoded = ngx_base64_decode(value[6:].lstrip(" ").encode("latin-1", "replace"))
+        decoded = ngx_base64_decode(value[6:].lstrip(" ").encode("utf-8", "surrogateescape"))
         if decoded:
             user, colon, passwd = decoded.partition(b":")
             if user and colon:
@@ -308,4 +308,4 @@ def _read_file(path: str) -> bytes:
 def _remote_user(r: Request) -> str | None:
     """``$remote_user``: the user name sent, checked or not (not found without one)."""
     creds = basic_user(r)
-    return creds[0].decode("latin-1") if creds is not None else None
+    return creds[0].decode("utf-8", "surrogateescape") if creds is not None else None

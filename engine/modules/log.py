@@ -27,11 +27,7 @@ COMBINED = ('$remote_addr - $remote_user [$time_local] "$request" $status $body_
 
 def escape_default(value: str) -> str:
     out = []
-    try:  # header values arrive as latin-1 text of the bytes received
-        raw = value.encode("latin-1")
-    except UnicodeEncodeError:
-        raw = value.encode("utf-8", "surrogateescape")
-    for ch in raw:
+    for ch in value.encode("utf-8", "surrogateescape"):
         if ch in (0x22, 0x5C) or ch < 0x20 or ch >= 0x7F:
             out.append(f"\\x{ch:02X}")
         else:
@@ -96,7 +92,7 @@ class LogModule(HttpModule):
 
     def __init__(self) -> None:
         self.formats: dict[str, LogFormat] = {}
-        self.files = LogFiles(raw_bytes=True)
+        self.files = LogFiles()
 
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add(Phase.LOG, "access_log", self.handler,

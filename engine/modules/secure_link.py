@@ -175,7 +175,7 @@ def _check_md5(r: Request, variable: ComplexValue, md5: ComplexValue) -> tuple[s
     if digest is None or len(digest) != 16:
         return None, f"hash {given!r} is not the base64url of 16 bytes"
     source = md5.evaluate(r)
-    if hashlib.md5(source.encode("latin-1", "surrogateescape")).digest() != digest:
+    if hashlib.md5(source.encode("utf-8", "surrogateescape")).digest() != digest:
         return None, f"hash does not match md5({source!r})"
     if expires and expires < int(time.time()):  # ngx_time(): whole seconds
         return "0", f"expired at {expires}"
@@ -191,7 +191,7 @@ def _check_secret(r: Request, secret: str) -> tuple[str | None, str]:
     link = uri[end + 1:]
     if end - start != 32 or not link:
         return None, "not a /prefix/<md5>/link URI"
-    digest = hashlib.md5((link + secret).encode("latin-1", "surrogateescape")).hexdigest()
+    digest = hashlib.md5((link + secret).encode("utf-8", "surrogateescape")).hexdigest()
     if uri[start:end].lower() != digest:
         return None, "md5 does not match"
     return link, "md5 matches"

@@ -74,7 +74,7 @@ class SplitTable:
 
     def lookup(self, r: Request) -> str:
         key = self.source.evaluate(r)
-        h = murmur_hash2(key.encode("latin-1", "surrogateescape"))
+        h = murmur_hash2(key.encode("utf-8", "surrogateescape"))
         for bound, value in self.parts:
             if h < bound or bound == 0:
                 break

@@ -64,7 +64,7 @@ def find_head_end(buf: bytes | bytearray, start: int = 0) -> int:
 
 
 def _text(raw: bytes) -> str:
-    return raw.decode("latin-1")
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _lines(raw: bytes) -> list[bytes]:

@@ -257,7 +257,7 @@ class HttpConnection(asyncio.Protocol):
         self._url = b""
         try:
             parser.feed_data(head)
-            method = parser.get_method().decode("latin-1")
+            method = parser.get_method().decode("latin-1")  # letters only
             version = "HTTP/" + parser.get_http_version()
             if version != "HTTP/1.1" and version != "HTTP/1.0":
                 raise httptools.HttpParserError("nginx's version rules apply")
@@ -271,10 +271,10 @@ class HttpConnection(asyncio.Protocol):
         ignored: list[str] = []
         for name, value in self._h:
             if name.replace(b"-", b"").isalnum() and name.isascii():
-                headers.append((name.decode("latin-1"), value.decode("latin-1")))
+                headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
             else:
-                ignored.append(f"{name.decode('latin-1')}: {value.decode('latin-1')}")
-        return method, self._url.decode("latin-1"), version, headers, ignored
+                ignored.append((name + b": " + value).decode("utf-8", "surrogateescape"))
+        return method, self._url.decode("utf-8", "surrogateescape"), version, headers, ignored
 
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
@@ -357,7 +357,7 @@ class HttpConnection(asyncio.Protocol):
     def _reject_head(self, status: int, message: str, send: bool) -> None:
         """The head never completed (timeout, hang-up): what nginx shows of it."""
         first = bytes(self.buf.lstrip(b"\r\n")).split(b"\n", 1)
-        line = first[0].rstrip(b"\r").decode("latin-1") if len(first) > 1 else ""
+        line = first[0].rstrip(b"\r").decode("utf-8", "surrogateescape") if len(first) > 1 else ""
         parts = line.split(" ")
         req = HttpRequest(parts[0] if len(parts) == 3 else "",
                           parts[1] if len(parts) == 3 else "/",

@@ -36,7 +36,7 @@ class WireSink:
         lines = [f"HTTP/1.1 {status} {reason}"]
         lines += [f"{k}: {v}" for k, v in headers]
         lines.append("\r\n")
-        self.head = "\r\n".join(lines).encode("latin-1", "replace")
+        self.head = "\r\n".join(lines).encode("utf-8", "surrogateescape")
 
     async def send_body(self, data: bytes) -> None:
         if not data:

@@ -111,7 +111,7 @@ def parse_replies(data: bytes, head_only: bool = False) -> list[Reply]:
         end = data.find(b"\r\n\r\n", pos)
         if end < 0:
             break
-        lines = data[pos:end].decode("latin-1").split("\r\n")
+        lines = data[pos:end].decode("utf-8", "surrogateescape").split("\r\n")
         reply = Reply(lines[0], [tuple(line.split(": ", 1)) for line in lines[1:]])  # type: ignore[misc]
         pos = end + 4
         if reply.status == 100 or head_only:

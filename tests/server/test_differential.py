@@ -32,6 +32,14 @@ http {
         location /redir { return 302 /elsewhere; }
         location /pipe { return 200 "$pipe $connection_requests\n"; }
         location /safari { keepalive_disable safari; return 200 "safari\n"; }
+        location /echo_header { add_header X-Msg "报告 é"; return 200 "[$http_x_name]\n"; }
+        location /lua_header {
+            content_by_lua_block {
+                local v = ngx.var.http_x_name
+                ngx.header["X-Greet"] = "你好 " .. v
+                ngx.say(v, " ", #v, " ", ngx.req.get_headers()["x-name"])
+            }
+        }
     }
     server {
         listen 127.0.0.1:{port};
@@ -113,6 +121,15 @@ CASES: dict[str, bytes] = {
                                    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     "duplicate_if_range_and_range": b"GET / HTTP/1.1\r\nHost: a\r\nIf-Range: a\r\nRange: bytes=0-1"
                                     b"\r\nRange: bytes=1-2\r\nIf-Range: b\r\n\r\n",
+    # bytes beyond ASCII go through as they came, whatever the way
+    "utf8_header_to_body": "GET /echo_header HTTP/1.1\r\nHost: a\r\nX-Name: 张三\r\n"
+                           "Connection: close\r\n\r\n".encode(),
+    "invalid_utf8_header": b"GET /echo_header HTTP/1.1\r\nHost: a\r\nX-Name: \xe9\xff\xc3\r\n"
+                           b"Connection: close\r\n\r\n",
+    "utf8_header_through_lua": "GET /lua_header HTTP/1.1\r\nHost: a\r\nX-Name: 张三 é\r\n"
+                               "Connection: close\r\n\r\n".encode(),
+    "utf8_uri": "GET /echo_header/张?q=é HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                .encode(),
     "repeated_accept_and_referer": b"GET / HTTP/1.1\r\nHost: a\r\nAccept: a\r\nAccept: b\r\n"
                                    b"Referer: x\r\nReferer: y\r\nUser-Agent: u\r\n"
                                    b"User-Agent: v\r\nConnection: close\r\n\r\n",
