@@ -82,6 +82,18 @@ class Engine:
         if not found:
             self.error_log.add_file(os.path.join(prefix, "logs/error.log"), "error")
 
+    @property
+    def warnings(self) -> list[str]:
+        """The ``[warn]`` lines nginx prints while it reads this configuration: the
+        parser's and the modules' (``services["config_warnings"]``, (message, file,
+        line)) in file order, as ``msg in file:line``, then those nginx gives when the
+        http block ends (conflicting server names), which name no place."""
+        located = self.parsed.warnings + self.http.services.get("config_warnings", [])
+        read_order = {path: i for i, path in enumerate(self.parsed.files)}
+        located.sort(key=lambda w: (read_order.get(w[1], -1), w[2]))
+        return [f"{msg} in {file}:{line}" for msg, file, line in located] + \
+            [msg for msg, _, _ in self.config.warnings]
+
     # -- serving ---------------------------------------------------------------------
 
     async def request(self, req: HttpRequest, sink: ResponseSink | None = None,
@@ -91,6 +103,8 @@ class Engine:
         return await self.http.handle(req, sink, trace, keep)
 
     async def start(self) -> None:
+        for warning in self.warnings:  # where nginx's own start-up puts them too
+            self.http.log_global("warn", warning)
         for m in self.http.modules:
             await m.start(self.http)
 

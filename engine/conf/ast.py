@@ -82,3 +82,5 @@ class ParsedConfig:
     directives: list[Directive]
     files: dict[str, ConfigFile] = field(default_factory=dict)
     comments: list[Comment] = field(default_factory=list)
+    #: nginx's parse-time ``[warn]`` lines: (message, file, line)
+    warnings: list[tuple[str, str | None, int]] = field(default_factory=list)

@@ -55,7 +55,7 @@ def default_prefix(conf_path: str) -> str:
 class _Frame:
     """One open block while parsing: what nginx keeps in ``cf->cmd_type``/``cf->ctx``."""
 
-    __slots__ = ("ctx", "kind", "seen", "directive", "locations", "loc", "servers")
+    __slots__ = ("ctx", "kind", "seen", "directive", "locations", "loc", "servers", "types")
 
     def __init__(self, ctx: Ctx, kind: str, directive: Directive | None = None) -> None:
         self.ctx = ctx
@@ -70,6 +70,8 @@ class _Frame:
         self.loc: checks.Location | None = None
         #: for the http frame: the server frames, in order
         self.servers: list[_Frame] = []
+        #: MIME types each ``*_types`` directive of this block listed so far
+        self.types: dict[str, set[str]] = {}
 
 
 class _Loader:
@@ -84,6 +86,8 @@ class _Loader:
         self.file = ""
         self.reading: list[str] = []
         self.log_formats: set[str] = {"combined"}
+        #: nginx's [warn] lines while parsing: (message, file, line)
+        self.warnings: list[tuple[str, str | None, int]] = []
         #: (name, context) -> spec, or None for "not allowed here"
         self.spec_cache: dict[tuple[str, Ctx], DirectiveSpec | None] = {}
 
@@ -208,6 +212,10 @@ class _Loader:
                 raise self._error(f'duplicate "log_format" name "{d.args[0]}"', line)
             self.log_formats.add(d.args[0])
             return
+        if name in checks.TYPES_DIRECTIVES:
+            listed = self.frames[-1].types.setdefault(name, {"text/html"})
+            for message in checks.duplicate_types(d.args, listed):
+                self.warnings.append((message, self.file, line))
         msg = checks.handler_error(spec, d, self.log_formats)
         if msg:
             raise self._error(msg, line)
@@ -351,7 +359,8 @@ def load(conf_path: str, prefix: str | None = None, global_directives: str | Non
     top.extend(parse_text(text, conf_abs, loader, loader.comments))
     if "events" not in loader.frames[0].seen:
         raise PostParseError('no "events" section in configuration')
-    return ParsedConfig(conf_abs, prefix, top, loader.files, loader.comments)
+    return ParsedConfig(conf_abs, prefix, top, loader.files, loader.comments,
+                        loader.warnings)
 
 
 def load_text(text: str, conf_path: str = "/virtual/conf/nginx.conf",
@@ -370,7 +379,8 @@ def load_text(text: str, conf_path: str = "/virtual/conf/nginx.conf",
     top = parse_text(text, conf_abs, loader, loader.comments)
     if "events" not in loader.frames[0].seen:
         raise PostParseError('no "events" section in configuration')
-    return ParsedConfig(conf_abs, prefix, top, loader.files, loader.comments)
+    return ParsedConfig(conf_abs, prefix, top, loader.files, loader.comments,
+                        loader.warnings)
 
 
 def _default_table() -> DirectiveTable:

@@ -45,7 +45,10 @@ class HttpConfig:
                     self._add_server(d)
                 elif d.name == "upstream":
                     self._add_upstream(d)
-        self.addresses: dict[tuple[str, int], AddressServers] = build_addresses(self.servers)
+        #: nginx's [warn] lines when the http block ends: (message, None, 0)
+        self.warnings: list[tuple[str, str | None, int]] = []
+        self.addresses: dict[tuple[str, int], AddressServers] = build_addresses(
+            self.servers, self.warnings)
 
     def _add_server(self, d: Directive) -> None:
         assert self.http is not None

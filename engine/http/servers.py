@@ -34,7 +34,8 @@ class Listen:
         return (self.addr, self.port)
 
     def __str__(self) -> str:
-        return f"{self.addr}:{self.port}"
+        """As nginx prints a listening address (the wildcard is 0.0.0.0)."""
+        return f"{'0.0.0.0' if self.addr == '*' else self.addr}:{self.port}"
 
 
 def parse_listen(d: Directive) -> Listen:
@@ -100,7 +101,10 @@ class AddressServers:
     regex: list[tuple[Regex, ServerConf, str]] = field(default_factory=list)
 
 
-def build_addresses(servers: list[ServerConf]) -> dict[tuple[str, int], AddressServers]:
+def build_addresses(servers: list[ServerConf], warnings: list | None = None
+                    ) -> dict[tuple[str, int], AddressServers]:
+    """The servers of each listen address with their names indexed; ``warnings`` gets
+    nginx's ``conflicting server name`` lines (message, None, 0)."""
     table: dict[tuple[str, int], AddressServers] = {}
     for srv in servers:
         for lst in srv.listens:
@@ -119,10 +123,38 @@ def build_addresses(servers: list[ServerConf]) -> dict[tuple[str, int], AddressS
     for entry in table.values():
         if entry.default is None:
             entry.default = entry.servers[0]
+        # nginx hashes the names only where an address has several servers
+        taken: set[tuple[str, str]] | None = set() if len(entry.servers) > 1 else None
         for srv in entry.servers:
             for name in srv.names:
-                _add_name(entry, name.lower() if not name.startswith("~") else name, srv)
+                name = name.lower() if not name.startswith("~") else name
+                if taken is not None and _taken(taken, name):
+                    if warnings is not None:
+                        warnings.append((f'conflicting server name "{name}" on '
+                                         f'{entry.listen}, ignored', None, 0))
+                    continue
+                _add_name(entry, name, srv)
     return table
+
+
+def _taken(taken: set[tuple[str, str]], name: str) -> bool:
+    """Whether ``name`` is already in the address's hash (nginx's ngx_hash_add_key says
+    "busy": the name is ignored, even within one server), else take it. ``.x`` takes
+    both ``x`` and ``*.x``; regexes are not hashed."""
+    if name.startswith("~"):
+        return False
+    if name.startswith("*."):
+        keys = [("head", name[2:])]
+    elif name.startswith("."):
+        keys = [("exact", name[1:]), ("head", name[1:])]
+    elif name.endswith(".*"):
+        keys = [("tail", name[:-2])]
+    else:
+        keys = [("exact", name)]
+    if any(key in taken for key in keys):
+        return True
+    taken.update(keys)
+    return False
 
 
 def _add_name(entry: AddressServers, name: str, srv: ServerConf) -> None:

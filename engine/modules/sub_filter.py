@@ -266,7 +266,7 @@ class SubFilterModule(HttpModule):
             pairs, tables = compiled[key]
             block.mod[self.name] = SubConf(
                 pairs, tables, block.flag("sub_filter_once", True),
-                block.flag("sub_filter_last_modified", False), self._types(engine, block))
+                block.flag("sub_filter_last_modified", False), self._types(block))
 
     @staticmethod
     def _compile_pairs(engine: HttpEngine, found: list[Directive]
@@ -290,18 +290,14 @@ class SubFilterModule(HttpModule):
         return pairs, tables
 
     @staticmethod
-    def _types(engine: HttpEngine, block: Block) -> frozenset[str] | None:
+    def _types(block: Block) -> frozenset[str] | None:
         """ngx_http_types_slot: text/html plus the listed types, ``*`` for all."""
         types = {"text/html"}
         for d in block.get("sub_filter_types"):
             for arg in d.args:
                 if arg == "*":
                     return None
-                low = arg.translate(_LOWER_TEXT)
-                if low in types:
-                    engine.services.setdefault("config_warnings", []).append(
-                        (f'duplicate MIME type "{low}"', d.file, d.line))
-                types.add(low)
+                types.add(arg.translate(_LOWER_TEXT))
         return frozenset(types)
 
     def _active(self, block: Block) -> bool:

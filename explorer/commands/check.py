@@ -147,7 +147,7 @@ def run_test(argv: Sequence[str] | Options, out: TextIO | None = None,
         return 1
     try:  # what nginx checks while its modules initialise: variables, regexes, log formats
         from engine import Engine
-        Engine(parsed, options={"lua_watchdog": 5.0})
+        engine = Engine(parsed, options={"lua_watchdog": 5.0})
     except ConfigError as e:
         print(f"nginx: {e}", file=err)
         print(f"nginx: configuration file {conf} test failed", file=err)
@@ -156,6 +156,8 @@ def run_test(argv: Sequence[str] | Options, out: TextIO | None = None,
         print(f"nginx: [alert] internal error: {type(e).__name__}: {e}", file=err)
         print(f"nginx: configuration file {conf} test failed", file=err)
         return 1
+    for warning in engine.warnings:  # -q keeps them, as nginx does
+        print(f"nginx: [warn] {warning}", file=err)
     if not opts.quiet:
         for line in ok_lines:
             print(line, file=err)

@@ -146,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         engine = _load(opts)
+        for warning in engine.warnings:
+            _err(f"nginx: [warn] {warning}")
     except Exception as exc:  # ConfigError and anything else: never a traceback
         level, msg = _without_level(exc)
         _err(f"nginx: [{level}] {msg}")

@@ -200,6 +200,25 @@ def _listen_addr(addr: str) -> str | None:
 _LOG_PARAMS = ("buffer=", "flush=", "gzip", "if=")
 
 
+#: The directives ngx_http_types_slot reads: text/html is always in their list.
+TYPES_DIRECTIVES = frozenset({"gzip_types", "sub_filter_types", "ssi_types", "addition_types",
+                              "charset_types"})
+
+
+def duplicate_types(args: list[str], listed: set[str]) -> list[str]:
+    """ngx_http_types_slot's warnings for ``args``, which join ``listed`` (a block's
+    earlier ones, and text/html): a type given twice, whatever its case."""
+    out = []
+    for arg in args:
+        if arg == "*":
+            continue
+        low = arg.lower()
+        if low in listed:
+            out.append(f'duplicate MIME type "{low}"')
+        listed.add(low)
+    return out
+
+
 def handler_error(spec: DirectiveSpec, d: Directive, log_formats: set[str]) -> str | None:
     """Errors a directive's own handler gives for its arguments, or None."""
     name, args = d.name, d.args

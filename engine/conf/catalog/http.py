@@ -127,14 +127,14 @@ sub_filter_last_modified    hsl  F
 MODULES["ngx_http_addition_filter_module"] = """
 add_before_body         hsl    1
 add_after_body          hsl    1
-addition_types          hsl    +
+addition_types          hsl    +    m
 """
 
 MODULES["ngx_http_charset_filter_module"] = """
 charset                 hsli   1
 source_charset          hsli   1
 override_charset        hsli   F
-charset_types           hsl    +
+charset_types           hsl    +    m
 charset_map             h      2     b m N
 """
 
@@ -144,7 +144,7 @@ ssi_silent_errors               hsl   F
 ssi_ignore_recycled_buffers     hsl   F
 ssi_min_file_chunk              hsl   1
 ssi_value_length                hsl   1
-ssi_types                       hsl   +
+ssi_types                       hsl   +    m
 ssi_last_modified               hsl   F
 """
 
