@@ -55,13 +55,13 @@ class CoreModule(HttpModule):
         "absolute_redirect", "alias", "chunked_transfer_encoding",
         "client_body_buffer_size", "client_body_timeout", "client_header_buffer_size",
         "client_header_timeout", "client_max_body_size", "default_type", "error_log",
-        "error_page", "events", "http", "if_modified_since", "ignore_invalid_headers",
-        "include", "internal", "keepalive_disable", "keepalive_requests",
-        "keepalive_timeout", "large_client_header_buffers", "listen", "location",
-        "log_not_found", "merge_slashes", "msie_padding", "msie_refresh", "pid", "port_in_redirect", "postpone_output",
-        "recursive_error_pages", "root", "satisfy", "server", "server_name",
-        "server_name_in_redirect", "server_tokens", "types", "underscores_in_headers",
-        "worker_processes",
+        "error_page", "etag", "events", "http", "if_modified_since",
+        "ignore_invalid_headers", "include", "internal", "keepalive_disable",
+        "keepalive_requests", "keepalive_timeout", "large_client_header_buffers", "listen",
+        "location", "log_not_found", "merge_slashes", "msie_padding", "msie_refresh", "pid",
+        "port_in_redirect", "postpone_output", "recursive_error_pages", "root", "satisfy",
+        "server", "server_name", "server_name_in_redirect", "server_tokens", "types",
+        "underscores_in_headers", "worker_processes",
     })
 
     def init(self, engine: HttpEngine) -> None:

@@ -3,6 +3,9 @@
 ``add_header`` is the classic inheritance trap: a block with any ``add_header`` of its own
 inherits none from outer blocks. Headers are added only for 200, 201, 204, 206, 301, 302,
 303, 304, 307 and 308 unless ``always`` is given, and an empty value adds nothing.
+
+``expires [modified] time|@daily|epoch|max|off`` sets Expires and replaces any
+Cache-Control; a value with variables is read per request (a bad one sets nothing).
 """
 
 from __future__ import annotations
@@ -10,18 +13,107 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from ..conf.errors import ConfigError
 from ..conf.values import parse_time
 from ..http.phases import HttpModule
 from ..http.response import http_date
-from ..http.variables import compile_value
+from ..http.variables import ComplexValue, compile_value
 
 if TYPE_CHECKING:
+    from ..conf.ast import Directive
     from ..http.block import Block
     from ..http.config import HttpConfig
     from ..http.engine import HttpEngine
     from ..http.request import Request
 
 _OK_STATUSES = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
+_EPOCH = "Thu, 01 Jan 1970 00:00:01 GMT"
+_MAX = "Thu, 31 Dec 2037 23:55:55 GMT"
+_DAY = 24 * 60 * 60
+
+
+def parse_expires(value: str) -> tuple[str, float] | str | None:
+    """ngx_http_parse_expires: (kind, seconds) with kind "epoch", "max", "off", "daily"
+    or "access"; an error message, or None for an invalid value."""
+    if value in ("epoch", "max", "off"):
+        return value, 0.0
+    kind, sign = "access", 1
+    if value.startswith("@"):
+        kind, value = "daily", value[1:]
+    elif value.startswith(("+", "-")):
+        sign, value = (-1 if value[0] == "-" else 1), value[1:]
+    seconds = parse_time(value) if "ms" not in value else None
+    if seconds is None:
+        return None
+    if kind == "daily" and seconds > _DAY:
+        return "daily time value must be less than 24 hours"
+    return kind, sign * seconds
+
+
+def _next_time(when: float, now: float) -> float:
+    """ngx_next_time: today at ``when`` seconds after local midnight, or tomorrow."""
+    t = time.localtime(now)
+    at = time.mktime((t.tm_year, t.tm_mon, t.tm_mday, 0, 0, 0, 0, 0, -1)) + when
+    return at if at > now else at + _DAY
+
+
+class Expires:
+    """One ``expires`` directive, compiled."""
+
+    __slots__ = ("modified", "kind", "seconds", "value")
+
+    def __init__(self, engine: HttpEngine, d: Directive) -> None:
+        args = d.args
+        if len(args) == 2 and args[0] != "modified":
+            raise ConfigError(f'"{d.name}" directive invalid value', d.file, d.line)
+        self.modified = len(args) == 2
+        cv = compile_value(args[-1], engine.variables, d.file, d.line)
+        self.value: ComplexValue | None = cv if cv.has_variables else None
+        self.kind, self.seconds = "access", 0.0
+        if self.value is None:
+            parsed = parse_expires(args[-1])
+            if parsed is None or isinstance(parsed, str):
+                raise ConfigError(f'"{d.name}" directive {parsed or "invalid value"}',
+                                  d.file, d.line)
+            self.kind, self.seconds = parsed
+            if self.modified and self.kind == "daily":
+                raise ConfigError(f'"{d.name}" directive daily time cannot be used with '
+                                  '"modified" parameter', d.file, d.line)
+            if self.modified and self.kind != "access":
+                raise ConfigError(f'"{d.name}" directive invalid value', d.file, d.line)
+
+    def apply(self, r: Request) -> None:
+        """ngx_http_set_expires."""
+        kind, seconds = self.kind, self.seconds
+        if self.value is not None:
+            parsed = parse_expires(self.value.evaluate(r))
+            if parsed is None or isinstance(parsed, str):
+                return
+            kind, seconds = parsed
+        if kind == "off":
+            return
+        headers = r.out.headers
+        if kind == "epoch":
+            headers.set("Expires", _EPOCH)
+            headers.set("Cache-Control", "no-cache")
+            return
+        if kind == "max":
+            headers.set("Expires", _MAX)
+            headers.set("Cache-Control", "max-age=315360000")
+            return
+        now = float(int(time.time()))
+        last = r.out.last_modified
+        if kind == "daily":
+            at = _next_time(seconds, now)
+            max_age = at - now
+        elif not self.modified or last is None:
+            max_age, at = seconds, now + seconds
+        else:
+            at = last + seconds
+            max_age = at - now
+        headers.set("Expires", http_date(at))
+        headers.set("Cache-Control", "no-cache" if self.seconds < 0 or max_age < 0
+                    else f"max-age={int(max_age)}")
 
 
 class HeadersModule(HttpModule):
@@ -42,7 +134,8 @@ class HeadersModule(HttpModule):
                 always = len(d.args) > 2 and d.args[2] == "always"
                 compiled.append((d.args[0], compile_value(d.args[1], engine.variables,
                                                           d.file, d.line), always, d))
-            expires = block.first("expires")
+            d = block.first("expires")
+            expires = Expires(engine, d) if d is not None else None
             block.mod[self.name] = (compiled, expires)
 
     def _active(self, block: Block) -> bool:
@@ -56,7 +149,7 @@ class HeadersModule(HttpModule):
             status = r.out.status
             ok = status in _OK_STATUSES
             if expires is not None and ok:
-                self._expires(r, expires.args[-1])
+                expires.apply(r)
             for name, value, always, d in compiled:
                 if not (ok or always):
                     continue
@@ -65,23 +158,3 @@ class HeadersModule(HttpModule):
                     r.out.headers.add(name, text)
                     r.trace.add("header", op="add", name=name, value=text,
                                 file=d.file, line=d.line)
-
-    def _expires(self, r: Request, arg: str) -> None:
-        if arg == "off":
-            return
-        now = time.time()
-        if arg == "epoch":
-            r.out.headers.set("Expires", "Thu, 01 Jan 1970 00:00:01 GMT")
-            r.out.headers.set("Cache-Control", "no-cache")
-            return
-        if arg == "max":
-            r.out.headers.set("Expires", "Thu, 31 Dec 2037 23:55:55 GMT")
-            r.out.headers.set("Cache-Control", "max-age=315360000")
-            return
-        negative = arg.startswith("-")
-        seconds = parse_time(arg.lstrip("+-")) or 0
-        if negative:
-            seconds = -seconds
-        r.out.headers.set("Expires", http_date(now + seconds))
-        r.out.headers.set("Cache-Control", "no-cache" if seconds <= 0 else
-                          f"max-age={int(seconds)}")

@@ -91,7 +91,8 @@ class StaticModule(HttpModule):
         r.out.status = 200
         r.out.content_length = len(data)
         r.out.last_modified = int(st.st_mtime)
-        r.out.headers.add("ETag", f'"{int(st.st_mtime):x}-{len(data):x}"')
+        if r.loc.flag("etag", True):  # ngx_http_set_etag
+            r.out.headers.add("ETag", f'"{int(st.st_mtime):x}-{len(data):x}"')
         r.ctx["keep:allow_ranges"] = True
         r.engine.services["set_content_type"](r)
         await r.engine.send_header(r)
