@@ -58,7 +58,7 @@ return function(ngx, rt, py, consts, config)
 
     function ngx.log(level, ...)
         if type(level) ~= "number" then
-            error("bad argument #1 to 'log' (number expected, got " .. type(level) .. ")", 2)
+            rt.argerror(1, "number expected, got " .. type(level))
         end
         if level < 0 or level > 8 then
             error("bad log level", 2)
@@ -115,7 +115,7 @@ return function(ngx, rt, py, consts, config)
     function ngx.sleep(seconds)
         check(YIELDABLE)
         if type(seconds) ~= "number" then
-            error("bad argument #1 to 'sleep' (number expected, got " .. type(seconds) .. ")", 2)
+            rt.argerror(1, "number expected, got " .. type(seconds))
         end
         if seconds < 0 then error("invalid sleep duration \"" .. seconds .. "\"", 2) end
         return yield("sleep", seconds)
@@ -123,12 +123,12 @@ return function(ngx, rt, py, consts, config)
 
     function ngx.on_abort(fn)
         check(ctxset("rewrite", "access", "content", "server_rewrite"))
-        if type(fn) ~= "function" then
-            error("bad argument #1 to 'on_abort' (function expected)", 2)
-        end
         local state = current()
-        if not py.check_client_abort() then return nil, "lua_check_client_abort is off" end
         if state.on_abort then return nil, "duplicate call" end
+        if not py.check_client_abort() then return nil, "lua_check_client_abort is off" end
+        if type(fn) ~= "function" then
+            rt.argerror(1, "function expected, got " .. type(fn))
+        end
         state.on_abort = fn
         return 1
     end
@@ -205,7 +205,7 @@ return function(ngx, rt, py, consts, config)
     function location.capture_multi(reqs)
         check(CAPTURE)
         if type(reqs) ~= "table" then
-            error("bad argument #1 to 'capture_multi' (table expected, got " .. type(reqs) .. ")", 2)
+            rt.argerror(1, "table expected, got " .. type(reqs))
         end
         return capture(reqs, 3)
     end
@@ -249,11 +249,11 @@ return function(ngx, rt, py, consts, config)
     function timer.at(delay, callback, ...)
         check(TIMER)
         if type(delay) ~= "number" then
-            error("bad argument #1 to 'at' (number expected, got " .. type(delay) .. ")", 2)
+            rt.argerror(1, "number expected, got " .. type(delay))
         end
         if delay < 0 then delay = 0 end  -- ngx_lua 0.10.23 runs it at once (the msec wrap)
         if type(callback) ~= "function" then
-            error("bad argument #2 to 'at' (function expected, got " .. type(callback) .. ")", 2)
+            rt.argerror(2, "Lua function expected")
         end
         return schedule(delay, callback, false, ...)
     end
@@ -261,11 +261,13 @@ return function(ngx, rt, py, consts, config)
     function timer.every(delay, callback, ...)
         check(TIMER)
         if type(delay) ~= "number" then
-            error("bad argument #1 to 'every' (number expected, got " .. type(delay) .. ")", 2)
+            rt.argerror(1, "number expected, got " .. type(delay))
         end
-        if delay <= 0 then error("bad argument #1 to 'every' (delay must be positive)", 2) end
+        if delay >= 0 and delay < 0.001 then  -- whole milliseconds, as ngx_lua counts
+            error("delay cannot be zero", 2)
+        end
         if type(callback) ~= "function" then
-            error("bad argument #2 to 'every' (function expected, got " .. type(callback) .. ")", 2)
+            rt.argerror(2, "Lua function expected")
         end
         return schedule(delay, callback, true, ...)
     end
@@ -280,7 +282,7 @@ return function(ngx, rt, py, consts, config)
     function thread.spawn(fn, ...)
         check(YIELDABLE)
         if type(fn) ~= "function" then
-            error("bad argument #1 to 'spawn' (function expected, got " .. type(fn) .. ")", 2)
+            rt.argerror(1, "Lua function expected")
         end
         local co = rt.co_create(fn)
         yield("spawn", rt.register(co), { n = select("#", ...), ... })
@@ -305,7 +307,7 @@ return function(ngx, rt, py, consts, config)
     function thread.kill(co)
         check(YIELDABLE)
         if type(co) ~= "thread" then
-            error("bad argument #1 to 'kill' (coroutine expected)", 2)
+            rt.argerror(1, "lua thread expected")
         end
         return py.thread_kill(rt.id_of(co) or -1)
     end

@@ -97,9 +97,20 @@ return function(ngx, rt, py)
     function ngx.say(...) return out("say", true, ...) end
     function ngx.print(...) return out("print", false, ...) end
 
-    function ngx.flush(wait)
+    function ngx.flush(...)
         check(OUT)
-        return yield("flush", wait and true or false)
+        local n = select("#", ...)
+        if n > 1 then
+            error("attempt to pass " .. n .. " arguments, but accepted 0 or 1", 2)
+        end
+        local wait = false
+        if n == 1 then
+            wait = ...
+            if type(wait) ~= "boolean" then
+                rt.argerror(1, "boolean expected, got " .. type(wait))
+            end
+        end
+        return yield("flush", wait)
     end
 
     function ngx.eof()

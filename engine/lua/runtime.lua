@@ -35,6 +35,16 @@ return function(ngx, py)
 
     function M.current() return cur end
 
+    -- luaL_argerror for the ngx API functions written in Lua here: the function is
+    -- named as it was called ('?' through pcall), and the message carries its caller's
+    -- position (none when that is a C function such as pcall), as LuaJIT does.
+    local getinfo = debug.getinfo
+    function M.argerror(n, msg)
+        local info = getinfo(2, "n")
+        error("bad argument #" .. n .. " to '" .. (info and info.name or "?") .. "' (" .. msg
+              .. ")", 3)
+    end
+
     -- A set of context bits: ctxset("rewrite", "access", "content")
     function M.ctxset(...)
         local set = {}

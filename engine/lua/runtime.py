@@ -47,6 +47,8 @@ class LuaRequest:
     threads: list[Any] = field(default_factory=list)
     eof: bool = False
     exited: bool = False
+    #: A body buffer went out (ngx_lua's seen_body_data: what ngx.flush needs).
+    seen_body: bool = False
     #: lua_http10_buffering: the output of an HTTP/1.0 request, held until the end so
     #: the response can carry a Content-Length (None when not buffering).
     http10: list[bytes] | None = None

@@ -361,24 +361,32 @@ class LuaService:
         # nothing printed sends no buffer (an empty one would read as a flush)
         if isinstance(data, bytes):
             if data:
+                lr.seen_body = True
                 await r.engine.output(r, data, False)
             return
         for chunk in data.values():
             if lr.eof or r.response_done:
                 return
             if chunk:
+                lr.seen_body = True
                 await r.engine.output(r, chunk, False)
 
-    async def flush(self, lr: LuaRequest) -> None:
+    async def flush(self, lr: LuaRequest, wait: bool) -> tuple:
+        """ngx.flush's results: 1, or nil and why nothing was flushed."""
         r = lr.r
+        if r.header_only:
+            return None, b"header only"
+        if lr.eof:
+            return None, b"seen eof"
         if lr.http10 is not None:  # HTTP/1.0 buffering holds the output until the end
-            return
-        if not r.header_sent:
-            await self.send_headers(lr)
+            return None, b"buffering"
+        if not r.header_sent or (not lr.seen_body and not wait):
+            return None, b"nothing to flush"
         # the flush buffer goes down the body filters (body_filter_by_lua sees it, empty)
         await r.engine.output(r, b"", False)
         if r is r.main:
             await r.engine.services["flush_output"](r)
+        return (1,)
 
     async def eof(self, lr: LuaRequest) -> None:
         r = lr.r

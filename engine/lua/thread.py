@@ -127,8 +127,7 @@ class Driver:
             return (), Outcome("error", message=lua_error_text(args[0]),
                                traceback=text(tb) if tb else "")
         if op == "flush":
-            await service.flush(lr)
-            return (1,), None
+            return await service.flush(lr, bool(args[0])), None
         if op == "eof":
             await service.eof(lr)
             return (1,), None

@@ -90,10 +90,38 @@ CASES = [
  ("underscores kept", lua('ngx.header.X_Foo = "1" ngx.say(ngx.header.X_Foo, " ", tostring(ngx.header["X-Foo"]))',
                           "lua_transform_underscores_in_response_headers off;")),
  ("underscores transformed", lua('ngx.header.X_Foo = "1" ngx.say(ngx.header.X_Foo, " ", ngx.header["X-Foo"])')),
+ # ngx.flush flushes only once body output went out
+ ("flush before any output", lua('local ok, err = ngx.flush() ngx.header["X-After"] = "1" '
+                                 'ngx.say(tostring(ok), " ", tostring(err))')),
+ ("flush(true) before any output", lua('local ok, err = ngx.flush(true) '
+                                       'ngx.say(tostring(ok), " ", tostring(err))')),
+ ("flush after send_headers", lua('ngx.send_headers() local ok, err = ngx.flush() '
+                                  'ngx.say(tostring(ok), " ", tostring(err))')),
+ ("flush after an empty print", lua('ngx.print("") local ok, err = ngx.flush() '
+                                    'ngx.say(tostring(ok), " ", tostring(err))')),
+ ("flush after output", lua('ngx.say("a") local ok, err = ngx.flush() ngx.flush() '
+                            'ngx.say(tostring(ok), " ", tostring(err))')),
+ ("flush errors", lua('ngx.say(select(2, pcall(ngx.flush, 1))) ngx.say(select(2, pcall(ngx.flush, true, 1)))')),
+ ("flush under HTTP/1.0 buffering", lua('ngx.say("a") ngx.say(select(2, ngx.flush()))'),
+  Req("GET", "/", H, version="HTTP/1.0")),
  ("underscores kept, cleared and listed",
   lua('ngx.header.X_Foo = "1" ngx.header.X_Foo = nil ngx.header.Y_Z = {"a", "b"} '
       'ngx.say(ngx.resp.get_headers()["y_z"][2])', "lua_transform_underscores_in_response_headers off;")),
 ]
+
+# C functions' argument errors: named as called ('?' through pcall), the caller's position
+for _name, _call in [("flush", "ngx.flush(1)"), ("sleep", "ngx.sleep('x')"), ("log", "ngx.log('x')"),
+                     ("capture_multi", "ngx.location.capture_multi(1)"),
+                     ("timer.at", "ngx.timer.at('x', print)"), ("timer.at callback", "ngx.timer.at(1, 2)"),
+                     ("timer.every", "ngx.timer.every('x', print)"),
+                     ("timer.every zero", "ngx.timer.every(0.0001, print)"),
+                     ("timer.every callback", "ngx.timer.every(1, 2)"),
+                     ("thread.spawn", "ngx.thread.spawn(1)"), ("thread.kill", "ngx.thread.kill(1)"),
+                     ("on_abort, check off", "ngx.on_abort(1)")]:
+    _fn, _args = _call.split("(", 1)
+    CASES.append((f"bad argument to {_name}",
+                  lua(f"ngx.say(select(2, pcall(function() {_call} end))) "
+                      f"ngx.say(select(2, pcall({_fn}, {_args[:-1]})))")))
 
 CASES = point(CASES, {f"/{n}": n for n in ("t404", "t404text", "texit404", "terror", "t301",
                                             "tpage", "tpage_target", "t204", "tstatus",
