@@ -107,8 +107,36 @@ class Event:
             return f"[{d['level']}] {d['message']}"
         if k == "finalize":
             return f"finalize request: {d['status']}"
+        if k in _MODULE_LINES:
+            return _MODULE_LINES[k](d)
         rest = ", ".join(f"{key}={val!r}" for key, val in d.items())
         return f"{k}: {rest}"
+
+
+def _access(d: dict[str, Any]) -> str:
+    why = d.get("reason") or (f"status {d['status']}" if "status" in d else d.get("addr", ""))
+    return f"{d.get('rule')}: {d.get('verdict')}" + (f" ({why})" if why else "")
+
+
+def _limit_req(d: dict[str, Any]) -> str:
+    delay = f", delayed {d['delay_ms']} ms" if d.get("delay_ms") else ""
+    return f'limit_req zone "{d.get("zone")}": {d.get("verdict")}, excess {d.get("excess")}' \
+           f"{delay}"
+
+
+#: One line for the events the modules add (the TUI shows these too).
+_MODULE_LINES: dict[str, Any] = {
+    "access": _access,
+    "realip": lambda d: f"client address {d.get('addr')} from {d.get('header')} "
+                        f"(sent by {d.get('peer')})",
+    "limit_req": _limit_req,
+    "limit_conn": lambda d: f'limit_conn zone "{d.get("zone")}" key "{d.get("key")}": '
+                            f"{d.get('verdict')} ({d.get('count')} of {d.get('limit')})",
+    "variable": lambda d: f"${d.get('name')} = {d.get('value')!r} ({d.get('why')})",
+    "gzip": lambda d: f"gzip: {d.get('verdict')}" + (
+        f" ({d['reason']})" if d.get("reason") else
+        f" (level {d.get('level')}, window bits {d.get('wbits')}, memLevel {d.get('memlevel')})"),
+}
 
 
 @dataclass
