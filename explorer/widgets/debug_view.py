@@ -130,7 +130,7 @@ class DebugView(Vertical):
             text.append(f"\n{info.note}", style="yellow")
         if waiting:
             text.append(f"\n{waiting}", style="bold yellow")
-        self.query_one("#debug-status", Static).update(text)
+        self._update_status(text)
 
     def show_variables(self, locals_: Sequence[tuple[str, str]],
                        upvalues: Sequence[tuple[str, str]],
@@ -152,8 +152,14 @@ class DebugView(Vertical):
     def show_running(self, text: str) -> None:
         """The handler went on (a step ends in a new pause, shown then)."""
         self.info = None
-        self.query_one("#debug-status", Static).update(Text(text, style="dim"))
-        self.query_one("#debug-eval", Input).disabled = True
+        self._update_status(Text(text, style="dim"))
+        for field in self.query("#debug-eval").results(Input):
+            field.disabled = True
+
+    def _update_status(self, text: Text) -> None:
+        """Quitting while paused, a late tick finds the view emptied: nothing to show."""
+        for status in self.query("#debug-status").results(Static):
+            status.update(text)
 
     # -- events up ----------------------------------------------------------------------
 
