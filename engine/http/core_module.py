@@ -161,10 +161,13 @@ class CoreModule(HttpModule):
             headers.append(("Last-Modified", http_date(out.last_modified)))
         # nginx rewrites a relative Location in place of its own header line only when
         # absolute_redirect is on; otherwise the line stays in the list
-        relative_kept = bool(out.location) and (not out.location.startswith("/")
-                                                or not r.loc.flag("absolute_redirect", True))
+        # (an empty one too: "return 301;" sends "Location: " from the list)
+        relative_kept = out.location is not None and (
+            not out.location.startswith("/") or not r.loc.flag("absolute_redirect", True))
         if out.location and not relative_kept:
-            headers.append(("Location", _absolute(r, out.location)))
+            # nginx updates the Location it made absolute "for possible logging"
+            out.location = _absolute(r, out.location)
+            headers.append(("Location", out.location))
         if chunked:
             headers.append(("Transfer-Encoding", "chunked"))
         if r.keepalive:

@@ -174,7 +174,8 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add = table.add
     add("uri", lambda r: r.uri)
     add("document_uri", lambda r: r.uri)
-    add("request_uri", lambda r: r.main.unparsed_uri)
+    # empty only for a request line whose URI nginx refused (400): not found
+    add("request_uri", lambda r: r.main.unparsed_uri or None)
     add("args", _args, _set_args, changeable=True)
     add("query_string", _args, _set_args, changeable=True)
     add("is_args", lambda r: "?" if r.args else "")

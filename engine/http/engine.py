@@ -24,7 +24,7 @@ from .servers import select_server, valid_host
 from .special import special_response
 from .trace import Trace
 from .user_agent import browser
-from .uri import InvalidURI, parse_target
+from .uri import InvalidURI, ParsedTarget, parse_target
 from .variables import VariableTable
 
 if TYPE_CHECKING:
@@ -131,32 +131,29 @@ class HttpEngine:
         return self.connections
 
     async def _process(self, r: Request) -> None:
-        host_header = r.headers_in.get("host")
-        if r.http_version >= 1001 and host_header is None:
-            self._pick_server(r, None)
-            r.log("info", 'client sent HTTP/1.1 request without "Host" header while '
-                          "reading client request headers")
-            await self.finalize(r, 400)
-            return
         try:
             target = parse_target(r.unparsed_uri)
         except InvalidURI:
             self._pick_server(r, None)
+            r.headers_in.items = []  # nginx has not read the headers yet
+            r.unparsed_uri = ""  # nor kept the URI: $request_uri is "-", $uri ""
+            r.set_uri("")
             r.log("info", "client sent invalid request while reading client request line")
             await self.finalize(r, 400)
             return
-        host = target.host or host_header
-        host_name = valid_host(host) if host is not None else None
-        if host is not None and host_name is None:
-            self._pick_server(r, None)
-            r.log("info", "client sent invalid host header while reading client request headers")
-            await self.finalize(r, 400)
-            return
-        r.host = host_name
+        r.unparsed_uri = target.unparsed
         r.set_uri(target.uri)
         r.args = target.args
         r.has_args = target.has_args
-        self._pick_server(r, host_name)
+        refusal, host_name = _check_host(r, target)
+        if refusal is not None:
+            self._pick_server(r, host_name)
+            r.log("info", refusal)
+            await self.finalize(r, 400)
+            return
+        r.host = host_name
+        # no Host at all looks for a server named "" (server_name "")
+        self._pick_server(r, host_name if host_name is not None else "")
         r.keepalive = r.wants_keepalive()
         await self.run_phases(r, 0)
 
@@ -592,6 +589,30 @@ class HttpEngine:
         r.main.keepalive = False
         r.response_done = True
         r.trace.add("finalize", status=0, reason="connection aborted: buffered output dropped")
+
+
+def _check_host(r: Request, target: ParsedTarget) -> tuple[str | None, str | None]:
+    """nginx's Host checks in its order: the request line's host, then each Host header
+    (validated even when the line named the host; a second one is refused), then a
+    missing Host in HTTP/1.1. Returns (the error-log message of a 400 or None, the host
+    name that chooses the server)."""
+    reading = " while reading client request headers"
+    line_host = valid_host(target.host) if target.host is not None else None
+    if target.host is not None and line_host is None:
+        r.headers_in.items = []  # nginx has not read the headers yet
+        return "client sent invalid host in request line while reading client request line", None
+    lines = [(k, v) for k, v in r.headers_in.items if k.lower() == "host"]
+    header_host = valid_host(lines[0][1]) if lines else None
+    if lines and header_host is None:
+        return "client sent invalid host header" + reading, line_host
+    host = line_host or header_host
+    if len(lines) > 1:  # the listener refuses these first; in-process requests too
+        (k0, v0), (k1, v1) = lines[:2]
+        return (f'client sent duplicate host header: "{k1}: {v1}", previous value: '
+                f'"{k0}: {v0}"' + reading), host
+    if not lines and r.http_version >= 1001:
+        return 'client sent HTTP/1.1 request without "Host" header' + reading, host
+    return None, host
 
 
 def _rc_name(rc: int) -> str:

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     from ..conf.directives import DirectiveTable
 
 
+#: Handlers of modules the engine does not model that set ``clcf->auto_redirect``.
+_PASS_REDIRECT = frozenset({"fastcgi_pass", "uwsgi_pass", "scgi_pass", "memcached_pass",
+                            "grpc_pass"})
+
+
 class LocationConf(Block):
     """A ``location`` block (also the implicit location of a server)."""
 
@@ -38,8 +43,11 @@ class LocationConf(Block):
         self.static_tree: _Node | None = None
         self.regex_locations: list[LocationConf] = []
         self.named: dict[str, LocationConf] = {}
-        #: Set by modules such as proxy: "/x" answers 301 to "/x/" when that is all it lacks.
-        self.auto_redirect = False
+        #: "/x" answers 301 to "/x/" when that is all it lacks: set by modules such as
+        #: proxy, and here for the pass directives of the unmodelled upstream modules,
+        #: which set it at parse time whatever they would answer afterwards.
+        self.auto_redirect = name.endswith("/") and any(d.name in _PASS_REDIRECT
+                                                         for d in items)
         self.nested: list[LocationConf] = []
         #: ``if`` and ``limit_except`` blocks directly inside, as nginx's nameless locations.
         self.nameless: list[LocationConf] = []

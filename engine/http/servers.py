@@ -126,7 +126,7 @@ def build_addresses(servers: list[ServerConf], warnings: list | None = None
         # nginx hashes the names only where an address has several servers
         taken: set[tuple[str, str]] | None = set() if len(entry.servers) > 1 else None
         for srv in entry.servers:
-            for name in srv.names:
+            for name in srv.names or [""]:  # no server_name is server_name ""
                 name = name.lower() if not name.startswith("~") else name
                 if taken is not None and _taken(taken, name):
                     if warnings is not None:
@@ -180,6 +180,8 @@ def find_server(entry: AddressServers, host: str | None, explain: bool = True
     ``explain=False``: the common outcomes come without their wording (nothing traces)."""
     assert entry.default is not None
     if not host:
+        if host == "" and "" in entry.exact:  # a request without Host, server_name ""
+            return entry.exact[""], 'empty name ""' if explain else "", []
         return entry.default, "no host: default server", []
     if host in entry.exact:
         return entry.exact[host], f'exact name "{host}"' if explain else "", []
@@ -204,23 +206,34 @@ def find_server(entry: AddressServers, host: str | None, explain: bool = True
 
 
 def valid_host(host: str) -> str | None:
-    """nginx's ngx_http_validate_host: lowercase, drop the port and a trailing dot."""
-    h = host.strip().lower()
-    if not h:
-        return None  # an empty Host is invalid (400), as for nginx
-    if h.startswith("["):
-        end = h.find("]")
-        if end < 0:
+    """ngx_http_validate_host: the name without its port and one trailing dot, lowercased;
+    None (a 400) for two dots in a row, "/", a control byte, space or DEL anywhere, or
+    nothing left. A leading dot, a backslash or an unclosed "[" are accepted."""
+    h = host.strip()
+    end = len(h)
+    dot = -2
+    literal = False
+    in_name = True
+    for i, ch in enumerate(h):
+        if ch == ".":
+            if dot == i - 1:
+                return None
+            dot = i
+        elif ch == ":":
+            if in_name and not literal:
+                end, in_name = i, False
+        elif ch == "[":
+            literal = literal or i == 0
+        elif ch == "]":
+            if literal and in_name:
+                end, in_name, literal = i + 1, False, False
+        elif ch == "/" or ch <= " " or ch == "\x7f":
             return None
-        return h[: end + 1]
-    name = h.split(":", 1)[0]
-    if ".." in name or "/" in name or "\\" in name or "\0" in name:
+    if dot == end - 1:
+        end -= 1
+    if end <= 0:
         return None
-    if name.endswith("."):
-        name = name[:-1]
-    if name.startswith("."):
-        return None
-    return name
+    return h[:end].lower()
 
 
 def select_server(addresses: dict[tuple[str, int], AddressServers], r: Request,
@@ -242,7 +255,8 @@ def select_server(addresses: dict[tuple[str, int], AddressServers], r: Request,
     if caps:
         r.captures = caps
         for regex, owner, _pattern in entry.regex:  # named captures become variables
-            if owner is srv:
+            # the server's first regex that matches is the one find_server chose
+            if owner is srv and host and regex.exec(host) is not None:
                 for name, value in regex.named(caps).items():
                     r.variables[name] = value
                 break

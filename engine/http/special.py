@@ -37,6 +37,14 @@ def _padded(r: Request) -> bool:
     return agent.msie or agent.chrome
 
 
+def _clear_validators(r: Request) -> None:
+    """ngx_http_send_special_response drops what described the replaced response (a
+    static file's ETag when a filter finalizes it with 412, a Lua-set Last-Modified)."""
+    r.out.last_modified = None
+    for name in ("Accept-Ranges", "Last-Modified", "ETag"):
+        r.out.headers.remove(name)
+
+
 async def _send_refresh(engine: HttpEngine, r: Request) -> None:
     """``msie_refresh on``: MSIE gets a 301/302 as a 200 page that refreshes to the
     Location (ngx_http_send_refresh)."""
@@ -48,9 +56,7 @@ async def _send_refresh(engine: HttpEngine, r: Request) -> None:
     r.out.location = None
     r.out.content_type = "text/html"
     r.out.content_length = len(body)
-    r.out.last_modified = None
-    for name in ("Accept-Ranges", "Last-Modified", "ETag"):
-        r.out.headers.remove(name)
+    _clear_validators(r)
     if r.trace.enabled:
         r.trace.add("finalize", status=200, reason="msie_refresh")
     await engine.send_header(r)
@@ -84,6 +90,7 @@ async def special_response(engine: HttpEngine, r: Request, status: int) -> None:
         r.out.content_length = len(body)
     else:
         r.out.content_length = 0
+    _clear_validators(r)
     if r.trace.enabled:
         r.trace.add("finalize", status=status, reason="special response")
     await engine.send_header(r)

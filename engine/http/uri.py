@@ -23,6 +23,9 @@ class ParsedTarget:
     args: str
     has_args: bool
     host: str | None  # from an absolute-form target ("GET http://h/x")
+    #: ``r->unparsed_uri`` (``$request_uri``): an absolute form's target without its
+    #: scheme and host ("/x?y", "?y", or "/" for a bare "http://h").
+    unparsed: str
 
 
 def percent_decode(path: str) -> str:
@@ -78,6 +81,7 @@ def normalize_path(path: str, merge_slashes: bool = True) -> str:
 
 def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
     host = None
+    unparsed = target
     if not target.startswith("/"):
         low = target[:8].lower()
         if low.startswith("http://") or low.startswith("https://"):
@@ -86,7 +90,7 @@ def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
             qm = rest.find("?")
             cut = min(x for x in (slash, qm, len(rest)) if x >= 0)
             host = rest[:cut]
-            target = rest[cut:] or "/"
+            target = unparsed = rest[cut:] or "/"
             if target.startswith("?"):
                 target = "/" + target
         else:
@@ -95,7 +99,7 @@ def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
     if "#" in path:
         path = path.split("#", 1)[0]
     uri = normalize_path(percent_decode(path), merge_slashes)
-    return ParsedTarget(uri, args, bool(sep), host)
+    return ParsedTarget(uri, args, bool(sep), host, unparsed)
 
 
 #: ngx_escape_uri(NGX_ESCAPE_ARGS): control bytes, space, ``#%&+;?``, DEL and 8-bit.

@@ -1,7 +1,8 @@
 """ngx_http_autoindex_module: ``autoindex on`` lists a directory whose URI ends in "/"
 when no index file answered, in nginx's exact HTML (names padded to 50 columns,
 ``dd-Mon-yyyy hh:mm`` times in GMT unless ``autoindex_localtime``, sizes right-aligned,
-directories first, dot files hidden)."""
+directories first, dot files hidden), or as ``autoindex_format`` json, jsonp (wrapped in
+the ``callback`` argument) or xml, whose times are always GMT."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from ..http.core_variables import find_arg
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
+from ..http.response import http_date
 from .static import os_error_text
 
 if TYPE_CHECKING:
@@ -36,7 +39,12 @@ def _size(n: int, exact: bool) -> str:
     return f" {n:6d}"
 
 
-def listing(uri: str, directory: str, exact: bool, localtime: bool) -> bytes:
+#: One listed entry: (sort key: files after directories, then the name's bytes), name,
+#: is a directory, mtime, size.
+Entry = tuple[tuple[bool, bytes], str, bool, float, int]
+
+
+def _entries(directory: str) -> list[Entry]:
     entries = []
     for name in os.listdir(directory):
         if name.startswith("."):
@@ -45,17 +53,75 @@ def listing(uri: str, directory: str, exact: bool, localtime: bool) -> bytes:
             st = os.stat(os.path.join(directory, name))
         except OSError:
             continue
-        entries.append((not stat.S_ISDIR(st.st_mode), name.encode("utf-8", "surrogateescape"),
-                        name, stat.S_ISDIR(st.st_mode), st.st_mtime, st.st_size))
+        is_dir = stat.S_ISDIR(st.st_mode)
+        entries.append(((not is_dir, name.encode("utf-8", "surrogateescape")), name, is_dir,
+                        st.st_mtime, st.st_size))
     entries.sort()
-    shown_uri = html.escape(uri, quote=False)
+    return entries
+
+
+def _escape_html(text: str) -> str:
+    """ngx_escape_html: ``<``, ``>``, ``&`` and ``"`` (not ``'``)."""
+    return html.escape(text, quote=False).replace('"', "&quot;")
+
+
+def _json_escape(name: str) -> str:
+    """ngx_escape_json: backslash before ``"`` and ``\\``, control bytes escaped."""
+    short = {"\n": "n", "\r": "r", "\t": "t", "\b": "b", "\f": "f"}
+    out = []
+    for ch in name:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch < " ":
+            out.append("\\" + short.get(ch, f"u{ord(ch):04x}"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def json_listing(entries: list[Entry]) -> str:
+    items = []
+    for _, name, is_dir, mtime, size in entries:
+        kind = "directory" if is_dir else "file"
+        item = f'{{ "name":"{_json_escape(name)}", "type":"{kind}", "mtime":"{http_date(mtime)}"'
+        items.append(item + (" }" if is_dir else f', "size":{size} }}'))
+    return "[\r\n" + ",\r\n".join(items) + ("\r\n" if items else "") + "]"
+
+
+def xml_listing(entries: list[Entry]) -> str:
+    out = ['<?xml version="1.0"?>\r\n<list>\r\n']
+    for _, name, is_dir, mtime, size in entries:
+        kind = "directory" if is_dir else "file"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
+        extra = "" if is_dir else f' size="{size}"'
+        out.append(f'<{kind} mtime="{stamp}"{extra}>{_escape_html(name)}</{kind}>\r\n')
+    out.append("</list>\r\n")
+    return "".join(out)
+
+
+def _shown(name: str, utf8: bool) -> tuple[str, int]:
+    """The name as listed, cut to 50 columns, and its length: counted in characters when
+    the response is utf-8 (nginx's r->utf8, from ``charset utf-8``), else in bytes."""
+    if utf8:
+        return (name, len(name)) if len(name) <= NAME_LEN else (name[:NAME_LEN - 3] + "..>",
+                                                                NAME_LEN)
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) > NAME_LEN:
+        return raw[:NAME_LEN - 3].decode("utf-8", "surrogateescape") + "..>", NAME_LEN
+    return name, len(raw)
+
+
+def listing(uri: str, directory: str, exact: bool, localtime: bool, utf8: bool = False
+            ) -> bytes:
+    entries = _entries(directory)
+    shown_uri = _escape_html(uri)
     out = [f"<html>\r\n<head><title>Index of {shown_uri}</title></head>\r\n<body>\r\n"
            f"<h1>Index of {shown_uri}</h1><hr><pre><a href=\"../\">../</a>\r\n"]
-    for _, _, name, is_dir, mtime, size in entries:
-        href = quote(name, safe="!$&'()*+,;=:@-._~") + ("/" if is_dir else "")
-        shown = name if len(name) <= NAME_LEN else name[:NAME_LEN - 3] + "..>"
-        length = len(shown)
-        if is_dir and len(name) <= NAME_LEN:
+    for _, name, is_dir, mtime, size in entries:
+        # ngx_escape_uri(NGX_ESCAPE_URI_COMPONENT): all but letters, digits and "-._~"
+        href = quote(name.encode("utf-8", "surrogateescape"), safe="") + ("/" if is_dir else "")
+        shown, length = _shown(name, utf8)
+        if is_dir and length < NAME_LEN:
             shown += "/"
             length += 1
         tm = time.localtime(mtime) if localtime else time.gmtime(mtime)
@@ -65,7 +131,7 @@ def listing(uri: str, directory: str, exact: bool, localtime: bool) -> bytes:
         sz = "                  -" if is_dir else _size(size, exact)
         if is_dir and not exact:
             sz = "      -"
-        out.append(f"<a href=\"{href}\">{html.escape(shown, quote=False)}</a>{pad} {stamp}"
+        out.append(f"<a href=\"{href}\">{_escape_html(shown)}</a>{pad} {stamp}"
                    f"{sz}\r\n")
     out.append("</pre><hr></body>\r\n</html>\r\n")
     return "".join(out).encode("utf-8", "surrogateescape")
@@ -73,7 +139,8 @@ def listing(uri: str, directory: str, exact: bool, localtime: bool) -> bytes:
 
 class AutoindexModule(HttpModule):
     name = "ngx_http_autoindex_module"
-    directives = frozenset({"autoindex", "autoindex_exact_size", "autoindex_localtime"})
+    directives = frozenset({"autoindex", "autoindex_exact_size", "autoindex_format",
+                            "autoindex_localtime"})
 
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add(Phase.CONTENT, "autoindex", self.handler, order=20,
@@ -85,9 +152,15 @@ class AutoindexModule(HttpModule):
         if r.method not in ("GET", "HEAD"):
             return DECLINED
         directory = r.engine.services["map_uri_to_path"](r)
+        fmt = r.loc.value("autoindex_format", "html") or "html"
         try:
-            body = listing(r.uri, directory, r.loc.flag("autoindex_exact_size", True),
-                           r.loc.flag("autoindex_localtime", False))
+            if fmt == "html":
+                utf8 = (r.loc.value("charset", "off") or "off").lower() == "utf-8"
+                body = listing(r.uri, directory, r.loc.flag("autoindex_exact_size", True),
+                               r.loc.flag("autoindex_localtime", False), utf8)
+                ctype = "text/html"
+            else:
+                entries = _entries(directory)
         except OSError as exc:
             err = exc.errno or 2
             if err in (2, 20):
@@ -95,9 +168,34 @@ class AutoindexModule(HttpModule):
                 return 404
             r.log("error", f'opendir() "{directory}" failed {os_error_text(err)}')
             return 403 if err == 13 else 500
-        r.trace.add("static", path=directory, result="autoindex listing")
+        if fmt != "html":
+            made = self._formatted(r, fmt, entries)
+            if made is None:
+                return 400
+            ctype, body = made
+        r.trace.add("static", path=directory, result=f"autoindex listing ({fmt})")
         r.out.status = 200
-        r.out.content_type = "text/html"
+        r.out.content_type = ctype
         await r.engine.send_header(r)
         await r.engine.output(r, body if r.method != "HEAD" else b"", True)
         return DONE
+
+    @staticmethod
+    def _formatted(r: Request, fmt: str, entries: list[Entry]) -> tuple[str, bytes] | None:
+        """(content type, body) of a json, jsonp or xml listing; None for a jsonp
+        ``callback`` nginx refuses (400)."""
+        if fmt == "xml":
+            return "text/xml; charset=utf-8", xml_listing(entries).encode("utf-8",
+                                                                        "surrogateescape")
+        body = json_listing(entries)
+        callback = find_arg(r.args, "callback") if fmt == "jsonp" else None
+        if callback:
+            if len(callback) > 128:
+                r.log("info", f'client sent too long callback name: "{callback}"')
+                return None
+            if not all(c.isascii() and (c.isalnum() or c in "_.") for c in callback):
+                r.log("info", f'client sent invalid callback name: "{callback}"')
+                return None
+            return "application/javascript", \
+                f"/* callback */\r\n{callback}({body});".encode("utf-8", "surrogateescape")
+        return "application/json", body.encode("utf-8", "surrogateescape")

@@ -1,7 +1,7 @@
 """ngx_http_charset_module, the part a config usually uses: ``charset utf-8;`` adds
 ``; charset=utf-8`` to the Content-Type of responses whose type is in ``charset_types``
 (text/html, text/xml, text/plain, text/vnd.wap.wml, application/javascript and
-application/rss+xml by default), error pages included. Recoding between charsets
+application/rss+xml by default; text/html is in any list), error pages included. Recoding between charsets
 (``source_charset``, ``charset_map``) is not modelled."""
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ class CharsetModule(HttpModule):
             if charset == "off":
                 continue
             types = {a.lower() for d in block.get("charset_types") for a in d.args}
-            block.mod[self.name] = (charset, frozenset(types) if types else DEFAULT_TYPES)
+            # an explicit list always has text/html too (ngx_http_types_slot's default)
+            block.mod[self.name] = (charset, frozenset(types | {"text/html"}) if types
+                                    else DEFAULT_TYPES)
 
     def _active(self, block: Block) -> bool:
         return self.name in block.mod

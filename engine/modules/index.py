@@ -31,15 +31,35 @@ class IndexModule(HttpModule):
         names = [a for d in r.loc.get("index") for a in d.args] or ["index.html"]
         mapper = r.engine.services["map_uri_to_path"]
         directory = mapper(r)
+        dir_tested = False
         for name in names:
             if name.startswith("/"):
                 return await r.engine.internal_redirect(r, name, r.args, "index")
             path = directory + name
             r.trace.add("static", path=path, result="index candidate")
-            if os.path.isfile(path) or (os.path.exists(path) and not os.path.isdir(path)):
-                return await r.engine.internal_redirect(r, r.uri + name, r.args, "index")
-        if not os.path.isdir(directory):
-            err = errno.ENOENT if not os.path.exists(directory) else errno.ENOTDIR
-            r.log("error", f'"{directory}{names[0]}" is not found {os_error_text(err)}')
-            return 404
+            try:
+                os.stat(path)  # anything that opens wins, a directory too
+            except OSError as exc:
+                err = exc.errno or errno.ENOENT
+                if err in (errno.ENOTDIR, errno.EINVAL, errno.EACCES):
+                    return _index_error(r, path, err)
+                if not dir_tested:  # ngx_http_index_test_dir, at the first miss
+                    try:
+                        os.stat(directory)
+                    except OSError as dir_exc:
+                        return _index_error(r, path, dir_exc.errno or errno.ENOENT)
+                    dir_tested = True
+                continue
+            return await r.engine.internal_redirect(r, r.uri + name, r.args, "index")
         return DECLINED
+
+
+def _index_error(r: Request, path: str, err: int) -> int:
+    """ngx_http_index_error: 403 "is forbidden", else 404 "is not found" (when
+    ``log_not_found``); the path shown is the index file's."""
+    if err == errno.EACCES:
+        r.log("error", f'"{path}" is forbidden {os_error_text(err)}')
+        return 403
+    if r.loc.flag("log_not_found", True):
+        r.log("error", f'"{path}" is not found {os_error_text(err)}')
+    return 404

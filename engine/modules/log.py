@@ -1,7 +1,8 @@
 """ngx_http_log_module: ``log_format`` and ``access_log``, written in the log phase.
 
 The predefined ``combined`` format, ``escape=default|json|none``, "-" for a variable
-that is not found, several logs per block, ``off``, and paths relative to the prefix.
+that is not found, several logs per block, ``off``, ``if=`` conditions, and paths
+relative to the prefix (``buffer``, ``flush`` and ``gzip`` are accepted and ignored).
 """
 
 from __future__ import annotations
@@ -129,9 +130,12 @@ class LogModule(HttpModule):
                 path = d.args[0]
                 if not path.startswith(("/", "syslog:")) and path != "stderr":
                     path = os.path.join(cfg.prefix, path)
-                logs.append((path, fmt))
+                cond = next((compile_value(a[3:], engine.variables, d.file, d.line)
+                             for a in d.args[1:] if a.startswith("if=")), None)
+                logs.append((path, fmt, cond))
             if not block.get("access_log") and block.kind == "http":
-                logs = [(os.path.join(cfg.prefix, "logs/access.log"), self.formats["combined"])]
+                logs = [(os.path.join(cfg.prefix, "logs/access.log"), self.formats["combined"],
+                         None)]
             block.mod[self.name] = logs if block.get("access_log") or block.kind == "http" \
                 else None
 
@@ -145,7 +149,9 @@ class LogModule(HttpModule):
     async def handler(self, r: Request) -> int:
         if r is not r.main:
             return 0
-        for path, fmt in self._logs(r.loc) or []:
+        for path, fmt, cond in self._logs(r.loc) or []:
+            if cond is not None and cond.evaluate(r) in ("", "0"):
+                continue  # "if=": an empty or "0" condition skips this log
             line = fmt.render(r)
             record = LogRecord("info", time.time(), line, r.conn.number, log="access")
             r.records.append(record)  # type: ignore[attr-defined]

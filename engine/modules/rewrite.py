@@ -86,8 +86,10 @@ class RewriteModule(HttpModule):
             for d in block.items:
                 if d.name == "set" and len(d.args) == 2:
                     _declare_set(engine, d)
-                elif d.name == "if":
-                    for name in _CAPTURE_NAME.findall(" ".join(d.args)):
+                elif d.name in ("if", "rewrite"):
+                    # named captures of an if's or a rewrite's regex are variables
+                    text = " ".join(d.args) if d.name == "if" else d.args[0]
+                    for name in _CAPTURE_NAME.findall(text):
                         engine.variables.declare(name.lower())
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
@@ -266,7 +268,11 @@ def _compile_rewrite(engine: HttpEngine, d: Directive) -> tuple:
     keep_args = not repl.endswith("?")
     if not keep_args:
         repl = repl[:-1]
-    return ("rewrite", regex, _value(engine, d, repl), flag, redirect, keep_args)
+    # nginx splits an internal rewrite's result at the replacement's first literal "?"
+    # (its start-args code), not at a "?" a capture or variable brings in
+    path, mark, query = repl.partition("?")
+    split = (_value(engine, d, path), _value(engine, d, query) if mark else None)
+    return ("rewrite", regex, _value(engine, d, repl), flag, redirect, keep_args, split)
 
 
 def _log_match(r: Request, regex: Regex, subject: str, matched: bool) -> None:
@@ -275,7 +281,7 @@ def _log_match(r: Request, regex: Regex, subject: str, matched: bool) -> None:
 
 
 async def _run_rewrite(r: Request, d: Directive, step: tuple, e: _Run) -> int | None:
-    _, regex, repl, flag, redirect, keep_args = step
+    _, regex, repl, flag, redirect, keep_args, split = step
     caps = regex.exec(r.uri)
     tr = r.trace
     log = e.log
@@ -286,19 +292,26 @@ async def _run_rewrite(r: Request, d: Directive, step: tuple, e: _Run) -> int | 
                file=d.file, line=d.line)
         return None
     r.captures = caps
-    value = _expand(r, repl, redirect, True)
+    for name, cap in regex.named(caps).items():
+        r.variables[name] = cap
+    if redirect:
+        value = _expand(r, repl, True, True)
+    else:
+        uri = _expand(r, split[0], False, False)
+        new_args = None if split[1] is None else _expand(r, split[1], True, False)
+        value = uri if new_args is None else f"{uri}?{new_args}"
     tr.add("script", op="rewrite", regex=regex.pattern, uri=r.uri, matched=True,
            result=value, flag=flag or "", file=d.file, line=d.line)
     if redirect:
         value = unescape_redirect(value)
         if keep_args and r.args:
-            value += ("&" if "?" in value else "?") + r.args
+            # "&" only when the replacement itself has a "?" (nginx's compiled args mark)
+            value += ("&" if split[1] is not None else "?") + r.args
         if log:
             r.log("notice", f'rewritten redirect: "{value}"')
         r.out.location = value
         return 301 if flag == "permanent" else 302
-    uri, sep, new_args = value.partition("?")
-    if sep:
+    if new_args is not None:
         r.args = new_args + ("&" + r.args if keep_args and r.args else "")
     elif not keep_args:
         r.args = ""

@@ -13,6 +13,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
+from ..http.request import ResponseHeaders
 
 if TYPE_CHECKING:
     from ..http.engine import HttpEngine
@@ -36,16 +37,29 @@ def _modified(r: Request, ims: str) -> bool:
     return mode == "exact" or since < last
 
 
-def _etag_matches(etag: str | None, header: str) -> bool:
-    """ngx_http_test_if_match, weak comparison (If-None-Match): "*" matches anything."""
+def _unmodified(r: Request, ius: str) -> bool:
+    """ngx_http_test_if_unmodified: no Last-Modified or a bad date fail the test."""
+    last = r.out.last_modified
+    if last is None:
+        return False
+    try:
+        return parsedate_to_datetime(ius).timestamp() >= last
+    except (TypeError, ValueError, IndexError):
+        return False
+
+
+def _etag_matches(etag: str | None, header: str, weak: bool = True) -> bool:
+    """ngx_http_test_if_match: "*" matches anything; If-None-Match compares weakly
+    (a ``W/`` prefix on either side is ignored), If-Match strongly."""
     if header.strip() == "*":
         return True
     if etag is None:
         return False
-    strip = etag[2:] if etag.startswith("W/") else etag
+    if weak and etag.startswith("W/"):
+        etag = etag[2:]
     for candidate in header.split(","):
         c = candidate.strip()
-        if (c[2:] if c.startswith("W/") else c) == strip:
+        if (c[2:] if weak and c.startswith("W/") else c) == etag:
             return True
     return False
 
@@ -111,23 +125,39 @@ class StaticModule(HttpModule):
             r.log(level, f'open() "{path}" failed {os_error_text(err)}')
         return status
 
-    def not_modified_filter(self, r: Request) -> None:
-        """ngx_http_not_modified_filter: any 200 of the main request may become a 304."""
+    async def not_modified_filter(self, r: Request) -> bool | None:
+        """ngx_http_not_modified_filter: any 200 of the main request may become a 304,
+        or a 412 when If-Unmodified-Since or If-Match fails (a filter finalization: the
+        412 page, or its error_page, replaces the response)."""
         out = r.out
         if out.status != 200 or r is not r.main:
-            return
+            return None
+        ius = r.headers_in.get("if-unmodified-since")
+        im = r.headers_in.get("if-match")
+        if (ius is not None and not _unmodified(r, ius)) or \
+                (im is not None and not _etag_matches(out.headers.get("etag"), im, False)):
+            r.trace.add("static", path="", result="412: precondition failed")
+            r.ctx.pop("keep:allow_ranges", None)
+            r.out = ResponseHeaders()  # ngx_http_clean_header: nothing of the 200 stays
+            await r.engine.special_response(r, 412)
+            # ngx_http_filter_finalize_request ends in NGX_ERROR: the connection closes
+            # after the page, though its header said keep-alive
+            r.keepalive = False
+            return False
         ims = r.headers_in.get("if-modified-since")
         inm = r.headers_in.get("if-none-match")
         if ims is None and inm is None:
-            return
+            return None
         if ims is not None and _modified(r, ims):
-            return
+            return None
         if inm is not None and not _etag_matches(out.headers.get("etag"), inm):
-            return
+            return None
         out.status = 304
+        out.status_line = None  # a proxied "200 OK" line goes too
         out.content_type = None
         out.content_length = None
         r.ctx.pop("keep:allow_ranges", None)
         if r.trace.enabled:
             r.trace.add("static", path="", result="304: not modified")
+        return None
 
