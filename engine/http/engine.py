@@ -95,12 +95,16 @@ class HttpEngine:
         if tr.enabled:
             tr.add("request", method=req.method, uri=req.target, protocol=req.version,
                    client=f"{req.client_addr}:{req.client_port}")
+        stats = None
         try:
             if not self.cfg.addresses:  # no http{} or no server{}: nothing listens
                 r.response_done = r.aborted = True
                 r.trace.add("finalize", status=0, reason="no server in the configuration")
                 return Exchange(req, Response(0, "", [], b"", sent=False), tr.events, [],
                                 started=started)
+            stats = self.services.get("connection_stats")  # stub_status's counters
+            if stats is not None:
+                stats.request_started(not req.connection)
             await self._process(r)
         except Exception as exc:  # an engine bug must not take the server down
             r.log("alert", f"engine error: {type(exc).__name__}: {exc}")
@@ -114,6 +118,10 @@ class HttpEngine:
         # the request is over: its Lua state (which refers back to it) goes now, so that
         # the request's objects are freed at once rather than by the cycle collector
         r.ctx.pop("ngx_lua", None)
+        if r.cleanups:
+            self._run_cleanups(r)
+        if stats is not None:
+            stats.request_finished(not req.connection)
         if streamed and not keep:
             response = Response(r.out.status, "", [], b"", sent=r.header_sent)
         else:
@@ -123,6 +131,14 @@ class HttpEngine:
         return Exchange(req, response, tr.events, r.records, started=started,
                         duration_ms=(time.time() - started) * 1000, final_loc=r.loc,
                         final_server=r.server)
+
+    def _run_cleanups(self, r: Request) -> None:
+        for fn in r.cleanups or ():
+            try:
+                fn()
+            except Exception as exc:  # a module's bug must not take the server down
+                r.log("alert", f"engine error in a cleanup: {type(exc).__name__}: {exc}")
+        r.cleanups = None
 
     def next_connection(self) -> int:
         """nginx's connection counter (``*N`` in the error log): client connections and

@@ -53,6 +53,9 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     host = r.headers_in.get("host")
     http._pick_server(r, valid_host(host) if host is not None else None)
     r.set_uri(req.target.split("?", 1)[0] if req.target.startswith("/") else "/")
+    stats = http.services.get("connection_stats")  # stub_status's counters
+    if stats is not None:
+        stats.request_started(not req.connection)
     if message:
         r.log(level, message)
     if send:
@@ -62,6 +65,8 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
         r.status_for_log = status
         r.response_done = True
     await http.log_phase(r)
+    if stats is not None:
+        stats.request_finished(not req.connection)
     out = collector.result() if isinstance(collector, TeeSink) else collector
     response = Response(out.status or status, out.reason, out.headers, b"".join(out.chunks),
                         sent=out.headers_sent)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from .location import LocationConf
 from .trace import Trace
@@ -187,6 +187,16 @@ class Request:
     #: does not refer to itself: with no reference cycle its objects are freed as soon as
     #: it is answered, instead of waiting for the cyclic garbage collector.
     _main: Request | None = None
+    #: See add_cleanup; None until a module adds one.
+    cleanups: list[Callable[[], None]] | None = None
+
+    def add_cleanup(self, fn: Callable[[], None]) -> None:
+        """ngx_http_cleanup_add: ``fn`` runs when the main request is done (after its log
+        phase), for what a module holds for the request (Lua's cosockets)."""
+        main = self.main
+        if main.cleanups is None:
+            main.cleanups = []
+        main.cleanups.append(fn)
 
     @property
     def main(self) -> Request:

@@ -262,7 +262,7 @@ class ProxyModule(HttpModule):
         states = upstream_states(r)
         if states:
             states.append(None)  # " : " between this request's upstreams
-        sel = PeerSelection(group, r.conn.client_addr, chooser_for(r.engine, group))
+        sel = PeerSelection(group, r.conn.client_addr, chooser_for(r.engine, group), r)
         if conf.next_upstream_tries and sel.tries > conf.next_upstream_tries:
             sel.tries = conf.next_upstream_tries
         started = time.monotonic()

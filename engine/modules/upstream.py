@@ -212,9 +212,11 @@ class UpstreamGroup:
 
     @property
     def tries(self) -> int:
-        """ngx_http_upstream_tries: every primary and backup peer may be tried once."""
+        """ngx_http_upstream_tries: every primary and backup peer not ``down`` may be
+        tried once (nginx's ``peers->tries`` leaves the down ones out)."""
         backup = self.primary.next
-        return len(self.primary.peers) + (len(backup.peers) if backup else 0)
+        peers = self.primary.peers + (backup.peers if backup else [])
+        return sum(1 for p in peers if not p.down)
 
 
 @dataclass

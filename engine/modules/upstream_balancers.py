@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..http.phases import HttpModule
 from .upstream import ALL_PARAMS, Peer, PeerList, UpstreamGroup
 
 if TYPE_CHECKING:
     from ..http.engine import HttpEngine
+    from ..http.request import Request
 
 #: ip_hash gives up hashing after this many unusable picks and uses round robin.
 _IP_HASH_MAX_TRIES = 20
@@ -43,11 +44,16 @@ class PeerSelection:
 
     ``get()`` returns the next peer or None (nginx's NGX_BUSY); ``free()`` reports how the
     attempt went. ``reason`` says why the last peer was chosen, for the trace.
+    ``request`` is the request being proxied (a ``hash`` key is evaluated for it) and
+    ``data`` a balancer's own per-request state (nginx's peer data extending ``rrp``).
     """
 
     def __init__(self, group: UpstreamGroup, client_addr: str,
-                 chooser: Callable[[PeerSelection], Peer | None] | None = None) -> None:
+                 chooser: Callable[[PeerSelection], Peer | None] | None = None,
+                 request: Request | None = None) -> None:
         self.group = group
+        self.request = request
+        self.data: Any = None
         self.peers: PeerList = group.primary
         self.tried: set[int] = set()
         self.current: Peer | None = None

@@ -106,6 +106,13 @@ class HttpConnection(asyncio.Protocol):
         self.head_began_at = 0
         self._h: list[tuple[bytes, bytes]] = []
         self._url = b""
+        #: stub_status's counters (engine.services["connection_stats"]), when loaded.
+        self.stats: Any = None
+
+    @property
+    def reading_head(self) -> bool:
+        """A request head has begun and is not complete (stub_status's "Reading")."""
+        return self.head_started and self.state == _READ and not self.busy and not self.queue
 
     # -- asyncio callbacks -------------------------------------------------------------
 
@@ -117,6 +124,9 @@ class HttpConnection(asyncio.Protocol):
         self.settings = self.endpoint.settings_for(self.engine, self.local[0])
         self.number = self.endpoint.server.next_connection()
         self.accepted = time.time()
+        self.stats = self.engine.http.services.get("connection_stats")
+        if self.stats is not None:
+            self.stats.connection_opened()
         self.endpoint.server.connections.add(self)
         self._arm(self.settings.header_timeout, self._on_wait_timeout)
 
@@ -139,6 +149,8 @@ class HttpConnection(asyncio.Protocol):
         self.state = _CLOSED
         self._drop_timer()
         self.endpoint.server.connections.discard(self)
+        if self.stats is not None:
+            self.stats.connection_closed()
         if self.write_ok is not None and not self.write_ok.done():
             self.write_ok.set_result(None)
         if previous == _LINGER:

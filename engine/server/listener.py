@@ -111,6 +111,7 @@ class Server:
         """Bind every listen of ``engine`` and start answering; BindError leaves nothing bound."""
         await engine.start()
         self.engine = engine
+        self._share_stats(engine, None)
         try:
             await self._bind(self._wanted(engine))
         except BindError:
@@ -136,6 +137,7 @@ class Server:
         self._close_endpoints([k for k in self.endpoints if k not in wanted])
         if old is not None:  # the counter lives on across reloads, as nginx's in shared memory
             engine.http.connections = max(engine.http.connections, old.http.connections)
+        self._share_stats(engine, old)
         self.engine = engine
         if old is not None and old is not engine:
             for conn in list(self.connections):
@@ -176,6 +178,18 @@ class Server:
                 pass
 
     # -- internals ---------------------------------------------------------------------
+
+    def _share_stats(self, engine: Engine, old: Engine | None) -> None:
+        """stub_status's counters: one set for the server, kept across reloads (nginx
+        keeps them in shared memory); "Reading" comes from the connections."""
+        services = engine.http.services
+        stats = services.get("connection_stats")
+        if stats is None:
+            return
+        if old is not None and old is not engine:
+            stats = services["connection_stats"] = old.http.services.get(
+                "connection_stats", stats)
+        stats.reading_now = lambda: sum(1 for c in self.connections if c.reading_head)
 
     def _wanted(self, engine: Engine) -> dict[tuple[str, int], int]:
         """Configured (addr, port) → real port; a ``*:port`` covers that port's addresses."""

@@ -212,7 +212,7 @@ real_ip_recursive       hsl    F
 """
 
 MODULES["ngx_http_stub_status_module"] = """
-stub_status             sl     01    N
+stub_status             sl     01    m N
 """
 
 # Dynamic in Debian (libnginx-mod-mail / -stream), not installed here: the blocks
