@@ -52,6 +52,8 @@ log                level, message, kept                    (an error-log line in
 api_refused        phase, message                          (an ngx API called in a phase
                    where ngx_lua disables it: "API disabled in the context of ...")
 eof                note                                    (ngx.eof: the client is done)
+socket             op ("connect", "send", "receive", "close", "setkeepalive", "udp ..."),
+                   peer, bytes, result                     (a Lua cosocket call)
 timer              op: "scheduled" (timer, delay, every, where), "fired" (premature,
                    late_ms), "done"/"error" (message, duration_ms); appended to the
                    trace of the request that created the timer, as they happen

@@ -16,6 +16,7 @@ from ..conf.errors import ConfigError
 from ..http.phases import DECLINED, DONE, ERROR, OK, HttpModule, Phase
 from .handlers import LuaHandler, compile_handler, directive_base
 from .service import LuaService
+from .socket_tcp import check_directives as check_socket_directives
 from .thread import Outcome
 
 if TYPE_CHECKING:
@@ -46,6 +47,9 @@ class LuaModule(HttpModule):
         "lua_package_path", "lua_shared_dict", "rewrite_by_lua", "rewrite_by_lua_block",
         "rewrite_by_lua_file", "set_by_lua", "set_by_lua_block", "set_by_lua_file",
         "lua_transform_underscores_in_response_headers", "lua_use_default_type",
+        "lua_socket_connect_timeout", "lua_socket_send_timeout", "lua_socket_read_timeout",
+        "lua_socket_keepalive_timeout", "lua_socket_pool_size", "lua_socket_log_errors",
+        "lua_socket_buffer_size", "lua_socket_send_lowat",
     })
 
     def init(self, engine: HttpEngine) -> None:
@@ -77,6 +81,7 @@ class LuaModule(HttpModule):
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         self.service.configure(cfg)
+        check_socket_directives(cfg.blocks)
         for block in cfg.blocks:
             handlers: dict[str, LuaHandler] = {}
             for d in block.items:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import lupa.luajit21 as luajit
 
-from . import cjson, regex, semaphore, shdict, string
+from . import cjson, regex, semaphore, shdict, socket_tcp, string
 from . import time as ngx_time
 from ._loader import load_chunk
 from .bridge import Bridge
@@ -86,6 +86,7 @@ class LuaWorker:
             b"nginx_configure": lambda: b"--prefix=/usr/share/nginx (ngx-explore model)",
         })
         load_chunk(lua, "core")(self.ngx, self.rt, py, consts, config)
+        self.sockets = socket_tcp.install(lua, self.ngx, self.rt, self)
         g[b"print"] = self.rt[b"print"]
         load_chunk(lua, "resty")(self.ngx, self.rt)
         self.semaphores = semaphore.Semaphores()

@@ -152,6 +152,8 @@ class LuaService:
     async def stop(self, graceful: bool) -> None:
         self.exiting = True
         await self.timers.shutdown()
+        for w in self.workers:
+            w.sockets.shutdown()
 
     # -- per request ---------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .socket_tcp_io import carry_out as socket_op
+
 if TYPE_CHECKING:
     from .module import LuaService
     from .runtime import LuaRequest
@@ -145,6 +147,8 @@ class Driver:
             return (await service.spawn_thread(lr, args[0], args[1]),), None
         if op == "wait":
             return await service.wait_threads(lr, args[0]), None
+        if op == "socket":
+            return await socket_op(lr, args), None
         if op == "sema_wait":
             return await lr.worker.semaphores.wait(int(args[0]), float(args[1])), None
         # a bare coroutine.yield() in the entry thread: give the loop a turn, go on

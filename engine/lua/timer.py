@@ -130,6 +130,7 @@ class Timers:
                                 duration_ms=(time.perf_counter() - t0) * 1000)
         finally:
             self.running -= 1
+            worker.sockets.release(fake)
         if timer.every and not premature and not service.exiting:
             self._arm(timer)
 
