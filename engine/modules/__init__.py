@@ -24,6 +24,7 @@ BUILTIN_MODULES = [
     "engine.modules.referer:RefererModule",
     "engine.modules.rewrite:RewriteModule",
     "engine.modules.proxy:ProxyModule",
+    "engine.modules.proxy_cache:ProxyCacheModule",
     "engine.modules.empty_gif:EmptyGifModule",
     "engine.modules.secure_link:SecureLinkModule",
     "engine.modules.upstream_hash:UpstreamHashModule",

@@ -157,8 +157,23 @@ class ProxyModule(HttpModule):
             return found
         group, ctx, ssl = found
         r.ctx["proxy"] = ctx
-        ureq = self._create_request(r, conf, ctx, ssl)
-        return await self._run(r, conf, group, ctx, ureq)
+        cache = self._cache(r, conf, ctx)
+        try:
+            if cache is not None and (rc := await cache.open(r)) is not None:
+                return rc
+            ureq = self._create_request(r, conf, ctx, ssl)
+            return await self._run(r, conf, group, ctx, ureq)
+        finally:
+            if cache is not None:
+                cache.finish()
+
+    def _cache(self, r: Request, conf: ProxyConf, ctx: ProxyCtx) -> Any:
+        """The proxy_cache module's CacheRun for this request (see proxy_cache.py), or None."""
+        begin = r.engine.services.get("proxy_cache")
+        if begin is None:
+            return None
+        return begin(r, ctx.schema + ctx.host_header + self._uri(r, conf, ctx),
+                     lambda headers: self._copy_headers(r, conf, headers))
 
     async def _target(self, r: Request, conf: ProxyConf
                       ) -> int | tuple[UpstreamGroup, ProxyCtx, bool]:
@@ -214,7 +229,10 @@ class ProxyModule(HttpModule):
     def _create_request(self, r: Request, conf: ProxyConf, ctx: ProxyCtx,
                         ssl: bool) -> UpstreamRequest:
         """ngx_http_proxy_create_request."""
+        cache = r.ctx.get("proxy_cache")
         method = conf.method.evaluate(r) if conf.method is not None else r.method
+        if cache is not None and cache.method:
+            method = cache.method  # proxy_cache_convert_head
         body: bytes | None = None
         if conf.set_body is not None:
             body = conf.set_body.evaluate(r).encode("utf-8", "surrogateescape")
@@ -228,13 +246,15 @@ class ProxyModule(HttpModule):
             if conf.pass_request_body and r.body:
                 body = r.body
         headers: list[tuple[str, str]] = []
-        for name, cv in conf.headers:
+        pairs, names = (cache.request_headers() if cache is not None else None) or \
+            (conf.headers, conf.header_names)
+        for name, cv in pairs:
             value = cv.evaluate(r)
             if value:
                 headers.append((name, value))
         if conf.pass_request_headers:
             for name, value in r.headers_in:
-                if name.lower() not in conf.header_names:
+                if name.lower() not in names:
                     headers.append((name, value))
         return UpstreamRequest(method, self._uri(r, conf, ctx), conf.http_version, headers,
                                body, ssl)
@@ -283,7 +303,7 @@ class ProxyModule(HttpModule):
                             reason="no live upstreams: every peer is down, busy, already "
                                    "tried or failed within fail_timeout")
                 r.log("error", "no live upstreams while connecting to upstream")
-                return 502
+                return await self._stale(r, "noliv", 502)
             state.peer = peer.name
             sep = ":" if peer.unix else ""
             r.upstream_name = f"{ctx.schema}{peer.name}{sep}{ureq.target}"  # type: ignore[attr-defined]
@@ -318,7 +338,7 @@ class ProxyModule(HttpModule):
                                 else 502, f.request_sent, started, f.action)
                 if rc is None:
                     continue
-                return rc
+                return await self._stale(r, f.kind, rc)
             state.status = resp.status
             state.connect_time = 0.0
             state.header_time = time.monotonic() - t0
@@ -337,7 +357,22 @@ class ProxyModule(HttpModule):
                 self._next(r, conf, sel, state, ft, resp.status, True, started,
                            "reading response header from upstream")
                 continue
+            cache = r.ctx.get("proxy_cache")
+            if cache is not None and ((ft is not None and cache.use_stale(ft))
+                                      or cache.revalidates(resp.status)):
+                await resp.close()
+                self._done(r, sel, state, t0, resp)
+                if resp.status == 304:
+                    return await cache.revalidated(r, resp.headers)
+                return await self._stale(r, ft or "", resp.status)
             return await self._respond(r, conf, sel, state, resp, t0)
+
+    async def _stale(self, r: Request, ft: str, status: int) -> int:
+        """proxy_cache_use_stale: an expired cached response instead of the failure."""
+        cache = r.ctx.get("proxy_cache")
+        if cache is not None and cache.use_stale(ft):
+            return await cache.send(r, cache.entry, "STALE", f"proxy_cache_use_stale {ft}")
+        return status
 
     def _may_retry(self, r: Request, conf: ProxyConf, ft: str, request_sent: bool,
                    started: float) -> bool:
@@ -392,7 +427,11 @@ class ProxyModule(HttpModule):
             if r.method != "HEAD":
                 r.method = "GET"
             return await r.engine.internal_redirect(r, path, args, "x_accel_redirect")
-        self._copy_headers(r, conf, resp)
+        cache = r.ctx.get("proxy_cache")
+        if cache is not None:
+            cache.response(r, status, resp.headers)  # copies the headers too
+        else:
+            self._copy_headers(r, conf, resp.headers)
         r.out.status = status
         r.out.status_line = resp.status_line
         r.trace.add("upstream_response", peer=state.peer, status=status,
@@ -400,7 +439,9 @@ class ProxyModule(HttpModule):
         await r.engine.send_header(r)
         expected = r.out.content_length
         received = 0
-        no_body = r.method == "HEAD" or status in (204, 304) or status < 200
+        # a HEAD converted to GET for the cache reads the body into the cache only
+        storing = cache is not None and cache.new is not None
+        no_body = (r.method == "HEAD" and not storing) or status in (204, 304) or status < 200
         while not no_body:
             try:
                 chunk = await resp.read(conf.read_timeout)
@@ -410,13 +451,18 @@ class ProxyModule(HttpModule):
             if not chunk:
                 break
             received += len(chunk)
-            await r.engine.output(r, chunk, False)
+            if storing:
+                cache.feed(chunk)
+            if r.method != "HEAD":
+                await r.engine.output(r, chunk, False)
         if not no_body and expected is not None and received < expected:
             r.log("error", f"upstream prematurely closed connection while {READING_BODY}")
             return await self._broken(r, sel, state, t0, resp)
         state.response_length = received
         state.bytes_received += received
         state.bytes_sent = resp.extra.get("bytes_sent", 0)
+        if storing:
+            cache.store(resp.status_line)
         await resp.close()
         self._done(r, sel, state, t0, resp)
         await self._nest(r, resp)
@@ -453,10 +499,10 @@ class ProxyModule(HttpModule):
         r.trace.nest("upstream_trace", exchange.trace, server=exchange.server,
                      location=exchange.location, status=exchange.response.status)
 
-    def _copy_headers(self, r: Request, conf: ProxyConf, resp: UpstreamResponse) -> None:
+    def _copy_headers(self, r: Request, conf: ProxyConf, headers: list[tuple[str, str]]) -> None:
         """ngx_http_upstream_process_headers, for what the proxy module passes on."""
         out = r.out
-        for name, value in resp.headers:
+        for name, value in headers:
             low = name.lower()
             if low in conf.hide or low in _IGNORED:
                 continue

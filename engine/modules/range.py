@@ -122,6 +122,7 @@ class RangeModule(HttpModule):
             # the response becomes nginx's 416 page, the header list kept
             body = error_page_body(416, r.loc.value("server_tokens", "on") or "on") or b""
             out.status = 416
+            out.status_line = None
             out.content_type = "text/html"
             out.content_length = len(body)
             out.last_modified = None
@@ -130,6 +131,7 @@ class RangeModule(HttpModule):
             r.ctx[_KEY] = ("replace", body)
             return
         out.status = 206
+        out.status_line = None  # a proxied "200 OK" line goes too
         if len(ranges) == 1:
             start, end = ranges[0]
             out.headers.add("Content-Range", f"bytes {start}-{end - 1}/{size}")

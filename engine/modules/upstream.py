@@ -308,7 +308,8 @@ class UpstreamModule(HttpModule):
         add("upstream_bytes_sent", lambda r: _states_var(r, lambda s: str(s.bytes_sent)))
         add("upstream_bytes_received", lambda r: _states_var(
             r, lambda s: str(s.bytes_received)))
-        add("upstream_cache_status", lambda r: None)  # proxy_cache is not modelled
+        # set by the proxy_cache module: MISS, HIT, EXPIRED, BYPASS, STALE, UPDATING...
+        add("upstream_cache_status", lambda r: r.ctx.get("keep:upstream_cache_status"))
         engine.variables.add_prefix("upstream_trailer_", lambda r, name: None)
         engine.variables.add_prefix("upstream_http_", _upstream_header)
         engine.variables.add_prefix("upstream_cookie_", _upstream_cookie)
