@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine import Engine, HttpRequest
+from engine.conf.errors import ConfigError
 from tests.oracle import RealNginx
 
 #: Headers whose values differ by nature between two servers (time, connection ids).
@@ -96,6 +97,16 @@ def dechunk(data: bytes) -> bytes:
         out += data[:size]
         data = data[size + 2:]
     return bytes(out)
+
+
+def engine_load_error(prefix: Path) -> str | None:
+    """Our side of ``nginx -t``: ``str()`` of the ConfigError loading the prefix's
+    ``conf/nginx.conf`` gives (``[emerg] message in file:line``), None when it loads."""
+    try:
+        Engine.load(str(prefix / "conf" / "nginx.conf"), prefix=str(prefix) + "/")
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 class Pair:

@@ -9,6 +9,7 @@ messages carry the same line numbers on both sides.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -77,6 +78,16 @@ def write_prefix(prefix: Path, conf: str, files: dict[str, str | bytes] | None =
     conf_path = prefix / "conf" / "nginx.conf"
     conf_path.write_text(conf)
     return conf_path
+
+
+_EMERG = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[emerg\] \d+#\d+: (.*)$", re.M)
+
+
+def first_emerg(output: str) -> str | None:
+    """The first ``[emerg]`` of ``nginx -t``'s output as ``[emerg] message in file:line``,
+    which is what ``str()`` of our ConfigError gives; None when there is none."""
+    m = _EMERG.search(output)
+    return f"[emerg] {m.group(1)}" if m else None
 
 
 def nginx_test(prefix: Path, conf_rel: str = "conf/nginx.conf") -> TestResult:

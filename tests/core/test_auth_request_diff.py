@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import ConfigError, Engine, HttpRequest
+from engine import Engine, HttpRequest
 from tests.core.conftest import with_mime_types
-from tests.differential import Pair, Req
-from tests.oracle import nginx_test, requires_nginx, write_prefix
+from tests.differential import Pair, Req, engine_load_error
+from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
 
 CONF = r"""
 error_log logs/error.log info;
@@ -298,22 +298,10 @@ CONFIG_CASES = [
 ]
 
 
-def _first_emerg(output: str) -> str | None:
-    for line in output.splitlines():
-        m = re.match(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[emerg\]) \d+#\d+: (.*)$", line)
-        if m:
-            return f"{m.group(1)} {m.group(2)}"
-    return None
-
-
 @requires_nginx
 @pytest.mark.parametrize("loc", [c[1] for c in CONFIG_CASES], ids=[c[0] for c in CONFIG_CASES])
 def test_same_config_error_as_nginx(tmp_path: Path, loc: str) -> None:
     write_prefix(tmp_path, "events {}\nhttp {\n    server {\n        listen 127.0.0.1:8999;\n"
                  f"        {loc}\n    }}\n}}\n")
-    try:
-        Engine.load(str(tmp_path / "conf/nginx.conf"), prefix=str(tmp_path) + "/")
-        ours = None
-    except ConfigError as exc:
-        ours = str(exc)
-    assert ours == _first_emerg(nginx_test(tmp_path).output)
+    ours = engine_load_error(tmp_path)
+    assert ours == first_emerg(nginx_test(tmp_path).output)

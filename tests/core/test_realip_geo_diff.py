@@ -21,7 +21,7 @@ import pytest
 
 from engine import ConfigError, Engine, HttpRequest
 from tests.differential import Req
-from tests.oracle import nginx_test, requires_nginx, write_prefix
+from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
 
 CONF = r"""
 error_log logs/error.log info;
@@ -351,14 +351,6 @@ BAD = [
 ]
 
 
-def _first_emerg(output: str) -> str | None:
-    for line in output.splitlines():
-        m = re.match(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[emerg\]) \d+#\d+: (.*)$", line)
-        if m:
-            return f"{m.group(1)} {m.group(2)}"
-    return None
-
-
 def _load(prefix: Path) -> Engine:
     return Engine.load(str(prefix / "conf/nginx.conf"), prefix=str(prefix) + "/")
 
@@ -372,7 +364,7 @@ def test_same_config_error_as_nginx(tmp_path: Path, body: str) -> None:
         ours = None
     except ConfigError as exc:
         ours = str(exc)
-    assert ours == _first_emerg(nginx_test(tmp_path).output)
+    assert ours == first_emerg(nginx_test(tmp_path).output)
 
 
 WARNED = [

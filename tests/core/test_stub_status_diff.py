@@ -19,10 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import Engine
-from engine.conf import ConfigError
-from tests.differential import Pair, Req
-from tests.oracle import RealNginx, nginx_test, requires_nginx, write_prefix
+from tests.differential import Pair, Req, engine_load_error
+from tests.oracle import RealNginx, first_emerg, nginx_test, requires_nginx, write_prefix
 from tests.server.harness import Served, read_all
 
 CONF = r"""
@@ -188,21 +186,9 @@ CONF_CASES = [
 ]
 
 
-def _nginx_error(output: str) -> str | None:
-    for line in output.splitlines():
-        m = re.match(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[emerg\]) \d+#\d+: (.*)$", line)
-        if m:
-            return f"{m.group(1)} {m.group(2)}"
-    return None
-
-
 @requires_nginx
 @pytest.mark.parametrize("conf", [c[1] for c in CONF_CASES], ids=[c[0] for c in CONF_CASES])
 def test_config_errors_as_nginx(tmp_path: Path, conf: str) -> None:
     write_prefix(tmp_path, conf)
-    try:
-        Engine.load(str(tmp_path / "conf" / "nginx.conf"), prefix=str(tmp_path) + "/")
-        ours = None
-    except ConfigError as e:
-        ours = str(e)
-    assert ours == _nginx_error(nginx_test(tmp_path).output)
+    ours = engine_load_error(tmp_path)
+    assert ours == first_emerg(nginx_test(tmp_path).output)

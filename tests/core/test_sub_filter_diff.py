@@ -21,8 +21,8 @@ import pytest
 
 from engine import Engine
 from engine.conf import ConfigError
-from tests.differential import Reply, Req
-from tests.oracle import nginx_test, requires_nginx, write_prefix
+from tests.differential import Reply, Req, engine_load_error
+from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
 
 BIG = "".join(f"line {i:05d}: Hello, world! hello again.\n" for i in range(3000))
 
@@ -252,31 +252,20 @@ ERROR_CASES = [
 ]
 
 
-def _first_error(output: str) -> str | None:
-    for line in output.splitlines():
-        if "[emerg]" in line:
-            return "[emerg] " + line.split("[emerg]", 1)[1].split(": ", 1)[1]
-    return None
-
-
 @requires_nginx
 @pytest.mark.parametrize("body", [c[1] for c in ERROR_CASES], ids=[c[0] for c in ERROR_CASES])
 def test_config_errors(tmp_path: Path, body: str) -> None:
     conf = "events {}\nhttp {\n server {\n  location / {\n" + body + "\n  }\n }\n}\n"
     write_prefix(tmp_path, conf)
-    real = _first_error(nginx_test(tmp_path).output)
-    try:
-        Engine.load(str(tmp_path / "conf" / "nginx.conf"), prefix=str(tmp_path) + "/")
-        ours = None
-    except ConfigError as err:
-        ours = str(err)
+    real = first_emerg(nginx_test(tmp_path).output)
+    ours = engine_load_error(tmp_path)
     assert ours == real
 
 
 @requires_nginx
 def test_empty_gif_not_allowed_in_server(tmp_path: Path) -> None:
     write_prefix(tmp_path, "events {}\nhttp {\n server {\n  empty_gif;\n }\n}\n")
-    real = _first_error(nginx_test(tmp_path).output)
+    real = first_emerg(nginx_test(tmp_path).output)
     assert real is not None
     with pytest.raises(ConfigError) as err:
         Engine.load(str(tmp_path / "conf" / "nginx.conf"), prefix=str(tmp_path) + "/")

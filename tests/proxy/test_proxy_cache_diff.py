@@ -14,15 +14,13 @@ Expiry without sleeping: ``X-Accel-Expires: @1`` stores an entry that expired in
 from __future__ import annotations
 
 import glob
-import re
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from engine import ConfigError, Engine
-from tests.differential import Req
-from tests.oracle import nginx_test, requires_nginx, write_prefix
+from tests.differential import Req, engine_load_error
+from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
 from tests.proxy.harness import ProxyPair
 
 BACKEND = r"""content_by_lua_block {
@@ -331,21 +329,9 @@ CONFIG_CASES[2] = ("zone declared after its use", CONFIG_CASES[2][1].replace(
     "\n}\n}\n", "\n}\n" + P + "\n}\n"))
 
 
-def _first_error(output: str) -> str | None:
-    for line in output.splitlines():
-        m = re.match(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: (.*)$", line)
-        if m and m.group(1) == "[emerg]":
-            return f"{m.group(1)} {m.group(2)}"
-    return None
-
-
 @requires_nginx
 @pytest.mark.parametrize("text", [c[1] for c in CONFIG_CASES], ids=[c[0] for c in CONFIG_CASES])
 def test_config_error_same_as_nginx(tmp_path: Path, text: str) -> None:
     write_prefix(tmp_path, text)
-    try:
-        Engine.load(str(tmp_path / "conf/nginx.conf"), prefix=str(tmp_path) + "/")
-        ours = None
-    except ConfigError as exc:
-        ours = str(exc)
-    assert ours == _first_error(nginx_test(tmp_path).output)
+    ours = engine_load_error(tmp_path)
+    assert ours == first_emerg(nginx_test(tmp_path).output)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from engine import ConfigError, Engine
-from tests.oracle import nginx_test, requires_nginx, write_prefix
+from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
 
 
 def conf(location: str, upstream: str = "") -> str:
@@ -60,14 +59,6 @@ CASES = [
 ]
 
 
-def _first_error(output: str) -> str | None:
-    for line in output.splitlines():
-        m = re.match(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d (\[\w+\]) \d+#\d+: (.*)$", line)
-        if m and m.group(1) == "[emerg]":
-            return f"{m.group(1)} {m.group(2)}"
-    return None
-
-
 def _ours(prefix: Path) -> str | None:
     try:
         Engine.load(str(prefix / "conf/nginx.conf"), prefix=str(prefix) + "/")
@@ -80,7 +71,7 @@ def _ours(prefix: Path) -> str | None:
 @pytest.mark.parametrize("text", [c[1] for c in CASES], ids=[c[0] for c in CASES])
 def test_same_error_as_nginx(tmp_path: Path, text: str) -> None:
     write_prefix(tmp_path, text)
-    assert _ours(tmp_path) == _first_error(nginx_test(tmp_path).output)
+    assert _ours(tmp_path) == first_emerg(nginx_test(tmp_path).output)
 
 
 def test_bad_config_is_never_a_traceback(tmp_path: Path) -> None:
