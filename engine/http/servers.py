@@ -10,6 +10,7 @@ they appear; when nothing matches, the address's default server answers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..conf.ast import Directive
@@ -205,6 +206,7 @@ def find_server(entry: AddressServers, host: str | None, explain: bool = True
     return entry.default, f'no name matched "{host}": default server of {entry.listen}', []
 
 
+@lru_cache(maxsize=1024)
 def valid_host(host: str) -> str | None:
     """ngx_http_validate_host: the name without its port and one trailing dot, lowercased;
     None (a 400) for two dots in a row, "/", a control byte, space or DEL anywhere, or

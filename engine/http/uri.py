@@ -9,6 +9,7 @@ raw: ``$args`` is never decoded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 _HEX = "0123456789abcdefABCDEF"
 
@@ -79,7 +80,9 @@ def normalize_path(path: str, merge_slashes: bool = True) -> str:
     return "/" + "/".join(out)
 
 
+@lru_cache(maxsize=4096)
 def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
+    """The request target split and normalised (cached: clients repeat their URIs)."""
     host = None
     unparsed = target
     if not target.startswith("/"):
