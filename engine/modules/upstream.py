@@ -333,8 +333,8 @@ class UpstreamModule(HttpModule):
         for item in items:
             if item.name in balancers:
                 if balancer != "round_robin" or keepalive:
-                    engine.log_global("warn", f"load balancing method redefined in "
-                                              f"{item.file}:{line_of(item)}")
+                    engine.services.setdefault("config_warnings", []).append(
+                        ("load balancing method redefined", item.file, line_of(item)))
                 balancer = item.name
                 allowed = balancers[item.name][1]
             elif item.name == "keepalive":

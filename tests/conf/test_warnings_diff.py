@@ -31,6 +31,9 @@ CASES = [
      H % "\n".join(f"server {{ listen {listen}; server_name {names}; }}" for listen, names in (
          ("9997", "a a .c www.* *.d"), ("9997", "a A c .c www.* *.d"), ("9997", "a ~^a$"),
          ("127.0.0.1:9997", "a"), ("9996", '""'), ("9996", '""')))),
+    ("load balancing method redefined",
+     H % "upstream u { least_conn; ip_hash; server 127.0.0.1:1; }\n"
+         "upstream v { server 127.0.0.1:2; keepalive 2; hash $uri; }"),
     ("no warning", H % S % " location / { return 200; }"),
 ]
 
