@@ -55,6 +55,12 @@ def _servers() -> tuple[str, dict, list[Req]]:
     return m.CONF, dict(m.FILES), [req for _, req in m.CASES]
 
 
+def _module(module: str) -> tuple[str, dict, list[Req]]:
+    """A differential module of (name, Req) CASES, its CONF and FILES."""
+    m = importlib.import_module(module)
+    return m.CONF, with_mime_types(getattr(m, "FILES", {})), [req for _, req in m.CASES]
+
+
 def _lua(module: str) -> tuple[str, dict, list[Req]]:
     m = importlib.import_module(module)
     from tests.lua.cases import request_for
@@ -77,6 +83,15 @@ AREAS = {
     "lua-edge": lambda: _lua("tests.lua.test_lua_edge_diff"),
     "lua-http10": lambda: _lua("tests.lua.test_lua_http10_diff"),
     "lua-special": lambda: _lua("tests.lua.test_lua_special_diff"),
+    "lua-fourth": lambda: _lua("tests.lua.test_lua_fourth_diff"),
+    "lua-coroutine": lambda: _lua("tests.lua.test_lua_coroutine_diff"),
+    "rewrite-script": lambda: _module("tests.core.test_rewrite_script_diff"),
+    "user-agent": lambda: _module("tests.core.test_user_agent_diff"),
+    "audit": lambda: _module("tests.core.test_audit_diff"),
+    "auth-basic": lambda: _module("tests.core.test_auth_basic_diff"),
+    "gzip": lambda: _module("tests.core.test_gzip_diff"),
+    "sub-filter": lambda: _module("tests.core.test_sub_filter_diff"),
+    "realip-geo": lambda: _module("tests.core.test_realip_geo_diff"),
 }
 
 def _params() -> list:
