@@ -48,6 +48,19 @@ async def _placeholder(r: Request) -> int:  # the core's checkers do the work
     return DECLINED
 
 
+def _builtin_set(r: Request, present: frozenset[str] | set[str], name: str) -> bool:
+    """Whether ``headers_out.server``/``.date`` is set, so nginx writes no default line:
+    by Lua (a value, or nil: no line at all) or by a proxied response's copied header.
+    An ``add_header`` of that name is just another line: it does not count."""
+    ctx = r.ctx
+    if ctx.get("keep:cleared_" + name):
+        return True
+    if name not in present:
+        return False
+    added = ctx.get("keep:add_header_" + name, 0)
+    return not added or sum(1 for k, _ in r.out.headers.items if k.lower() == name) > added
+
+
 class CoreModule(HttpModule):
     name = "ngx_http_core_module"
     #: The directives whose behaviour this module models (the rest are only checked).
@@ -149,9 +162,9 @@ class CoreModule(HttpModule):
         # the names the header list already has (most responses: none)
         present = {k.lower() for k, _ in items} if items else _NONE
         headers: list[tuple[str, str]] = []
-        if "server" not in present:
+        if not _builtin_set(r, present, "server"):
             headers.append(("Server", core["server_header"]))
-        if "date" not in present:
+        if not _builtin_set(r, present, "date"):
             headers.append(("Date", http_date(time.time())))
         if out.content_type:
             headers.append(("Content-Type", out.content_type))

@@ -56,7 +56,7 @@ def _cookie(r: Request, name: str) -> str | None:
     for header in r.headers_in.get_all("cookie"):
         for part in header.split(";"):
             key, eq, value = part.strip().partition("=")
-            if eq and key == name:
+            if eq and key.lower() == name:  # nginx compares cookie names caselessly
                 return value
     return None
 

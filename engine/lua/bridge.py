@@ -115,6 +115,12 @@ class Bridge:
             flat += [b"content-length", _b(str(out.content_length))]
         if out.location and "location" not in listed:
             flat += [b"location", _b(out.location)]
+        # ngx_lua adds the connection's fate, and chunked once the header filter chose it
+        conn = b"upgrade" if out.status == 101 else \
+            b"keep-alive" if getattr(r, "keepalive", False) else b"close"
+        flat += [b"connection", conn]
+        if r.header_sent and r.chunked:
+            flat += [b"transfer-encoding", b"chunked"]
         for k, v in out.headers.items:
             flat += [_b(k), _b(v)]
         return self.worker.lua.table_from(flat)
@@ -129,6 +135,8 @@ class Bridge:
         if isinstance(value, bytes) or value is None:
             text = _s(value) if value is not None else None
             r.ctx["keep:lua_headers_set"] = True
+            if key in ("server", "date"):  # nil: nginx writes no line at all
+                r.ctx["keep:cleared_" + key] = text is None
             if key == "content-type":
                 out.content_type = text
                 r.ctx["keep:lua_mime_set"] = True  # even to nil: no default type then
@@ -180,7 +188,16 @@ class Bridge:
         if not var.changeable:
             return f'variable "{key}" not changeable'.encode()
         old = table.get(r, key)
-        new = _s(value) if value is not None else ""
+        if value is None:  # nil: the variable is "not found" from now on
+            if var.stored:
+                r.variables[key] = None  # type: ignore[assignment]
+            else:
+                table.set(r, key, "")
+                if key == "args":
+                    r.has_args = False
+            r.trace.add("var", name=f"${key}", old=old, new="")
+            return None
+        new = _s(value)
         table.set(r, key, new)
         r.trace.add("var", name=f"${key}", old=old, new=new)
         return None
@@ -188,7 +205,7 @@ class Bridge:
     def py_capture_get(self, index: int) -> bytes | None:
         r = self.r
         caps = r.captures if r is not None else None
-        if caps is None or index >= len(caps):
+        if caps is None or not 0 <= index < len(caps):
             return None
         return _b(caps[index])
 
@@ -224,7 +241,7 @@ class Bridge:
     def py_raw_header(self, no_request_line: bool) -> bytes:
         m = self.r.main
         lines = [] if no_request_line else [m.request_line]
-        lines += [f"{k}: {v}" for k, v in m.headers_in]
+        lines += [f"{k}: {v}" for k, v in m.ctx.get("keep:lua_raw_header", m.headers_in)]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
 
     def py_set_args(self, args: bytes) -> None:
@@ -247,6 +264,7 @@ class Bridge:
 
     def py_set_req_header(self, name: bytes, value: Any) -> None:
         r = self.r
+        _keep_raw_header(r)
         header = _s(name).replace("_", "-")
         if header.lower() == "host" and isinstance(value, bytes):
             # ngx_lua's Host handler also changes the server name $host reports
@@ -278,10 +296,11 @@ class Bridge:
     def py_discard_body(self) -> None:
         r = self.r
         r.body_read = True
-        r.body = b""
+        r.body = None  # nginx keeps no body buffers: $request_body is not found
 
     def py_set_body(self, data: bytes) -> None:
         r = self.r
+        _keep_raw_header(r)
         r.body = data
         r.body_read = True
         r.headers_in.set("Content-Length", str(len(data)))
@@ -324,6 +343,14 @@ class Bridge:
 
     def py_worker_exiting(self) -> bool:
         return self.worker.service.exiting
+
+
+def _keep_raw_header(r: Request) -> None:
+    """ngx.req.raw_header reads the header as received (nginx's buffer), whatever Lua
+    changed in the request's header list since: keep a copy before the first change."""
+    m = r.main
+    if "keep:lua_raw_header" not in m.ctx:
+        m.ctx["keep:lua_raw_header"] = list(m.headers_in)
 
 
 def _response_header_name(r: Request, name: bytes) -> str:

@@ -80,6 +80,52 @@ return function(ngx, rt, py, consts, config)
         py.log(6, "[lua] " .. where(3) .. " " .. msg)
     end
 
+    -- ngx.arg: an empty table whose metamethods read (and, in body_filter_by_lua*,
+    -- write) the handler's arguments in state.arg, as resty.core's param.lua and
+    -- ngx_lua's C setter do: an empty set_by_lua argument reads nil, the body filter's
+    -- index 1 is the chunk and 2 the eof flag, any other index nil (and an error to set)
+    local arg_state = setmetatable({}, { __mode = "k" })  -- proxy -> its request state
+    local arg_mt = {
+        __index = function(t, i)
+            local state = arg_state[t]
+            local v = state.arg[i]
+            if state.context == rt.CTX.set then
+                return v ~= "" and v or nil
+            end
+            if i == 1 then return v or "" end
+            if i == 2 then return v and true or false end
+            return nil
+        end,
+        __newindex = function(t, i, v)
+            local state = arg_state[t]
+            if state.context ~= rt.CTX.body_filter then return end
+            if i == 2 then
+                state.arg[2] = v and true or false
+            elseif i ~= 1 then
+                error("bad index: " .. tostring(i), 2)
+            else
+                local tv = type(v)
+                if tv == "number" then
+                    v = tostring(v)
+                elseif tv == "nil" then
+                    v = ""
+                elseif tv ~= "string" and tv ~= "table" then
+                    error("bad chunk data type: " .. tv, 2)
+                end
+                state.arg[1] = v
+            end
+        end,
+    }
+    function rt.arg_proxy(state)
+        local proxy = state.arg_proxy
+        if proxy == nil then
+            proxy = setmetatable({}, arg_mt)
+            arg_state[proxy] = state
+            state.arg_proxy = proxy
+        end
+        return proxy
+    end
+
     -- the dynamic fields of ngx
     local getters = {
         ctx = function() return rt.ctx(check(ANY)) end,
@@ -87,7 +133,7 @@ return function(ngx, rt, py, consts, config)
         headers_sent = function() return ngx.headers_sent_get() end,
         arg = function()
             local state = check(ctxset("set", "body_filter"))
-            return state.arg
+            return rt.arg_proxy(state)
         end,
         is_subrequest = function() return py.is_subrequest() end,
     }
@@ -152,14 +198,26 @@ return function(ngx, rt, py, consts, config)
                 error("bad argument #2 to 'capture' (lua table expected, got "
                       .. type(opts) .. ")", level)
             end
+            if opts.method ~= nil and not py.method_name(opts.method) then
+                py.log_error("unsupported HTTP method: " .. tostring(opts.method))
+                error("failed to adjust the subrequest: -1", level)
+            end
             spec.method = opts.method
             spec.body = opts.body
             local args = opts.args
-            if type(args) == "table" then args = ngx.encode_args(args) end
+            if type(args) == "table" then
+                args = ngx.encode_args(args)
+            elseif type(args) == "number" then
+                args = tostring(args)
+            end
             if args ~= nil and type(args) ~= "string" then
                 error("Bad args option value", level)
             end
             spec.args = args
+            if opts.ctx ~= nil and type(opts.ctx) ~= "table" then
+                error("Bad ctx option value type " .. type(opts.ctx) .. ", expected a Lua table",
+                      level)
+            end
             spec.ctx = opts.ctx
             spec.copy_all_vars = opts.copy_all_vars and true or false
             spec.share_all_vars = opts.share_all_vars and true or false
@@ -207,7 +265,9 @@ return function(ngx, rt, py, consts, config)
         if type(reqs) ~= "table" then
             rt.argerror(1, "table expected, got " .. type(reqs))
         end
-        return capture(reqs, 3)
+        -- not a tail call: errors raised at level 3 must reach capture_multi's caller
+        local res = { capture(reqs, 3) }
+        return unpack(res, 1, #reqs)
     end
 
     function location.capture(uri, opts)

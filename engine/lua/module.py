@@ -175,13 +175,14 @@ class LuaModule(HttpModule):
         if kind == "jump":
             return DECLINED
         if kind == "exec":
-            uri, args = outcome.values
+            uri, args = outcome.values  # ngx.exec split and decoded them already
             if uri.startswith("@"):
+                if args:
+                    r.log("warn", f"query strings {args} ignored when exec'ing named "
+                                  f"location {uri}")
                 r.ctx.pop("ngx_lua", None)  # ngx_lua drops its ctx on every ngx.exec
                 return await r.engine.named_location(r, uri, "exec")
-            path, _, inline_args = uri.partition("?")
-            return await r.engine.internal_redirect(r, path, args if args is not None
-                                                    else inline_args, "exec")
+            return await r.engine.internal_redirect(r, uri, args or "", "exec")
         if kind == "redirect":
             uri, status = outcome.values
             r.out.headers.set("Location", uri)
@@ -189,7 +190,10 @@ class LuaModule(HttpModule):
             return status
         if kind == "exit":
             code = outcome.values[0]
-            if code == ERROR:
+            # NGX_ERROR, and codes nginx's finalize takes for neither a phase result nor
+            # a response (1..199; NGX_DECLINED after the content phase began): the
+            # connection is closed without a response
+            if code == ERROR or 0 < code < 200 or (code == DECLINED and phase == "content"):
                 r.keepalive = False
                 return 444
             if lr.eof:
@@ -235,12 +239,16 @@ class LuaModule(HttpModule):
         if r.ctx.get("lua_seen_last"):  # the filter ended the body: later output is dropped
             return b"", last
         result = await self.service.run_body_filter(r, handler, data, last)
-        if result is None:
-            r.keepalive = False
+        if result is None:  # NGX_ERROR from a body filter: nginx closes the connection
+            r.engine.abort(r)
             return b"", True
-        if result[1] and not last:
+        out, eof = result
+        if last and not eof:  # the last buffer lost its flag: the response never ends
+            r.engine.abort(r)
+            return b"", True
+        if eof and not last:
             r.ctx["lua_seen_last"] = True
-        return result
+        return out, eof
 
     async def log(self, r: Request) -> int:
         handler = self._handler(r, "log_by_lua")

@@ -123,9 +123,11 @@ return function(ngx, rt, py)
 
     function ngx.exit(status)
         local state = check(EXIT)
-        if type(status) ~= "number" then
-            error("bad argument #1 to 'exit' (number expected, got " .. type(status) .. ")", 2)
+        if type(status) ~= "number" then  -- resty.core hands it to the FFI as an int
+            error("/usr/share/lua/5.1/resty/core/exit.lua:52: bad argument #2 to "
+                  .. "'ngx_lua_ffi_exit' (cannot convert '" .. type(status) .. "' to 'int')", 0)
         end
+        status = status >= 0 and math.floor(status) or -math.floor(-status)
         if status >= 300 and status ~= 408 and status ~= 499 and status ~= 444
                 and state.context ~= rt.CTX.header_filter
                 and (state.headers_sent or py.headers_sent()) then
@@ -138,35 +140,97 @@ return function(ngx, rt, py)
         return yield("exit", status)
     end
 
-    function ngx.exec(uri, args)
+    -- nginx's ngx_http_parse_unsafe_uri as ngx.exec uses it: the args after the first
+    -- "?", %XX decoded in the path, no NUL and no "/../" or leading "../"
+    local function unsafe_path(p)
+        return p:find("%z") or p:find("/%.%./") or p:find("/%.%.$") or p:find("^%.%./")
+            or p == ".."
+    end
+    local function parse_exec_uri(uri)
+        local path, args = uri, nil
+        local q = uri:find("?", 1, true)
+        if q then path, args = uri:sub(1, q - 1), uri:sub(q + 1) end
+        if path == "" or (args and args:find("%z")) or unsafe_path(path) then
+            return nil, uri
+        end
+        if path:find("%", 1, true) then
+            path = path:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
+            if unsafe_path(path) then return nil, path end  -- nginx logs it decoded
+        end
+        return path, args
+    end
+
+    function ngx.exec(...)
+        local n = select("#", ...)
+        if n ~= 1 and n ~= 2 then
+            error("expecting one or two arguments, but got " .. n, 2)
+        end
+        local uri, user_args = ...
+        if type(uri) == "number" then uri = tostring(uri) end
+        if type(uri) ~= "string" then rt.argerror(1, "string expected, got " .. type(uri)) end
+        if uri == "" then error("The uri argument is empty", 2) end
         local state = check(OUT)
+        local path, args = parse_exec_uri(uri)
+        if not path then
+            py.log_error('unsafe URI "' .. args .. '" was detected')
+            error("unsafe uri", 2)
+        end
+        local ta = type(user_args)
+        if ta == "table" then
+            user_args = ngx.encode_args(user_args)
+        elseif ta == "number" then
+            user_args = tostring(user_args)
+        elseif ta ~= "string" and ta ~= "nil" then
+            rt.argerror(2, "string, number, or table expected, but got " .. ta)
+        end
+        if user_args and user_args ~= "" then
+            args = (args and args ~= "") and (args .. "&" .. user_args) or user_args
+        end
         if state.headers_sent then
             error("attempt to call ngx.exec after sending out response headers", 2)
         end
-        if type(uri) ~= "string" then
-            error("bad argument #1 to 'exec' (string expected, got " .. type(uri) .. ")", 2)
-        end
-        if args ~= nil and type(args) == "table" then
-            args = ngx.encode_args(args)
-        elseif args ~= nil and type(args) ~= "string" then
-            error("bad argument #2 to 'exec' (string, table, or nil expected)", 2)
-        end
-        return yield("exec", uri, args)
+        return yield("exec", path, args or "")
     end
 
-    function ngx.redirect(uri, status)
-        local state = check(OUT)
-        if state.headers_sent then
-            error("attempt to call ngx.redirect after sending out the headers", 2)
+    -- the bytes ngx_lua refuses in a URI it sets (%00-%08, %0A-%1F, %7F), and the URI
+    -- shown as nginx's log escaping writes it
+    local UNSAFE_URI = "[%z\1-\8\10-\31\127]"
+    function rt.unsafe_uri_byte(uri)
+        local at = uri:find(UNSAFE_URI)
+        if not at then return nil end
+        local shown = uri:gsub('[%z\1-\31"\\\127-\255]', function(c)
+            return format("\\x%02X", c:byte())
+        end)
+        return format("0x%02x", uri:byte(at)), shown
+    end
+
+    function ngx.redirect(...)
+        local n = select("#", ...)
+        if n ~= 1 and n ~= 2 then error("expecting one or two arguments", 2) end
+        local uri, status = ...
+        if type(uri) == "number" then uri = tostring(uri) end
+        if type(uri) ~= "string" then rt.argerror(1, "string expected, got " .. type(uri)) end
+        if n == 2 then
+            local code = tonumber(status)
+            if code == nil then rt.argerror(2, "number expected, got " .. type(status)) end
+            status = code >= 0 and math.floor(code) or -math.floor(-code)
+        else
+            status = 302
         end
-        status = status or 302
         if status ~= 301 and status ~= 302 and status ~= 303 and status ~= 307
                 and status ~= 308 then
             error("only ngx.HTTP_MOVED_TEMPORARILY, ngx.HTTP_MOVED_PERMANENTLY, "
                   .. "ngx.HTTP_PERMANENT_REDIRECT, ngx.HTTP_SEE_OTHER, and "
                   .. "ngx.HTTP_TEMPORARY_REDIRECT are allowed", 2)
         end
-        if type(uri) ~= "string" then uri = tostring(uri) end
+        local state = check(OUT)
+        if state.headers_sent then
+            error("attempt to call ngx.redirect after sending out the headers", 2)
+        end
+        local byte, shown = rt.unsafe_uri_byte(uri)
+        if byte then
+            error('unsafe byte "' .. byte .. '" in redirect uri "' .. shown .. '"', 2)
+        end
         return yield("redirect", uri, status)
     end
 
@@ -185,26 +249,34 @@ return function(ngx, rt, py)
     -- ngx.header: a proxy table (case-insensitive, "_" means "-")
     local header = setmetatable({}, {
         __index = function(_, k)
-            check(HEADER_W)
+            rt.check_ffi(HEADER_W)
             return py.header_get(tostring(k))
         end,
         __newindex = function(_, k, v)
-            local state = check(HEADER_W)
+            local state = rt.check_ffi(HEADER_W)
             if state.context ~= rt.CTX.header_filter
                     and (state.headers_sent or py.headers_sent()) then
                 py.log_error("attempt to set ngx.header.HEADER after sending out "
                              .. "response headers")
                 return
             end
+            local name = rt.escape_header(tostring(k), true)
             if type(v) == "table" then
                 local vals = {}
-                for i = 1, #v do vals[i] = tostring(v[i]) end
-                py.header_set(tostring(k), vals)
-            elseif v == nil then
-                py.header_set(tostring(k), nil)
-            else
-                py.header_set(tostring(k), tostring(v))
+                for i = 1, #v do vals[i] = rt.escape_header(tostring(v[i])) end
+                py.header_set(name, vals)
+                return
             end
+            v = v ~= nil and rt.escape_header(tostring(v)) or ""
+            if v == "" then  -- an empty value removes the header, as nil does
+                py.header_set(name, nil)
+                return
+            end
+            -- nginx's Content-Length handler takes digits only (ngx_atoof)
+            if v:find("[^0-9]") and name:lower():gsub("_", "-") == "content-length" then
+                error("failed to set header", 2)
+            end
+            py.header_set(name, v)
         end,
     })
     rt.header = header
@@ -215,25 +287,29 @@ return function(ngx, rt, py)
     ngx.resp = {
         get_headers = function(max, raw)
             check(HEADER_W)
-            return rt.header_table(py.resp_headers(), max, raw)
+            return rt.header_table(py.resp_headers(), max == nil and 100 or max, raw)
         end,
     }
 
     function rt.status_get()
-        local state = check(STATUS)
+        local state = rt.check_ffi(STATUS)
         local status = py.status_get()
         if status == 0 and state.headers_sent then return 200 end
         return status
     end
 
     function rt.status_set(v)
-        local state = check(STATUS)
+        local state = rt.check_ffi(STATUS)
+        if type(v) ~= "number" then v = tonumber(v) end
+        if v == nil then  -- resty.core's setter hands tonumber(v) to the FFI as an int
+            error("/usr/share/lua/5.1/resty/core/misc.lua:114: bad argument #2 to "
+                  .. "'ngx_http_lua_ffi_set_resp_status' (cannot convert 'nil' to 'int')", 0)
+        end
         if state.context ~= rt.CTX.header_filter
                 and (state.headers_sent or py.headers_sent()) then
             py.log_error("attempt to set ngx.status after sending out response headers")
             return
         end
-        if type(v) ~= "number" then v = tonumber(v) end
-        py.status_set(v or 0)
+        py.status_set(v >= 0 and math.floor(v) or -math.floor(-v))
     end
 end

@@ -4,7 +4,7 @@
 return function(ngx, rt, py)
     local type, tostring, tonumber, error, setmetatable, pairs, ipairs, concat, select =
         type, tostring, tonumber, error, setmetatable, pairs, ipairs, table.concat, select
-    local check, ctxset, yield = rt.check, rt.ctxset, rt.yield
+    local check, ctxset, yield, check_ffi = rt.check, rt.ctxset, rt.yield, rt.check_ffi
 
     local ALL_REQ = ctxset("set", "rewrite", "access", "content", "header_filter",
                            "body_filter", "log", "server_rewrite")
@@ -15,25 +15,24 @@ return function(ngx, rt, py)
     local REQ_HEADERS_W = ctxset("set", "rewrite", "access", "content", "header_filter",
                                  "body_filter", "server_rewrite")
 
+    -- resty.core's var.lua: a name is a string (a number reads a capture), a value
+    -- any tostring-able value, nil making the variable "not found"
     ngx.var = setmetatable({}, {
         __index = function(_, k)
-            local state = check(ALL_REQ)
-            if type(k) == "number" then
-                return py.capture_get(k)
+            local state = check_ffi(ALL_REQ)
+            local tk = type(k)
+            if tk == "number" then
+                return py.capture_get(k >= 0 and math.floor(k) or -math.floor(-k))
             end
+            if tk ~= "string" then error("bad variable name", 2) end
             -- whether ngx.say & co. have (for ngx_lua) sent the header: see var_get
-            return py.var_get(tostring(k), state.headers_sent)
+            return py.var_get(k, state.headers_sent)
         end,
         __newindex = function(_, k, v)
-            check(ALL_REQ)
-            if v ~= nil and type(v) ~= "string" then
-                if type(v) == "number" then
-                    v = tostring(v)
-                else
-                    error("bad variable value", 2)
-                end
-            end
-            local err = py.var_set(tostring(k), v)
+            check_ffi(ALL_REQ)
+            if type(k) ~= "string" then error("bad variable name", 2) end
+            if v ~= nil and type(v) ~= "string" then v = tostring(v) end
+            local err = py.var_set(k, v)
             if err then error(err, 2) end
         end,
     })
@@ -42,12 +41,13 @@ return function(ngx, rt, py)
     ngx.req = req
 
     function req.get_method()
-        check(ALL_REQ)
+        check_ffi(ALL_REQ)
         return py.get_method()
     end
 
     function req.set_method(method)
-        check(SET_URI)
+        check_ffi(SET_URI)
+        if type(method) ~= "number" then error("bad method number", 2) end
         local name = py.method_name(method)
         if not name then error("unsupported HTTP method: " .. tostring(method), 2) end
         py.set_method(name)
@@ -79,13 +79,28 @@ return function(ngx, rt, py)
         return ngx.decode_args(s or "", max)
     end
 
-    function req.get_uri_args(max)
-        check(ALL_REQ)
-        if max ~= nil and type(max) ~= "number" then
-            error("bad argument #1 to 'get_uri_args' (number expected, got " .. type(max) .. ")", 2)
+    -- resty.core passes `max` to a C function taking an int: the FFI's conversion error
+    -- names that function at its call site in resty/core/request.lua; a negative max is
+    -- the default 100 there, 0 no limit.
+    local function ffi_max(max, line, cfn)
+        if not max then return 100 end
+        if type(max) ~= "number" then
+            error("/usr/share/lua/5.1/resty/core/request.lua:" .. line .. ": bad argument #2 to '"
+                  .. cfn .. "' (cannot convert '" .. type(max) .. "' to 'int')", 0)
         end
-        local args = py.var_get("args")
-        local t, err = decode(args, max)
+        max = max >= 0 and math.floor(max) or -math.floor(-max)
+        return max < 0 and 100 or max
+    end
+
+    function req.get_uri_args(max, tab)
+        check_ffi(ALL_REQ)
+        max = ffi_max(max, 210, "ngx_http_lua_ffi_req_get_uri_args_count")
+        local t, err = decode(py.var_get("args"), max)
+        if tab then  -- resty.core fills the table given instead of a new one
+            for k in pairs(tab) do tab[k] = nil end
+            for k, v in pairs(t) do tab[k] = v end
+            t = tab
+        end
         return t, err
     end
 
@@ -96,8 +111,7 @@ return function(ngx, rt, py)
         elseif type(args) == "number" then
             args = tostring(args)
         elseif type(args) ~= "string" then
-            error("bad argument #1 to 'set_uri_args' (string, number, or table expected, got "
-                  .. type(args) .. ")", 2)
+            rt.argerror(1, "string, number, or table expected, but got " .. type(args))
         end
         py.set_args(args)
     end
@@ -118,7 +132,6 @@ return function(ngx, rt, py)
     -- The table get_headers() returns from a flat name, value... list (ngx.resp's too):
     -- at most `max` (100 by default, 0 for all) names, then "truncated".
     function rt.header_table(list, max, raw)
-        if max == nil then max = 100 end
         local t = {}
         local count = 0
         for i = 1, #list, 2 do
@@ -134,7 +147,8 @@ return function(ngx, rt, py)
     end
 
     function req.get_headers(max, raw)
-        check(ALL_REQ)
+        check_ffi(ALL_REQ)
+        max = ffi_max(max, 138, "ngx_http_lua_ffi_req_get_headers_count")
         return rt.header_table(py.get_headers(), max, raw)
     end
 
@@ -148,25 +162,26 @@ return function(ngx, rt, py)
         end,
     }
 
+    -- resty.core's set_req_header: any name but nil (made a string), and an empty value
+    -- or table removes the header as nil does
     function req.set_header(name, value)
-        check(REQ_HEADERS_W)
-        if type(name) ~= "string" then
-            error("bad argument #1 to 'set_header' (string expected, got " .. type(name) .. ")", 2)
-        end
-        if value == nil then
-            py.set_req_header(name, nil)
-        elseif type(value) == "table" then
+        check_ffi(REQ_HEADERS_W)
+        if name == nil then error("bad 'name' argument: string expected, got nil", 2) end
+        name = rt.escape_header(tostring(name), true)
+        if type(value) == "table" then
             local vals = {}
-            for i = 1, #value do vals[i] = tostring(value[i]) end
-            py.set_req_header(name, vals)
+            for i = 1, #value do vals[i] = rt.escape_header(tostring(value[i])) end
+            py.set_req_header(name, #vals > 0 and vals or nil)
+        elseif value == nil or value == "" then
+            py.set_req_header(name, nil)
         else
-            py.set_req_header(name, tostring(value))
+            py.set_req_header(name, rt.escape_header(tostring(value)))
         end
     end
 
     function req.clear_header(name)
-        check(REQ_HEADERS_W)
-        py.set_req_header(tostring(name), nil)
+        check_ffi(REQ_HEADERS_W)
+        py.set_req_header(rt.escape_header(tostring(name), true), nil)
     end
 
     function req.read_body()
@@ -193,22 +208,41 @@ return function(ngx, rt, py)
         return py.get_body_file()
     end
 
-    function req.init_body() check(BODY_READ) py.set_body("") end
-    function req.append_body(s) check(BODY_READ) py.append_body(tostring(s)) end
-    function req.finish_body() check(BODY_READ) end
+    -- init_body .. finish_body build a new body; append/finish need init_body first
+    function req.init_body()
+        local state = check(BODY_READ)
+        py.set_body("")
+        state.body_init = true
+    end
+    function req.append_body(s)
+        local state = check(BODY_READ)
+        if not state.body_init then error("request_body not initialized", 2) end
+        py.append_body(tostring(s))
+    end
+    function req.finish_body()
+        local state = check(BODY_READ)
+        if not state.body_init then error("request_body not initialized", 2) end
+    end
 
     function req.set_body_data(data)
         check(BODY_READ)
-        if not py.body_read() then error("request body not read", 2) end
+        if not py.body_read() then error("request body not read yet", 2) end
         py.set_body(tostring(data))
     end
 
     function req.set_uri(uri, jump, binary)
         local state = check(SET_URI)
         if type(uri) ~= "string" then
-            error("bad argument #1 to 'set_uri' (string expected, got " .. type(uri) .. ")", 2)
+            rt.argerror(1, "string expected, got " .. type(uri))
         end
         if uri == "" then error("attempt to use zero-length uri", 2) end
+        if not binary then
+            local byte, shown = rt.unsafe_uri_byte(uri)
+            if byte then
+                error('unsafe byte "' .. byte .. '" in uri "' .. shown .. '" (maybe you want '
+                      .. "to set the 'binary' argument?)", 2)
+            end
+        end
         if jump then
             if state.context ~= rt.CTX.rewrite and state.context ~= rt.CTX.server_rewrite then
                 error("API disabled in the context of " .. rt.CTX_NAME[state.context]

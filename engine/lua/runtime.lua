@@ -66,6 +66,19 @@ return function(ngx, py)
         return state
     end
 
+    -- The same for the APIs resty.core writes in Lua over the FFI (ngx.var, ngx.header,
+    -- ngx.status, ngx.req.get_headers...): their C side only says the context is wrong.
+    function M.check_ffi(set)
+        local state = cur
+        if state == nil then
+            error("no request found", 3)
+        end
+        if not set[state.context] then
+            error("API disabled in the current context", 3)
+        end
+        return state
+    end
+
     -- A request's state, shared by its phases; ngx.exec drops it (ngx.ctx reset).
     function M.new_state(id, context)
         return {
@@ -277,6 +290,16 @@ return function(ngx, py)
         else
             t[key] = { old, value }
         end
+    end
+
+    -- ngx_lua %-escapes what it puts in a header (request or response): in names the
+    -- control bytes, bytes >= 0x7f, space and the separators "(),/:;<=>?@[\]{}; in
+    -- values the control bytes but tab, and DEL.
+    local HEADER_NAME_UNSAFE = '[%z\1-\32"(),/:;<=>?@%[\\%]{}\127-\255]'
+    local HEADER_VALUE_UNSAFE = "[%z\1-\8\10-\31\127]"
+    local function pct(c) return string.format("%%%02X", c:byte()) end
+    function M.escape_header(s, is_name)
+        return (s:gsub(is_name and HEADER_NAME_UNSAFE or HEADER_VALUE_UNSAFE, pct))
     end
 
     -- ngx.ctx: a plain Lua table per request, created on first use.

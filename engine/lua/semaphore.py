@@ -78,25 +78,31 @@ local WAIT = ctxset("rewrite", "access", "content", "timer", "server_rewrite")
 local mt = {}
 mt.__index = mt
 local M = { version = "0.1.25" }
+-- lua-resty-core's checks and messages (ngx/semaphore.lua)
+local function instance(self)
+    if type(self) ~= "table" or type(self.id) ~= "number" then
+        error("not a semaphore instance", 3)
+    end
+end
 function M.new(n)
-    n = n or 0
-    if type(n) ~= "number" or n < 0 then return nil, "no memory" end
+    n = tonumber(n) or 0
+    if n < 0 then error("no negative number", 2) end
     return setmetatable({ id = py.sema_new(n) }, mt)
 end
 function mt.post(self, n)
-    n = n or 1
-    if type(n) ~= "number" or n < 1 then error("bad 'n' argument: number expected", 2) end
+    instance(self)
+    n = n and tonumber(n) or 1
+    if n < 1 then error("positive number required", 2) end
     py.sema_post(self.id, n)
     return true
 end
-function mt.count(self) return py.sema_count(self.id) end
+function mt.count(self) instance(self) return py.sema_count(self.id) end
 function mt.wait(self, timeout)
-    timeout = timeout or 0
-    if type(timeout) ~= "number" or timeout < 0 then
-        error("bad 'timeout' argument: number expected, got " .. type(timeout), 2)
-    end
+    instance(self)
+    timeout = tonumber(timeout) or 0
+    if timeout < 0 then error("no negative number", 2) end
     if py.sema_try(self.id) then return true end
-    if timeout == 0 then return false, "timeout" end
+    if timeout == 0 then return nil, "timeout" end
     check(WAIT)
     return yield("sema_wait", self.id, timeout)
 end

@@ -280,7 +280,7 @@ class LuaService:
             self._trace_ctx(r, lr, "body_filter", before)
             r.trace.add("script", op="body_filter", handler=handler.label, bytes_in=len(data),
                         bytes_out=len(out), eof=eof)
-        return out, eof or last
+        return out, eof
 
     async def run_set(self, r: Request, handler: LuaHandler, values: list[str]) -> str | None:
         lr = self.lua_request(r)
@@ -300,8 +300,8 @@ class LuaService:
         if not outcome.values or outcome.values[0] is None:
             return ""
         v = outcome.values[0]
-        if isinstance(v, bool):
-            return "true" if v else "false"
+        if isinstance(v, bool) or not isinstance(v, (bytes, str, int, float)):
+            return ""  # ngx_lua takes strings and numbers only
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
         return text(v)
@@ -360,6 +360,8 @@ class LuaService:
             return
         if not r.header_sent:
             await self.send_headers(lr)
+        if r.parent is not None and r.method == "HEAD":
+            return  # a HEAD subrequest's capture has no body (ngx_lua sends none)
         # nothing printed sends no buffer (an empty one would read as a flush)
         if isinstance(data, bytes):
             if data:

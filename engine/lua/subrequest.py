@@ -57,7 +57,8 @@ async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
     method_code = spec[b"method"]
     method = METHODS.get(int(method_code), "GET") if method_code is not None else "GET"
     body = spec[b"body"]
-    if body is None and (method in ("PUT", "POST") or spec[b"always_forward_body"]):
+    forward = method in ("PUT", "POST") or bool(spec[b"always_forward_body"])
+    if body is None and forward:
         body = parent.body if parent.body_read else None
     trace = Trace(enabled=parent.trace.enabled, t0=parent.trace.t0)
     child = Request(engine, parent.conn, method, uri, parent.main.protocol,
@@ -76,6 +77,8 @@ async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
     child.body_read = body is not None
     if body is not None:
         child.headers_in.set("Content-Length", str(len(body)))
+    elif not forward:  # ngx_lua: the parent's body is not the subrequest's
+        child.headers_in.set("Content-Length", None)
     child.sink = parent.sink  # type: ignore[attr-defined]
     child.records = parent.main.records  # type: ignore[attr-defined]
     child.server = parent.server

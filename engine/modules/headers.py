@@ -156,5 +156,9 @@ class HeadersModule(HttpModule):
                 text = value.evaluate(r)
                 if text:
                     r.out.headers.add(name, text)
+                    low = name.lower()
+                    if low in ("server", "date"):  # a line of its own, not nginx's
+                        key = "keep:add_header_" + low
+                        r.ctx[key] = r.ctx.get(key, 0) + 1
                     r.trace.add("header", op="add", name=name, value=text,
                                 file=d.file, line=d.line)

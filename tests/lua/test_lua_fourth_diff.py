@@ -104,6 +104,13 @@ CASES = [
  ("flush errors", lua('ngx.say(select(2, pcall(ngx.flush, 1))) ngx.say(select(2, pcall(ngx.flush, true, 1)))')),
  ("flush under HTTP/1.0 buffering", lua('ngx.say("a") ngx.say(select(2, ngx.flush()))'),
   Req("GET", "/", H, version="HTTP/1.0")),
+ # Server is nginx's own line unless Lua sets it (nil: no line); add_header only adds one
+ ("Server cleared", lua('ngx.header.Server = nil ngx.say(1)')),
+ ("Server set", lua('ngx.header.Server = "MyServer/1.0" ngx.say(1)')),
+ ("Server cleared in a header filter", 'return 200 ok; header_filter_by_lua_block { ngx.header["Server"] = nil }'),
+ ("add_header Server", 'add_header Server "Custom"; return 200 ok;'),
+ ("add_header Server and Lua's", 'add_header Server "Custom"; content_by_lua_block { ngx.header.Server = "L" ngx.say(1) }'),
+ ("add_header Server, Lua clears", 'add_header Server "Custom"; content_by_lua_block { ngx.header.Server = nil ngx.say(1) }'),
  ("underscores kept, cleared and listed",
   lua('ngx.header.X_Foo = "1" ngx.header.X_Foo = nil ngx.header.Y_Z = {"a", "b"} '
       'ngx.say(ngx.resp.get_headers()["y_z"][2])', "lua_transform_underscores_in_response_headers off;")),
