@@ -143,9 +143,10 @@ class CoreModule(HttpModule):
         head = r.method == "HEAD"
         if status == 204:
             head = True
-            out.content_type = None
-            out.content_length = None
-            out.last_modified = None
+            if out.status_line is None:  # nginx skips this for a proxied status line
+                out.content_type = None
+                out.content_length = None
+                out.last_modified = None
         elif status == 304:
             head = True
         if out.last_modified is not None and status not in (200, 206, 304):

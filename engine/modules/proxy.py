@@ -36,7 +36,7 @@ from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.uri import InvalidURI, parse_target
 from .proxy_conf import ProxyConf, compile_conf, compile_target, escape_uri, pass_directive, \
     proxy_vars
-from .proxy_transport import READING_BODY, AttemptFailure, HttpxEdge, Timeouts, \
+from .proxy_transport import READING_BODY, READING_HEADER, AttemptFailure, HttpxEdge, Timeouts, \
     UpstreamRequest, UpstreamResponse, open_in_process, serves_itself, wire_length
 from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
     Upstreams, URLError, literal_ip, parse_url, peer_name, upstream_states
@@ -347,6 +347,18 @@ class ProxyModule(HttpModule):
             resp.extra["bytes_sent"] = wire_length(ureq)
             state.bytes_received = len(f"HTTP/1.1 {resp.status_line}\r\n\r\n") + sum(
                 len(k) + len(v) + 4 for k, v in resp.headers)
+            if state.bytes_received > conf.buffer_size:
+                # the whole header must fit in proxy_buffer_size
+                await resp.close()
+                state.response_time = time.monotonic() - t0
+                r.log("error", f"upstream sent too big header while {READING_HEADER}")
+                r.trace.add("upstream_response", peer=peer.name, error="too big header",
+                            action=READING_HEADER)
+                rc = self._next(r, conf, sel, state, "invalid_header", 502, True, started,
+                                READING_HEADER)
+                if rc is None:
+                    continue
+                return await self._stale(r, "invalid_header", rc)
             ft = _NEXT_STATUS.get(resp.status)
             if ft is not None and sel.tries > 1 and \
                     self._may_retry(r, conf, ft, True, started):
@@ -432,6 +444,9 @@ class ProxyModule(HttpModule):
             cache.response(r, status, resp.headers)  # copies the headers too
         else:
             self._copy_headers(r, conf, resp.headers)
+        # nginx's "r->disable_not_modified = !u->cacheable": an ETag or Last-Modified
+        # passed through gives no 304/412 unless the cache may store the response
+        r.ctx["disable_not_modified"] = cache is None or not cache.cacheable
         r.out.status = status
         r.out.status_line = resp.status_line
         r.trace.add("upstream_response", peer=state.peer, status=status,
@@ -442,22 +457,47 @@ class ProxyModule(HttpModule):
         # a HEAD converted to GET for the cache reads the body into the cache only
         storing = cache is not None and cache.new is not None
         no_body = (r.method == "HEAD" and not storing) or status in (204, 304) or status < 200
+        # With buffering, nginx passes the body on in whole buffers (the first one shares
+        # proxy_buffer_size with the header) and at the end; what waits in a partly
+        # filled buffer is lost when the upstream fails. Without, each piece goes at once.
+        buffering = _buffering(conf, resp.headers)
+        boundary = conf.buffer_size - state.bytes_received if buffering else 0
+        held: list[bytes] = []
         while not no_body:
             try:
                 chunk = await resp.read(conf.read_timeout)
             except AttemptFailure as f:
-                r.log("error", f"{f.message} while {READING_BODY}")
+                message = f.message
+                if buffering and message.startswith("recv() "):
+                    message = "readv() " + message[7:]  # ngx_readv_chain
+                r.log("error", f"{message} while {READING_BODY}")
+                if held and message.startswith("upstream prematurely closed"):
+                    await r.engine.output(r, b"".join(held), False)  # an end, not an error
                 return await self._broken(r, sel, state, t0, resp)
             if not chunk:
                 break
             received += len(chunk)
             if storing:
                 cache.feed(chunk)
-            if r.method != "HEAD":
+            if r.method == "HEAD":
+                continue
+            if not buffering:
                 await r.engine.output(r, chunk, False)
+                continue
+            held.append(chunk)
+            if received >= boundary:
+                data = b"".join(held)
+                cut = len(data) - (received - boundary) % conf.buffers_size
+                held = [data[cut:]] if cut < len(data) else []
+                boundary = received - len(data) + cut + conf.buffers_size
+                await r.engine.output(r, data[:cut], False)
         if not no_body and expected is not None and received < expected:
             r.log("error", f"upstream prematurely closed connection while {READING_BODY}")
+            if held:  # the upstream's end (not an error) flushes the buffers
+                await r.engine.output(r, b"".join(held), False)
             return await self._broken(r, sel, state, t0, resp)
+        if held:
+            await r.engine.output(r, b"".join(held), False)
         state.response_length = received
         state.bytes_received += received
         state.bytes_sent = resp.extra.get("bytes_sent", 0)
@@ -502,6 +542,8 @@ class ProxyModule(HttpModule):
     def _copy_headers(self, r: Request, conf: ProxyConf, headers: list[tuple[str, str]]) -> None:
         """ngx_http_upstream_process_headers, for what the proxy module passes on."""
         out = r.out
+        # a chunked upstream's Content-Length is not believed (nginx clears it)
+        chunked = _header(headers, "transfer-encoding") is not None
         for name, value in headers:
             low = name.lower()
             if low in conf.hide or low in _IGNORED:
@@ -509,6 +551,8 @@ class ProxyModule(HttpModule):
             if low == "content-type":
                 out.content_type = value
             elif low == "content-length":
+                if chunked:
+                    continue
                 v = value.strip()
                 out.content_length = int(v) if v.isdigit() else None
             elif low == "location" and value:
@@ -578,6 +622,15 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
         if k.lower() == name:
             return v
     return None
+
+
+def _buffering(conf: ProxyConf, headers: list[tuple[str, str]]) -> bool:
+    """proxy_buffering, unless the upstream's X-Accel-Buffering says yes or no."""
+    if "x-accel-buffering" not in conf.ignore_headers:
+        value = (_header(headers, "x-accel-buffering") or "").lower()
+        if value in ("yes", "no"):
+            return value == "yes"
+    return conf.buffering
 
 
 def _has_error_page(r: Request, status: int) -> bool:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..conf.ast import Directive
 from ..conf.errors import ConfigError
-from ..conf.values import parse_time
+from ..conf.values import parse_size, parse_time
 from ..http.block import Block
 from ..http.location import LocationConf
 from ..http.regex import Regex
@@ -116,6 +116,12 @@ class ProxyConf:
     next_upstream_tries: int = 0
     next_upstream_timeout: float = 0.0
     intercept_errors: bool = False
+    #: proxy_buffering: the body goes to the client in whole buffers (see proxy.py)
+    buffering: bool = True
+    #: proxy_buffer_size: the first buffer, holding the header (a bigger one is a 502)
+    buffer_size: int = 4096
+    #: the size of each of proxy_buffers
+    buffers_size: int = 4096
 
 
 def pass_directive(block: Block) -> tuple[Directive, Block] | None:
@@ -229,7 +235,21 @@ def compile_conf(engine: HttpEngine, block: Block, d: Directive, target: Target 
             values.add(a)
         conf.next_upstream = frozenset() if "off" in values else frozenset(values)
     conf.redirects = _redirects(engine, block, conf)
+    conf.buffering = block.flag("proxy_buffering", True)
+    conf.buffer_size = _size(block.first("proxy_buffer_size"), 0, 4096)
+    conf.buffers_size = _size(block.first("proxy_buffers"), 1, 4096)
     return conf
+
+
+def _size(d: Directive | None, arg: int, default: int) -> int:
+    """A size argument of a buffer directive (nginx's page-size defaults: 4k here)."""
+    if d is None or len(d.args) <= arg:
+        return default
+    size = parse_size(d.args[arg])
+    count = d.args[0] if arg else "2"  # proxy_buffers NUMBER SIZE
+    if size is None or not count.isdigit() or int(count) == 0:
+        raise ConfigError(f'"{d.name}" directive invalid value', d.file, line_of(d))
+    return size or default
 
 
 def _time(block: Block, name: str, default: float) -> float:
@@ -247,6 +267,10 @@ def _redirects(engine: HttpEngine, block: Block, conf: ProxyConf) -> list[Redire
     found = block.get("proxy_redirect")
     table = engine.variables
     out: list[Redirect] = []
+    for i, d in enumerate(found):
+        if i and found[i - 1].args == ["off"] or (d.args == ["off"] and i):
+            # nothing may follow "off", and "off" may follow nothing
+            raise ConfigError('"proxy_redirect" directive is duplicate', d.file, line_of(d))
     for d in found:
         first = d.args[0]
         if len(d.args) == 1:

@@ -173,9 +173,14 @@ async def open_in_process(engine: HttpEngine, peer: Peer, req: UpstreamRequest,
                           ) -> UpstreamResponse:
     """Hand the request to this engine, as a new connection from 127.0.0.1."""
     sink = _QueueSink()
+    body = req.body or b""
+    sent_length = next((v for k, v in req.headers if k.lower() == "content-length"), None)
+    if sent_length is not None and sent_length.strip().isdigit():
+        # the backend reads what the Content-Length sent says (proxy_set_header may
+        # have changed it), no more
+        body = body[:int(sent_length.strip())]
     http_req = HttpRequest(req.method, req.target, req.version, list(req.headers),
-                           req.body or b"", "127.0.0.1", next(_client_ports), peer.addr,
-                           peer.port)
+                           body, "127.0.0.1", next(_client_ports), peer.addr, peer.port)
     task = asyncio.ensure_future(engine.handle(http_req, sink))
     tasks.add(task)  # a timed-out backend goes on, like a real one would
     task.add_done_callback(tasks.discard)

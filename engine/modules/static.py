@@ -130,7 +130,8 @@ class StaticModule(HttpModule):
         or a 412 when If-Unmodified-Since or If-Match fails (a filter finalization: the
         412 page, or its error_page, replaces the response)."""
         out = r.out
-        if out.status != 200 or r is not r.main:
+        # r->disable_not_modified: the proxy sets it for a response it may not cache
+        if out.status != 200 or r is not r.main or r.ctx.get("disable_not_modified"):
             return None
         ius = r.headers_in.get("if-unmodified-since")
         im = r.headers_in.get("if-match")

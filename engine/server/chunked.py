@@ -31,11 +31,16 @@ class TooLarge(Exception):
 class ChunkedDecoder:
     """Feed bytes; collects the decoded body and says where the encoding ended."""
 
-    __slots__ = ("limit", "received", "parts", "done", "_state", "_left")
+    __slots__ = ("limit", "received", "parts", "done", "discard", "over", "_state", "_left")
 
-    def __init__(self, limit: int = 0) -> None:
+    def __init__(self, limit: int = 0, discard: bool = False) -> None:
         #: 0 means unlimited, as ``client_max_body_size 0``.
         self.limit = limit
+        #: Over the limit, drop the data instead of raising TooLarge: a body nobody reads
+        #: is discarded by nginx without a size check, but must not fill our memory.
+        self.discard = discard
+        #: The body went over the limit in discard mode (``parts`` no longer kept).
+        self.over = False
         self.received = 0
         self.parts: list[bytes] = []
         self.done = False
@@ -49,7 +54,8 @@ class ChunkedDecoder:
             st = self._state
             if st == "data":
                 take = min(self._left, n - pos)
-                self.parts.append(buf[pos:pos + take])
+                if not self.over:
+                    self.parts.append(buf[pos:pos + take])
                 self.received += take
                 self._left -= take
                 pos += take
@@ -62,8 +68,11 @@ class ChunkedDecoder:
                         raise ChunkError
                     return pos
                 size = int(m.group(1), 16)
-                if self.limit and self.received + size > self.limit:
-                    raise TooLarge(self.received, size)
+                if self.limit and self.received + size > self.limit and not self.over:
+                    if not self.discard:
+                        raise TooLarge(self.received, size)
+                    self.over = True
+                    self.parts = []
                 pos = m.end()
                 if size == 0:
                     self._state = "trailer"

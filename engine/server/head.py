@@ -17,12 +17,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..http.servers import valid_host
+
 #: ngx_http_parse_request_line: a method is upper-case letters, "_" and "-".
 _METHOD = re.compile(rb"[A-Z_-]+")
 _VERSION = re.compile(rb"HTTP/(\d{1,3})\.(\d{1,3})")
 #: NGX_MAX_ERROR_STR - 300: how much of a too long header line nginx logs.
 _LOG_LINE_MAX = 1748
-_READING_LINE = " while reading client request line"
+READING_LINE = " while reading client request line"
 _READING_HEADERS = " while reading client request headers"
 
 
@@ -88,7 +90,7 @@ def check_size(raw: bytes, small: int, large: int, num: int) -> Verdict | None:
             continue
         if n > large or busy == num:
             if i == 0:
-                return Verdict(414, "client sent too long URI" + _READING_LINE,
+                return Verdict(414, "client sent too long URI" + READING_LINE,
                                _text(line[:_LOG_LINE_MAX]).rstrip("\r\n"))
             shown = _text(line[: min(_LOG_LINE_MAX, cap - used if busy == num else n)])
             first = _lines(raw)[0]
@@ -120,7 +122,7 @@ def classify(raw: bytes) -> Verdict | Head:
     """nginx's verdict on a complete head (request line + headers + empty line)."""
     lines = _lines(raw.lstrip(b"\r\n"))
     if not lines:
-        return Verdict(400, "client sent invalid request" + _READING_LINE)
+        return Verdict(400, "client sent invalid request" + READING_LINE)
     first = lines[0]
     shown = _text(first).rstrip("\r\n")
     verdict = _check_request_line(first.rstrip(b"\r\n"), shown)
@@ -151,10 +153,10 @@ def _check_request_line(line: bytes, shown: str) -> Verdict | tuple[str, str, st
     sp = line.find(b" ")
     method = line[:sp] if sp > 0 else line
     if sp <= 0 or not _METHOD.fullmatch(method):
-        return Verdict(400, "client sent invalid method" + _READING_LINE, shown)
+        return Verdict(400, "client sent invalid method" + READING_LINE, shown)
     rest = line[sp:].lstrip(b" ") if sp > 0 else b""
     target, _, tail = rest.partition(b" ")
-    bad = Verdict(400, "client sent invalid request" + _READING_LINE, shown, _text(method))
+    bad = Verdict(400, "client sent invalid request" + READING_LINE, shown, _text(method))
     if not target or not (target.startswith(b"/") or b"://" in target) or \
             any(c < 0x21 or c == 0x7F for c in target):
         return bad
@@ -166,7 +168,7 @@ def _check_request_line(line: bytes, shown: str) -> Verdict | tuple[str, str, st
     if not m:
         return bad
     if int(m.group(1)) > 1:
-        return Verdict(505, "client sent invalid version" + _READING_LINE, shown,
+        return Verdict(505, "client sent invalid version" + READING_LINE, shown,
                        _text(method), _text(target), _text(tail))
     return _text(method), _text(target), _text(tail)
 
@@ -199,11 +201,13 @@ _UNIQUE = frozenset({"if-modified-since", "if-unmodified-since", "if-match", "if
                      "expect", "authorization"})
 
 
-def check_headers(version: str, method: str, headers: list[tuple[str, str]]
-                  ) -> tuple[Verdict | None, int | None, bool]:
+def check_headers(version: str, method: str, headers: list[tuple[str, str]],
+                  check_host: bool = True) -> tuple[Verdict | None, int | None, bool]:
     """The checks of ``ngx_http_process_request_header``: (refusal, Content-Length, chunked).
 
-    Host presence and syntax are left to the engine, which checks them like nginx.
+    Host presence is left to the engine; the syntax of the first Host line is checked
+    here, in line order with the other checks, as nginx does while parsing (not with
+    ``check_host`` False: a request line's host comes first, and the engine checks both).
     """
     host = clen = te = None
     seen: dict[str, tuple[str, str]] = {}
@@ -215,6 +219,11 @@ def check_headers(version: str, method: str, headers: list[tuple[str, str]]
                                 f'previous value: "{host[0]}: {host[1]}"' + _READING_HEADERS),
                         None, False)
             host = (name, value)
+            if check_host and valid_host(value) is None:
+                # ngx_http_process_host checks each Host line as it is parsed: a first
+                # invalid one is refused before a second is seen
+                return (Verdict(400, "client sent invalid host header" + _READING_HEADERS),
+                        None, False)
             continue
         if low in _UNIQUE:
             first = seen.get(low)

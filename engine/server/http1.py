@@ -25,7 +25,8 @@ import httptools
 from ..http.api import Exchange, HttpRequest
 from ..http.log import LogRecord
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
-from .head import Head, Verdict, check_headers, check_size, classify, find_head_end
+from .head import READING_LINE, Head, Verdict, check_headers, check_size, classify, \
+    find_head_end
 from .settings import AddressSettings, body_settings
 from .sink import WireSink
 from .suspended import Suspended
@@ -233,7 +234,8 @@ class HttpConnection(asyncio.Protocol):
         for line in ignored:
             self._conn_log("info", f'client sent invalid header line: "{line}" while reading '
                                    "client request headers", req)
-        refusal, length, chunked = check_headers(version, method, headers)
+        refusal, length, chunked = check_headers(version, method, headers,
+                                                 target.startswith("/"))
         if refusal is not None:
             p.error = (refusal.status, refusal.message, "info", True)
             self._enqueue(p, complete=True, linger=True)
@@ -242,15 +244,15 @@ class HttpConnection(asyncio.Protocol):
             self._enqueue(p, complete=True)
             return
         host = next((v for k, v in headers if k.lower() == "host"), None)
-        p.limit, p.timeout = body_settings(self.engine, self.local[0], self.endpoint.port, host,
-                                           target)
+        p.limit, p.timeout, reads = body_settings(self.engine, self.local[0],
+                                                  self.endpoint.port, host, target)
         if length and p.limit and length > p.limit:
             p.discard = True  # the engine answers 413 from Content-Length; drop the body
         elif version == "HTTP/1.1":
             p.expect = any(k.lower() == "expect" and v.lower() == "100-continue"
                            for k, v in headers)
         if chunked:
-            p.decoder = ChunkedDecoder(p.limit)
+            p.decoder = ChunkedDecoder(p.limit, discard=not reads)
         else:
             p.left = length or 0
         self.parser = None  # llhttp now expects a body we frame ourselves: start afresh
@@ -273,6 +275,13 @@ class HttpConnection(asyncio.Protocol):
             version = "HTTP/" + parser.get_http_version()
             if version != "HTTP/1.1" and version != "HTTP/1.0":
                 raise httptools.HttpParserError("nginx's version rules apply")
+        except httptools.HttpParserUpgrade:
+            # "Connection: upgrade" + Upgrade: the head is parsed; nginx knows no upgrade
+            # (without a proxy doing it) and answers as usual. The parser stays in upgrade
+            # mode, so the next head gets a fresh one.
+            self.parser = None
+            method = parser.get_method().decode("latin-1")
+            version = "HTTP/" + parser.get_http_version()
         except httptools.HttpParserError:
             self.parser = None
             verdict = classify(head)
@@ -281,7 +290,12 @@ class HttpConnection(asyncio.Protocol):
             return _from_head(verdict)
         headers: list[tuple[str, str]] = []
         ignored: list[str] = []
-        for name, value in self._h:
+        found = self._h
+        if b"\t" in head:
+            found = _nginx_values(head, found)
+        for name, value in found:
+            if value[-1:] == b" ":  # nginx trims spaces only, llhttp keeps trailing ones
+                value = value.rstrip(b" ")
             if name.replace(b"-", b"").isalnum() and name.isascii():
                 headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
             else:
@@ -314,7 +328,7 @@ class HttpConnection(asyncio.Protocol):
             if not p.decoder.done:
                 self._arm(p.timeout, self._on_body_timeout)
                 return False
-            if not p.discard:
+            if not p.discard and not p.decoder.over:
                 p.req.body = p.decoder.body()
         else:
             take = min(p.left, len(buf))
@@ -361,7 +375,13 @@ class HttpConnection(asyncio.Protocol):
                           self.client[1], self.local[0], self.endpoint.port, self.number,
                           self.requests)
         p = Pending(req)
-        p.error = (v.status, v.message, "info", True)
+        message = v.message
+        if self.requests > 1 and self.head_began_at == self.read_done_at \
+                and message.endswith(READING_LINE):
+            # nginx's log action for a head already in the buffer after the last request
+            message = message[:-len(READING_LINE)] + " while reading client pipelined " \
+                "request line"
+        p.error = (v.status, message, "info", True)
         p.req_line = v.request_line
         del self.buf[:]
         self._enqueue(p, complete=True, linger=True)
@@ -596,6 +616,21 @@ class HttpConnection(asyncio.Protocol):
             ctx = (f", client: {self.client[0]}, server: {self.settings.server_name}, "
                    f'request: "{req.request_line}"' + (f', host: "{host}"' if host else ""))
         elog.emit(LogRecord(level, time.time(), message, self.number, ctx))
+
+
+def _nginx_values(head: bytes, found: list[tuple[bytes, bytes]]
+                  ) -> list[tuple[bytes, bytes]]:
+    """Header values as nginx 1.22 cuts them when a tab is involved: llhttp skips
+    leading tabs too, nginx only spaces (``X: \\t x`` keeps its tab)."""
+    lines = [ln.rstrip(b"\r") for ln in head.split(b"\n")[1:]]
+    lines = [ln for ln in lines if ln]
+    if len(lines) != len(found):
+        return found
+    out = []
+    for (name, value), line in zip(found, lines):
+        raw = line.partition(b":")[2].lstrip(b" ")
+        out.append((name, raw if raw.rstrip(b" \t").endswith(value.rstrip(b" \t")) else value))
+    return out
 
 
 def _from_head(h: Head) -> tuple[str, str, str, list[tuple[str, str]], list[str]]:

@@ -82,16 +82,19 @@ def request_server(engine: Engine, addr: str, port: int, host: str | None) -> Se
 
 
 def body_settings(engine: Engine, addr: str, port: int, host: str | None,
-                  target: str) -> tuple[int, float]:
-    """(client_max_body_size, client_body_timeout) of the location ``target`` goes to.
+                  target: str) -> tuple[int, float, bool]:
+    """(client_max_body_size, client_body_timeout, reads) of the location ``target`` goes to.
 
     The location is found before any rewrite, as nginx checks the limit when the body is
     first read; a rewrite to a location with another limit is caught by the engine's own
-    Content-Length check.
+    Content-Length check. ``reads``: whether the location's handler reads the body
+    (a module's content handler — proxy_pass, Lua... — and no ``return`` before it).
+    nginx checks a chunked body against the limit only when a handler reads it; one
+    that is discarded (``return``, static files) is never refused.
     """
     srv = request_server(engine, addr, port, host)
     if srv is None:
-        return 1024 * 1024, 60.0
+        return 1024 * 1024, 60.0, True
     block: Block = srv
     try:
         uri = parse_target(target).uri
@@ -108,4 +111,6 @@ def body_settings(engine: Engine, addr: str, port: int, host: str | None,
     limit = core.get("client_max_body_size")
     if limit is None:
         limit = _size(block, "client_max_body_size", 1024 * 1024)
-    return int(limit), _time(block, "client_body_timeout", 60.0)
+    reads = "content_handler" in block.mod and "return" not in block.own \
+        and "return" not in srv.own
+    return int(limit), _time(block, "client_body_timeout", 60.0), reads

@@ -9,12 +9,13 @@ writes for a refusal is compared too, when nginx writes one.
 from __future__ import annotations
 
 import re
+import socket
 import time
 
 import pytest
 
 from tests.oracle import RealNginx, requires_nginx
-from tests.server.harness import Served, parse_replies
+from tests.server.harness import Served, parse_replies, read_all
 
 CONF = r"""
 error_log logs/error.log info;
@@ -28,6 +29,10 @@ http {
         server_name localhost;
         location / { return 200 "hello\n"; }
         location /small { client_max_body_size 10; return 200 "small\n"; }
+        location /smallread {
+            client_max_body_size 10;
+            content_by_lua_block { ngx.req.read_body() ngx.say(ngx.req.get_body_data()) }
+        }
         location /gone { return 410; }
         location /redir { return 302 /elsewhere; }
         location /pipe { return 200 "$pipe $connection_requests\n"; }
@@ -135,6 +140,99 @@ CASES: dict[str, bytes] = {
                                    b"User-Agent: v\r\nConnection: close\r\n\r\n",
 }
 
+# The audit of the listener (tests/proxy/test_proxy_audit_diff.py has the proxy's side).
+_CHUNKED_20 = b"Transfer-Encoding: chunked\r\n\r\n14\r\n" + b"x" * 20 + b"\r\n0\r\n\r\n"
+CASES.update({
+    # a chunked body over client_max_body_size: refused only by a handler that reads it;
+    # `return` discards it and the connection goes on
+    "chunked_over_limit_discarded": b"POST /small HTTP/1.1\r\nHost: a\r\n" + _CHUNKED_20 + GET,
+    "chunked_over_limit_two_chunks_discarded": b"POST /small HTTP/1.1\r\nHost: a\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n9\r\n123456789\r\n0\r\n\r\n" + GET,
+    "chunked_over_limit_read": b"POST /smallread HTTP/1.1\r\nHost: a\r\n" + _CHUNKED_20 + GET,
+    "chunked_under_limit_read": b"POST /smallread HTTP/1.1\r\nHost: a\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + GET,
+    "content_length_over_limit_read": b"POST /smallread HTTP/1.1\r\nHost: a\r\n"
+        b"Content-Length: 20\r\n\r\n" + b"x" * 20 + GET,
+    # Host lines are checked one by one as nginx parses them
+    "two_hosts_first_invalid": b"GET / HTTP/1.1\r\nHost: a..b\r\nHost: b\r\n\r\n",
+    "two_hosts_second_invalid": b"GET / HTTP/1.1\r\nHost: b\r\nHost: a..b\r\n\r\n",
+    "invalid_host_before_duplicate_header": b"GET / HTTP/1.1\r\nHost: a/b\r\nIf-Match: 1\r\n"
+                                            b"If-Match: 2\r\n\r\n",
+    "host_empty": b"GET / HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n",
+    "host_trailing_dot": b"GET / HTTP/1.1\r\nHost: other.example.\r\nConnection: close\r\n\r\n",
+    "host_trailing_space": b"GET / HTTP/1.1\r\nHost: other.example \r\nConnection: close\r\n\r\n",
+    "absolute_uri_host_wins": b"GET http://other.example/x HTTP/1.1\r\nHost: localhost\r\n"
+                              b"Connection: close\r\n\r\n",
+    "absolute_uri_bad_host_header": b"GET http://other.example/x HTTP/1.1\r\nHost: a..b\r\n"
+                                    b"Connection: close\r\n\r\n",
+    # Expect: 100-continue
+    "expect_refused_content_length": b"POST /small HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n"
+                                     b"Expect: 100-continue\r\n\r\n" + b"x" * 20 + GET,
+    "expect_refused_chunked_read": b"POST /smallread HTTP/1.1\r\nHost: a\r\n"
+                                   b"Expect: 100-continue\r\n" + _CHUNKED_20 + GET,
+    "expect_http10_ignored": b"POST / HTTP/1.0\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nab",
+    "expect_unknown_value": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: x\r\n"
+                            b"Connection: close\r\n\r\nab",
+    "expect_mixed_case": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n"
+                         b"Expect: 100-Continue\r\nConnection: close\r\n\r\nab",
+    # pipelining and keep-alive
+    "pipelined_bodies": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc"
+                        b"POST /pipe HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        b"1\r\nx\r\n0\r\n\r\nPUT /gone HTTP/1.1\r\nHost: a\r\n"
+                        b"Content-Length: 2\r\n\r\nxy" + GET,
+    "pipelined_garbage_after_body": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n"
+                                    b"abGARBAGE\r\n\r\n",
+    "pipelined_after_error_page": b"GET /gone HTTP/1.1\r\nHost: a\r\n\r\nGET /nope HTTP/1.1\r\n"
+                                  b"Host: a\r\n\r\n" + GET,
+    "refused_head_ends_connection": b"GET / HTTP/1.1\r\nHost: a..b\r\n\r\n" + GET,
+    "head_then_get": b"HEAD /gone HTTP/1.1\r\nHost: a\r\n\r\n" + GET,
+    "http10_keepalive_twice": b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+                              b"GET /pipe HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+    "http10_without_keepalive": b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+    # Connection tokens
+    "connection_close_te": b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, te\r\n\r\n" + GET,
+    "connection_te_close": b"GET / HTTP/1.1\r\nHost: a\r\nConnection: te, close\r\n\r\n" + GET,
+    "connection_Close": b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n" + GET,
+    "connection_KEEP_ALIVE": b"GET / HTTP/1.1\r\nHost: a\r\nConnection: KEEP-ALIVE\r\n\r\n" + GET,
+    "connection_close_then_keepalive": b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+                                       b"Connection: keep-alive\r\n\r\n" + GET,
+    "connection_close_trailing_space": b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close \r\n\r\n"
+                                       + GET,
+    "connection_upgrade": b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+                          b"Upgrade: websocket\r\n\r\n" + GET,
+    # header values: nginx trims spaces only
+    "value_trailing_spaces": b"GET /echo_header HTTP/1.1\r\nHost: a\r\nX-Name:  3  \r\n"
+                             b"Connection: close\r\n\r\n",
+    "value_trailing_tab_kept": b"GET /echo_header HTTP/1.1\r\nHost: a\r\nX-Name: 3 \t \r\n"
+                               b"Connection: close\r\n\r\n",
+    "value_leading_tab_kept": b"GET /echo_header HTTP/1.1\r\nHost: a\r\nX-Name:\t x\r\n"
+                              b"Connection: close\r\n\r\n",
+    "content_length_with_spaces": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length:  3 \r\n\r\nabc" + GET,
+    "transfer_encoding_trailing_space": b"POST / HTTP/1.1\r\nHost: a\r\n"
+        b"Transfer-Encoding: chunked \r\n\r\n1\r\nx\r\n0\r\n\r\n" + GET,
+    # bodies
+    "content_length_leading_zeros": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 003\r\n\r\nabc" + GET,
+    "content_length_negative": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+    "get_with_body": b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc" + GET,
+    "chunked_extensions_and_trailers": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked"
+        b"\r\n\r\n2;a=b;c\r\nab\r\n0;x\r\nT1: a\r\nT2: b\r\n\r\n" + GET,
+    "chunked_bad_size": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        b"zz\r\nab\r\n0\r\n\r\n" + GET,
+    "chunked_upper_hex": b"POST /smallread HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"A\r\n0123456789\r\n0\r\n\r\n" + GET,
+    "transfer_encoding_Chunked": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n"
+                                 b"1\r\nx\r\n0\r\n\r\n" + GET,
+    # heads near the buffer limits (1k, then 4 x 8k)
+    "header_over_1k": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: " + b"a" * 990 + b"\r\nConnection: close\r\n\r\n",
+    "header_8190": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: " + b"a" * 8180 + b"\r\nConnection: close\r\n\r\n",
+    "header_8192": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: " + b"a" * 8187 + b"\r\nConnection: close\r\n\r\n",
+    "request_line_8190": b"GET /" + b"a" * 8175 + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    "four_8k_headers": b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(
+        b"X-H%d: %s\r\n" % (i, b"b" * 8000) for i in range(4)) + b"Connection: close\r\n\r\n",
+    "five_8k_headers": b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(
+        b"X-H%d: %s\r\n" % (i, b"b" * 8000) for i in range(5)) + b"Connection: close\r\n\r\n",
+})
+
 _TS = re.compile(r"^\S+ \S+ \[(\w+)\] \d+#\d+: \*\d+ (.*)$")
 
 
@@ -181,3 +279,32 @@ def test_same_answer_as_nginx(servers, name: str) -> None:
     want_log = [(lvl, msg[:_LOG_CMP]) for lvl, msg in _log_lines(real.error_log())]
     got_log = [(lvl, msg[:_LOG_CMP]) for lvl, msg in _log_lines(ours.error_log())]
     assert got_log == want_log
+
+
+def _trickle(port: int, raw: bytes, step: int) -> bytes:
+    """Send ``raw`` in ``step``-byte TCP segments (Nagle off, a pause between each)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(0, len(raw), step):
+            s.sendall(raw[i:i + step])
+            time.sleep(0.002)
+        return read_all(s)
+
+
+TRICKLED = {
+    "pipelined_with_bodies": (CASES["pipelined_bodies"], 1),
+    "chunked_over_limit_discarded": (CASES["chunked_over_limit_discarded"], 3),
+    "crlf_split": (b"GET /pipe HTTP/1.1\r\nHost: a\r\n\r\n" + GET, 1),
+    "expect_continue": (CASES["expect_continue"], 7),
+}
+
+
+@requires_nginx
+@pytest.mark.parametrize("name", sorted(TRICKLED))
+def test_same_answer_in_tiny_segments(servers, name: str) -> None:
+    """Heads and bodies split anywhere, even between CR and LF, give the same answers."""
+    real, ours = servers
+    raw, step = TRICKLED[name]
+    want = _trickle(real.port, raw, step)
+    got = _trickle(ours.port, raw, step)
+    assert _normalise(got, ours.port) == _normalise(want, real.port)

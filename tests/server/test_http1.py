@@ -28,6 +28,10 @@ http {
         server_name localhost;
         location / { return 200 "hello\n"; }
         location /small { client_max_body_size 10; return 200 "small\n"; }
+        location /smallread {
+            client_max_body_size 10;
+            content_by_lua_block { ngx.req.read_body() ngx.say("read") }
+        }
     }
 }
 """
@@ -143,8 +147,9 @@ def test_huge_content_length_is_refused_without_reading_the_body(served: Served)
 
 
 def test_chunked_body_over_the_limit_is_refused_as_it_arrives(served: Served) -> None:
+    """When the location reads the body (a `return` would discard it unchecked)."""
     with _connect(served.port) as s:
-        s.sendall(b"POST /small HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+        s.sendall(b"POST /smallread HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                   b"5\r\nhello\r\n")
         time.sleep(0.1)
         s.sendall(b"64\r\n")  # a 100-byte chunk announced: over the limit of 10
