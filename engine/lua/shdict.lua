@@ -90,7 +90,10 @@ return function(ngx, py, names)
     end
 
     local function get_tail(v, flags, stale)
-        if v == nil then return nil, flags end  -- flags carries the error, if any
+        if v == nil then  -- a missing key is one nil, as resty.core returns it
+            if flags == nil then return nil end
+            return nil, flags  -- flags carries the error
+        end
         if flags ~= 0 then return v, flags, stale end
         return v, nil, stale
     end
@@ -101,7 +104,10 @@ return function(ngx, py, names)
         key, err = check_key(key)
         if not key then return nil, err end
         local v, flags = call(name, "get", key)
-        if v == nil then return nil, flags end
+        if v == nil then
+            if flags == nil then return nil end
+            return nil, flags
+        end
         if flags ~= 0 then return v, flags end
         return v
     end

@@ -71,4 +71,6 @@ class TryFilesModule(HttpModule):
         if last.startswith("@"):
             return await r.engine.named_location(r, last, "try_files")
         uri, _, args = last.partition("?")
-        return await r.engine.internal_redirect(r, uri, args or r.args, "try_files")
+        # ngx_http_split_args: the fallback's own arguments, empty (but found) without "?"
+        r.has_args = True
+        return await r.engine.internal_redirect(r, uri, args, "try_files")

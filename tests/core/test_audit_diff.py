@@ -45,6 +45,11 @@ http {
         root html;
 
         location /enc/ { return 200 "uri=[$uri] req=[$request_uri] args=[$args]\n"; }
+        location /tf_fallback { try_files /nothing/here /args_seen; }
+        location /tf_fallback_q { try_files /nothing/here /args_seen?b=2; }
+        location = /args_seen {
+            content_by_lua_block { ngx.say(type(ngx.var.args), " [", tostring(ngx.var.args), "]") }
+        }
 
         location /rw_q { rewrite ^/rw_q/(?<n>.*)$ /enc/$n?n=$n last; }
         location /rw_named { rewrite ^/rw_named/(?<first>[a-z]+)/(?<rest>.*)$ /enc/$rest-$first; }
@@ -201,6 +206,10 @@ CASES = [
     # requests refused before the location search
     ("bad escape", Req("GET", "/a%zz", h(("X", "bad")))),
     ("NUL escape", Req("GET", "/enc/a%00b")),
+    # a try_files fallback takes its own arguments: empty (yet found) without "?"
+    ("try_files fallback drops the args", Req("GET", "/tf_fallback?a=1")),
+    ("try_files fallback, no args at all", Req("GET", "/tf_fallback")),
+    ("try_files fallback with its own args", Req("GET", "/tf_fallback_q?a=1")),
 ]
 
 

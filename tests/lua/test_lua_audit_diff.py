@@ -267,6 +267,11 @@ CASES = [
  ("content_length not digits", lua('ngx.say(pcall(function() ngx.header.content_length = "12a" end)) ngx.say(tostring(ngx.header.content_length))')),
  ("exit refused in body filter", 'body_filter_by_lua_block { local ok, e = pcall(ngx.exit, ngx.ERROR) if ngx.arg[1] ~= "" then ngx.arg[1] = tostring(e) .. "\\n" end } return 200 "x\\n";'),
  ("exit refused in log", 'log_by_lua_block { ngx.log(ngx.ERR, select(2, pcall(ngx.exit, 500))) } return 200 "x\\n";'),
+ # a missing key is a single nil
+ ("shdict get of a missing key", lua('local d = ngx.shared.d ngx.say(select("#", d:get("nope")), " ", '
+                                     'select("#", d:get_stale("nope")))')),
+ ("shdict get of an expired key", lua('local d = ngx.shared.d d:set("gone", 1, 0.001) ngx.sleep(0.01) '
+                                      'ngx.say(select("#", d:get("gone")), " ", select("#", d:get_stale("gone")))')),
 ]
 
 CASES = point(CASES, {"/hdrsub": "hdrsub", "/bodysub": "bodysub", "/intl": "intl",
