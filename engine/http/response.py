@@ -3,12 +3,17 @@
 ``ngx_http_special_response_handler`` answers errors and redirects with the short HTML
 pages every nginx user has seen, and ``ngx_http_header_filter`` writes Server, Date,
 Content-Type, Content-Length, Last-Modified, Location, Transfer-Encoding and Connection
-before the header list. Both are reproduced here byte for byte.
+before the header list. Both are reproduced here byte for byte. The header tests the
+body filters share (content types, weak ETags) live here too.
 """
 
 from __future__ import annotations
 
 from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .request import Request
 
 NGINX_VERSION = "1.22.1"
 NGINX_VER = f"nginx/{NGINX_VERSION}"
@@ -87,3 +92,33 @@ def _tail(server_tokens: str) -> str:
 def client_status(status: int) -> int:
     """nginx's internal codes map to what the client sees (494..497 → 400, 499 → 499)."""
     return 400 if 494 <= status <= 497 else status
+
+
+def content_type_matches(types: frozenset[str] | None, ctype: str | None, r: Request) -> bool:
+    """ngx_http_test_content_type, on the part of the type nginx compares
+    (``content_type_len``): a type ngx_lua set is cut at its first ``;``; a proxied type,
+    and one the charset filter completed, lose only their ``; charset=...``. ``types``
+    None is ``*`` (any response, even one without a type)."""
+    if types is None:
+        return True
+    if not ctype:
+        return False
+    low = ctype.lower()
+    if r.ctx.get("keep:lua_mime_set"):
+        return low.split(";", 1)[0] in types
+    cut = low.find(";")
+    while cut != -1:
+        if low[cut + 1:].lstrip(" ").startswith("charset="):
+            return low[:cut] in types
+        cut = low.find(";", cut + 1)
+    return low in types
+
+
+def weak_etag(r: Request) -> None:
+    """ngx_http_weak_etag, for filters that change the body: ``"x"`` becomes ``W/"x"``,
+    a weak one stays, one that is not a quoted string is dropped."""
+    headers = r.out.headers
+    etag = headers.get("etag")
+    if etag is None or (len(etag) > 2 and etag.startswith("W/")):
+        return
+    headers.set("ETag", f"W/{etag}" if etag.startswith('"') else None)

@@ -28,20 +28,23 @@ _CLOSE = (444, 499)
 
 
 async def run_subrequest(parent: Request, uri: str, args: str = "", *,
-                         header_only: bool = False, **hop: Any) -> Request:
-    """Run a ``GET`` subrequest of ``parent`` to completion and return it.
+                         header_only: bool = False, method: str = "GET",
+                         body: bytes | None = None, **hop: Any) -> Request:
+    """Run a subrequest of ``parent`` (a ``GET`` by default) to completion and return it.
 
     The finished child carries its status and response headers in ``child.out`` and can
     be the context in which variables are evaluated (``$sent_http_*``,
     ``$upstream_http_*``, ``$uri`` of the subrequest). ``hop`` adds fields to the trace's
     ``subrequest`` hop event (who issued it). When the child closed the connection, the
     main request is finalized with the same code and ``parent.main.response_done`` is set.
+    ``method`` and ``body`` are for modules that change them after ngx_http_subrequest
+    (mirror gives the subrequest the main request's method and, read, its body).
     """
     engine = parent.engine
     trace = Trace(enabled=parent.trace.enabled, t0=parent.trace.t0)
-    child = Request(engine, parent.conn, "GET", uri, parent.main.protocol,
-                    list(parent.headers_in.items), None, trace, parent=parent)
-    # nginx gives the subrequest an empty request body: nothing is read or forwarded
+    child = Request(engine, parent.conn, method, uri, parent.main.protocol,
+                    list(parent.headers_in.items), body, trace, parent=parent)
+    # nginx gives the subrequest the body read so far, or none: nothing more is read
     child.body_read = True
     child.header_only = header_only
     child.sink = parent.sink
@@ -52,7 +55,7 @@ async def run_subrequest(parent: Request, uri: str, args: str = "", *,
     child.set_uri(uri)
     child.args = args
     if trace.enabled:
-        trace.add("request", method="GET", uri=uri, protocol="subrequest",
+        trace.add("request", method=method, uri=uri, protocol="subrequest",
                   client=parent.conn.client_addr)
     await engine.run_phases(child, engine._index[Phase.SERVER_REWRITE])
     if header_only:
@@ -61,7 +64,7 @@ async def run_subrequest(parent: Request, uri: str, args: str = "", *,
     child.ctx.pop("ngx_lua", None)
     if parent.trace.enabled:
         parent.trace.nest("hop", trace.events, hop="subrequest", uri=uri, args=args,
-                          method="GET", status=child.out.status, ctx_reset=True, **hop)
+                          method=method, status=child.out.status, ctx_reset=True, **hop)
     if child.status_for_log in _CLOSE and not child.header_sent:
         await engine.finalize(parent.main, child.status_for_log)
     return child

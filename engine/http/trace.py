@@ -37,6 +37,10 @@ gzip               verdict: "compressed" (level, wbits, memlevel) or "not compre
 static             path, result                            (files opened, 304s)
 sub_filter         decision: "on" (patterns in match order, once, last_modified),
                    "off: ..." or "done" (replaced: count per pattern)
+ssi                decision: "on" (silent_errors, last_modified, value_length); a command
+                   run (command, params) or failed (command, result: "error")
+mirror             uris, request_body, method, args        (background subrequests started)
+addition           decision: "on" (before, after)          (add_before/after_body applies)
 try_files          candidate, path, exists
 hop                hop: "rewrite_last", "exec", "error_page", "index", "try_files",
                    "redirect", "subrequest"; uri, args, status, ctx_reset;

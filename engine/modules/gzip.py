@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ..conf.errors import ConfigError
 from ..conf.values import parse_size
 from ..http.phases import HttpModule
+from ..http.response import content_type_matches, weak_etag
 from ..http.regex import Regex
 
 if TYPE_CHECKING:
@@ -70,6 +71,9 @@ class GzipConf:
     vary: bool
 
 
+_BUFFER = 4096  # gzip_buffers 32 4k, Debian's default on x86_64
+
+
 @dataclass(slots=True)
 class GzipStream:
     """A response being compressed: the zlib stream and nginx's zin/zout counters."""
@@ -78,6 +82,9 @@ class GzipStream:
     zin: int = 0
     zout: int = 0
     done: bool = False
+    #: Compressed bytes not passed on yet: nginx fills its gzip_buffers (4k each here)
+    #: and passes a buffer on when it is full, on a flush, or at the end.
+    held: bytes = b""
 
 
 class GzipModule(HttpModule):
@@ -115,7 +122,7 @@ class GzipModule(HttpModule):
         out = r.out
         if conf is None or out.status not in _STATUSES or out.headers.get("content-encoding") \
                 or (out.content_length is not None and out.content_length < conf.min_length) \
-                or not _type_matches(conf.types, out.content_type):
+                or not content_type_matches(conf.types, out.content_type, r):
             return
         if conf.vary and r is r.main:
             # nginx writes it after Connection/Keep-Alive, before the header list
@@ -138,7 +145,7 @@ class GzipModule(HttpModule):
         out.headers.remove("content-length")
         out.headers.remove("accept-ranges")
         r.ctx.pop("keep:allow_ranges", None)
-        _weaken_etag(r)
+        weak_etag(r)
         r.trace.add("gzip", verdict="compressed", level=conf.level, wbits=wbits,
                     memlevel=memlevel)
 
@@ -148,18 +155,23 @@ class GzipModule(HttpModule):
         if gz is None or gz.done or r.header_only:
             return data, last
         z = gz.z
-        parts = []
+        held = gz.held
         if data:
             gz.zin += len(data)
-            parts.append(z.compress(data))
+            held += z.compress(data)
         if last:
-            parts.append(z.flush(zlib.Z_FINISH))
+            held += z.flush(zlib.Z_FINISH)
             gz.done = True
         elif not data:
-            parts.append(z.flush(zlib.Z_SYNC_FLUSH))
-        chunk = b"".join(parts)
-        gz.zout += len(chunk)
-        return chunk, last
+            held += z.flush(zlib.Z_SYNC_FLUSH)
+        else:  # pass on the full buffers only
+            full = len(held) - len(held) % _BUFFER
+            gz.held = held[full:]
+            gz.zout += full
+            return held[:full], last
+        gz.held = b""
+        gz.zout += len(held)
+        return held, last
 
 
 def gzip_ratio(r: Request) -> str | None:
@@ -179,15 +191,6 @@ def gzip_ratio(r: Request) -> str | None:
 
 # -- the decision ---------------------------------------------------------------------
 
-
-def _type_matches(types: frozenset[str] | None, ctype: str | None) -> bool:
-    """ngx_http_test_content_type: the type up to the first ``;``, lowercased (a space
-    before the ``;`` stays part of it, as in nginx)."""
-    if types is None:
-        return True
-    if not ctype:
-        return False
-    return ctype.split(";", 1)[0].lower() in types
 
 
 def _refusal(r: Request, conf: GzipConf) -> str:
@@ -318,13 +321,6 @@ def _http_time(text: str) -> int | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
-
-def _weaken_etag(r: Request) -> None:
-    """ngx_http_weak_etag: ``W/`` before a strong ETag; one not quoted is dropped."""
-    etag = r.out.headers.get("etag")
-    if etag is None or (len(etag) > 2 and etag.startswith("W/")):
-        return
-    r.out.headers.set("ETag", f"W/{etag}" if etag.startswith('"') else None)
 
 
 # -- configuration --------------------------------------------------------------------

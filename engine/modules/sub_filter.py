@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING
 
 from ..conf.errors import ConfigError
 from ..http.phases import HttpModule
+from ..http.response import content_type_matches, weak_etag
 from ..http.variables import ComplexValue, compile_value
 
 if TYPE_CHECKING:
@@ -308,7 +309,7 @@ class SubFilterModule(HttpModule):
         conf: SubConf | None = r.loc.mod.get(self.name)
         out = r.out
         if conf is None or r is not r.main or out.content_length == 0 \
-                or not _type_matches(conf.types, out.content_type, r):
+                or not content_type_matches(conf.types, out.content_type, r):
             return
         tables = conf.tables
         if tables is None:
@@ -320,7 +321,7 @@ class SubFilterModule(HttpModule):
         out.content_length = None
         out.headers.remove("content-length")
         if conf.last_modified:
-            _weak_etag(r)
+            weak_etag(r)
         else:
             out.last_modified = None
             out.headers.remove("last-modified")
@@ -341,24 +342,6 @@ class SubFilterModule(HttpModule):
         return data, last
 
 
-def _type_matches(types: frozenset[str] | None, ctype: str | None, r: Request) -> bool:
-    """ngx_http_test_content_type, on the part of the type nginx compares
-    (``content_type_len``): ngx_lua cuts a type it set at the first ``;``; a proxied
-    type, and one the charset filter completes, lose only their ``; charset=...``."""
-    if types is None:
-        return True
-    if not ctype:
-        return False
-    low = ctype.lower()
-    if r.ctx.get("keep:lua_mime_set"):
-        return low.split(";", 1)[0] in types
-    cut = low.find(";")
-    while cut != -1:
-        if low[cut + 1:].lstrip(" ").startswith("charset="):
-            return low[:cut] in types
-        cut = low.find(";", cut + 1)
-    return low in types
-
 
 def _request_tables(r: Request, conf: SubConf) -> Tables | None:
     """Search strings with variables: evaluated and lowercased; empty ones dropped."""
@@ -371,12 +354,3 @@ def _request_tables(r: Request, conf: SubConf) -> Tables | None:
             match = text
         pairs.append((match, value))
     return build_tables(pairs) if pairs else None
-
-
-def _weak_etag(r: Request) -> None:
-    """ngx_http_weak_etag: ``"x"`` becomes ``W/"x"``; a non-quoted ETag is dropped."""
-    headers = r.out.headers
-    etag = headers.get("etag")
-    if etag is None or (len(etag) > 2 and etag.startswith("W/")):
-        return
-    headers.set("ETag", f"W/{etag}" if etag.startswith('"') else None)

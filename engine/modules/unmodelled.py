@@ -5,14 +5,13 @@ modules; their variables exist even where the modules do nothing, so a configura
 a log format that names them must load. Each reads what nginx gives on a plain HTTP/1.x
 request in a location where the module is not configured: mostly "not found" (an empty
 string in a complex value, nil in ``ngx.var``), and a few found values (``$http2`` is
-empty, ``$ancient_browser`` is "1" without ``modern_browser`` rules, ``$date_local`` and
-``$date_gmt`` are the time in SSI's default format). ``$fastcgi_script_name`` and
+empty, ``$ancient_browser`` is "1" without ``modern_browser`` rules; ``$date_local``
+and ``$date_gmt`` are the ssi module's). ``$fastcgi_script_name`` and
 ``$fastcgi_path_info`` follow ``fastcgi_index`` and ``fastcgi_split_path_info``.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from ..http.phases import HttpModule
@@ -33,15 +32,6 @@ _NOT_FOUND = (
     "ssl_client_fingerprint", "ssl_client_v_start", "ssl_client_v_end",
     "ssl_client_v_remain", "uid_got", "uid_set", "slice_range",
 )
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
-           "Dec")
-
-
-def ssi_date(t: time.struct_time, zone: str) -> str:
-    """SSI's default ``timefmt`` ("%A, %d-%b-%Y %H:%M:%S %Z") in the C locale."""
-    return (f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d}-{_MONTHS[t.tm_mon - 1]}-{t.tm_year} "
-            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {zone}")
 
 
 class UnmodelledModule(HttpModule):
@@ -57,8 +47,6 @@ class UnmodelledModule(HttpModule):
             else "")
         add("ancient_browser", lambda r: "1")
         add("modern_browser", lambda r: "")
-        add("date_gmt", lambda r: ssi_date(time.gmtime(), "GMT"))
-        add("date_local", lambda r: ssi_date(t := time.localtime(), t.tm_zone or ""))
         add("fastcgi_script_name", lambda r: _fastcgi(r)[0])
         add("fastcgi_path_info", lambda r: _fastcgi(r)[1])
 

@@ -378,3 +378,40 @@ def test_config_errors_as_nginx(tmp_path: Path, body: str) -> None:
     write_prefix(tmp_path, H + body + "\n}\n")
     ours = engine_load_error(tmp_path)
     assert ours == first_emerg(nginx_test(tmp_path).output)
+
+
+SOCKET_CONF = r"""
+events {}
+http {
+    log_format sent '$body_bytes_sent $gzip_ratio';
+    access_log logs/access.log sent;
+    server {
+        listen 127.0.0.1:{port};
+        gzip on; gzip_types text/plain;
+        location /two { content_by_lua_block { ngx.say("hello world hello world") ngx.say("two") } }
+        location /big {
+            content_by_lua_block {
+                for i = 1, 300 do ngx.say(i, " some text that compresses, but not well ", i * 7919 % 1000) end
+            }
+        }
+        location /flush { content_by_lua_block { ngx.say("a") ngx.flush() ngx.say("b") } }
+    }
+}
+"""
+
+
+@requires_nginx
+def test_compressed_output_is_framed_as_nginx_frames_it() -> None:
+    """Over a socket: nginx passes compressed output on in full 4k buffers, on a flush
+    and at the end, so the chunks on the wire and $body_bytes_sent match too."""
+    from tests.oracle import RealNginx
+    from tests.server.harness import Served
+    raw = "GET {} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+    with RealNginx(SOCKET_CONF) as real, Served(SOCKET_CONF) as ours:
+        for path in ("/two", "/big", "/flush"):
+            want = real.request(raw.format(path).encode()).partition(b"\r\n\r\n")[2]
+            got = ours.request(raw.format(path).encode()).partition(b"\r\n\r\n")[2]
+            assert got == want, path
+        time.sleep(0.1)  # nginx writes the access log after the response
+        assert (ours.prefix / "logs/access.log").read_text() == \
+            (real.prefix / "logs/access.log").read_text()
