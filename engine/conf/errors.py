@@ -16,6 +16,8 @@ class ConfigError(Exception):
         self.file = file
         self.line = line
         self.level = level
+        #: the [warn] lines (message, file, line) nginx printed before this error
+        self.warnings: list[tuple[str, str | None, int]] = []
         super().__init__(str(self))
 
     def __str__(self) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .ast import Comment, ConfigFile, Directive, ParsedConfig
-from .catalog import CUSTOM_BLOCKS, DUP_GROUPS, build_table, checks
+from .catalog import CUSTOM_BLOCKS, DUP_GROUPS, build_table, checks, slots
 from .directives import Ctx, DirectiveSpec, DirectiveTable
 from .errors import ConfigError
 from .parser import Tok, parse_text
@@ -55,7 +55,8 @@ def default_prefix(conf_path: str) -> str:
 class _Frame:
     """One open block while parsing: what nginx keeps in ``cf->cmd_type``/``cf->ctx``."""
 
-    __slots__ = ("ctx", "kind", "seen", "directive", "locations", "loc", "servers", "types")
+    __slots__ = ("ctx", "kind", "seen", "directive", "locations", "loc", "servers", "types",
+                 "listens", "cert", "exts")
 
     def __init__(self, ctx: Ctx, kind: str, directive: Directive | None = None) -> None:
         self.ctx = ctx
@@ -72,6 +73,12 @@ class _Frame:
         self.servers: list[_Frame] = []
         #: MIME types each ``*_types`` directive of this block listed so far
         self.types: dict[str, set[str]] = {}
+        #: for the http frame: every listen address so far (ngx_http_add_addresses)
+        self.listens = checks.ListenTable()
+        #: ssl_certificate (or ssl_reject_handshake on) given in this block
+        self.cert = False
+        #: extension -> MIME type of this block's ``types`` entries so far
+        self.exts: dict[str, str] = {}
 
 
 class _Loader:
@@ -217,8 +224,21 @@ class _Loader:
             for message in checks.duplicate_types(d.args, listed):
                 self.warnings.append((message, self.file, line))
         msg = checks.handler_error(spec, d, self.log_formats)
+        if msg is None and not spec.module.startswith(("ngx_stream", "ngx_mail")):
+            msg = slots.slot_error(d)
+            for message in slots.slot_warnings(d) if msg is None else ():
+                self.warnings.append((message, self.file, line))
+        if msg is None and name == "listen" and spec.module == "ngx_http_core_module":
+            msg = self.frames[-2].listens.add(self.frames[-1], d.args)
+        if name == "server_name" and spec.module == "ngx_http_core_module":
+            found: list[str] = []
+            msg = checks.server_names(d.args, found)
+            self.warnings.extend((w, self.file, line) for w in found)
         if msg:
             raise self._error(msg, line)
+        if name == "ssl_certificate" or (name == "ssl_reject_handshake"
+                                         and d.args[0].lower() == "on"):
+            self.frames[-1].cert = True
         if spec.check is not None:
             spec.check(d)
 
@@ -246,6 +266,10 @@ class _Loader:
         msg = checks.custom_entry(frame.kind, d)
         if msg:
             raise self._error(msg, line)
+        if frame.kind == "types" and d.name != "include":
+            found: list[str] = []
+            checks.types_entry(d, self.frames[-2].exts, found)
+            self.warnings.extend((w, self.file, line) for w in found)
         if d.name == "include" and frame.kind in ("types", "map", "geo"):
             self.include(d, line)
 
@@ -304,6 +328,11 @@ class _Loader:
             err = checks.duplicate_locations([s.locations for s in frame.servers])
             if err:
                 raise ConfigError(*err)
+            for srv in frame.listens.ssl_defaults():
+                if not (srv.cert or frame.cert):
+                    where = srv.directive
+                    raise ConfigError('no "ssl_certificate" is defined for the "listen ... '
+                                      f'ssl" directive in {where.file}:{where.head_line}')
         return d
 
     def lua_start(self, tok: Tok) -> Directive:
@@ -352,13 +381,17 @@ def load(conf_path: str, prefix: str | None = None, global_directives: str | Non
     if global_directives is not None:
         loader.file = COMMAND_LINE
         top.extend(parse_text(global_directives, COMMAND_LINE, loader, None, cmdline=True))
-    text = loader.read_file(conf_abs, None)
-    loader.files[conf_abs] = ConfigFile(conf_abs, text)
-    loader.file = conf_abs
-    loader.reading.append(conf_abs)
-    top.extend(parse_text(text, conf_abs, loader, loader.comments))
-    if "events" not in loader.frames[0].seen:
-        raise PostParseError('no "events" section in configuration')
+    try:
+        text = loader.read_file(conf_abs, None)
+        loader.files[conf_abs] = ConfigFile(conf_abs, text)
+        loader.file = conf_abs
+        loader.reading.append(conf_abs)
+        top.extend(parse_text(text, conf_abs, loader, loader.comments))
+        if "events" not in loader.frames[0].seen:
+            raise PostParseError('no "events" section in configuration')
+    except ConfigError as e:
+        e.warnings = loader.warnings  # nginx printed them before the error
+        raise
     return ParsedConfig(conf_abs, prefix, top, loader.files, loader.comments,
                         loader.warnings)
 

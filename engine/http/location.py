@@ -159,9 +159,7 @@ def build_location_tree(parent: LocationConf, locations: list[LocationConf]) -> 
         d = loc.directive
         assert d is not None
         if loc.modifier == "@":
-            if loc.name in parent.named:
-                raise ConfigError(f'duplicate location "{loc.name}"', d.file, d.line)
-            parent.named[loc.name] = loc
+            parent.named.setdefault(loc.name, loc)  # nginx allows twice; the first wins
         elif loc.modifier in ("~", "~*"):
             parent.regex_locations.append(loc)
         else:

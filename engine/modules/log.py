@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ..conf.errors import ConfigError
 from ..http.log import LogFiles, LogRecord
 from ..http.phases import HttpModule, Phase
-from ..http.variables import CaptureRef, compile_value
+from ..http.variables import VarRef, compile_value
 
 if TYPE_CHECKING:
     from ..http.block import Block
@@ -49,11 +49,53 @@ def escape_json(value: str) -> str:
             out.append("\\r")
         elif ch == "\t":
             out.append("\\t")
+        elif ch == "\b":
+            out.append("\\b")
+        elif ch == "\f":
+            out.append("\\f")
         elif ord(ch) < 0x20:
-            out.append(f"\\u{ord(ch):04x}")
+            out.append(f"\\u{ord(ch):04X}")
         else:
             out.append(ch)
     return "".join(out)
+
+
+_NAME = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def compile_format(text: str, engine: HttpEngine, file: str, line: int) -> list:
+    """``ngx_http_log_compile_format``: ``$name`` or ``${name}`` (``$1`` is a variable
+    named "1" here, not a capture); a bad ``$`` is ``invalid parameter "<rest>"``."""
+    parts: list = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] != "$":
+            j = text.find("$", i)
+            j = n if j < 0 else j
+            parts.append(text[i:j])
+            i = j
+            continue
+        start = i
+        i += 1
+        bracket = i < n and text[i] == "{"
+        i += bracket
+        if i >= n:
+            raise ConfigError(f'invalid parameter "{text[start:]}"', file, line)
+        begin = i
+        while i < n and text[i] in _NAME:
+            i += 1
+        name = text[begin:i]
+        if bracket:
+            if i >= n or text[i] != "}":
+                raise ConfigError(f'the closing bracket in "{name}" variable is missing',
+                                  file, line)
+            i += 1
+        if not name:
+            raise ConfigError(f'invalid parameter "{text[start:]}"', file, line)
+        if not engine.variables.known(name.lower()):
+            raise ConfigError(f'unknown "{name.lower()}" variable')
+        parts.append(VarRef(name.lower()))
+    return parts
 
 
 class LogFormat:
@@ -68,11 +110,7 @@ class LogFormat:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            if isinstance(part, CaptureRef):
-                value = (r.captures[part.index] if r.captures and part.index < len(r.captures)
-                         else None)
-            else:
-                value = r.engine_vars.get(r, part.name)
+            value = r.engine_vars.get(r, part.name)
             if value is None:
                 out.append("-" if self.escape == "default" else "")
             elif self.escape == "default":
@@ -102,7 +140,7 @@ class LogModule(HttpModule):
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         self.formats["combined"] = LogFormat(
-            "combined", compile_value(COMBINED, engine.variables).parts, "default")
+            "combined", compile_format(COMBINED, engine, "", 0), "default")
         if cfg.http is not None:
             for d in cfg.http.own.get("log_format", []):
                 args = list(d.args)
@@ -115,8 +153,7 @@ class LogModule(HttpModule):
                 if name in self.formats:
                     raise ConfigError(f'duplicate "log_format" name "{name}"', d.file, d.line)
                 self.formats[name] = LogFormat(
-                    name, compile_value("".join(args), engine.variables, d.file, d.line).parts,
-                    escape)
+                    name, compile_format("".join(args), engine, d.file, d.line), escape)
         for block in cfg.blocks:
             logs = []
             for d in block.get("access_log"):
@@ -127,9 +164,11 @@ class LogModule(HttpModule):
                 fmt = self.formats.get(fmt_name)
                 if fmt is None:
                     raise ConfigError(f'unknown log format "{fmt_name}"', d.file, d.line)
-                path = d.args[0]
-                if not path.startswith(("/", "syslog:")) and path != "stderr":
-                    path = os.path.join(cfg.prefix, path)
+                path: str | object = d.args[0]
+                if not d.args[0].startswith(("/", "syslog:")) and path != "stderr":
+                    path = os.path.join(cfg.prefix, d.args[0])
+                if "$" in d.args[0]:  # a file per request, named by variables
+                    path = compile_value(str(path), engine.variables, d.file, d.line)
                 cond = next((compile_value(a[3:], engine.variables, d.file, d.line)
                              for a in d.args[1:] if a.startswith("if=")), None)
                 logs.append((path, fmt, cond))
@@ -157,7 +196,7 @@ class LogModule(HttpModule):
             r.records.append(record)  # type: ignore[attr-defined]
             for listener in r.engine.services["access_log_listeners"]:
                 listener(record)
-            self.files.write(path, line)
+            self.files.write(path if isinstance(path, str) else path.evaluate(r), line)
         return 0
 
     async def stop(self, engine: HttpEngine, graceful: bool) -> None:

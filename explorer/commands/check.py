@@ -128,12 +128,14 @@ def run_test(argv: Sequence[str] | Options, out: TextIO | None = None,
     try:
         parsed = load(conf, prefix=opts.prefix, global_directives=opts.global_directives)
     except PostParseError as e:
+        _print_warnings(e.warnings, err)
         if not opts.quiet:
             print(ok_lines[0], file=err)
         print(f"nginx: {e}", file=err)
         print(f"nginx: configuration file {conf} test failed", file=err)
         return 1
     except ConfigError as e:
+        _print_warnings(e.warnings, err)
         print(f"nginx: {e}", file=err)
         print(f"nginx: configuration file {conf} test failed", file=err)
         return 1
@@ -149,6 +151,7 @@ def run_test(argv: Sequence[str] | Options, out: TextIO | None = None,
         from engine import Engine
         engine = Engine(parsed, options={"lua_watchdog": 5.0})
     except ConfigError as e:
+        _print_warnings(parsed.warnings, err)
         print(f"nginx: {e}", file=err)
         print(f"nginx: configuration file {conf} test failed", file=err)
         return 1
@@ -165,6 +168,13 @@ def run_test(argv: Sequence[str] | Options, out: TextIO | None = None,
         err.flush()
         _dump(parsed.files.values(), out)
     return 0
+
+
+def _print_warnings(warnings: list[tuple[str, str | None, int]], err: TextIO) -> None:
+    """The ``[warn]`` lines nginx printed while reading, before the error that stopped it."""
+    for msg, file, line in warnings:
+        where = f" in {file}" if file in (None, "command line") else f" in {file}:{line}"
+        print(f"nginx: [warn] {msg}{where if file else ''}", file=err)
 
 
 def _dump(files: object, out: TextIO) -> None:

@@ -10,14 +10,15 @@ the error text (or raise for location) and let the loader attach file and line.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
 from ..ast import Directive
 from ..directives import DirectiveSpec
 from ..errors import ConfigError
+from .listen import ListenTable, listen_error
 
-__all__ = ["Location", "location", "duplicate_locations", "handler_error", "custom_entry"]
+__all__ = ["Location", "location", "duplicate_locations", "handler_error", "custom_entry",
+           "ListenTable", "server_names", "types_entry"]
 
 
 @dataclass(slots=True)
@@ -127,77 +128,59 @@ def _sorted_static(locs: list[Location]) -> list[Location]:
     return sorted((x for x in locs if x.static), key=lambda x: (x.name, not x.exact))
 
 
-_LISTEN_FLAGS = frozenset({"default_server", "default", "ssl", "http2", "proxy_protocol",
-                           "deferred", "bind", "reuseport"})
-
-
-def _listen(args: list[str]) -> str | None:
-    addr = args[0]
-    err = _listen_addr(addr)
-    if err:
-        return f'{err} in "{addr}" of the "listen" directive'
-    for p in args[1:]:
+def _access_log_params(args: list[str]) -> str | None:
+    """``ngx_http_log_set_log``'s checks of ``buffer=``, ``flush=``, ``gzip[=level]``
+    and ``if=``, then of what buffering allows."""
+    from .slots import nginx_int, nginx_size, nginx_time
+    buffered = flush = False
+    for p in args[2:]:
         key, eq, value = p.partition("=")
-        if not eq and p in _LISTEN_FLAGS:
-            continue
-        if key == "ipv6only" and value in ("on", "off"):
-            continue
-        if key in ("backlog", "fastopen") and eq:
-            if not value.isdigit() or (key == "backlog" and int(value) == 0):
-                return f'invalid {key} "{p}"'
-            continue
-        if key in ("rcvbuf", "sndbuf") and eq:
-            if not _is_size(value):
-                return f'invalid {key} "{p}"'
-            continue
-        if key == "so_keepalive" and eq:
-            continue
-        return f'invalid parameter "{p}"'
+        if key == "buffer" and eq:
+            if not nginx_size(value):
+                return f'invalid buffer size "{value}"'
+            buffered = True
+        elif key == "flush" and eq:
+            if not nginx_time(value, False):
+                return f'invalid flush time "{value}"'
+            flush = True
+        elif p == "gzip" or (key == "gzip" and eq):
+            level = nginx_int(value) if eq else 1
+            if level is None or not 1 <= level <= 9:
+                return f'invalid compression level "{value}"'
+            buffered = True  # gzip buffers (64k) unless buffer= says otherwise
+        elif not (key == "if" and eq):
+            return f'invalid parameter "{p}"'
+    if flush and not buffered:
+        return f'no buffer is defined for access_log "{args[0]}"'
+    if buffered and "$" in args[0]:
+        return "buffered logs cannot have variables in name"
+    if buffered and args[0].startswith("syslog:"):
+        return "logs to syslog cannot be buffered"
     return None
 
 
-def _is_size(v: str) -> bool:
-    """``ngx_parse_size``: digits with an optional k/K/m/M suffix."""
-    if v[-1:] in ("k", "K", "m", "M"):
-        v = v[:-1]
-    return v.isdigit()
-
-
-def _port_ok(port: str) -> bool:
-    return port.isdigit() and 1 <= int(port) <= 65535
-
-
-def _listen_addr(addr: str) -> str | None:
-    """The subset of ``ngx_parse_url`` that listen uses; returns its ``u.err``."""
-    if addr[:5].lower() == "unix:":
-        return "no path in the unix domain socket" if len(addr) == 5 else None
-    if addr.startswith("["):
-        end = addr.find("]")
-        if end < 0:
-            return "invalid host"
-        rest = addr[end + 1:]
-        if rest and not rest.startswith(":"):
-            return "invalid host"
-        if rest and not _port_ok(rest[1:]):
-            return "invalid port"
-        try:
-            ipaddress.IPv6Address(addr[1:end])
-        except ValueError:
-            return "invalid IPv6 address"
-        return None
-    host, colon, port = addr.partition(":")
-    if colon:
-        if not _port_ok(port):
-            return "invalid port"
-        if not host:
-            return "no host"
-        return None
-    if addr.isdigit():
-        return None if _port_ok(addr) else "invalid port"
+def _open_log_file_cache(args: list[str]) -> str | None:
+    """``open_log_file_cache off`` or ``max=N [inactive=time] [min_uses=N] [valid=time]``."""
+    from .slots import nginx_int, nginx_time
+    has_max = off = False
+    for p in args:
+        key, eq, value = p.partition("=")
+        if key == "max" and eq:
+            ok = nginx_int(value) is not None
+            has_max = ok and int(value) > 0
+        elif key in ("inactive", "valid") and eq:
+            ok = nginx_time(value, True) is not None
+        elif key == "min_uses" and eq:
+            ok = nginx_int(value) is not None
+        elif p == "off":
+            ok = off = True
+        else:
+            ok = False
+        if not ok:
+            return f'invalid "open_log_file_cache" parameter "{p}"'
+    if not off and not has_max:
+        return '"open_log_file_cache" must have "max" parameter'
     return None
-
-
-_LOG_PARAMS = ("buffer=", "flush=", "gzip", "if=")
 
 
 #: The directives ngx_http_types_slot reads: text/html is always in their list.
@@ -223,26 +206,22 @@ def handler_error(spec: DirectiveSpec, d: Directive, log_formats: set[str]) -> s
     """Errors a directive's own handler gives for its arguments, or None."""
     name, args = d.name, d.args
     if name == "listen" and spec.module == "ngx_http_core_module":
-        return _listen(args)
+        return listen_error(args)
     if name == "access_log" and spec.module == "ngx_http_log_module":
         if args[0] == "off":
             return f'invalid parameter "{args[1]}"' if len(args) > 1 else None
         if len(args) >= 2 and args[1] not in log_formats:
             return f'unknown log format "{args[1]}"'
-        for p in args[2:]:
-            if not p.startswith(_LOG_PARAMS):
-                return f'invalid parameter "{p}"'
-        return None
+        return _access_log_params(args)
+    if name == "open_log_file_cache" and spec.module == "ngx_http_log_module":
+        return _open_log_file_cache(args)
     if name == "if" and spec.module == "ngx_http_rewrite_module":
         return _if_condition(list(args))
-    if name == "keepalive_disable":  # a bitmask slot
-        bad = next((a for a in args if a not in ("none", "msie6", "safari")), None)
-        return f'invalid value "{bad}"' if bad is not None else None
     if name == "error_page":
         for code in args[:-1]:
             if code.startswith("="):
                 continue
-            if not code.isdigit():
+            if not code.isdigit() or int(code) == 499:
                 return f'invalid value "{code}"'
             if not 300 <= int(code) <= 599:
                 return f'value "{code}" must be between 300 and 599'
@@ -362,3 +341,35 @@ def split_clients_percent(text: str) -> int | None:
             return None
         value *= 10
     return value & 0xFFFFFFFF if value else None
+
+
+def server_names(args: list[str], warnings: list[str]) -> str | None:
+    """``ngx_http_core_server_name``: malformed wildcards, empty and invalid regexes (the
+    regex is compiled here, at the directive, as nginx does); a "/" only warns."""
+    for name in args:
+        if (name[:1] == "*" and (len(name) < 3 or name[1] != ".")) or name == ".":
+            return f'server name "{name}" is invalid'
+        if "/" in name:
+            warnings.append(f'server name "{name}" has suspicious symbols')
+        if name[:1] != "~":
+            continue
+        if len(name) == 1:
+            return f'empty regex in server name "{name}"'
+        from ...http.regex import Regex, RegexError  # the engine's PCRE2 model
+        try:
+            Regex(name[1:], False)
+        except RegexError as exc:
+            return str(exc)
+    return None
+
+
+def types_entry(d: Directive, known: dict[str, str], warnings: list[str]) -> None:
+    """``ngx_http_core_type``: an extension given again (in any ``types`` of the block)
+    takes the new type, with a warning naming both."""
+    for ext in d.args:
+        ext = ext.lower()
+        old = known.get(ext)
+        if old is not None:
+            warnings.append(f'duplicate extension "{ext}", content type: "{d.name}", '
+                            f'previous content type: "{old}"')
+        known[ext] = d.name

@@ -1,0 +1,253 @@
+"""``ngx-explore -t``/``-T``/``-q`` against real ``nginx -t``: the whole output (every
+line of stderr and stdout, timestamps and pids aside) and the exit status.
+
+Covers value slots (sizes, offsets, times, numbers, enums, bitmasks and their duplicate
+warnings), ``listen`` parameters and duplicates, ``ssl`` without a certificate,
+``server_name`` forms, ``location`` forms across includes, ``types`` duplicates,
+variables, ``log_format``/``access_log``/``open_log_file_cache`` errors, ``error_page``,
+``return``, ``if``, ``map``/``geo``, ``-g`` directives, includes (globs, relative paths,
+duplicates across files), Lua code that nginx -t does not run, and the ``-T`` dump.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from explorer.commands.check import run_test
+from tests.oracle import LOAD_MODULES, NGINX, requires_nginx, write_prefix
+
+E = "events {}\n"
+H = E + "http {\n"
+
+
+def S(body: str) -> str:
+    """``body`` inside a server of an http block."""
+    return H + "server {\n" + body + "\n}\n}\n"
+
+
+def L(body: str) -> str:
+    """``body`` inside ``location /``."""
+    return H + "server {\nlocation / {\n" + body + "\n}\n}\n}\n"
+
+
+# (id, nginx.conf, extra files, {"flags": (...), "g": "..."})
+CASES: list[tuple] = [
+ ("err-q", E + "foo;\n", {}, {"flags": ("-t", "-q")}),
+ ("T-includes", H + "include a/*.conf;\ninclude b.conf;\n}\n", {"conf/a/2.conf": "gzip on;\n", "conf/a/1.conf": "include b.conf;\n", "conf/b.conf": "#b\n"}, {"flags": ("-T",)}),
+ ("T-fail", H + "foo;\n}\n", {}, {"flags": ("-T",)}),
+ ("Tq", H + "}\n", {}, {"flags": ("-T", "-q")}),
+ ("cmbs-10x", H + "client_max_body_size 10x;\n}\n"),
+ ("cmbs-10m", H + "client_max_body_size 10M;\n}\n"),
+ ("cmbs-neg", H + "client_max_body_size -1;\n}\n"),
+ ("keepalive-2", H + "keepalive_timeout 75s 60s;\n}\n"),
+ ("keepalive-bad", H + "keepalive_timeout 75x;\n}\n"),
+ ("keepalive-bad2", H + "keepalive_timeout 75s 6q;\n}\n"),
+ ("wp-auto", "worker_processes auto;\n" + E),
+ ("wp-bad", "worker_processes many;\n" + E),
+ ("wp-zero", "worker_processes 0;\n" + E),
+ ("wc-bad", "events { worker_connections x; }\n"),
+ ("send-timeout-ms", H + "send_timeout 500ms;\n}\n"),
+ ("send-timeout-combo", H + "send_timeout 1m30s;\n}\n"),
+ ("send-timeout-bad", H + "send_timeout 1h2;\n}\n"),
+ ("cbbs-bad", H + "client_body_buffer_size 1g2;\n}\n"),
+ ("lcb-bad", H + "large_client_header_buffers 4 8q;\n}\n"),
+ ("lcb-num-bad", H + "large_client_header_buffers x 8k;\n}\n"),
+ ("listen-default", S("listen 80 default_server;\nlisten 81 default;")),
+ ("listen-dup-default", H + "server { listen 8080 default_server; }\nserver { listen 8080 default_server; }\n}\n"),
+ ("listen-reuseport", S("listen 80 reuseport;")),
+ ("listen-backlog-ok", S("listen 80 backlog=100;")),
+ ("listen-backlog-zero", S("listen 80 backlog=0;")),
+ ("listen-ipv6only-v4", S("listen 80 ipv6only=on;")),
+ ("listen-ipv6", S("listen [::]:80 ipv6only=on;")),
+ ("listen-dup", S("listen 80;\nlisten 80;")),
+ ("listen-dup-opts", H + "server { listen 80 backlog=10; }\nserver { listen 80 backlog=20; }\n}\n"),
+ ("listen-http2", S("listen 80 http2;")),
+ ("listen-ssl", S("listen 443 ssl;")),
+ ("listen-so-keepalive", S("listen 80 so_keepalive=on;")),
+ ("listen-so-keepalive-bad", S("listen 80 so_keepalive=x;")),
+ ("listen-so-keepalive-tr", S("listen 80 so_keepalive=30m::10;")),
+ ("listen-bind", S("listen 127.0.0.1:80 bind;")),
+ ("listen-deferred", S("listen 80 deferred;")),
+ ("listen-fastopen", S("listen 80 fastopen=x;")),
+ ("listen-host", S("listen localhost:80;")),
+ ("listen-port-0", S("listen 0;")),
+ ("listen-star", S("listen *:80;")),
+ ("listen-ipv6-noport", S("listen [::1];")),
+ ("listen-setfib", S("listen 80 setfib=1;")),
+ ("listen-proxy-protocol", S("listen 80 proxy_protocol;")),
+ ("ssl-nocert", S("listen 443 ssl;")),
+ ("ssl-reject", S("listen 443 ssl;\nssl_reject_handshake on;")),
+ ("ssl-two", H + "server {\nlisten 443;\n}\nserver {\nlisten 443 ssl;\n}\n}\n"),
+ ("ssl-then-err", S("listen 443 ssl;") + "foo;\n"),
+ ("listen-dup-host", S("listen localhost:80;\nlisten 127.0.0.1:80;")),
+ ("listen-dup-v6", S("listen [::]:80;\nlisten [0::0]:80;")),
+ ("listen-dup-unix", S("listen unix:/tmp/a.sock;\nlisten unix:/tmp/a.sock;")),
+ ("listen-bind-dup", H + "server { listen 127.0.0.1:80 bind; }\nserver { listen 127.0.0.1:80 reuseport; }\n}\n"),
+ ("listen-opt-once", H + "server { listen 80 backlog=5; }\nserver { listen 80 default_server; }\n}\n"),
+ ("listen-default-then-dup", H + "server { listen 80 default; }\nserver { listen 80; listen 80 default_server; }\n}\n"),
+ ("g-ok", E, {}, {"g": "worker_processes 2;"}),
+ ("g-dup", "worker_processes 1;\n" + E, {}, {"g": "worker_processes 2;"}),
+ ("g-unknown", E, {}, {"g": "foo bar;"}),
+ ("g-noterm", E, {}, {"g": "daemon off"}),
+ ("g-block", E, {}, {"g": "http { }"}),
+ ("g-badvalue", E, {}, {"g": "worker_processes x;"}),
+ ("g-events", E, {}, {"g": "events {}"}),
+ ("inc-rel-nested", H + "include sub/a.conf;\n}\n", {"conf/sub/a.conf": "include sub/b.conf;\n", "conf/sub/b.conf": "bogus;\n"}),
+ ("inc-rel-wrong", H + "include sub/a.conf;\n}\n", {"conf/sub/a.conf": "include b.conf;\n", "conf/sub/b.conf": "gzip on;\n"}),
+ ("inc-glob-dup", H + "include s/*.conf;\n}\n", {"conf/s/a.conf": "server { location = /a {} }\n", "conf/s/b.conf": "gzip on;\ngzip off;\n"}),
+ ("inc-dup-across", H + "gzip on;\ninclude g.conf;\n}\n", {"conf/g.conf": "\ngzip off;\n"}),
+ ("inc-loc-dup-across", H + "server {\nlocation = /a {}\ninclude l.conf;\n}\n}\n", {"conf/l.conf": "location = /a {}\n"}),
+ ("inc-abs-missing", H + "include /nonexistent/x.conf;\n}\n"),
+ ("types-dup", H + "types { text/html html; text/plain HTML; }\n}\n"),
+ ("types-two-blocks", H + "types { text/html html; }\ntypes { text/plain txt; }\n}\n"),
+ ("sn-bad-regex", S("server_name ~^(a;")),
+ ("sn-star-middle", S("server_name a.*.b;")),
+ ("sn-star-end", S("server_name www.*;")),
+ ("sn-double-dot", S("server_name ..a;")),
+ ("sn-empty", S('server_name "";')),
+ ("sn-regex-named", S("server_name ~^(?<x>.+)\\.e$;")),
+ ("sn-star-only", S("server_name *;")),
+ ("sn-dotstar", S("server_name .*.a;")),
+ ("loc-bad-regex", S("location ~ ^/(a {}")),
+ ("loc-noregex-regex", S("location ^~ ~/a {}")),
+ ("loc-named-in-server-twice-inc", S("location @a {}\ninclude n.conf;"), {"conf/n.conf": "location @a {}\n"}),
+ ("loc-regex-icase", S("location ~* [ {}")),
+ ("loc-empty-named", S("location @ {}")),
+ ("loc-regex-in-named", S("location @x { location ~ a {} }")),
+ ("loc-exact-empty", S("location = {}")),
+ ("var-unknown", L("return 200 $nosuch;")),
+ ("var-unknown-set", L("set $a $nosuch;")),
+ ("var-invalid-name", L("return 200 $;")),
+ ("var-invalid-brace", L("return 200 ${a;")),
+ ("var-invalid-brace2", L("return 200 ${};")),
+ ("var-set-bad", L("set a 1;")),
+ ("var-unknown-if", L("if ($nosuch) { return 200; }")),
+ ("var-unknown-logformat", H + "log_format x '$nosuch';\n}\n"),
+ ("var-unknown-access-log-path", H + "access_log logs/$nosuch.log;\n}\n"),
+ ("var-unknown-in-map", H + "map $nosuch $x { default 1; }\n}\n"),
+ ("var-map-builtin", H + "map $host $uri { default 1; }\n}\n"),
+ ("var-set-builtin", L("set $uri x;")),
+ ("var-prefix-ok", L("return 200 $http_x$arg_y$cookie_z$sent_http_a$upstream_http_b;")),
+ ("logfmt-empty", H + "log_format x;\n}\n"),
+ ("logfmt-escape-bad", H + "log_format x escape=foo '$uri';\n}\n"),
+ ("logfmt-escape-only", H + "log_format x escape=json;\n}\n"),
+ ("logfmt-dup-combined", H + "log_format combined '$uri';\n}\n"),
+ ("logfmt-in-server", S("log_format x '$uri';")),
+ ("logfmt-bad-var", H + "log_format x '$';\n}\n"),
+ ("ep-range", H + "error_page 299 /x;\n}\n"),
+ ("ep-600", H + "error_page 600 /x;\n}\n"),
+ ("ep-eq-bad", H + "error_page 404 =abc /x;\n}\n"),
+ ("ep-eq-ok", H + "error_page 404 =200 /x;\n}\n"),
+ ("ep-eq-only", H + "error_page 404 = /x;\n}\n"),
+ ("ep-eq-999", H + "error_page 404 =999 /x;\n}\n"),
+ ("ep-499", H + "error_page 499 /x;\n}\n"),
+ ("ret-bad-code", L("return 1000;")),
+ ("ret-text-code", L("return abc;")),
+ ("ret-999", L("return 999;")),
+ ("ret-three", L("return 200 a b;")),
+ ("ret-302-text", L("return 302 /x;")),
+ ("ret-neg", L("return -1;")),
+ ("if-empty", L("if () { return 200; }")),
+ ("if-bad-regex", L("if ($uri ~ \"(a\") { return 200; }")),
+ ("if-no-paren", L("if $uri { return 200; }")),
+ ("if-file-op-bad", L("if (-z $uri) { return 200; }")),
+ ("rewrite-bad-regex", L("rewrite ( /x;")),
+ ("rewrite-bad-flag", L("rewrite ^ /x foo;")),
+ ("map-no-default-ok", H + "map $host $x { a 1; }\n}\n"),
+ ("map-dup-key", H + "map $host $x { a 1; a 2; }\n}\n"),
+ ("map-bad-regex", H + "map $host $x { ~(a 1; }\n}\n"),
+ ("map-dup-default", H + "map $host $x { default 1; default 2; }\n}\n"),
+ ("map-bad-var", H + "map host $x { default 1; }\n}\n"),
+ ("geo-bad-net", H + "geo $x { 10.0.0.300/8 1; }\n}\n"),
+ ("geo-dup-default", H + "geo $x { default 1; default 2; }\n}\n"),
+ ("geo-bad-mask", H + "geo $x { 10.0.0.0/33 1; }\n}\n"),
+ ("split-empty", H + "split_clients $host $x { }\n}\n"),
+ ("types-dup-2blocks", H + "types { text/html html; }\ntypes { text/plain html; }\n}\n"),
+ ("types-dup-then-err", H + "types { text/html html htm; text/plain html; }\nfoo;\n}\n"),
+ ("sn-dot", S("server_name .;")),
+ ("sn-tilde", S("server_name ~;")),
+ ("sn-slash", S("server_name a/b;")),
+ ("sn-star-x", S("server_name *x;")),
+ ("loc-named-dup", S("location @a {}\nlocation @a {}")),
+ ("bitmask-dup", H + "ssl_protocols TLSv1.2 tlsv1.2;\n}\n"),
+ ("bitmask-dup-err", H + "gzip_proxied any ANY;\nfoo;\n}\n"),
+ ("warn-then-post", "http {\ngzip_proxied any ANY;\n}\n"),
+ ("lua-syntax-block", L("content_by_lua_block {\n local x = \n}")),
+ ("lua-syntax-file", L("content_by_lua_file lua/a.lua;"), {"lua/a.lua": "local x = \n"}),
+ ("lua-missing-file", L("content_by_lua_file lua/none.lua;")),
+ ("lua-syntax-inline", L("content_by_lua 'local x =';")),
+ ("lf-path-var", H + "access_log logs/$nosuch.log;\n}\n"),
+ ("lf-bad-dollar", H + "log_format x 'a$';\n}\n"),
+ ("lf-bad-brace", H + "log_format x '${}';\n}\n"),
+ ("lf-digit", H + "log_format x '$1';\n}\n"),
+ ("lf-open-brace", H + "log_format x '${a';\n}\n"),
+ ("al-bad-param", H + "access_log logs/a.log combined foo=1;\n}\n"),
+ ("al-buffer-bad", H + "access_log logs/a.log combined buffer=x;\n}\n"),
+ ("al-flush-nobuf", H + "access_log logs/a.log combined flush=5s;\n}\n"),
+ ("al-gzip-bad", H + "access_log logs/a.log combined gzip=12;\n}\n"),
+ ("al-if-bad", H + "access_log logs/a.log combined if=$nosuch;\n}\n"),
+ ("olfc-ok", H + "open_log_file_cache max=10 inactive=20s min_uses=2 valid=1m;\n}\n"),
+ ("olfc-bad", H + "open_log_file_cache max=0;\n}\n"),
+ ("olfc-max-x", H + "open_log_file_cache max=x;\n}\n"),
+ ("al-flush-x", H + "access_log logs/a.log combined buffer=32k flush=x;\n}\n"),
+ ("al-buf-var", H + "access_log logs/$host.log combined buffer=1k;\n}\n"),
+ ("al-syslog-buf", H + "access_log syslog:server=127.0.0.1 combined buffer=1k;\n}\n"),
+ ("al-gzip-ok", H + "access_log logs/a.log combined gzip flush=1m;\n}\n"),
+ ("olfc-off", H + "open_log_file_cache off;\n}\n"),
+]
+
+#: value slots: (directive line, where) -> compared like the cases above
+SLOT_LINES = [
+    "client_body_buffer_size 1g", "client_max_body_size 1g", "client_max_body_size 1G",
+    "client_body_buffer_size 9007199254740992k", "client_body_buffer_size 9223372036854775807",
+    "send_timeout 1y", "send_timeout 1M", "send_timeout 1s1m", "send_timeout 1m1s",
+    "send_timeout 1h2", "send_timeout '2 s'", "send_timeout '1m 1s'", "send_timeout ' 1s'",
+    "send_timeout 1s500ms", "send_timeout 500ms1s", "send_timeout 1S",
+    "ssl_session_timeout 1y", "ssl_session_timeout 1ms", "ssl_session_timeout 1d",
+    "keepalive_requests -1", "keepalive_requests 1k", "types_hash_max_size 2048",
+    "server_tokens build", "server_tokens OFF", "server_tokens maybe", "satisfy none",
+    "proxy_http_version 2.0", "gzip_proxied any expired foo", "gzip_proxied off",
+    "proxy_next_upstream error timeout http_418", "proxy_next_upstream error http_429",
+    "ssl_protocols TLSv1.2 TLSv1.3", "ssl_protocols TLSv1.4", "autoindex_format yaml",
+    "if_modified_since later", "keepalive_disable MSIE6", "large_client_header_buffers 0 8k",
+    "large_client_header_buffers 4 0", "output_buffers 2 32k", "proxy_buffers 8 4q",
+    "limit_rate 1m", "limit_rate 1g", "directio off", "directio 4m", "lingering_close sometimes",
+    "resolver_timeout 30ms", "open_file_cache_valid 500ms", "max_ranges x",
+    "proxy_cache_methods GET PUT", "proxy_ignore_headers Vary X-Foo",
+]
+CASES += [(f"slot {line}", H + line + ";\n}\n", {}, {}) for line in SLOT_LINES]
+
+_STAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: ", re.M)
+
+
+def _norm(text: str, prefix: Path) -> str:
+    """Debian's nginx logs to stderr with a timestamp and pid; ngx-explore prints
+    ``nginx: [level]`` as nginx does with a file error log: compare the rest."""
+    return _STAMP.sub(r"nginx: [\1] ", text).replace(str(prefix), "{P}")
+
+
+@requires_nginx
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_same_output_as_nginx_t(tmp_path: Path, case: tuple) -> None:
+    _, conf, *rest = case
+    files = rest[0] if rest else {}
+    opts = rest[1] if len(rest) > 1 else {}
+    write_prefix(tmp_path, conf, files)
+    g = LOAD_MODULES + (" " + opts["g"] if opts.get("g") else "")
+    args = [*opts.get("flags", ("-t",)), "-p", str(tmp_path), "-c", "conf/nginx.conf",
+            "-g", g]
+    proc = subprocess.run([str(NGINX), *args], capture_output=True, timeout=30)
+    out, err = io.StringIO(), io.StringIO()
+    rc = run_test(args, out=out, err=err)
+    real = (proc.returncode, _norm(proc.stdout.decode("utf-8", "replace"), tmp_path),
+            _norm(proc.stderr.decode("utf-8", "replace"), tmp_path))
+    assert (rc, _norm(out.getvalue(), tmp_path), _norm(err.getvalue(), tmp_path)) == real
+
+
+def test_enough_cases() -> None:
+    assert len(CASES) >= 150
