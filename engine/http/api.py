@@ -29,6 +29,10 @@ def wire_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
+#: The interim response the listener sends for ``Expect: 100-continue``.
+CONTINUE_LINE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
 @dataclass
 class HttpRequest:
     method: str = "GET"
@@ -49,6 +53,9 @@ class HttpRequest:
     connection_start: float = 0.0
     #: The request was already read when the one before it ended (``$pipe`` is "p").
     pipelined: bool = False
+    #: The listener answered ``Expect: 100-continue`` on the connection before this
+    #: request's response: those bytes count in ``$body_bytes_sent`` (nginx's c->sent).
+    continue_sent: bool = False
 
     @property
     def request_line(self) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from .api import CollectingSink, Exchange, HttpRequest, Response, ResponseSink, TeeSink
+from .api import (CONTINUE_LINE, CollectingSink, Exchange, HttpRequest, Response, ResponseSink,
+                  TeeSink)
 from .location import DONE as LOC_DONE
 from .location import LocationConf, find_location, no_test, test_recorder, trace_location
 from .log import LEVEL_NUM, ErrorLog, LogRecord, request_context
@@ -91,6 +92,8 @@ class HttpEngine:
         r = Request(self, conn, req.method, req.target, req.version, req.headers,
                     req.body, tr)
         r.sink = collector
+        if req.continue_sent:
+            r.body_sent = len(CONTINUE_LINE)  # already on the wire, counted as nginx does
         started = r.start
         if tr.enabled:
             tr.add("request", method=req.method, uri=req.target, protocol=req.version,

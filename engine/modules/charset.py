@@ -44,7 +44,9 @@ class CharsetModule(HttpModule):
     def filter(self, r: Request) -> None:
         conf = r.loc.mod.get(self.name)
         ctype = r.out.content_type
-        if conf is None or not ctype or "charset=" in ctype.lower():
+        # nginx leaves a 301/302 without a charset (old browsers took it for the next page's)
+        if (conf is None or not ctype or "charset=" in ctype.lower()
+                or r.out.status in (301, 302)):
             return
         charset, types = conf
         if "*" in types or ctype.split(";", 1)[0].strip().lower() in types:

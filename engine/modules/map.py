@@ -49,7 +49,7 @@ class MapTable:
         if value is None and self.hostnames:
             value = _longest(low, self.head, suffix=True) or _longest(low, self.tail,
                                                                        suffix=False)
-        if value is None:
+        if value is None and key:  # ngx_http_map_find tries no regex on an empty value
             for regex, candidate in self.regexes:
                 caps = regex.exec(key)
                 if caps is not None:

@@ -242,6 +242,10 @@ class HttpxEdge:
         ext = {"target": req.target.encode("utf-8", "surrogateescape"),
                "timeout": {"connect": timeouts.connect or None, "read": timeouts.read or None,
                            "write": timeouts.send or None, "pool": None}}
+        if asyncio.current_task() is None:
+            # the listener runs a response's first step by hand, outside any task; anyio
+            # (under httpx) needs one: yielding once hands the coroutine over to a task
+            await asyncio.sleep(0)
         try:
             request = httpx.Request(req.method, url, headers=headers,
                                     content=req.body if req.body else None, extensions=ext)

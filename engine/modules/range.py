@@ -129,6 +129,10 @@ class RangeModule(HttpModule):
             out.headers.remove("etag")
             out.headers.add("Content-Range", f"bytes */{size}")
             r.ctx[_KEY] = ("replace", body)
+            # nginx sends the 416 page through the header filters again: charset completes it
+            for f in r.engine.phases.header_filters:
+                if f.name == "charset" and (f.active is None or f.active(r.loc)):
+                    f.fn(r)
             return
         out.status = 206
         out.status_line = None  # a proxied "200 OK" line goes too

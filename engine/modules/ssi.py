@@ -412,21 +412,43 @@ async def _include(r: Request, st: State, args: dict[str, bytes], out: list[byte
         depth, up = depth + 1, up.parent
     if depth + 1 >= _MAX_DEPTH:
         raise _fail(r, f'subrequests cycle while processing "{path}"')
+    if out and set_ is None:
+        # include flushes (cmd->flush): what came before goes on as its own part
+        await _downstream(r, b"".join(out))
+        out.clear()
     st.including = True
     try:
         child = await run_subrequest(r, path, query, by="ssi include")
         if child.ctx.get("keep:allow_ranges"):
             shared.sending = True
-        body = b"".join(child.ctx.pop("keep:subrequest_body", ()))
+        parts = child.ctx.pop("keep:subrequest_body", [])
+        body = b"".join(parts)
         failed = bool(getattr(child, "err_status", 0))
         if found is not None and (failed or not body):
-            body = await _stub(r, child, b"".join(found))
+            parts = [await _stub(r, child, b"".join(found))]
     finally:
         st.including = False
     if set_ is not None:
         shared.variables[text(set_).lower()] = "" if failed else text(body)
         return
-    out.append(body)
+    for part in parts:
+        if part:
+            await _downstream(r, part)
+
+
+async def _downstream(r: Request, data: bytes) -> None:
+    """Pass ``data`` now to the body filters after SSI's: the postpone filter hands each
+    part of an include to the main request's chain as it comes, so each is a chunk of
+    its own on the wire (and in ``$body_bytes_sent``)."""
+    after = False
+    for fn, is_async in r.engine.plan(r.loc).body:
+        if not after:
+            after = getattr(fn, "__func__", None) is SsiModule.body_filter
+            continue
+        passed = await fn(r, data, False) if is_async else fn(r, data, False)
+        if passed is None:
+            return
+        data = passed[0]
 
 
 async def _stub(r: Request, child: Request, stub: bytes) -> bytes:

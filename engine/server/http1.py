@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 
-from ..http.api import Exchange, HttpRequest
+from ..http.api import CONTINUE_LINE, Exchange, HttpRequest
 from ..http.log import LogRecord
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
 from .head import READING_LINE, Head, Verdict, check_headers, check_size, classify, \
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from .listener import Endpoint
 
 _READ, _BODY, _LINGER, _CLOSED = range(4)
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 #: Pipelined requests parsed ahead of the one being answered before reading pauses.
 _MAX_QUEUED = 32
 _LINGERING_TIMEOUT = 5.0
@@ -163,6 +162,14 @@ class HttpConnection(asyncio.Protocol):
                                    "request headers", False)
         elif self.requests == 0 and not self.buf and not self.busy and not self.queue:
             self._conn_log("info", "client closed connection while waiting for request")
+        elif previous == _READ and self.requests and not self.buf and not self.busy \
+                and not self.queue:
+            # ngx_http_keepalive_handler reads EOF; the connection's log has no handler
+            # then, so the line carries no client/server context
+            elog = self.engine.error_log
+            if elog.wants("info"):
+                elog.emit(LogRecord("info", time.time(), f"client {self.client[0]} closed "
+                                    "keepalive connection", self.number, ""))
         self._next()
 
     def pause_writing(self) -> None:
@@ -497,9 +504,9 @@ class HttpConnection(asyncio.Protocol):
         self._arm(ka, self._on_keepalive_timeout)
 
     def _send_continue(self, p: Pending) -> None:
-        p.continue_sent = True
+        p.continue_sent = p.req.continue_sent = True
         if self.state != _CLOSED:
-            self.transport.write(_CONTINUE)  # type: ignore[union-attr]
+            self.transport.write(CONTINUE_LINE)  # type: ignore[union-attr]
 
     # -- timers and closing ------------------------------------------------------------
 
