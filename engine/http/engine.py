@@ -483,7 +483,8 @@ class HttpEngine:
             return DONE
         r.uri_changed = False
         r.loc = loc
-        r.trace.add("hop", hop=hop, uri=name, args="", ctx_reset=False)
+        r.ctx = {k: v for k, v in r.ctx.items() if k.startswith("keep:")}  # as nginx does
+        r.trace.add("hop", hop=hop, uri=name, args="", ctx_reset=True)
         r.trace.add("location", location=loc.display(), reason="named location",
                     outcome="named", file=loc.directive.file if loc.directive else "",
                     line=loc.directive.line if loc.directive else 0)

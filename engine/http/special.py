@@ -104,7 +104,7 @@ async def send_error_page(engine: HttpEngine, r: Request, status: int, page: Any
         r.err_status = overwrite  # type: ignore[attr-defined]
     uri = page.uri.evaluate(r)
     r.trace.add("hop", hop="error_page", uri=uri, args="", status=status,
-                ctx_reset=uri.startswith("/"))
+                ctx_reset=uri.startswith(("/", "@")))  # both clear the module contexts
     if uri.startswith("/"):
         path, _, args = uri.partition("?")
         if r.method != "HEAD":

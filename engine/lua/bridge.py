@@ -74,13 +74,15 @@ class Bridge:
         r = self.r
         if r is None:
             return 0
-        return r.out.status or getattr(r, "err_status", 0) or 0
+        # ngx_lua reads the error page's status (error_page =code) before the header's
+        return getattr(r, "err_status", 0) or r.out.status or 0
 
     def py_status_set(self, value: int) -> None:
         r = self.r
         if r is not None:
             r.out.status = int(value)
             r.out.status_line = None
+            r.err_status = 0  # type: ignore[attr-defined]
 
     def py_header_get(self, name: bytes) -> Any:
         r = self.r

@@ -45,11 +45,12 @@ return function(ngx, rt, py, consts, config)
     end
 
     -- "chunk:line:", and "name():" after it when a named Lua function logs (ngx_lua's
-    -- log_wrapper)
+    -- log_wrapper, which keeps the base name of a file chunk: "mod.lua:3:")
     local function where(level)
         local info = getinfo(level, "Sln")
         if not info then return "?:0:" end
-        local at = (info.short_src or "?") .. ":" .. (info.currentline or 0) .. ":"
+        local src = (info.short_src or "?"):match("[^/\\]*$")
+        local at = src .. ":" .. (info.currentline or 0) .. ":"
         if info.what == "Lua" and info.namewhat ~= "" and info.name then
             return at .. " " .. info.name .. "():"
         end

@@ -18,10 +18,10 @@ from ..http.variables import ComplexValue, compile_value
 if TYPE_CHECKING:
     from ..http.engine import HttpEngine
     from ..http.request import Request
-    from .runtime import LuaWorker
+    from .runtime import LuaCompileError, LuaWorker
 
 #: The handler directives, by phase, in each of their three forms.
-PHASE_DIRECTIVES = ("set_by_lua", "rewrite_by_lua", "access_by_lua", "content_by_lua",
+PHASE_DIRECTIVES = ("set_by_lua", "server_rewrite_by_lua", "rewrite_by_lua", "access_by_lua", "content_by_lua",
                     "header_filter_by_lua", "body_filter_by_lua", "log_by_lua",
                     "init_by_lua", "init_worker_by_lua", "exit_worker_by_lua")
 
@@ -63,10 +63,12 @@ class LuaHandler:
             path = os.path.join(worker.service.prefix, path)
         return worker.compile_file(path, cache)
 
-    def load_error(self, message: str) -> str:
-        if self.path is not None:
-            return f'failed to load external Lua file "{self.path.source}": {message}'
-        return f"failed to load inlined Lua code: {message}"
+    @staticmethod
+    def load_error(exc: LuaCompileError) -> str:
+        """ngx_lua's line for code that does not load (a file named as it was opened)."""
+        if exc.path is not None:
+            return f'failed to load external Lua file "{exc.path}": {exc}'
+        return f"failed to load inlined Lua code: {exc}"
 
 
 def compile_handler(engine: HttpEngine, d: Directive) -> LuaHandler:

@@ -23,12 +23,15 @@ if TYPE_CHECKING:
     from ..http.config import HttpConfig
     from ..http.engine import HttpEngine
     from ..http.request import Request
+    from .runtime import LuaRequest
 
 #: Directive bases whose handler inner blocks inherit from outer ones (ngx_lua's merge).
-_INHERITED = ("rewrite_by_lua", "access_by_lua", "header_filter_by_lua",
+_INHERITED = ("server_rewrite_by_lua", "rewrite_by_lua", "access_by_lua", "header_filter_by_lua",
               "body_filter_by_lua", "log_by_lua")
 _KEY = "ngx_http_lua_module"
 _EFFECTIVE = "ngx_http_lua_module.effective"
+#: Where the service keeps a request's Lua state in ``r.ctx``.
+_LUA_CTX = "ngx_lua"
 
 
 class LuaModule(HttpModule):
@@ -50,6 +53,8 @@ class LuaModule(HttpModule):
         "lua_socket_connect_timeout", "lua_socket_send_timeout", "lua_socket_read_timeout",
         "lua_socket_keepalive_timeout", "lua_socket_pool_size", "lua_socket_log_errors",
         "lua_socket_buffer_size", "lua_socket_send_lowat",
+        "server_rewrite_by_lua_block", "server_rewrite_by_lua_file",
+        "rewrite_by_lua_no_postpone", "access_by_lua_no_postpone",
     })
 
     def init(self, engine: HttpEngine) -> None:
@@ -59,10 +64,17 @@ class LuaModule(HttpModule):
         self._need_cache: dict[Any, bool] = {}
         engine.services["lua"] = self.service
         phases = engine.phases
-        phases.add(Phase.REWRITE, "rewrite_by_lua", self.rewrite, order=900, traced=True,
-                   active=_has("rewrite_by_lua"))
-        phases.add(Phase.ACCESS, "access_by_lua", self.access, order=900, traced=True,
-                   active=_has("access_by_lua"))
+        #: rewrite_by_lua_no_postpone / access_by_lua_no_postpone: the handler runs first
+        #: in its phase (a module loaded last comes first in nginx's phase engine)
+        #: instead of being moved to the end of the phase.
+        self.early = {"rewrite": False, "access": False}
+        phases.add(Phase.SERVER_REWRITE, "server_rewrite_by_lua", self.server_rewrite,
+                   order=-10, traced=True, active=_has("server_rewrite_by_lua"))
+        for phase, name, fn in ((Phase.REWRITE, "rewrite", self.rewrite),
+                                (Phase.ACCESS, "access", self.access)):
+            for early, order in ((True, -10), (False, 900)):
+                phases.add(phase, f"{name}_by_lua", fn, order=order, traced=True,
+                           active=self._placed(name, early))
         phases.add(Phase.LOG, "log_by_lua", self.log, order=-10, active=_has("log_by_lua"))
         phases.add_header_filter("lua_header_filter", self.header_filter, order=100,
                                  active=_has("header_filter_by_lua"))
@@ -81,6 +93,9 @@ class LuaModule(HttpModule):
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         self.service.configure(cfg)
+        if cfg.http is not None:
+            for name in self.early:
+                self.early[name] = cfg.http.flag(f"{name}_by_lua_no_postpone", False)
         check_socket_directives(cfg.blocks)
         for block in cfg.blocks:
             handlers: dict[str, LuaHandler] = {}
@@ -100,7 +115,7 @@ class LuaModule(HttpModule):
             effective.update(handlers)
             block.mod[_EFFECTIVE] = effective
             content = handlers.get("content_by_lua")
-            if content is not None:
+            if content is not None and not _handler_after(block, content.directive):
                 block.mod["content_handler"] = self._content_for(content)
             elif block.kind in ("if", "limit_except") and block.parent is not None:
                 # ngx_lua's merge gives an "if" block its location's content handler
@@ -119,6 +134,11 @@ class LuaModule(HttpModule):
 
     # -- handler lookup ------------------------------------------------------------------
 
+    def _placed(self, name: str, early: bool) -> Callable[[Any], bool]:
+        """``active`` for the early or the postponed registration of a phase's handler."""
+        has = _has(f"{name}_by_lua")
+        return lambda block: self.early[name] is early and has(block)
+
     def _handler(self, r: Request, base: str) -> LuaHandler | None:
         effective = r.loc.mod.get(_EFFECTIVE)
         return effective.get(base) if effective else None
@@ -136,6 +156,13 @@ class LuaModule(HttpModule):
                         reason="lua_need_request_body on")
 
     # -- rewrite, access, content ----------------------------------------------------------
+
+    async def server_rewrite(self, r: Request) -> int:
+        handler = self._handler(r, "server_rewrite_by_lua")
+        if handler is None:
+            return DECLINED
+        outcome = await self.service.run_entry(r, "server_rewrite", handler)
+        return await self._after(r, outcome, "server_rewrite")
 
     async def rewrite(self, r: Request) -> int:
         handler = self._handler(r, "rewrite_by_lua")
@@ -171,8 +198,11 @@ class LuaModule(HttpModule):
             if r.header_sent or lr.state[b"headers_sent"]:
                 r.engine.abort(r)
                 return DONE
-            return 500
+            return outcome.status
         if kind == "jump":
+            # ngx_lua re-initialises its request ctx on a set_uri jump: ngx.ctx is gone
+            # and the new location's rewrite_by_lua* starts afresh
+            r.ctx.pop(_LUA_CTX, None)
             return DECLINED
         if kind == "exec":
             uri, args = outcome.values  # ngx.exec split and decoded them already
@@ -180,7 +210,7 @@ class LuaModule(HttpModule):
                 if args:
                     r.log("warn", f"query strings {args} ignored when exec'ing named "
                                   f"location {uri}")
-                r.ctx.pop("ngx_lua", None)  # ngx_lua drops its ctx on every ngx.exec
+                r.ctx.pop(_LUA_CTX, None)  # ngx_lua drops its ctx on every ngx.exec
                 return await r.engine.named_location(r, uri, "exec")
             return await r.engine.internal_redirect(r, uri, args or "", "exec")
         if kind == "redirect":
@@ -193,7 +223,10 @@ class LuaModule(HttpModule):
             # NGX_ERROR, and codes nginx's finalize takes for neither a phase result nor
             # a response (1..199; NGX_DECLINED after the content phase began): the
             # connection is closed without a response
-            if code == ERROR or 0 < code < 200 or (code == DECLINED and phase == "content"):
+            if code == ERROR:  # the connection is closed; $status stays what was sent
+                r.engine.abort(r)
+                return DONE
+            if 0 < code < 200 or (code == DECLINED and phase == "content"):
                 r.keepalive = False
                 return 444
             if lr.eof:
@@ -205,21 +238,34 @@ class LuaModule(HttpModule):
                 if phase == "content":
                     await service.send_headers(lr)
                     return OK
-                return OK if phase == "access" else DECLINED
+                return await self._phase_end(r, lr, phase)
             if 200 <= code < 300 and code != 204:
                 if not r.out.status:
                     r.out.status = code
                 await service.send_headers(lr)
                 await r.engine.output(r, b"", True)
                 return DONE
+            if not r.header_sent and not r.out.status:  # an "error_page =" target reads it
+                r.out.status = code
             return code
         # the handler returned normally
-        if phase != "content":
-            return DONE if lr.eof else DECLINED
         if lr.eof:
             return DONE
+        if phase != "content":
+            return await self._phase_end(r, lr, phase)
         await service.send_headers(lr)
         return OK
+
+    async def _phase_end(self, r: Request, lr: LuaRequest, phase: str) -> int:
+        """A rewrite/access handler that ended (or ngx.exit(ngx.OK)) goes on to the next
+        phases, unless it sent the header: later phases could answer again, so ngx_lua
+        ends the response there. Access returns NGX_OK, which ``satisfy any`` takes as
+        access granted."""
+        if r.header_sent or lr.state[b"headers_sent"]:
+            await self.service.send_headers(lr)
+            await r.engine.output(r, b"", True)
+            return DONE
+        return OK if phase == "access" else DECLINED
 
     # -- filters and log -----------------------------------------------------------------
 
@@ -237,6 +283,12 @@ class LuaModule(HttpModule):
         if handler is None:
             return data, last
         if r.ctx.get("lua_seen_last"):  # the filter ended the body: later output is dropped
+            # ngx_lua 0.10.23 sets its body-filter context for this output and does not
+            # set it back when no buffer is left: the Lua code that printed it now finds
+            # its next ngx.say/ngx.flush "disabled in the context of body_filter_by_lua*"
+            lr = r.ctx.get(_LUA_CTX)
+            if lr is not None:
+                lr.worker.set_context(lr.state, b"body_filter")
             return b"", last
         result = await self.service.run_body_filter(r, handler, data, last)
         if result is None:  # NGX_ERROR from a body filter: nginx closes the connection
@@ -272,6 +324,22 @@ class LuaModule(HttpModule):
                         handler=handler.label, file=d.file, line=d.line)
             return None
         return step
+
+
+#: Directives that, like content_by_lua*, make their module the location's content
+#: handler (each sets clcf->handler, so the last one in the block wins).
+_HANDLER_DIRECTIVES = frozenset({
+    "proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass",
+    "empty_gif", "stub_status", "flv", "mp4"})
+
+
+def _handler_after(block: Any, d: Any) -> bool:
+    """Another module's content handler comes from a directive after ``d`` in the block."""
+    if "content_handler" not in block.mod:
+        return False
+    items = block.items
+    later = items[next(i for i, x in enumerate(items) if x is d) + 1:]
+    return any(x.name in _HANDLER_DIRECTIVES for x in later)
 
 
 def _has(base: str) -> Callable[[Any], bool]:

@@ -12,7 +12,7 @@ return function(ngx, rt, py)
     local format = string.format
     local null = ngx.null
 
-    local OUT = ctxset("rewrite", "access", "content")
+    local OUT = ctxset("rewrite", "access", "content", "server_rewrite")
     local EXIT = ctxset("rewrite", "access", "content", "header_filter", "timer",
                         "server_rewrite")
     local HEADER_W = ctxset("set", "rewrite", "access", "content", "header_filter",
@@ -110,7 +110,12 @@ return function(ngx, rt, py)
                 rt.argerror(1, "boolean expected, got " .. type(wait))
             end
         end
-        return yield("flush", wait)
+        local ok, err = yield("flush", wait)
+        -- the output printed before the flush went down the body filters first (ngx_lua
+        -- sends each print at once); one that had ended the body leaves its context on
+        -- (body_filter_by_lua*), and ngx_lua's flush checks the context after that
+        check(OUT)
+        return ok, err
     end
 
     function ngx.eof()

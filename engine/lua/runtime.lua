@@ -83,7 +83,7 @@ return function(ngx, py)
     function M.new_state(id, context)
         return {
             id = id, context = CTX[context] or 0, out = {}, n = 0,
-            headers_sent = false, ctx = nil, env = nil, exited = false,
+            headers_sent = false, ctx = nil, exited = false,
         }
     end
 
@@ -91,9 +91,8 @@ return function(ngx, py)
         state.context = CTX[context] or 0
     end
 
-    -- Compile a handler once: a factory that makes a fresh closure per run, so each
-    -- request's closure can carry that request's globals even while another request
-    -- that runs the same handler is suspended.
+    -- Compile a handler once: a factory that makes a fresh closure per run (the
+    -- debugger tells the runs of one handler apart by their closures).
     function M.compile(src, chunkname)
         local f, err = loadstring(src, chunkname)
         if not f then
@@ -105,16 +104,6 @@ return function(ngx, py)
         end
         return factory, false
     end
-
-    local function globals(state)
-        local env = state.env
-        if env == nil then
-            env = setmetatable({}, { __index = G })
-            state.env = env
-        end
-        return env
-    end
-    M.globals = globals
 
     -- Coroutines stay on this side (lupa cannot hand a Lua thread back to Lua); Python
     -- refers to them by a number.
@@ -140,19 +129,17 @@ return function(ngx, py)
     -- error; `on_error` sees failed threads before they are reported. nil otherwise.
     local wrap, on_error = nil, nil
 
-    -- Start an entry thread running a fresh closure of `factory`; returns its number.
-    function M.spawn(state, factory)
-        local fn = factory()
-        setfenv(fn, globals(state))
-        return M.register(co_create(wrap and wrap(fn) or fn))
-    end
-
-    -- init_by_lua / init_worker_by_lua run in the real globals: what they define is seen
-    -- by every request of the worker.
+    -- Start a thread running a fresh closure of `factory`; returns its number. Handlers
+    -- run in the worker's globals, as in ngx_lua 0.10.23: a global one request sets is
+    -- seen by the next ones (the write guard warns about it).
     function M.spawn_global(factory)
         local fn = factory()
         setfenv(fn, G)
         return M.register(co_create(wrap and wrap(fn) or fn))
+    end
+
+    function M.spawn(state, factory)
+        return M.spawn_global(factory)
     end
 
     -- A coroutine for a function that keeps its own environment (timer callbacks).

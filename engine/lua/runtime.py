@@ -26,14 +26,24 @@ if TYPE_CHECKING:
     from ..http.request import Request
     from .module import LuaService
 
-#: ngx_lua's default search path when lua_package_path has ";;" (Debian's build).
-DEFAULT_PATH = ("/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;"
+#: package.path and package.cpath of a new VM in Debian's build (LuaJIT's defaults, the
+#: path behind the LUA_DEFAULT_PATH ngx_lua was built with); ";;" in lua_package_path
+#: and lua_package_cpath stands for them.
+DEFAULT_PATH = ("/usr/share/lua/5.1/?.lua;;./?.lua;/usr/share/luajit-2.1.0-beta3/?.lua;"
+                "/usr/local/share/lua/5.1/?.lua;/usr/local/share/lua/5.1/?/init.lua;"
                 "/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua")
-DEFAULT_CPATH = "/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so"
+DEFAULT_CPATH = ("./?.so;/usr/local/lib/lua/5.1/?.so;/usr/lib/x86_64-linux-gnu/lua/5.1/?.so;"
+                 "/usr/local/lib/lua/5.1/loadall.so")
 
 
 class LuaCompileError(Exception):
-    """A handler that does not compile; the message is Lua's."""
+    """A handler that does not compile; the message is Lua's. ``path`` is the file of a
+    *_by_lua_file handler, ``missing`` says it could not be read (ngx_lua answers 404)."""
+
+    def __init__(self, message: str, path: str | None = None, missing: bool = False) -> None:
+        super().__init__(message)
+        self.path = path
+        self.missing = missing
 
 
 @dataclass(eq=False)
@@ -102,6 +112,7 @@ class LuaWorker:
         self.start = self.rt[b"start"]
         self.set_context = self.rt[b"set_context"]
         self._new_state = self.rt[b"new_state"]
+        lua.eval(b"function(src) assert(loadstring(src, '=_G write guard'))() end")(_GUARD)
         if service.debugger is not None:  # a VM made while debugging (lua_code_cache off)
             service.debugger.add_worker(self)
 
@@ -112,15 +123,19 @@ class LuaWorker:
     def _set_package_paths(self) -> None:
         pkg = self.lua.globals()[b"package"]
         path, cpath = self.service.package_path, self.service.package_cpath
-        prefix = self.service.prefix.rstrip("/")
+        prefix = self.service.prefix.rstrip("/") + "/"
         pkg[b"path"] = _expand(path, DEFAULT_PATH, prefix).encode()
         pkg[b"cpath"] = _expand(cpath, DEFAULT_CPATH, prefix).encode()
 
     # -- code cache ----------------------------------------------------------------------
 
     def compile(self, source: bytes, chunkname: bytes, cache: bool = True) -> Any:
-        """A handler factory (see runtime.lua's compile); LuaCompileError on bad code."""
-        key = (chunkname, source)
+        """A handler factory (see runtime.lua's compile); LuaCompileError on bad code.
+
+        ngx_lua caches inline code by its directive kind and source (an MD5 of it), not
+        by where it is written: the same code in two locations runs as the chunk that
+        was compiled first, named after that one's line."""
+        key = (chunkname.partition(b"(")[0], source)
         if cache:
             hit = self.cache.get(key)
             if hit is not None:
@@ -140,8 +155,12 @@ class LuaWorker:
             with open(path, "rb") as fh:
                 source = fh.read()
         except OSError as exc:
-            raise LuaCompileError(f"cannot open {path}: {os.strerror(exc.errno or 2)}") from None
-        factory = self.compile(source, b"@" + path.encode(), cache=False)
+            raise LuaCompileError(f"cannot open {path}: {os.strerror(exc.errno or 2)}",
+                                  path, missing=True) from None
+        try:
+            factory = self.compile(source, b"@" + path.encode(), cache=False)
+        except LuaCompileError as exc:
+            raise LuaCompileError(str(exc), path) from None
         if cache:
             self.cache[key] = factory
         return factory
@@ -152,11 +171,32 @@ class LuaWorker:
 
 
 def _expand(value: str | None, default: str, prefix: str) -> str:
-    """lua_package_path: ";;" stands for the default path, ``$prefix`` for the prefix."""
+    """lua_package_path: each ";;" becomes ";<default>;", ``$prefix`` the prefix (which
+    ends in "/", so "$prefix/lua" reads "<prefix>//lua" as in ngx_lua)."""
     if not value:
-        return default + ";./?.lua"
+        return default
     value = value.replace("${prefix}", prefix).replace("$prefix", prefix)
-    return value.replace(";;", ";" + default + ";").strip(";")
+    return value.replace(";;", ";" + default + ";")
+
+
+#: ngx_lua's "_G write guard": a new global set outside init_by_lua* and
+#: init_worker_by_lua* is kept, with a warning (from line 12 of this chunk, with the
+#: writer's traceback, whose handler frame reads "main chunk" as in ngx_lua's).
+_GUARD = b"""local ngx_log, ngx_WARN = ngx.log, ngx.WARN
+local tostring, rawset, get_phase = tostring, rawset, ngx.get_phase
+local traceback = debug.traceback
+
+local function tidy(tb)
+    return (tb:gsub("in function <([^\\n]*):1>$", "in main chunk"))
+end
+local function newindex(t, key, value)
+    rawset(t, key, value)
+    local phase = get_phase()
+    if phase == "init" or phase == "init_worker" then return end
+    ngx_log(ngx_WARN, "writing a global Lua variable ('", tostring(key), "') which may lead to race conditions between concurrent requests, so prefer the use of 'local' variables", tidy(traceback("", 2)))
+end
+setmetatable(_G, { __newindex = newindex })
+"""
 
 
 _CONSOLE = b"""

@@ -137,7 +137,10 @@ class LuaService:
         finally:
             self._plain_log = (0, "")
         if status == b"error":
-            return lua_error_text(vals[0] if vals else None)
+            message = lua_error_text(vals[0] if vals else None)
+            tb = ngx_traceback(text(vals[1]), main=True, coroutine=False, message=message) \
+                if len(vals) > 1 and vals[1] else ""
+            return message + ("\n" + tb if tb else "") if context == "init_worker" else message
         return None
 
     async def start(self) -> None:
@@ -145,9 +148,8 @@ class LuaService:
             return
         for w in self.workers:
             err = self._run_plain(w, self.init_worker_handler, "init_worker")
-            if err:
-                self.engine.log_global("error", f"lua entry thread aborted: runtime error: {err}",
-                                       self.engine.connections, ", context: init_worker_by_lua*")
+            if err:  # ngx_lua's report: on the cycle's log, no connection, no context
+                self.engine.log_global("error", f"init_worker_by_lua error: {err}", 0, "")
 
     async def stop(self, graceful: bool) -> None:
         self.exiting = True
@@ -188,8 +190,8 @@ class LuaService:
         try:
             factory = handler.factory(worker, r, self.code_cache)
         except LuaCompileError as exc:
-            r.log("error", handler.load_error(str(exc)))
-            outcome = Outcome("error", message=str(exc))
+            r.log("error", handler.load_error(exc))
+            outcome = Outcome("error", message=str(exc), status=404 if exc.missing else 500)
         else:
             outcome = await Driver(self, lr).start(_CONTEXTS[context], factory)
             if lr.threads and outcome.kind == "done":
@@ -234,7 +236,7 @@ class LuaService:
             factory = handler.factory(worker, r, self.code_cache)
             outcome = await Driver(self, lr, yieldable=False).start(_CONTEXTS[context], factory)
         except LuaCompileError as exc:
-            r.log("error", handler.load_error(str(exc)))
+            r.log("error", handler.load_error(exc))
             return False
         if outcome.kind == "error":
             self._refused(r, context, outcome)
@@ -258,7 +260,7 @@ class LuaService:
         try:
             factory = handler.factory(worker, r, self.code_cache)
         except LuaCompileError as exc:
-            r.log("error", handler.load_error(str(exc)))
+            r.log("error", handler.load_error(exc))
             return None
         before = self._ctx_snapshot(lr) if r.trace.enabled else None
         outcome = await Driver(self, lr, yieldable=False).start(b"body_filter", factory)
@@ -290,7 +292,7 @@ class LuaService:
         try:
             factory = handler.factory(worker, r, self.code_cache)
         except LuaCompileError as exc:
-            r.log("error", handler.load_error(str(exc)))
+            r.log("error", handler.load_error(exc))
             return None
         outcome = await Driver(self, lr, yieldable=False).start(b"set", factory)
         if outcome.kind == "error":
@@ -468,5 +470,6 @@ class LuaService:
 def _failed(base: str, outcome: Outcome) -> str:
     """``failed to run header_filter_by_lua*: msg`` and the traceback (no coroutine
     number: filters do not run in a light thread)."""
-    tb = ngx_traceback(outcome.traceback, main=True, coroutine=False)
+    tb = ngx_traceback(outcome.traceback, main=True, coroutine=False,
+                       message=outcome.message)
     return f"failed to run {base}*: {outcome.message}" + ("\n" + tb if tb else "")

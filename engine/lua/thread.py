@@ -31,6 +31,8 @@ class Outcome:
     values: tuple[Any, ...] = ()
     message: str = ""
     traceback: str = ""
+    #: the status a failed handler answers: 500, or 404 for a *_by_lua_file not found
+    status: int = 500
 
 
 def text(value: Any) -> str:

@@ -13,17 +13,26 @@ import re
 
 _INTERNAL = "\tengine/lua/"
 _NAMED = re.compile(r"in function '([^']*)'")
+_LINELESS = re.compile(r"^\t(.+?): in (.*)$")
 _MAIN = re.compile(r"^(\t(.+?):\d*:? in )function <\2:1>$")
 
 
-def ngx_traceback(tb: str, main: bool, coroutine: bool = True) -> str:
+def ngx_traceback(tb: str, main: bool, coroutine: bool = True, message: str = "") -> str:
     """``tb`` (``stack traceback:`` and frame lines) as ngx_lua prints it.
 
     ``main``: the bottom frame is a handler's chunk (not a timer callback or a function);
-    ``coroutine``: entry threads number their coroutine (``coroutine 0:``), filters not."""
+    ``coroutine``: entry threads number their coroutine (``coroutine 0:``), filters not.
+    A filter's traceback is taken while its failing frame is still live, so that frame
+    shows its line (``message``, the error, says which) where a dead entry thread's
+    does not."""
     if not tb:
         return ""
     head, *frames = tb.split("\n")
+    if not coroutine and frames:
+        top = _LINELESS.match(frames[0])
+        at = top and re.match(re.escape(top.group(1)) + r":(\d+):", message)
+        if top and at:
+            frames[0] = f"\t{top.group(1)}:{at.group(1)}: in {top.group(2)}"
     out: list[str] = []
     internal: str | None = None  # the API function being collapsed, outermost so far
     for line in frames:

@@ -85,9 +85,12 @@ class MapModule(HttpModule):
             if len(d.args) != 2 or not d.args[1].startswith("$"):
                 raise ConfigError(f'invalid variable name "{d.args[1]}"', d.file, d.line)
             name = d.args[1][1:].lower()
-            if name in engine.variables.vars:
+            var = engine.variables.vars.get(name)
+            # nginx adds it as changeable: "set" may assign it, and a later map (or geo,
+            # split_clients) of the same name takes it over; a built-in one is refused
+            if var is not None and not (var.changeable or var.stored):
                 raise ConfigError(f'the duplicate "{name}" variable', d.file, d.line)
-            engine.variables.add(name, None)  # the getter is set in configure()
+            engine.variables.add(name, None, changeable=True)  # the getter: configure()
             self.maps.append((d, name))
             for entry in d.children():  # named captures of the regexes are variables too
                 if entry.name.startswith("~"):

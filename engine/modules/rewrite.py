@@ -233,12 +233,14 @@ def _compile_return(engine: HttpEngine, d: Directive) -> tuple:
 
 async def _run_return(r: Request, d: Directive, step: tuple) -> int:
     _, code, text = step
+    if code >= 400 and text is None:  # finalized with the code: no header status set
+        if r.trace.enabled:
+            r.trace.add("script", op="return", code=code, text=None, file=d.file, line=d.line)
+        return code
     r.out.status = code  # nginx has set it when the text is evaluated ($status)
     value = text.evaluate(r) if text is not None else None
     if r.trace.enabled:
         r.trace.add("script", op="return", code=code, text=value, file=d.file, line=d.line)
-    if code >= 400 and value is None:
-        return code
     if code in _REDIRECT_CODES:
         r.out.location = value or ""
         return code

@@ -132,6 +132,8 @@ CASES: list[tuple[str, str, dict[str, str | bytes]]] = [
     ("upstream-server", H + "upstream u { server 127.0.0.1; keepalive 2; keepalive 3; }\n}\n", {}),
     ("limit-except-context", H + "server { location / { limit_except GET { root /x; } } }\n}\n", {}),
     ("worker-dup", "worker_processes 1;\nworker_processes 2;\n" + E, {}),
+    ("valid-map-twice", H + "map $uri $v { default a; }\nmap $args $v { default b; }\n}\n", {}),
+    ("valid-geo-then-map", H + "geo $v { default a; }\nmap $args $v { default b; }\n}\n", {}),
 ]
 
 

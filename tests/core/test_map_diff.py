@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.differential import Req
-from tests.oracle import requires_nginx
+from tests.differential import Req, engine_load_error
+from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
 
 CONF = r"""
 events {}
@@ -71,3 +71,20 @@ CASES = [
 def test_same_as_nginx(pair, name, req):
     real, ours = pair.both(req)
     assert ours.comparable() == real.comparable()
+
+
+# a map's variable is changeable, as nginx adds it: a second map (or a geo) of the same
+# name takes it over; a built-in variable is refused
+CONFIGS = [
+    ("two maps of one variable", "map $uri $v { default a; }\nmap $args $v { default b; }"),
+    ("a geo, then a map", "geo $v { default a; }\nmap $args $v { default b; }"),
+    ("a map of a built-in variable", "map $args $host { default b; }"),
+    ("a map of $uri", "map $args $uri { default b; }"),
+]
+
+
+@requires_nginx
+@pytest.mark.parametrize("body", [c[1] for c in CONFIGS], ids=[c[0] for c in CONFIGS])
+def test_config_as_nginx(tmp_path, body):  # type: ignore[no-untyped-def]
+    write_prefix(tmp_path, "events {}\nhttp {\n" + body + "\n}\n")
+    assert engine_load_error(tmp_path) == first_emerg(nginx_test(tmp_path).output)
