@@ -20,12 +20,11 @@ from .log import LEVEL_NUM, ErrorLog, LogRecord, request_context
 from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
 from .plan import BlockPlan
 from .request import Connection, Request
+from .request_head import check_host, keepalive_disabled, read_target
 from .response import client_status
-from .servers import select_server, valid_host
+from .servers import select_server
 from .special import special_response
 from .trace import Trace
-from .user_agent import browser
-from .uri import InvalidURI, ParsedTarget, parse_target
 from .variables import VariableTable
 
 if TYPE_CHECKING:
@@ -150,21 +149,13 @@ class HttpEngine:
         return self.connections
 
     async def _process(self, r: Request) -> None:
-        try:
-            target = parse_target(r.unparsed_uri)
-        except InvalidURI:
+        target = read_target(r)
+        if target is None:
             self._pick_server(r, None)
-            r.headers_in.items = []  # nginx has not read the headers yet
-            r.unparsed_uri = ""  # nor kept the URI: $request_uri is "-", $uri ""
-            r.set_uri("")
             r.log("info", "client sent invalid request while reading client request line")
             await self.finalize(r, 400)
             return
-        r.unparsed_uri = target.unparsed
-        r.set_uri(target.uri)
-        r.args = target.args
-        r.has_args = target.has_args
-        refusal, host_name = _check_host(r, target)
+        refusal, host_name = check_host(r, target)
         if refusal is not None:
             self._pick_server(r, host_name)
             r.log("info", refusal)
@@ -378,18 +369,9 @@ class HttpEngine:
                 r.keepalive = False
             elif r.conn.requests >= core.get("keepalive_requests", 1000):
                 r.keepalive = False
-            elif "user-agent" in r.headers_in and self._keepalive_disabled(r, core):
+            elif "user-agent" in r.headers_in and keepalive_disabled(r, core):
                 r.keepalive = False
         r.content_handler = r.loc.mod.get("content_handler")  # type: ignore[attr-defined]
-
-    @staticmethod
-    def _keepalive_disabled(r: Request, core: dict) -> bool:
-        """``keepalive_disable`` (msie6 by default): no keep-alive for POSTs from old
-        MSIE, nor (with ``safari``) for Safari on macOS."""
-        disable = core.get("keepalive_disable", ("msie6",))
-        agent = browser(r.headers_in.get("user-agent"))
-        return (agent.msie6 and r.method == "POST" and "msie6" in disable) \
-            or (agent.safari and "safari" in disable)
 
     async def _post_rewrite(self, r: Request) -> bool:
         if not r.uri_changed:
@@ -609,30 +591,6 @@ class HttpEngine:
         r.main.keepalive = False
         r.response_done = True
         r.trace.add("finalize", status=0, reason="connection aborted: buffered output dropped")
-
-
-def _check_host(r: Request, target: ParsedTarget) -> tuple[str | None, str | None]:
-    """nginx's Host checks in its order: the request line's host, then each Host header
-    (validated even when the line named the host; a second one is refused), then a
-    missing Host in HTTP/1.1. Returns (the error-log message of a 400 or None, the host
-    name that chooses the server)."""
-    reading = " while reading client request headers"
-    line_host = valid_host(target.host) if target.host is not None else None
-    if target.host is not None and line_host is None:
-        r.headers_in.items = []  # nginx has not read the headers yet
-        return "client sent invalid host in request line while reading client request line", None
-    lines = [(k, v) for k, v in r.headers_in.items if k.lower() == "host"]
-    header_host = valid_host(lines[0][1]) if lines else None
-    if lines and header_host is None:
-        return "client sent invalid host header" + reading, line_host
-    host = line_host or header_host
-    if len(lines) > 1:  # the listener refuses these first; in-process requests too
-        (k0, v0), (k1, v1) = lines[:2]
-        return (f'client sent duplicate host header: "{k1}: {v1}", previous value: '
-                f'"{k0}: {v0}"' + reading), host
-    if not lines and r.http_version >= 1001:
-        return 'client sent HTTP/1.1 request without "Host" header' + reading, host
-    return None, host
 
 
 def _rc_name(rc: int) -> str:

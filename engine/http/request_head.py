@@ -1,0 +1,69 @@
+"""What nginx decides from a request's head before the phases run (ngx_http_request.c's
+share of the work): the target parsed into ``$uri``/``$args``, the Host rules in nginx's
+order, and whether the connection may be kept alive.
+
+Each check answers with the error-log line of a 400 (nginx's wording, ``while reading
+...`` included) or None, so the engine only has to log it and finalize.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .servers import valid_host
+from .uri import InvalidURI, ParsedTarget, parse_target
+from .user_agent import browser
+
+if TYPE_CHECKING:
+    from .request import Request
+
+_READING = " while reading client request headers"
+
+
+def read_target(r: Request) -> ParsedTarget | None:
+    """The request line's target as ``$uri``, ``$args`` and ``$request_uri``; None for
+    one nginx refuses (then nothing was kept: ``$request_uri`` is "-", ``$uri`` "")."""
+    try:
+        target = parse_target(r.unparsed_uri)
+    except InvalidURI:
+        r.headers_in.items = []  # nginx has not read the headers yet
+        r.unparsed_uri = ""
+        r.set_uri("")
+        return None
+    r.unparsed_uri = target.unparsed
+    r.set_uri(target.uri)
+    r.args = target.args
+    r.has_args = target.has_args
+    return target
+
+
+def check_host(r: Request, target: ParsedTarget) -> tuple[str | None, str | None]:
+    """nginx's Host checks in its order: the request line's host, then each Host header
+    (validated even when the line named the host; a second one is refused), then a
+    missing Host in HTTP/1.1. Returns (the error-log message of a 400 or None, the host
+    name that chooses the server)."""
+    line_host = valid_host(target.host) if target.host is not None else None
+    if target.host is not None and line_host is None:
+        r.headers_in.items = []  # nginx has not read the headers yet
+        return "client sent invalid host in request line while reading client request line", None
+    lines = [(k, v) for k, v in r.headers_in.items if k.lower() == "host"]
+    header_host = valid_host(lines[0][1]) if lines else None
+    if lines and header_host is None:
+        return "client sent invalid host header" + _READING, line_host
+    host = line_host or header_host
+    if len(lines) > 1:  # the listener refuses these first; in-process requests too
+        (k0, v0), (k1, v1) = lines[:2]
+        return (f'client sent duplicate host header: "{k1}: {v1}", previous value: '
+                f'"{k0}: {v0}"' + _READING), host
+    if not lines and r.http_version >= 1001:
+        return 'client sent HTTP/1.1 request without "Host" header' + _READING, host
+    return None, host
+
+
+def keepalive_disabled(r: Request, core: dict) -> bool:
+    """``keepalive_disable`` (msie6 by default): no keep-alive for POSTs from old MSIE,
+    nor (with ``safari``) for Safari on macOS."""
+    disable = core.get("keepalive_disable", ("msie6",))
+    agent = browser(r.headers_in.get("user-agent"))
+    return (agent.msie6 and r.method == "POST" and "msie6" in disable) \
+        or (agent.safari and "safari" in disable)
