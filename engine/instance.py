@@ -47,7 +47,9 @@ class Engine:
                  trace: bool = True, modules: list[str] | None = None,
                  options: dict[str, Any] | None = None) -> None:
         """``options``: ``lua_watchdog`` (CPU seconds a Lua handler may run without
-        yielding, default 5, 0 = off as in nginx) and ``lua_memory_mb`` (default 1024)."""
+        yielding, default 5, 0 = off as in nginx), ``lua_memory_mb`` (default 1024) and
+        ``test_config`` (``nginx -t``: init_by_lua* is not run, so its failure, a
+        ConfigError at level ``error`` otherwise, is not reported)."""
         self.parsed = parsed
         self.table = table or default_table()
         self.error_log = ErrorLog()

@@ -190,7 +190,9 @@ class NgxExploreApp(DebugMixin, App[int]):
                         title="Reload failed", severity="error", timeout=8)
             self.sub_title = f"{self._short(self.conf_path)} — reload FAILED, old config serving"
         else:
-            self.sub_title = f"{self._short(self.conf_path)} — configuration test failed"
+            failed = "start failed" if getattr(err, "level", "emerg") == "error" \
+                else "configuration test failed"  # init_by_lua fails at start, not at -t
+            self.sub_title = f"{self._short(self.conf_path)} — {failed}"
             if self.watch_files_enabled:
                 self.watch_config({self.conf_path})
 

@@ -56,6 +56,13 @@ class HttpRequest:
     #: The listener answered ``Expect: 100-continue`` on the connection before this
     #: request's response: those bytes count in ``$body_bytes_sent`` (nginx's c->sent).
     continue_sent: bool = False
+    #: The bytes of the head as the listener read them, from the request line up to
+    #: where nginx stopped parsing (``$request_length`` counts those, not a rebuilt
+    #: head); None for a request built in-process, whose head is rebuilt instead.
+    head_length: int | None = None
+    #: The request line's bytes, line end included: all nginx counts when the line
+    #: parses but its URI or host is then refused.
+    line_length: int = 0
 
     @property
     def request_line(self) -> str:

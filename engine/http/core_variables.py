@@ -81,6 +81,24 @@ def _sent_http(r: Request, name: str) -> str | None:
     return ", ".join(values) if values else None
 
 
+def _uri(r: Request) -> str | None:
+    """``$uri``: not found ("-" in a log) when the request line never parsed, as nginx
+    then has no URI at all; an internal redirect (error_page) gives it one."""
+    return None if r.main.head_bytes == 0 and not r.internal else r.uri
+
+
+def _request_length(r: Request) -> str:
+    """The head's bytes as the listener read them up to where nginx stopped (rebuilt for
+    an in-process request), plus the body once read (a body nginx discards is not
+    counted)."""
+    main = r.main
+    head = main.head_bytes
+    if head is None:
+        head = len(wire_bytes(main.request_line)) + 2 + sum(
+            len(k) + len(wire_bytes(v)) + 4 for k, v in main.headers_in) + 2
+    return str(head + (len(main.body or b"") if main.body_read else 0))
+
+
 def _status(r: Request) -> str:
     status = r.status_for_log or (getattr(r, "err_status", 0) or r.out.status)
     return f"{status:03d}"
@@ -172,8 +190,8 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
         return get
 
     add = table.add
-    add("uri", lambda r: r.uri)
-    add("document_uri", lambda r: r.uri)
+    add("uri", _uri)
+    add("document_uri", _uri)
     # empty only for a request line whose URI nginx refused (400): not found
     add("request_uri", lambda r: r.main.unparsed_uri or None)
     add("args", _args, _set_args, changeable=True)
@@ -204,10 +222,7 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("request_body", _request_body)
     add("request_body_file", body_file)
     add("request_completion", lambda r: "OK" if r.main.response_done else "")
-    # the request's head, plus its body once read (a body nginx discards is not counted)
-    add("request_length", lambda r: str(len(wire_bytes(r.main.request_line)) + 2 + sum(
-        len(k) + len(wire_bytes(v)) + 4 for k, v in r.main.headers_in) + 2
-        + (len(r.main.body or b"") if r.main.body_read else 0)))
+    add("request_length", _request_length)
     add("request_time", lambda r: f"{max(0.0, time.time() - r.main.start):.3f}")
     add("request_id", _request_id)
     add("status", _status)

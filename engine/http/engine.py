@@ -91,6 +91,7 @@ class HttpEngine:
         r = Request(self, conn, req.method, req.target, req.version, req.headers,
                     req.body, tr)
         r.sink = collector
+        r.head_bytes, r.line_bytes = req.head_length, req.line_length
         if req.continue_sent:
             r.body_sent = len(CONTINUE_LINE)  # already on the wire, counted as nginx does
         started = r.start
@@ -151,12 +152,15 @@ class HttpEngine:
     async def _process(self, r: Request) -> None:
         target = read_target(r)
         if target is None:
+            self._refused_line(r)
             self._pick_server(r, None)
             r.log("info", "client sent invalid request while reading client request line")
             await self.finalize(r, 400)
             return
         refusal, host_name = check_host(r, target)
         if refusal is not None:
+            if refusal.endswith(" while reading client request line"):
+                self._refused_line(r)
             self._pick_server(r, host_name)
             r.log("info", refusal)
             await self.finalize(r, 400)
@@ -166,6 +170,14 @@ class HttpEngine:
         self._pick_server(r, host_name if host_name is not None else "")
         r.keepalive = r.wants_keepalive()
         await self.run_phases(r, 0)
+
+    @staticmethod
+    def _refused_line(r: Request) -> None:
+        """The request line parsed but its URI or host did not: nginx had counted only
+        that line in ``$request_length`` (ngx_http_process_request_uri runs before any
+        header is read)."""
+        if r.head_bytes is not None:
+            r.head_bytes = r.line_bytes
 
     def _pick_server(self, r: Request, host: str | None) -> None:
         select_server(self.cfg.addresses, r, host)

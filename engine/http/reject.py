@@ -44,6 +44,7 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     r = Request(http, conn, req.method, req.target, req.version, req.headers, req.body, tr)
     if request_line is not None:
         r.request_line = request_line
+    r.head_bytes = req.head_length
     r.sink = collector  # type: ignore[attr-defined]
     r.records = []  # type: ignore[attr-defined]
     r.keepalive = False

@@ -138,6 +138,11 @@ class Request:
     aborted = False
     has_args = False
     err_status = 0
+    #: What ``$request_length`` counts of the head (HttpRequest.head_length): None for a
+    #: request built in-process, whose head is rebuilt; 0 when its line did not parse.
+    head_bytes: int | None = None
+    #: The request line's share of it (HttpRequest.line_length).
+    line_bytes = 0
     header_only = False
     chunked = False
     header_bytes = 0

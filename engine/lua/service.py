@@ -49,6 +49,14 @@ def _worker_environment(directives: list) -> dict[str, str]:
     return keep
 
 
+class LuaInitError(ConfigError):
+    """init_by_lua* failed: nginx's start stops on ngx_lua's ``[error]`` line (empty for
+    ``error(nil)``, which ngx_lua does not report), with no place and no ``[emerg]``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, level="error")
+
+
 class LuaService:
     def __init__(self, engine: HttpEngine) -> None:
         self.engine = engine
@@ -70,6 +78,8 @@ class LuaService:
         #: (0: off, as in real nginx, where such a handler hangs the worker).
         self.watchdog_seconds: float = options.get("lua_watchdog", 5.0)
         self.memory_mb: int = options.get("lua_memory_mb", 1024)
+        #: ``nginx -t``: the code of init_by_lua* is neither loaded nor run
+        self.test_config: bool = options.get("test_config", False)
         #: The attached engine.lua.debugger.Debugger, if any (arms new worker VMs).
         self.debugger: Any = None
         self.init_handler: LuaHandler | None = None
@@ -113,25 +123,47 @@ class LuaService:
             elif d.name.startswith("init_worker_by_lua"):
                 self.init_worker_handler = compile_handler(self.engine, d)
         self.workers = [LuaWorker(self, i) for i in range(self.worker_count)]
-        if self.init_handler is not None:
+        if self.init_handler is not None and not self.test_config:
             for w in self.workers:  # init_by_lua runs in the master; each fork inherits it
-                err = self._run_plain(w, self.init_handler, "init")
-                if err:
-                    d = self.init_handler.directive
-                    raise ConfigError(f"{self.init_handler.base}_block error: {err}"
-                                      if d.name.endswith("_block") else err, d.file, d.line)
+                self._run_init(w, self.init_handler)
 
-    def _run_plain(self, worker: LuaWorker, handler: LuaHandler, context: str) -> str | None:
+    def _run_init(self, worker: LuaWorker, handler: LuaHandler) -> None:
+        """Run init_by_lua* as nginx does while it reads the http block at start-up.
+
+        A failure is ngx_lua's ``[error] init_by_lua error: ...`` (the traceback added
+        only when the error value is a string or a number) and nginx exits; raised as
+        :class:`LuaInitError`, since ``nginx -t`` never runs this code and so never
+        reports it."""
+        prefix = f"{handler.base}_file" if handler.path is not None else handler.base
+        try:
+            factory = handler.factory(worker, None, True)
+        except LuaCompileError as exc:
+            raise LuaInitError(f"{prefix} error: {exc}") from None
+        state = worker.new_state(None, "init")
+        co = worker.rt[b"spawn_global"](factory)
+        self._plain_log = (0, "")  # in the master before any log is open: no context
+        status, _out, *vals = worker.rt[b"resume"](state, co)
+        if status != b"error":
+            return
+        value = vals[0] if vals else None
+        if value is None:  # error(nil): ngx_lua reports nothing, nginx still stops
+            raise LuaInitError("")
+        if not isinstance(value, (bytes, int, float)) or isinstance(value, bool):
+            raise LuaInitError(f"{prefix} error: unknown error")
+        message = lua_error_text(value)
+        tb = ngx_traceback(text(vals[1]), main=True, coroutine=False, message=message) \
+            if len(vals) > 1 and vals[1] else ""
+        raise LuaInitError(f"{prefix} error: {message}" + ("\n" + tb if tb else ""))
+
+    def _run_plain(self, worker: LuaWorker, handler: LuaHandler) -> str | None:
+        """Run init_worker_by_lua* on its fake connection; the error text, or None."""
         try:
             factory = handler.factory(worker, None, True)
         except LuaCompileError as exc:
             return str(exc)
-        state = worker.new_state(None, context)
+        state = worker.new_state(None, "init_worker")
         co = worker.rt[b"spawn_global"](factory)
-        # init_worker_by_lua runs on a fake connection (it takes a number); init_by_lua,
-        # in the master before any log is open, has no context at all
-        self._plain_log = (self.engine.next_connection(), ", context: init_worker_by_lua*") \
-            if context == "init_worker" else (0, "")
+        self._plain_log = (self.engine.next_connection(), ", context: init_worker_by_lua*")
         try:
             status, _out, *vals = worker.rt[b"resume"](state, co)
         finally:
@@ -140,14 +172,14 @@ class LuaService:
             message = lua_error_text(vals[0] if vals else None)
             tb = ngx_traceback(text(vals[1]), main=True, coroutine=False, message=message) \
                 if len(vals) > 1 and vals[1] else ""
-            return message + ("\n" + tb if tb else "") if context == "init_worker" else message
+            return message + ("\n" + tb if tb else "")
         return None
 
     async def start(self) -> None:
         if self.init_worker_handler is None:
             return
         for w in self.workers:
-            err = self._run_plain(w, self.init_worker_handler, "init_worker")
+            err = self._run_plain(w, self.init_worker_handler)
             if err:  # ngx_lua's report: on the cycle's log, no connection, no context
                 self.engine.log_global("error", f"init_worker_by_lua error: {err}", 0, "")
 

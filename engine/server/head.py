@@ -40,6 +40,12 @@ class Verdict:
     target: str = ""
     version: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    #: The bytes nginx had counted in ``$request_length`` when it stopped: the request
+    #: line once parsed, then each header line parsed (0: the request line failed).
+    length: int = 0
+    #: For a refusal of :func:`check_headers` made at a header line (as nginx makes it
+    #: while parsing): that header's index in the list; None when made after the head.
+    at: int | None = None
 
 
 @dataclass
@@ -103,7 +109,7 @@ def check_size(raw: bytes, small: int, large: int, num: int) -> Verdict | None:
                     seen.append((name.strip(), value.strip()))
             return Verdict(494, f'client sent too long header line: "{shown.rstrip()}..."'
                            + _READING_HEADERS, _text(first).rstrip("\r\n"),
-                           method, target, version, seen)
+                           method, target, version, seen, sum(map(len, _lines(raw)[:i])))
         busy += 1
         cap, used = large, n
     return None
@@ -131,6 +137,7 @@ def classify(raw: bytes) -> Verdict | Head:
     method, target, version = verdict
     headers: list[tuple[str, str]] = []
     ignored: list[str] = []
+    counted = len(first)
     for line in lines[1:]:
         body = line.rstrip(b"\n")
         if body.endswith(b"\r"):
@@ -140,7 +147,8 @@ def classify(raw: bytes) -> Verdict | Head:
         bad = _check_header_line(body)
         if bad is not None:
             return Verdict(400, f'client sent invalid header line: "{bad}..."' + _READING_HEADERS,
-                           shown, method, target, version, headers)
+                           shown, method, target, version, headers, counted)
+        counted += len(line)
         name, sep, value = body.partition(b":")
         if not _valid_name(name):
             ignored.append(_text(body))
@@ -171,6 +179,21 @@ def _check_request_line(line: bytes, shown: str) -> Verdict | tuple[str, str, st
         return Verdict(505, "client sent invalid version" + READING_LINE, shown,
                        _text(method), _text(target), _text(tail))
     return _text(method), _text(target), _text(tail)
+
+
+def counted_through(head: bytes, index: int) -> int:
+    """``$request_length`` of a head refused at its ``index``-th kept header (ignored
+    lines, whose names nginx does not take, count but take no index): nginx adds each
+    line as parsed, the refused one too, and never reaches the empty line."""
+    lines = _lines(head)
+    total = len(lines[0])
+    for line in lines[1:]:
+        total += len(line)
+        if _valid_name(line.partition(b":")[0]):
+            if index == 0:
+                return total
+            index -= 1
+    return total
 
 
 def _check_header_line(body: bytes) -> str | None:
@@ -211,26 +234,26 @@ def check_headers(version: str, method: str, headers: list[tuple[str, str]],
     """
     host = clen = te = None
     seen: dict[str, tuple[str, str]] = {}
-    for name, value in headers:
+    for i, (name, value) in enumerate(headers):
         low = name.lower()
         if low == "host":
             if host is not None:
                 return (Verdict(400, f'client sent duplicate host header: "{name}: {value}", '
-                                f'previous value: "{host[0]}: {host[1]}"' + _READING_HEADERS),
-                        None, False)
+                                f'previous value: "{host[0]}: {host[1]}"' + _READING_HEADERS,
+                                at=i), None, False)
             host = (name, value)
             if check_host and valid_host(value) is None:
                 # ngx_http_process_host checks each Host line as it is parsed: a first
                 # invalid one is refused before a second is seen
-                return (Verdict(400, "client sent invalid host header" + _READING_HEADERS),
-                        None, False)
+                return (Verdict(400, "client sent invalid host header" + _READING_HEADERS,
+                                at=i), None, False)
             continue
         if low in _UNIQUE:
             first = seen.get(low)
             if first is not None:
                 return (Verdict(400, f'client sent duplicate header line: "{name}: {value}", '
-                                f'previous value: "{first[0]}: {first[1]}"' + _READING_HEADERS),
-                        None, False)
+                                f'previous value: "{first[0]}: {first[1]}"' + _READING_HEADERS,
+                                at=i), None, False)
             seen[low] = (name, value)
         if low == "content-length":
             clen = (name, value)

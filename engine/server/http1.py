@@ -26,7 +26,7 @@ from ..http.api import CONTINUE_LINE, Exchange, HttpRequest
 from ..http.log import LogRecord
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
 from .head import READING_LINE, Head, Verdict, check_headers, check_size, classify, \
-    find_head_end
+    counted_through, find_head_end
 from .settings import AddressSettings, body_settings
 from .sink import WireSink
 from .suspended import Suspended
@@ -236,7 +236,8 @@ class HttpConnection(asyncio.Protocol):
         self.requests += 1
         req = HttpRequest(method, target, version, headers, b"", self.client[0], self.client[1],
                           self.local[0], self.endpoint.port, self.number, self.requests,
-                          self.accepted, self.head_began_at == self.read_done_at)
+                          self.accepted, self.head_began_at == self.read_done_at,
+                          head_length=len(head), line_length=head.find(b"\n") + 1)
         p = Pending(req)
         for line in ignored:
             self._conn_log("info", f'client sent invalid header line: "{line}" while reading '
@@ -244,6 +245,8 @@ class HttpConnection(asyncio.Protocol):
         refusal, length, chunked = check_headers(version, method, headers,
                                                  target.startswith("/"))
         if refusal is not None:
+            if refusal.at is not None:
+                req.head_length = counted_through(head, refusal.at)
             p.error = (refusal.status, refusal.message, "info", True)
             self._enqueue(p, complete=True, linger=True)
             return
@@ -380,7 +383,7 @@ class HttpConnection(asyncio.Protocol):
         self.requests += 1
         req = HttpRequest(v.method, v.target or "/", v.version, v.headers, b"", self.client[0],
                           self.client[1], self.local[0], self.endpoint.port, self.number,
-                          self.requests)
+                          self.requests, head_length=v.length)
         p = Pending(req)
         message = v.message
         if self.requests > 1 and self.head_began_at == self.read_done_at \

@@ -148,8 +148,8 @@ def run_test(argv: Sequence[str] | Options, out: TextIO | None = None,
         print(f"nginx: configuration file {conf} test failed", file=err)
         return 1
     try:  # what nginx checks while its modules initialise: variables, regexes, log formats
-        from engine import Engine
-        engine = Engine(parsed, options={"lua_watchdog": 5.0})
+        from engine import Engine  # (-t runs no init_by_lua: ngx_lua skips it when testing)
+        engine = Engine(parsed, options={"lua_watchdog": 5.0, "test_config": True})
     except ConfigError as e:
         _print_warnings(parsed.warnings, err)
         print(f"nginx: {e}", file=err)

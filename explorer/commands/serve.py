@@ -113,8 +113,11 @@ async def _run(opts: ServeOptions, engine) -> int:  # type: ignore[no-untyped-de
             current.http.log_global("emerg", exc.strerror or str(exc))
             _err(f"nginx: [emerg] {exc.strerror}")
         except Exception as exc:  # ConfigError, or anything the loader raises
+            if getattr(exc, "message", None) == "":
+                return  # init_by_lua's error(nil): nginx reports nothing
             level, msg = _without_level(exc)
-            current.http.log_global(level if level in ("emerg", "alert") else "emerg", msg)
+            current.http.log_global(level if level in ("emerg", "alert", "error") else "emerg",
+                                    msg)
             _err(f"nginx: [{level}] {msg}")
 
     def on_signal(sig: signal.Signals) -> None:
@@ -149,6 +152,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for warning in engine.warnings:
             _err(f"nginx: [warn] {warning}")
     except Exception as exc:  # ConfigError and anything else: never a traceback
+        if getattr(exc, "message", None) == "":
+            return 1  # init_by_lua's error(nil): nginx stops without a word
         level, msg = _without_level(exc)
         _err(f"nginx: [{level}] {msg}")
         return 1

@@ -408,12 +408,11 @@ class SourceView(VerticalScroll, can_focus=True):
         file = getattr(error, "file", None)
         line = getattr(error, "line", None)
         self._root = os.path.dirname(conf_path)
-        lines: list[RenderableType] = [
-            Text(f"nginx: {shown or error}", style="bold red"),
-            Text(f"nginx: configuration file "
-                 f"{self._short(conf_path) if shown else conf_path} test failed",
-                 style="red"),
-        ]
+        lines: list[RenderableType] = [Text(f"nginx: {shown or error}", style="bold red")]
+        if getattr(error, "level", "emerg") != "error":  # not init_by_lua: -t fails too
+            lines.append(Text(f"nginx: configuration file "
+                              f"{self._short(conf_path) if shown else conf_path} test failed",
+                              style="red"))
         self.query_one("#source-title", Static).update(
             f"{self._short(file)}:{line}" if file and line else "configuration error")
         if text is not None and line:
