@@ -26,6 +26,7 @@ BUILTIN_MODULES = [
     "engine.modules.rewrite:RewriteModule",
     "engine.modules.proxy:ProxyModule",
     "engine.modules.proxy_cache:ProxyCacheModule",
+    "engine.modules.fastcgi:FastcgiModule",
     "engine.modules.empty_gif:EmptyGifModule",
     "engine.modules.secure_link:SecureLinkModule",
     "engine.modules.upstream_hash:UpstreamHashModule",
