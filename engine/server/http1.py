@@ -7,10 +7,10 @@ order), and closing the way nginx does (lingering close after an error, silent c
 timeout). Every refusal goes through :meth:`Engine.reject`, so error pages, log lines and
 the access log come from the configuration exactly as for ordinary requests.
 
-Framing is done here, parsing by httptools: the listener must know where each head and
-body ends to enforce nginx's limits and to attribute an error to the right pipelined
-request; httptools parses the head (the hot path) and :mod:`.head` gives nginx's verdict
-when httptools refuses one.
+Framing is done here, parsing in :mod:`.head_parser`: the listener must know where each
+head and body ends to enforce nginx's limits and to attribute an error to the right
+pipelined request; httptools parses the head (the hot path) and :mod:`.head` gives
+nginx's verdict when httptools refuses one.
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-import httptools
-
 from ..http.api import CONTINUE_LINE, Exchange, HttpRequest
 from ..http.log import LogRecord
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
-from .head import READING_LINE, Head, Verdict, check_headers, check_size, classify, \
-    counted_through, find_head_end
+from .head import READING_LINE, Verdict, check_headers, check_size, counted_through, \
+    find_head_end
+from .head_parser import HeadParser
 from .settings import AddressSettings, body_settings
 from .sink import WireSink
 from .suspended import Suspended
@@ -84,7 +83,7 @@ class HttpConnection(asyncio.Protocol):
         self.client = ("", 0)
         self.accepted = 0.0
         self.local = ("", 0)
-        self.parser: Any = None
+        self.head_parser = HeadParser()
         self.timer: asyncio.TimerHandle | None = None
         self.timer_when = 0.0
         #: When the armed timeout expires (loop time), None when disarmed.
@@ -104,8 +103,6 @@ class HttpConnection(asyncio.Protocol):
         self.reads = 0
         self.read_done_at = -1
         self.head_began_at = 0
-        self._h: list[tuple[bytes, bytes]] = []
-        self._url = b""
         #: stub_status's counters (engine.services["connection_stats"]), when loaded.
         self.stats: Any = None
 
@@ -228,7 +225,7 @@ class HttpConnection(asyncio.Protocol):
             self._on_head(head)
 
     def _on_head(self, head: bytes) -> None:
-        parsed = self._httptools(head)
+        parsed = self.head_parser.parse(head)
         if isinstance(parsed, Verdict):
             self._refuse_head(parsed)
             return
@@ -265,59 +262,11 @@ class HttpConnection(asyncio.Protocol):
             p.decoder = ChunkedDecoder(p.limit, discard=not reads)
         else:
             p.left = length or 0
-        self.parser = None  # llhttp now expects a body we frame ourselves: start afresh
+        self.head_parser.reset()  # llhttp now expects a body we frame ourselves
         self.current = p
         self.state = _BODY
         self._arm(p.timeout, self._on_body_timeout)
         self._enqueue(p, complete=p.discard)  # a refused body is not waited for
-
-    def _httptools(self, head: bytes) -> Verdict | tuple[str, str, str, list[tuple[str, str]],
-                                                           list[str]]:
-        """Parse a complete head with httptools; nginx's rules decide what it refuses."""
-        parser = self.parser
-        if parser is None:
-            parser = self.parser = httptools.HttpRequestParser(self)
-        self._h = []
-        self._url = b""
-        try:
-            parser.feed_data(head)
-            method = parser.get_method().decode("latin-1")  # letters only
-            version = "HTTP/" + parser.get_http_version()
-            if version != "HTTP/1.1" and version != "HTTP/1.0":
-                raise httptools.HttpParserError("nginx's version rules apply")
-        except httptools.HttpParserUpgrade:
-            # "Connection: upgrade" + Upgrade: the head is parsed; nginx knows no upgrade
-            # (without a proxy doing it) and answers as usual. The parser stays in upgrade
-            # mode, so the next head gets a fresh one.
-            self.parser = None
-            method = parser.get_method().decode("latin-1")
-            version = "HTTP/" + parser.get_http_version()
-        except httptools.HttpParserError:
-            self.parser = None
-            verdict = classify(head)
-            if isinstance(verdict, Verdict):
-                return verdict
-            return _from_head(verdict)
-        headers: list[tuple[str, str]] = []
-        ignored: list[str] = []
-        found = self._h
-        if b"\t" in head:
-            found = _nginx_values(head, found)
-        for name, value in found:
-            if value[-1:] == b" ":  # nginx trims spaces only, llhttp keeps trailing ones
-                value = value.rstrip(b" ")
-            if name.replace(b"-", b"").isalnum() and name.isascii():
-                headers.append((name.decode("latin-1"), value.decode("utf-8", "surrogateescape")))
-            else:
-                ignored.append((name + b": " + value).decode("utf-8", "surrogateescape"))
-        return method, self._url.decode("utf-8", "surrogateescape"), version, headers, ignored
-
-    # httptools callbacks
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._h.append((name, value))
 
     def _read_body(self, p: Pending) -> bool:
         """Move body bytes from the buffer into ``p``; False when more are needed."""
@@ -626,22 +575,3 @@ class HttpConnection(asyncio.Protocol):
             ctx = (f", client: {self.client[0]}, server: {self.settings.server_name}, "
                    f'request: "{req.request_line}"' + (f', host: "{host}"' if host else ""))
         elog.emit(LogRecord(level, time.time(), message, self.number, ctx))
-
-
-def _nginx_values(head: bytes, found: list[tuple[bytes, bytes]]
-                  ) -> list[tuple[bytes, bytes]]:
-    """Header values as nginx 1.22 cuts them when a tab is involved: llhttp skips
-    leading tabs too, nginx only spaces (``X: \\t x`` keeps its tab)."""
-    lines = [ln.rstrip(b"\r") for ln in head.split(b"\n")[1:]]
-    lines = [ln for ln in lines if ln]
-    if len(lines) != len(found):
-        return found
-    out = []
-    for (name, value), line in zip(found, lines):
-        raw = line.partition(b":")[2].lstrip(b" ")
-        out.append((name, raw if raw.rstrip(b" \t").endswith(value.rstrip(b" \t")) else value))
-    return out
-
-
-def _from_head(h: Head) -> tuple[str, str, str, list[tuple[str, str]], list[str]]:
-    return h.method, h.target, h.version, h.headers, h.ignored
