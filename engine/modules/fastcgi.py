@@ -24,6 +24,7 @@ import time
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ..conf.errors import ConfigError
+from ..http.api import wire_bytes
 from ..http.phases import DONE, HttpModule
 from ..http.regex import Regex
 from ..http.variables import ComplexValue
@@ -36,6 +37,7 @@ from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState
     Upstreams, URLError, line_of, literal_ip, parse_url, peer_name, upstream_states
 from .upstream_balancers import PeerSelection, chooser_for
 from .upstream_connect import ConnectFailure, open_stream
+from .upstream_response import HOP_BY_HOP, find_header, has_error_page
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
@@ -43,7 +45,6 @@ if TYPE_CHECKING:
     from ..http.request import Request
 
 KEY = "ngx_http_fastcgi_module"
-_IGNORED = frozenset({"connection", "keep-alive", "transfer-encoding"})
 _NEXT_STATUS = {500: "http_500", 503: "http_503", 403: "http_403", 404: "http_404",
                 429: "http_429"}
 _NON_IDEMPOTENT = frozenset({"POST", "LOCK", "PATCH"})
@@ -164,14 +165,14 @@ class FastcgiModule(HttpModule):
         for name, cv, if_not_empty in conf.params:
             value = cv.evaluate(r)
             if value or not if_not_empty:
-                params.append((_wire(name), _wire(value)))
+                params.append((wire_bytes(name), wire_bytes(value)))
         if conf.pass_headers:
             for name, value in r.headers_in:
                 if name.lower().replace("-", "_") in conf.skip_headers:
                     continue
                 key = "HTTP_" + "".join("_" if c == "-" else c.upper() if "a" <= c <= "z"
                                         else c for c in name)
-                params.append((_wire(key), _wire(value)))
+                params.append((wire_bytes(key), wire_bytes(value)))
         r.trace.add("upstream_request", protocol="fastcgi",
                     params=[(k.decode("utf-8", "surrogateescape"),
                              v.decode("utf-8", "surrogateescape")) for k, v in params])
@@ -226,15 +227,15 @@ class FastcgiModule(HttpModule):
                        first: bytes, records: proto.RecordReader,
                        stderr: Callable[[bytes, str], None]) -> int:
         r.upstream = UpstreamInfo(list(headers))
-        if status >= 300 and conf.intercept and _has_error_page(r, status):
+        if status >= 300 and conf.intercept and has_error_page(r, status):
             state.response_time = time.monotonic() - t0
             r.trace.add("upstream_response", peer=state.peer, status=status,
                         verdict="fastcgi_intercept_errors: error_page takes over")
-            auth = _header(headers, "www-authenticate")
+            auth = find_header(headers, "www-authenticate")
             if status == 401 and auth is not None:
                 r.out.headers.add("WWW-Authenticate", auth)
             return status
-        redirect = _header(headers, "x-accel-redirect")
+        redirect = find_header(headers, "x-accel-redirect")
         if redirect:
             state.response_time = time.monotonic() - t0
             r.trace.add("upstream_response", peer=state.peer, status=status,
@@ -248,7 +249,7 @@ class FastcgiModule(HttpModule):
         out = r.out
         for name, value in headers:
             low = name.lower()
-            if low in conf.hide or low in _IGNORED:
+            if low in conf.hide or low in HOP_BY_HOP:
                 continue
             if low == "content-type":
                 out.content_type = value
@@ -265,7 +266,7 @@ class FastcgiModule(HttpModule):
         no_body = r.method == "HEAD" or status in (204, 304) or status < 200
         # With buffering, the body goes on in whole buffers and at the end: what waits in
         # a partly filled one is lost when the peer fails. Without, each piece at once.
-        accel = (_header(headers, "x-accel-buffering") or "").lower()
+        accel = (find_header(headers, "x-accel-buffering") or "").lower()
         buffering = accel == "yes" if accel in ("yes", "no") else conf.buffering
         held: list[bytes] = []
         received = 0
@@ -377,16 +378,3 @@ def _split(r: Request) -> tuple[str, str]:
     if uri.endswith("/"):
         uri += r.loc.value("fastcgi_index", "") or ""
     return uri, info
-
-
-def _wire(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
-
-
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    return next((v for k, v in headers if k.lower() == name), None)
-
-
-def _has_error_page(r: Request, status: int) -> bool:
-    pages = r.loc.mod.get("core", {}).get("error_pages") or []
-    return any(status in p.codes for p in pages)

@@ -41,6 +41,7 @@ from .proxy_transport import READING_BODY, READING_HEADER, AttemptFailure, Httpx
 from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
     Upstreams, URLError, literal_ip, parse_url, peer_name, upstream_states
 from .upstream_balancers import PeerSelection, chooser_for
+from .upstream_response import buffering_for, copy_headers, find_header, has_error_page
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
@@ -52,7 +53,6 @@ _NON_IDEMPOTENT = frozenset({"POST", "LOCK", "PATCH"})
 #: proxy_next_upstream http_XXX: the status nginx answers when it gives up on them.
 _NEXT_STATUS = {500: "http_500", 502: "http_502", 503: "http_503", 504: "http_504",
                 403: "http_403", 404: "http_404", 429: "http_429"}
-_IGNORED = frozenset({"connection", "keep-alive", "transfer-encoding"})
 
 
 @dataclass
@@ -173,7 +173,7 @@ class ProxyModule(HttpModule):
         if begin is None:
             return None
         return begin(r, ctx.schema + ctx.host_header + self._uri(r, conf, ctx),
-                     lambda headers: self._copy_headers(r, conf, headers))
+                     lambda headers: copy_headers(r, conf, headers))
 
     async def _target(self, r: Request, conf: ProxyConf
                       ) -> int | tuple[UpstreamGroup, ProxyCtx, bool]:
@@ -417,17 +417,17 @@ class ProxyModule(HttpModule):
                        state: UpstreamState, resp: UpstreamResponse, t0: float) -> int:
         r.upstream = UpstreamInfo(list(resp.headers))
         status = resp.status
-        if status >= 300 and conf.intercept_errors and _has_error_page(r, status):
+        if status >= 300 and conf.intercept_errors and has_error_page(r, status):
             await resp.close()
             self._done(r, sel, state, t0, resp)
             r.trace.add("upstream_response", peer=state.peer, status=status,
                         verdict="proxy_intercept_errors: error_page takes over")
             if status == 401:
-                auth = _header(resp.headers, "www-authenticate")
+                auth = find_header(resp.headers, "www-authenticate")
                 if auth is not None:
                     r.out.headers.add("WWW-Authenticate", auth)
             return status
-        redirect = _header(resp.headers, "x-accel-redirect")
+        redirect = find_header(resp.headers, "x-accel-redirect")
         if redirect and "x-accel-redirect" not in conf.ignore_headers:
             await resp.close()
             self._done(r, sel, state, t0, resp)
@@ -443,7 +443,7 @@ class ProxyModule(HttpModule):
         if cache is not None:
             cache.response(r, status, resp.headers)  # copies the headers too
         else:
-            self._copy_headers(r, conf, resp.headers)
+            copy_headers(r, conf, resp.headers)
         # nginx's "r->disable_not_modified = !u->cacheable": an ETag or Last-Modified
         # passed through gives no 304/412 unless the cache may store the response
         r.ctx["disable_not_modified"] = cache is None or not cache.cacheable
@@ -460,7 +460,7 @@ class ProxyModule(HttpModule):
         # With buffering, nginx passes the body on in whole buffers (the first one shares
         # proxy_buffer_size with the header) and at the end; what waits in a partly
         # filled buffer is lost when the upstream fails. Without, each piece goes at once.
-        buffering = _buffering(conf, resp.headers)
+        buffering = buffering_for(conf, resp.headers)
         boundary = conf.buffer_size - state.bytes_received if buffering else 0
         held: list[bytes] = []
         while not no_body:
@@ -539,43 +539,6 @@ class ProxyModule(HttpModule):
         r.trace.nest("upstream_trace", exchange.trace, server=exchange.server,
                      location=exchange.location, status=exchange.response.status)
 
-    def _copy_headers(self, r: Request, conf: ProxyConf, headers: list[tuple[str, str]]) -> None:
-        """ngx_http_upstream_process_headers, for what the proxy module passes on."""
-        out = r.out
-        # a chunked upstream's Content-Length is not believed (nginx clears it)
-        chunked = _header(headers, "transfer-encoding") is not None
-        for name, value in headers:
-            low = name.lower()
-            if low in conf.hide or low in _IGNORED:
-                continue
-            if low == "content-type":
-                out.content_type = value
-            elif low == "content-length":
-                if chunked:
-                    continue
-                v = value.strip()
-                out.content_length = int(v) if v.isdigit() else None
-            elif low == "location" and value:
-                self._location(r, conf, name, value)
-            else:
-                out.headers.add(name, value)
-
-    def _location(self, r: Request, conf: ProxyConf, name: str, value: str) -> None:
-        """``proxy_redirect``: a rewritten relative Location goes through the header
-        filter (absolute_redirect makes it absolute); anything else keeps its place."""
-        for rule in conf.redirects:
-            new = rule.apply(r, value)
-            if new is None:
-                continue
-            r.trace.add("header", op="set", name=name, value=new,
-                        phase="proxy_redirect: rewritten from " + value)
-            if new.startswith("/"):
-                r.out.location = new
-            else:
-                r.out.headers.add(name, new)
-            return
-        r.out.headers.add(name, value)
-
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -615,24 +578,3 @@ def _body_length(r: Request) -> str | None:
     if not isinstance(ctx, ProxyCtx) or ctx.body_length is None:
         return None
     return str(ctx.body_length)
-
-
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    for k, v in headers:
-        if k.lower() == name:
-            return v
-    return None
-
-
-def _buffering(conf: ProxyConf, headers: list[tuple[str, str]]) -> bool:
-    """proxy_buffering, unless the upstream's X-Accel-Buffering says yes or no."""
-    if "x-accel-buffering" not in conf.ignore_headers:
-        value = (_header(headers, "x-accel-buffering") or "").lower()
-        if value in ("yes", "no"):
-            return value == "yes"
-    return conf.buffering
-
-
-def _has_error_page(r: Request, status: int) -> bool:
-    pages = r.loc.mod.get("core", {}).get("error_pages") or []
-    return any(status in p.codes for p in pages)

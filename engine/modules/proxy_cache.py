@@ -32,6 +32,7 @@ from ..http.variables import ComplexValue
 from .proxy_cache_conf import CHECKED, CacheConf, compile_cache_conf, load_zones
 from .proxy_conf import pass_directive
 from .upstream import UpstreamInfo
+from .upstream_response import find_header
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
@@ -85,9 +86,6 @@ def _http_time(text: str) -> int | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
-
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    return next((v for k, v in headers if k.lower() == name), None)
 
 
 class CacheRun:
@@ -268,12 +266,12 @@ class CacheRun:
             r.trace.add("proxy_cache", zone=self.conf.zone.name, key=self.key,
                         status=self.status, reason="not stored: " + why)
             return
-        lm = _header(headers, "last-modified") if status in (200, 206) else None
-        vary = tuple(v.strip().lower() for v in (_header(headers, "vary") or "").split(",")
+        lm = find_header(headers, "last-modified") if status in (200, 206) else None
+        vary = tuple(v.strip().lower() for v in (find_header(headers, "vary") or "").split(",")
                      if v.strip()) if "vary" not in self.conf.ignore else ()
         self.new = Entry(status, "", headers, b"", valid, updating, error,
                          _http_time(lm) if lm else None,
-                         _header(headers, "etag") if status in (200, 206) else None,
+                         find_header(headers, "etag") if status in (200, 206) else None,
                          vary, _vary_values(r, vary))
         r.trace.add("proxy_cache", zone=self.conf.zone.name, key=self.key, status=self.status,
                     reason=f"stored when complete, valid until {http_date(valid)}")
