@@ -547,8 +547,13 @@ class HttpConnection(asyncio.Protocol):
         t.close()
 
     def _abort(self) -> None:
+        """Close at once (a fast stop, a listener fault): a response still waiting in its
+        task ends too, as nginx's workers drop theirs."""
         self.state = _CLOSED
         self._drop_timer()
+        worker = self.worker
+        if worker is not None and not worker.done() and worker is not asyncio.current_task():
+            worker.cancel()
         if self.transport is not None:
             self.transport.close()
 
