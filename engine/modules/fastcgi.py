@@ -34,7 +34,8 @@ from .fastcgi_conf import SCHEMAS, PassConf, address_of, compile_pass, compile_t
 from .proxy_transport import CONNECTING, READING_BODY, READING_HEADER, SENDING, \
     AttemptFailure
 from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
-    Upstreams, URLError, line_of, literal_ip, parse_url, peer_name, upstream_states
+    Upstreams, URLError, line_of, literal_ip, may_retry, next_upstream, parse_url, \
+    peer_name, upstream_states
 from .upstream_balancers import PeerSelection, chooser_for
 from .upstream_connect import ConnectFailure, open_stream
 from .upstream_response import HOP_BY_HOP, find_header, has_error_page
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 KEY = "ngx_http_fastcgi_module"
 _NEXT_STATUS = {500: "http_500", 503: "http_503", 403: "http_403", 404: "http_404",
                 429: "http_429"}
-_NON_IDEMPOTENT = frozenset({"POST", "LOCK", "PATCH"})
 
 
 class FastcgiModule(HttpModule):
@@ -305,17 +305,8 @@ class FastcgiModule(HttpModule):
     def _next(self, r: Request, conf: PassConf, sel: PeerSelection, state: UpstreamState,
               ft: str, status: int, request_sent: bool, started: float,
               action: str) -> int | None:
-        """ngx_http_upstream_next: mark the peer, then give up (a status) or go on (None)."""
-        warning = sel.free(failed=ft not in ("http_403", "http_404"))
-        sel.current = None
-        if warning:
-            r.log("warn", f"{warning} while {action}")
-        if ft == "timeout":
-            r.log("error", f"upstream timed out (110: Connection timed out) while {action}")
-        state.status = status
-        if sel.tries == 0 or not _may_retry(r, conf, ft, request_sent, started):
-            return status
-        return None
+        return next_upstream(r, sel, state, ft, status, action,
+                             _may_retry(r, conf, ft, request_sent, started))
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -323,13 +314,7 @@ class FastcgiModule(HttpModule):
 
 def _may_retry(r: Request, conf: PassConf, ft: str, request_sent: bool,
                started: float) -> bool:
-    """``*_next_upstream``: is ``ft`` listed, and may this request go again?"""
-    if ft not in conf.next_upstream:
-        return False
-    if request_sent and r.method in _NON_IDEMPOTENT and \
-            "non_idempotent" not in conf.next_upstream:
-        return False
-    return not (conf.next_timeout and time.monotonic() - started >= conf.next_timeout)
+    return may_retry(r, conf.next_upstream, conf.next_timeout, ft, request_sent, started)
 
 
 async def _runtime_group(r: Request, conf: PassConf) -> UpstreamGroup | int:

@@ -39,7 +39,8 @@ from .proxy_conf import ProxyConf, compile_conf, compile_target, escape_uri, pas
 from .proxy_transport import READING_BODY, READING_HEADER, AttemptFailure, HttpxEdge, Timeouts, \
     UpstreamRequest, UpstreamResponse, open_in_process, serves_itself, wire_length
 from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
-    Upstreams, URLError, literal_ip, parse_url, peer_name, upstream_states
+    Upstreams, URLError, literal_ip, may_retry, next_upstream, parse_url, peer_name, \
+    upstream_states
 from .upstream_balancers import PeerSelection, chooser_for
 from .upstream_response import buffering_for, copy_headers, find_header, has_error_page
 
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
     from ..http.request import Request
 
 KEY = "ngx_http_proxy_module"
-_NON_IDEMPOTENT = frozenset({"POST", "LOCK", "PATCH"})
 #: proxy_next_upstream http_XXX: the status nginx answers when it gives up on them.
 _NEXT_STATUS = {500: "http_500", 502: "http_502", 503: "http_503", 504: "http_504",
                 403: "http_403", 404: "http_404", 429: "http_429"}
@@ -386,30 +386,17 @@ class ProxyModule(HttpModule):
             return await cache.send(r, cache.entry, "STALE", f"proxy_cache_use_stale {ft}")
         return status
 
-    def _may_retry(self, r: Request, conf: ProxyConf, ft: str, request_sent: bool,
+    @staticmethod
+    def _may_retry(r: Request, conf: ProxyConf, ft: str, request_sent: bool,
                    started: float) -> bool:
-        allowed = conf.next_upstream
-        if ft not in allowed:
-            return False
-        if request_sent and r.method in _NON_IDEMPOTENT and "non_idempotent" not in allowed:
-            return False
-        timeout = conf.next_upstream_timeout
-        return not (timeout and time.monotonic() - started >= timeout)
+        return may_retry(r, conf.next_upstream, conf.next_upstream_timeout, ft,
+                         request_sent, started)
 
     def _next(self, r: Request, conf: ProxyConf, sel: PeerSelection, state: UpstreamState,
               ft: str, status: int, request_sent: bool, started: float,
               action: str) -> int | None:
-        """ngx_http_upstream_next: mark the peer, then give up (a status) or go on (None)."""
-        warning = sel.free(failed=ft not in ("http_403", "http_404"))
-        sel.current = None
-        if warning:
-            r.log("warn", f"{warning} while {action}")
-        if ft == "timeout":
-            r.log("error", f"upstream timed out (110: Connection timed out) while {action}")
-        state.status = status
-        if sel.tries == 0 or not self._may_retry(r, conf, ft, request_sent, started):
-            return status
-        return None
+        return next_upstream(r, sel, state, ft, status, action,
+                             self._may_retry(r, conf, ft, request_sent, started))
 
     # -- the response ------------------------------------------------------------------------
 

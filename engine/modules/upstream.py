@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -460,4 +461,38 @@ def _upstream_cookie(r: Request, name: str) -> str | None:
             key, eq, value = v.split(";", 1)[0].strip().partition("=")
             if eq and key == name:
                 return value
+    return None
+
+
+# --- ngx_http_upstream_next ------------------------------------------------------------------
+
+#: Methods *_next_upstream does not repeat once the request went out (unless
+#: ``non_idempotent`` is listed).
+NON_IDEMPOTENT = frozenset({"POST", "LOCK", "PATCH"})
+
+
+def may_retry(r: Request, allowed: frozenset[str] | set[str], timeout: float, ft: str,
+              request_sent: bool, started: float) -> bool:
+    """``*_next_upstream``: is ``ft`` listed, and may this request go again (method,
+    ``*_next_upstream_timeout``)?"""
+    if ft not in allowed:
+        return False
+    if request_sent and r.method in NON_IDEMPOTENT and "non_idempotent" not in allowed:
+        return False
+    return not (timeout and time.monotonic() - started >= timeout)
+
+
+def next_upstream(r: Request, sel: Any, state: UpstreamState, ft: str, status: int,
+                  action: str, retry: bool) -> int | None:
+    """ngx_http_upstream_next: mark the peer, log, then give up (the status to finalize
+    with) or go on to the next peer (None)."""
+    warning = sel.free(failed=ft not in ("http_403", "http_404"))
+    sel.current = None
+    if warning:
+        r.log("warn", f"{warning} while {action}")
+    if ft == "timeout":
+        r.log("error", f"upstream timed out (110: Connection timed out) while {action}")
+    state.status = status
+    if sel.tries == 0 or not retry:
+        return status
     return None
