@@ -46,6 +46,10 @@ hop                hop: "rewrite_last", "exec", "error_page", "index", "try_file
                    "redirect", "subrequest"; uri, args, status, ctx_reset;
                    ``children`` holds a subrequest's own events
 upstream           peer, reason, attempt, status          (proxy_pass peer choice)
+upstream_request   protocol, params                       (what fastcgi_pass sent)
+upstream_response  peer, status or error, verdict          (what came back, and its fate)
+proxy_cache        zone, key, status, reason               (the cache's decision: MISS,
+                   HIT, EXPIRED, BYPASS, STALE, UPDATING, REVALIDATED)
 ctx                phase, added, changed, removed, snapshot (ngx.ctx after a Lua phase;
                    values rendered as Lua source text, cycles and userdata made safe)
 var                name, old, new                          (a variable changed from Lua)
