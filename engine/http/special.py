@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from .request import Request
 
 
-#: Special response codes whose error pages drop keep-alive (ngx_http_special_response_handler).
-_CLOSE_ON = {400, 413, 414, 494, 495, 496, 497, 500, 501}
+#: Special response codes whose error pages drop keep-alive (ngx_http_special_response_handler;
+#: 494 is not among them, a refused head closes for its own reasons).
+_CLOSE_ON = {400, 413, 414, 495, 496, 497, 500, 501}
 
 #: Appended to nginx's own 4xx/5xx pages for MSIE and Chrome (``msie_padding``, on by
 #: default): without 512 bytes of body these browsers show their own "friendly" page.
@@ -65,7 +66,7 @@ async def _send_refresh(engine: HttpEngine, r: Request) -> None:
 
 async def special_response(engine: HttpEngine, r: Request, status: int) -> None:
     """ngx_http_special_response_handler: ``error_page`` if one applies, else nginx's page."""
-    r.err_status = status  # type: ignore[attr-defined]
+    r.err_status = client_status(status)  # type: ignore[attr-defined]  # $status: 494 → 400
     if status in _CLOSE_ON:
         r.keepalive = False
     r.out.content_type = None

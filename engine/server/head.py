@@ -76,8 +76,13 @@ def _text(raw: bytes) -> str:
 
 
 def _lines(raw: bytes) -> list[bytes]:
-    """Lines with their terminators; the last one may be incomplete."""
-    return raw.splitlines(keepends=True)
+    """Lines with their terminators; the last one may be incomplete. Only LF ends a
+    line for nginx: a bare CR stays inside it (``splitlines`` would cut there)."""
+    out = [line + b"\n" for line in raw.split(b"\n")]
+    last = out.pop()[:-1]
+    if last:
+        out.append(last)
+    return out
 
 
 def check_size(raw: bytes, small: int, large: int, num: int) -> Verdict | None:
@@ -139,9 +144,7 @@ def classify(raw: bytes) -> Verdict | Head:
     ignored: list[str] = []
     counted = len(first)
     for line in lines[1:]:
-        body = line.rstrip(b"\n")
-        if body.endswith(b"\r"):
-            body = body[:-1]
+        body = line.rstrip(b"\n").rstrip(b"\r")  # nginx takes CR CR LF as a line end
         if not body:
             break
         bad = _check_header_line(body)
@@ -199,18 +202,35 @@ def counted_through(head: bytes, index: int) -> int:
 def _check_header_line(body: bytes) -> str | None:
     """The text nginx logs for an invalid header line, or None when it is acceptable.
 
-    Control characters and spaces in a name (or a line starting with one) are errors;
-    NUL anywhere is an error. nginx shows the line up to the bad byte, then ``\\xNN``.
+    ``body`` is the line without its CR/LF ending. A line starting with ``:``, control
+    characters and spaces in a name (or a line starting with one) are errors; so are NUL
+    and a bare CR (one not followed by LF) in a value. nginx shows the line up to where
+    its parser stood (``r->header_end``), then that byte as ``\\xnn``: for a bare CR
+    after a value, the start of the spaces before it.
     """
+    if body[:1] == b":":
+        return "\\x3a"
     colon = body.find(b":")
     name = body if colon < 0 else body[:colon]
     for i, c in enumerate(name):
         if c <= 0x20 or c == 0x7F:
-            return _text(body[:i]) + f"\\x{c:02X}"
-    nul = body.find(b"\0")
+            return _shown(body, i)
+    nul = body.find(b"\0", colon + 1)
+    cr = body.find(b"\r", colon + 1)
+    if cr >= 0 and (nul < 0 or cr < nul):
+        start = colon + 1
+        while start < cr and body[start] == 0x20:
+            start += 1  # spaces before the value: the parser is still past them
+        while cr > start and body[cr - 1] == 0x20:
+            cr -= 1  # trailing spaces: header_end stayed at the first of them
+        return _shown(body, cr)
     if nul >= 0:
-        return _text(body[:nul]) + "\\x00"
+        return _shown(body, nul)
     return None
+
+
+def _shown(body: bytes, at: int) -> str:
+    return _text(body[:at]) + f"\\x{body[at]:02x}"
 
 
 def _valid_name(name: bytes) -> bool:

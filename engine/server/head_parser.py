@@ -40,6 +40,9 @@ class HeadParser:
         self._h = []
         self._url = b""
         try:
+            if b"\n:" in head or head.count(b"\r") != head.count(b"\r\n"):
+                # llhttp takes a name-less line and a bare CR that nginx refuses
+                raise httptools.HttpParserError("nginx's header line rules apply")
             parser.feed_data(head)
             method = parser.get_method().decode("latin-1")  # letters only
             version = "HTTP/" + parser.get_http_version()

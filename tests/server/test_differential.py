@@ -34,6 +34,7 @@ http {
             content_by_lua_block { ngx.req.read_body() ngx.say(ngx.req.get_body_data()) }
         }
         location /gone { return 410; }
+        location /r494 { return 494; }
         location /redir { return 302 /elsewhere; }
         location /pipe { return 200 "$pipe $connection_requests\n"; }
         location /safari { keepalive_disable safari; return 200 "safari\n"; }
@@ -231,6 +232,20 @@ CASES.update({
         b"X-H%d: %s\r\n" % (i, b"b" * 8000) for i in range(4)) + b"Connection: close\r\n\r\n",
     "five_8k_headers": b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(
         b"X-H%d: %s\r\n" % (i, b"b" * 8000) for i in range(5)) + b"Connection: close\r\n\r\n",
+    # a name-less line and a bare CR: nginx refuses what llhttp takes
+    "colon_starts_line": b"GET / HTTP/1.1\r\nHost: a\r\n:x: y\r\n\r\n",
+    "colon_starts_first_header": b"GET / HTTP/1.1\r\n: y\r\nHost: a\r\n\r\n",
+    "bare_cr_in_value": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n",
+    "bare_cr_after_value_spaces": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b \t \rc\r\n\r\n",
+    "bare_cr_empty_value": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: \rb\r\n\r\n",
+    "bare_crs_in_value": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\rc\r\n\r\n",
+    "bare_cr_in_name": b"GET / HTTP/1.1\r\nHost: a\r\nX\r-A: b\r\n\r\n",
+    "bare_cr_starts_line": b"GET / HTTP/1.1\r\nHost: a\r\n\rx: b\r\n\r\n",
+    "bare_cr_ignored_name": b"GET / HTTP/1.1\r\nHost: a\r\nX_A: b\rx\r\n\r\n",
+    "cr_cr_lf_ends_line": b"GET /echo_header HTTP/1.1\r\nHost: a\r\nX-Name: b\r\r\n"
+                          b"Connection: close\r\n\r\n",
+    # 494 is answered as 400 but keeps the connection (only a refused head closes it)
+    "return_494_keeps_alive": b"GET /r494 HTTP/1.1\r\nHost: a\r\n\r\n" + GET,
 })
 
 _TS = re.compile(r"^\S+ \S+ \[(\w+)\] \d+#\d+: \*\d+ (.*)$")
@@ -308,3 +323,38 @@ def test_same_answer_in_tiny_segments(servers, name: str) -> None:
     want = _trickle(real.port, raw, step)
     got = _trickle(ours.port, raw, step)
     assert _normalise(got, ours.port) == _normalise(want, real.port)
+
+
+ACCESS_CONF = r"""
+events {}
+http {
+    log_format f '$status $request_length "$request" $body_bytes_sent';
+    access_log logs/access.log f;
+    server {
+        listen 127.0.0.1:{port};
+        location / { return 200 "hello\n"; }
+        location /r494 { return 494; }
+        location /page494 { error_page 494 /x; return 494; }
+        location /x { return 200 "x\n"; }
+    }
+}
+"""
+
+
+@requires_nginx
+def test_access_log_status_of_refusals() -> None:
+    """$status of nginx's internal 494: 400 in the access log, as the client sees it,
+    for a too long header line, ``return 494`` and an ``error_page 494`` alike."""
+    raws = [b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+            b"GET /r494 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            b"GET /page494 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n"]
+    with RealNginx(ACCESS_CONF) as real, Served(ACCESS_CONF) as ours:
+        logs = []
+        for server in (real, ours):
+            for raw in raws:
+                server.request(raw, timeout=3)
+            time.sleep(0.1)
+            logs.append((server.prefix / "logs" / "access.log").read_text().splitlines()[-4:])
+    assert logs[1] == logs[0]
+    assert logs[0][0].startswith("400 ")
