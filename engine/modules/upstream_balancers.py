@@ -39,6 +39,18 @@ def _now() -> int:
     return int(time.time())
 
 
+def peer_at(peers: PeerList, w: int) -> tuple[int, Peer]:
+    """The peer a hash lands on: ``w`` (below the total weight) walked down the weights,
+    as ip_hash and hash do."""
+    index = 0
+    peer = peers.peers[0]
+    while w >= peer.weight:
+        w -= peer.weight
+        index += 1
+        peer = peers.peers[index]
+    return index, peer
+
+
 class PeerSelection:
     """One request's walk over a group (``ngx_http_upstream_rr_peer_data_t`` + ip_hash data).
 
@@ -236,13 +248,7 @@ def get_ip_hash(sel: PeerSelection) -> Peer | None:
     while True:
         for byte in sel.addr:
             h = (h * 113 + byte) % 6271
-        w = h % total
-        index = 0
-        peer = peers.peers[0]
-        while w >= peer.weight:
-            w -= peer.weight
-            index += 1
-            peer = peers.peers[index]
+        index, peer = peer_at(peers, h % total)
         if sel.usable(index, peer, now):
             break
         sel.hash_tries += 1

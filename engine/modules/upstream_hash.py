@@ -32,7 +32,7 @@ from ..conf.errors import ConfigError
 from ..http.phases import HttpModule
 from ..http.variables import ComplexValue, compile_value, split_value
 from .upstream import ALL_PARAMS, Peer, UpstreamGroup, Upstreams, line_of
-from .upstream_balancers import PeerSelection, get_round_robin
+from .upstream_balancers import PeerSelection, get_round_robin, peer_at
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
@@ -123,13 +123,7 @@ def get_hash_peer(sel: PeerSelection, conf: HashConf) -> Peer | None:
         step = (zlib.crc32(st.key, zlib.crc32(prefix)) >> 16) & 0x7FFF
         st.hash = (st.hash + step) & 0xFFFFFFFF
         st.rehash += 1
-        w = st.hash % total
-        index = 0
-        peer = peers.peers[0]
-        while w >= peer.weight:
-            w -= peer.weight
-            index += 1
-            peer = peers.peers[index]
+        index, peer = peer_at(peers, st.hash % total)
         if sel.usable(index, peer, now):
             break
         st.tries += 1
