@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .response import client_status, error_page_body
+from .uri import escape_bytes
 from .user_agent import browser
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ async def _send_refresh(engine: HttpEngine, r: Request) -> None:
     """``msie_refresh on``: MSIE gets a 301/302 as a 200 page that refreshes to the
     Location (ngx_http_send_refresh)."""
     raw = (r.out.location or "").encode("utf-8", "surrogateescape")
-    url = b"".join(b"%%%02X" % c if c in _ESCAPE_REFRESH else bytes([c]) for c in raw)
+    url = escape_bytes(raw, _ESCAPE_REFRESH)
     body = _REFRESH_HEAD + url + _REFRESH_TAIL
     r.err_status = 200  # type: ignore[attr-defined]
     r.out.status = 200

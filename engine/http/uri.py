@@ -109,14 +109,24 @@ def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
 _ESCAPE_ARGS = frozenset([*range(0x21), 0x23, 0x25, 0x26, 0x2B, 0x3B, 0x3F, *range(0x7F, 0x100)])
 
 
+def escape_bytes(raw: bytes, table: frozenset[int]) -> bytes:
+    """ngx_escape_uri: every byte in ``table`` (one of nginx's escape types) as ``%XX``."""
+    return b"".join(b"%%%02X" % c if c in table else bytes((c,)) for c in raw)
+
+
+def escape_text(value: str, table: frozenset[int]) -> str:
+    """:func:`escape_bytes` on the bytes ``value`` stands for."""
+    raw = value.encode("utf-8", "surrogateescape")
+    if not any(b in table for b in raw):
+        return value
+    return escape_bytes(raw, table).decode("utf-8", "surrogateescape")
+
+
 def escape_args(value: str) -> str:
     """What nginx applies to a regex capture copied into a redirect or after the ``?`` of
     a rewrite's replacement, when the request's path had ``%`` escapes or a ``+``: the
     decoded capture goes back into a URI."""
-    raw = value.encode("utf-8", "surrogateescape")
-    if not any(b in _ESCAPE_ARGS for b in raw):
-        return value
-    return "".join(f"%{b:02X}" if b in _ESCAPE_ARGS else chr(b) for b in raw)
+    return escape_text(value, _ESCAPE_ARGS)
 
 
 def quoted_path(unparsed_uri: str) -> bool:

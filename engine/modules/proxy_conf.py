@@ -18,6 +18,7 @@ from ..conf.values import parse_size, parse_time
 from ..http.block import Block
 from ..http.location import LocationConf
 from ..http.regex import Regex
+from ..http.uri import escape_text
 from ..http.variables import ComplexValue, compile_value
 from .upstream import ParsedURL, UpstreamGroup, Upstreams, URLError, line_of, parse_url
 
@@ -328,7 +329,4 @@ _ESCAPE = frozenset(list(range(0x21)) + [0x23, 0x25, 0x3F] + list(range(0x7F, 0x
 
 def escape_uri(uri: str) -> str:
     """ngx_escape_uri(NGX_ESCAPE_URI): control bytes, space, ``#``, ``%``, ``?``, 8-bit."""
-    raw = uri.encode("utf-8", "surrogateescape")
-    if not any(b in _ESCAPE for b in raw):
-        return uri
-    return "".join(f"%{b:02X}" if b in _ESCAPE else chr(b) for b in raw)
+    return escape_text(uri, _ESCAPE)

@@ -17,6 +17,7 @@ from typing import Callable
 from urllib.parse import unquote_to_bytes
 
 from ..http.regex import Regex, RegexError
+from ..http.uri import escape_bytes
 
 #: Limits of nginx's build (ngx_http_ssi_filter_module.h).
 COMMAND_LEN = 32
@@ -371,7 +372,7 @@ def _bad_expression(expr: bytearray, log: Callable[[str], None]) -> SsiError:
 
 def url_escape(raw: bytes) -> bytes:
     """ngx_escape_uri with NGX_ESCAPE_HTML (``echo encoding="url"``)."""
-    return b"".join(b"%%%02X" % c if c in _URL_ESCAPE else bytes((c,)) for c in raw)
+    return escape_bytes(raw, _URL_ESCAPE)
 
 
 def split_unsafe(uri: str) -> tuple[str | None, str]:
