@@ -1,5 +1,6 @@
-"""The harness of the realistic-configuration scenarios (test_realistic_*.py): served side by side by real
-nginx + ngx_lua and by ``ngx-explore serve``'s listener over real sockets.
+"""The harness of the realistic scenarios (test_realistic_*.py): configurations the way
+people write them, served side by side by real nginx + ngx_lua and by
+``ngx-explore serve``'s listener over real sockets.
 
 Each scenario is a complete nginx.conf with its files and the requests a browser, curl or
 an API client would send (HEAD, conditional and Range requests, gzip, keep-alive
