@@ -10,6 +10,8 @@ added there is checked here too.
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 
 import pytest
 
@@ -113,6 +115,7 @@ def servers():
             conf, files, reqs = AREAS[area]()
             real = RealNginx(conf, files).__enter__()
             ours = Served(conf, files).__enter__()
+            _same_mtimes(real.prefix, ours.prefix, files)
             _SERVERS[area] = (real, ours, reqs)
             opened.append(area)
         return _SERVERS[area]
@@ -121,6 +124,14 @@ def servers():
         real, ours, _ = _SERVERS.pop(area)
         ours.__exit__(None, None, None)
         real.__exit__(None, None, None)
+
+
+def _same_mtimes(real: Path, ours: Path, files: dict) -> None:
+    """The two prefixes were written a moment apart: give our files the real side's
+    times, so Last-Modified, autoindex dates and conditionals cannot straddle a second."""
+    for rel in files:
+        st = os.stat(real / rel)
+        os.utime(ours / rel, (st.st_atime, st.st_mtime))
 
 
 def _norm(reply: Reply, port: int) -> dict:
