@@ -214,6 +214,11 @@ class _Loader:
             loc = checks.location(d, parent, self.file, line)
             self.frames[-1].locations.append(loc)
             return
+        if name == "alias" and spec.module == "ngx_http_core_module":
+            loc = self.frames[-1].loc
+            if loc is not None and loc.named:
+                raise self._error('the "alias" directive cannot be used inside the named '
+                                  "location", line)
         if name == "log_format":
             if d.args[0] in self.log_formats:
                 raise self._error(f'duplicate "log_format" name "{d.args[0]}"', line)

@@ -6,6 +6,7 @@ the ``callback`` argument) or xml, whose times are always GMT."""
 
 from __future__ import annotations
 
+import errno
 import html
 import os
 import stat
@@ -16,7 +17,7 @@ from urllib.parse import quote
 from ..http.core_variables import find_arg
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.response import http_date
-from .static import os_error_text
+from .static import os_error_text, worker_denied
 
 if TYPE_CHECKING:
     from ..http.engine import HttpEngine
@@ -154,6 +155,8 @@ class AutoindexModule(HttpModule):
         directory = r.engine.services["map_uri_to_path"](r)
         fmt = r.loc.value("autoindex_format", "html") or "html"
         try:
+            if worker_denied(r, directory, os.stat(directory)):
+                return _opendir_failed(r, directory, errno.EACCES)
             if fmt == "html":
                 utf8 = (r.loc.value("charset", "off") or "off").lower() == "utf-8"
                 body = listing(r.uri, directory, r.loc.flag("autoindex_exact_size", True),
@@ -162,12 +165,7 @@ class AutoindexModule(HttpModule):
             else:
                 entries = _entries(directory)
         except OSError as exc:
-            err = exc.errno or 2
-            if err in (2, 20):
-                r.log("error", f'opendir() "{directory}" failed {os_error_text(err)}')
-                return 404
-            r.log("error", f'opendir() "{directory}" failed {os_error_text(err)}')
-            return 403 if err == 13 else 500
+            return _opendir_failed(r, directory, exc.errno or errno.ENOENT)
         if fmt != "html":
             made = self._formatted(r, fmt, entries)
             if made is None:
@@ -199,3 +197,17 @@ class AutoindexModule(HttpModule):
             return "application/javascript", \
                 f"/* callback */\r\n{callback}({body});".encode("utf-8", "surrogateescape")
         return "application/json", body.encode("utf-8", "surrogateescape")
+
+
+def _opendir_failed(r: Request, directory: str, err: int) -> int:
+    """ngx_http_autoindex_handler's opendir() failure: 404 or 403 logged at error,
+    anything else 500 at crit; the path is shown without its trailing slash."""
+    path = directory[:-1] if len(directory) > 1 and directory.endswith("/") else directory
+    if err in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+        level, status = "error", 404
+    elif err == errno.EACCES:
+        level, status = "error", 403
+    else:
+        level, status = "crit", 500
+    r.log(level, f'opendir() "{path}" failed {os_error_text(err)}')
+    return status

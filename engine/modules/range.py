@@ -7,11 +7,11 @@ the Last-Modified date for the range to apply, and ``max_ranges`` caps the count
 from __future__ import annotations
 
 import itertools
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from ..http.phases import HttpModule
 from ..http.response import error_page_body
+from .static import parse_http_time
 
 if TYPE_CHECKING:
     from ..http.engine import HttpEngine
@@ -21,60 +21,66 @@ _KEY = "keep:range"
 NOT_SATISFIABLE = "not satisfiable"
 
 
+#: NGX_MAX_OFF_T_VALUE: a longer number in a range makes it unsatisfiable.
+_MAX_OFF = 2 ** 63 - 1
+
+
 def parse_ranges(spec: str, size: int, max_ranges: int | None
                  ) -> list[tuple[int, int]] | str | None:
     """nginx's ngx_http_range_parse: [(start, end)) pairs, NOT_SATISFIABLE, or None
-    (serve the whole response)."""
+    (serve the whole response: a range starting at 0 that is empty, more ranges than
+    ``max_ranges``, or ranges adding up to more than the file)."""
     p, n = 6, len(spec)  # after "bytes="
+
+    def at(i: int) -> str:
+        return spec[i] if i < n else "\0"  # nginx's header values end in a NUL
+
+    def number(i: int) -> tuple[int, int]:
+        j = i
+        while "0" <= at(j) <= "9":
+            j += 1
+        return int(spec[i:j]), j
+
     ranges: list[tuple[int, int]] = []
     total = 0
     while True:
-        while p < n and spec[p] == " ":
+        while at(p) == " ":
             p += 1
         suffix = False
         start = end = 0
-        if p < n and spec[p] != "-":
-            if not spec[p].isdigit():
+        open_ended = False
+        if at(p) != "-":
+            if not "0" <= at(p) <= "9":
                 return NOT_SATISFIABLE
-            q = p
-            while p < n and spec[p].isdigit():
+            start, p = number(p)
+            if start > _MAX_OFF:
+                return NOT_SATISFIABLE
+            while at(p) == " ":
                 p += 1
-            start = int(spec[q:p])
-            while p < n and spec[p] == " ":
-                p += 1
-            if p >= n or spec[p] != "-":
+            if at(p) != "-":
                 return NOT_SATISFIABLE
             p += 1
-            while p < n and spec[p] == " ":
+            while at(p) == " ":
                 p += 1
-            if p >= n or spec[p] == ",":
-                end = size
-                if start < end:
-                    ranges.append((start, end))
-                    total += end - start
-                elif start == 0:
-                    return None
-                if p >= n:
-                    break
-                p += 1
-                continue
+            open_ended = at(p) in (",", "\0")
+            end = size
         else:
             suffix = True
             p += 1
-        if p >= n or not spec[p].isdigit():
-            return NOT_SATISFIABLE
-        q = p
-        while p < n and spec[p].isdigit():
-            p += 1
-        end = int(spec[q:p])
-        while p < n and spec[p] == " ":
-            p += 1
-        if p < n and spec[p] != ",":
-            return NOT_SATISFIABLE
-        if suffix:
-            start = size - end if end < size else 0
-            end = size - 1
-        end = size if end >= size else end + 1
+        if not open_ended:
+            if not "0" <= at(p) <= "9":
+                return NOT_SATISFIABLE
+            end, p = number(p)
+            if end > _MAX_OFF:
+                return NOT_SATISFIABLE
+            while at(p) == " ":
+                p += 1
+            if at(p) not in (",", "\0"):
+                return NOT_SATISFIABLE
+            if suffix:
+                start = size - end if end < size else 0
+                end = size - 1
+            end = size if end >= size else end + 1
         if start < end:
             ranges.append((start, end))
             total += end - start
@@ -82,7 +88,7 @@ def parse_ranges(spec: str, size: int, max_ranges: int | None
                 return None
         elif start == 0:
             return None
-        if p >= n:
+        if at(p) != ",":
             break
         p += 1
     if not ranges:
@@ -106,13 +112,15 @@ class RangeModule(HttpModule):
         if (r.http_version < 1000 or out.status != 200 or r is not r.main
                 or out.content_length is None or not r.ctx.get("keep:allow_ranges")):
             return
+        d = r.loc.first("max_ranges")
+        max_ranges = int(d.args[0]) if d is not None else None
+        if max_ranges == 0:  # ranges are off: not even Accept-Ranges
+            return
         spec = r.headers_in.get("range")
         if spec is None or len(spec) < 7 or spec[:6].lower() != "bytes=" or \
                 not self._if_range(r):
             out.headers.add("Accept-Ranges", "bytes")
             return
-        d = r.loc.first("max_ranges")
-        max_ranges = int(d.args[0]) if d is not None and d.args[0].isdigit() else None
         size = out.content_length
         ranges = parse_ranges(spec, size, max_ranges)
         if ranges is None:
@@ -157,20 +165,17 @@ class RangeModule(HttpModule):
         r.ctx[_KEY] = ("multi", parts, tail)
 
     def _if_range(self, r: Request) -> bool:
-        """If-Range: the range applies only when the validator still matches."""
+        """If-Range: the range applies only when the validator still matches; a value
+        ending in a quote is an entity tag compared byte for byte, else a date
+        (nginx's parser) that must equal Last-Modified."""
         value = r.headers_in.get("if-range")
         if value is None:
             return True
-        value = value.strip()
-        if value.startswith('"') or value.startswith("W/"):
-            etag = r.out.headers.get("etag")
-            return etag is not None and etag == value
+        if len(value) >= 2 and value.endswith('"'):
+            return r.out.headers.get("etag") == value
         if r.out.last_modified is None:
             return False
-        try:
-            return parsedate_to_datetime(value).timestamp() == r.out.last_modified
-        except (TypeError, ValueError, IndexError):
-            return False
+        return parse_http_time(value) == r.out.last_modified
 
     def body_filter(self, r: Request, data: bytes, last: bool) -> tuple[bytes, bool] | None:
         plan = r.ctx.get(_KEY)

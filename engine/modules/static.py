@@ -7,31 +7,40 @@ Also the not_modified filter (``If-Modified-Since``/``If-None-Match`` → 304) a
 from __future__ import annotations
 
 import errno
+import grp
 import os
+import pwd
 import stat
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.request import ResponseHeaders
+from ..http.parse_time import parse_http_time as _parse_http_time
 
 if TYPE_CHECKING:
+    from ..http.config import HttpConfig
     from ..http.engine import HttpEngine
     from ..http.request import Request
 
 _ALLOWED = ("GET", "HEAD", "POST")
 
 
+def parse_http_time(value: str) -> int | None:
+    """ngx_parse_http_time on a header value: nginx's own lenient parser (a month known
+    by a letter or two, whatever follows the time ignored, day 0 accepted), so that
+    conditional requests agree with nginx where a general date parser would not."""
+    return _parse_http_time(value.encode("utf-8", "surrogateescape"))
+
+
 def _modified(r: Request, ims: str) -> bool:
-    """ngx_http_test_if_modified: True unless If-Modified-Since says the copy is fresh."""
+    """ngx_http_test_if_modified: True unless If-Modified-Since says the copy is fresh
+    (a malformed date is nginx's -1: modified, unless ``before`` and -1 is not older)."""
     last = r.out.last_modified
     mode = r.loc.value("if_modified_since", "exact")
     if last is None or mode == "off":
         return True
-    try:
-        since = parsedate_to_datetime(ims).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return True
+    since = parse_http_time(ims)
+    since = -1 if since is None else since
     if since == last:
         return False
     return mode == "exact" or since < last
@@ -42,10 +51,8 @@ def _unmodified(r: Request, ius: str) -> bool:
     last = r.out.last_modified
     if last is None:
         return False
-    try:
-        return parsedate_to_datetime(ius).timestamp() >= last
-    except (TypeError, ValueError, IndexError):
-        return False
+    since = parse_http_time(ius)
+    return (-1 if since is None else since) >= last
 
 
 def _etag_matches(etag: str | None, header: str, weak: bool = True) -> bool:
@@ -69,6 +76,68 @@ def os_error_text(err: int) -> str:
     return f"({err}: {os.strerror(err)})"
 
 
+class Worker(NamedTuple):
+    """Who nginx's workers are when the master runs as root, and the prefix."""
+
+    uid: int
+    gids: frozenset[int]
+    #: The prefix directory with its trailing "/": it and the directories above it are
+    #: taken as reachable (the engine's copy of a prefix may sit in a private 0700
+    #: temporary directory that nginx's own prefix would not).
+    prefix: str
+
+
+def worker_identity(cfg: HttpConfig) -> Worker | None:
+    """The worker nginx would run (the ``user`` directive, else nobody/nogroup) when the
+    engine runs as root; None when it does not, or the workers would be root too: then
+    the OS's own checks already match nginx's."""
+    if os.geteuid() != 0:
+        return None
+    d = cfg.main.own.get("user")
+    # one argument names the group too (Debian builds nginx with nobody/nogroup)
+    user, group = (d[0].args[0], d[0].args[-1]) if d else ("nobody", "nogroup")
+    try:
+        uid = pwd.getpwnam(user).pw_uid
+        gid = grp.getgrnam(group).gr_gid
+        gids = frozenset(os.getgrouplist(user, gid))
+    except (KeyError, OSError):
+        return None
+    if uid == 0:
+        return None
+    return Worker(uid, gids, os.path.abspath(cfg.prefix or ".").rstrip("/") + "/")
+
+
+def _permits(st: os.stat_result, who: Worker, bit: int) -> bool:
+    """The owner, group or other permission ``bit`` (4 read, 1 search) for ``who``."""
+    shift = 6 if st.st_uid == who.uid else 3 if st.st_gid in who.gids else 0
+    return bool((st.st_mode >> shift) & bit)
+
+
+def worker_denied(r: Request, path: str, st: os.stat_result | None = None) -> bool:
+    """Would nginx's worker get EACCES here though the engine (root) does not? Every
+    directory on the way needs search permission, and with ``st`` (the path exists and
+    is to be opened) the path itself read permission. Tests run as root, whom chmod
+    does not stop, while nginx's workers run as nobody."""
+    who: Worker | None = r.engine.services.get("static.worker")
+    if who is None:
+        return False
+    if st is not None and not _permits(st, who, 4):
+        return True
+    end = path.rfind("/")
+    cut = path.find("/", len(who.prefix) if path.startswith(who.prefix) else 1)
+    while 0 < cut <= end:
+        try:
+            dir_st = os.stat(path[:cut])
+        except OSError:
+            return False  # the path does not resolve: the OS error stands
+        if not stat.S_ISDIR(dir_st.st_mode):
+            return False  # ENOTDIR stands
+        if not _permits(dir_st, who, 1):
+            return True
+        cut = path.find("/", cut + 1)
+    return False
+
+
 class StaticModule(HttpModule):
     name = "ngx_http_static_module"
 
@@ -76,17 +145,25 @@ class StaticModule(HttpModule):
         engine.phases.add(Phase.CONTENT, "static", self.handler, order=30)
         engine.phases.add_header_filter("not_modified", self.not_modified_filter, order=10)
 
+    def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        engine.services["static.worker"] = worker_identity(cfg)
+
     async def handler(self, r: Request) -> int:
         if r.method not in _ALLOWED:
             return 405
         if r.uri.endswith("/"):
             return DECLINED
         path = r.engine.services["map_uri_to_path"](r)
+        if r.ctx.get("add_uri_to_alias"):  # try_files found it under a regex's alias
+            path += r.uri
         r.trace.add("static", path=path, result="open")
         try:
             st = os.stat(path)
         except OSError as exc:
-            return self._open_failed(r, path, exc.errno or errno.ENOENT)
+            err = exc.errno or errno.ENOENT
+            return self._open_failed(r, path, errno.EACCES if worker_denied(r, path) else err)
+        if worker_denied(r, path, st):
+            return self._open_failed(r, path, errno.EACCES)
         if stat.S_ISDIR(st.st_mode):
             location = r.uri + "/" + ("?" + r.args if r.args else "")
             r.out.location = location
