@@ -20,7 +20,11 @@ if TYPE_CHECKING:
     from ..http.request import Request
     from .runtime import LuaRequest, LuaWorker
 
-_HEADER_FIELDS = {"content-type", "content-length", "location", "last-modified"}
+#: Response headers nginx keeps one pointer for (ngx_lua's builtin handlers): a table
+#: value sets the same field again and again, so its last value is the one left.
+_SINGLE_FIELDS = {"server", "date", "content-encoding", "refresh", "last-modified",
+                  "content-range", "accept-ranges", "www-authenticate", "expires", "etag",
+                  "e-tag", "content-length", "content-type"}
 #: Variables nginx keeps out of its hash (NGX_HTTP_VAR_NOHASH): ngx.var cannot find them.
 _NOHASH = {"proxy_add_x_forwarded_for", "proxy_internal_body_length",
            "proxy_internal_chunked", "fastcgi_script_name", "fastcgi_path_info"}
@@ -94,21 +98,21 @@ class Bridge:
             return _b(out.content_type)
         if key == "content-length":
             return _b(str(out.content_length)) if out.content_length is not None else None
-        if key == "location":
-            return _b(out.location)
         values = out.headers.get_all(key)
         if not values:
-            return None
+            return _b(out.location) if key == "location" else None
         if len(values) == 1:
             return _b(values[0])
         return self.worker.lua.table_from([_b(v) for v in values])
 
-    def py_resp_headers(self) -> Any:
-        """name, value, name, value... of the response headers as ngx_lua lists them."""
+    def py_resp_headers(self) -> tuple[Any, int]:
+        """name, value, name, value... of the response headers as ngx_lua lists them, and
+        how many leading pairs are the fields nginx writes itself (they never count
+        against ngx.resp.get_headers' limit alone)."""
         r = self.r
         flat: list[bytes | None] = []
         if r is None:
-            return self.worker.lua.table_from(flat)
+            return self.worker.lua.table_from(flat), 0
         out = r.out
         listed = {k.lower() for k, _ in out.headers.items}
         if out.content_type:
@@ -123,9 +127,10 @@ class Bridge:
         flat += [b"connection", conn]
         if r.header_sent and r.chunked:
             flat += [b"transfer-encoding", b"chunked"]
+        extra = len(flat) // 2
         for k, v in out.headers.items:
             flat += [_b(k), _b(v)]
-        return self.worker.lua.table_from(flat)
+        return self.worker.lua.table_from(flat), extra
 
     def py_header_set(self, name: bytes, value: Any) -> None:
         r = self.r
@@ -148,13 +153,20 @@ class Bridge:
                 out.content_length = int(text) if text and text.isdigit() else None
                 out.headers.set(header, text)
             else:
-                out.headers.set(header, text)
+                out.headers.set(header, text, respell=False)
             r.trace.add("header", op="set" if text is not None else "clear", name=header,
                         value=text or "", phase=r.phase_name)
             return
         values = [_s(v) for v in value.values()]
-        out.headers.remove(header)
-        for v in values:
+        if not values:  # an empty table clears, as nil does
+            self.py_header_set(name, None)
+            return
+        # a relative Location leaves nginx's pointer unset, so later values add headers
+        if key in _SINGLE_FIELDS or (key == "location" and not values[0].startswith("/")):
+            self.py_header_set(name, _b(values[-1]))
+            return
+        out.headers.set(header, values[0], respell=False)
+        for v in values[1:]:
             out.headers.add(header, v)
         r.trace.add("header", op="set", name=header, value=", ".join(values),
                     phase=r.phase_name)
@@ -217,8 +229,8 @@ class Bridge:
         return self.r.method.encode()
 
     def py_method_name(self, code: Any) -> bytes | None:
-        if isinstance(code, int) and code in METHODS:
-            return METHODS[code].encode()
+        if isinstance(code, (int, float)) and int(code) in METHODS:
+            return METHODS[int(code)].encode()
         return None
 
     def py_set_method(self, name: bytes) -> None:
@@ -226,7 +238,7 @@ class Bridge:
 
     def py_http_version(self) -> float | None:
         r = self.r
-        return {1000: 1.0, 1001: 1.1, 2000: 2.0}.get(r.main.http_version) if r else None
+        return {9: 0.9, 1000: 1.0, 1001: 1.1, 2000: 2.0}.get(r.main.http_version) if r else None
 
     def py_start_time(self) -> float:
         r = self.r
@@ -265,19 +277,21 @@ class Bridge:
         return self.worker.lua.table_from(flat)
 
     def py_set_req_header(self, name: bytes, value: Any) -> None:
+        """ngx_lua's set_input_header: the name as given (no "_" to "-"); the first
+        header of that name takes the (first) value and keeps its spelling, later ones
+        go, further values of a table are appended."""
         r = self.r
         _keep_raw_header(r)
-        header = _s(name).replace("_", "-")
-        if header.lower() == "host" and isinstance(value, bytes):
+        header = _s(name)
+        values = [_s(value)] if isinstance(value, bytes) else \
+            [] if value is None else [_s(v) for v in value.values()]
+        if header.lower() == "host" and values:
             # ngx_lua's Host handler also changes the server name $host reports
             from ..http.servers import valid_host
-            r.main.host = valid_host(_s(value)) or r.main.host
-        if value is None or isinstance(value, bytes):
-            r.headers_in.set(header, _s(value) if value is not None else None)
-        else:
-            r.headers_in.remove(header)
-            for v in value.values():
-                r.headers_in.add(header, _s(v))
+            r.main.host = valid_host(values[0]) or r.main.host
+        r.headers_in.set(header, values[0] if values else None, respell=False)
+        for v in values[1:]:
+            r.headers_in.add(header, v)
 
     def py_body_read(self) -> bool:
         return bool(self.r.body_read)

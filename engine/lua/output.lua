@@ -182,6 +182,7 @@ return function(ngx, rt, py)
         end
         local ta = type(user_args)
         if ta == "table" then
+            rt.check_arg_keys(user_args)
             user_args = ngx.encode_args(user_args)
         elseif ta == "number" then
             user_args = tostring(user_args)
@@ -288,11 +289,16 @@ return function(ngx, rt, py)
     ngx.header = header
 
     -- ngx.resp.get_headers: the response headers so far, as ngx.req.get_headers does the
-    -- request's (Content-Type and Content-Length first, then the header list)
+    -- request's (the fields nginx writes itself first, then the header list); a C
+    -- function, so `max` is checked as luaL_checkinteger does
     ngx.resp = {
         get_headers = function(max, raw)
             check(HEADER_W)
-            return rt.header_table(py.resp_headers(), max == nil and 100 or max, raw)
+            local n, err = rt.int_max(max)
+            if not n then rt.argerror(1, err) end
+            max = n
+            local list, extra = py.resp_headers()
+            return rt.header_table(list, max, raw, extra)
         end,
     }
 

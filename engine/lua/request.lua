@@ -8,12 +8,9 @@ return function(ngx, rt, py)
 
     local ALL_REQ = ctxset("set", "rewrite", "access", "content", "header_filter",
                            "body_filter", "log", "server_rewrite")
-    local REWRITE_ACCESS_CONTENT = ctxset("rewrite", "access", "content", "server_rewrite")
     local BODY_READ = ctxset("rewrite", "access", "content", "server_rewrite")
     local BODY_DATA = ctxset("rewrite", "access", "content", "log", "server_rewrite")
     local SET_URI = ctxset("set", "rewrite", "access", "content", "server_rewrite")
-    local REQ_HEADERS_W = ctxset("set", "rewrite", "access", "content", "header_filter",
-                                 "body_filter", "server_rewrite")
 
     -- resty.core's var.lua: a name is a string (a number reads a capture), a value
     -- any tostring-able value, nil making the variable "not found"
@@ -45,10 +42,12 @@ return function(ngx, rt, py)
         return py.get_method()
     end
 
+    -- ngx_lua checks no context here (the log phase may change it too); the FFI takes
+    -- the number as an int, so a fraction is cut off
     function req.set_method(method)
-        check_ffi(SET_URI)
+        check_ffi(ALL_REQ)
         if type(method) ~= "number" then error("bad method number", 2) end
-        local name = py.method_name(method)
+        local name = py.method_name(method >= 0 and math.floor(method) or -math.floor(-method))
         if not name then error("unsupported HTTP method: " .. tostring(method), 2) end
         py.set_method(name)
     end
@@ -69,7 +68,7 @@ return function(ngx, rt, py)
     end
 
     function req.raw_header(no_request_line)
-        check(ctxset("rewrite", "access", "content", "log", "server_rewrite"))
+        check(ALL_REQ)
         return py.raw_header(no_request_line and true or false)
     end
 
@@ -80,10 +79,11 @@ return function(ngx, rt, py)
     end
 
     -- resty.core passes `max` to a C function taking an int: the FFI's conversion error
-    -- names that function at its call site in resty/core/request.lua; a negative max is
-    -- the default 100 there, 0 no limit.
+    -- names that function at its call site in resty/core/request.lua (a boolean converts,
+    -- true being 1); a negative max is the default 100 there, 0 no limit.
     local function ffi_max(max, line, cfn)
-        if not max then return 100 end
+        if max == nil then return 100 end
+        if type(max) == "boolean" then return max and 1 or 0 end
         if type(max) ~= "number" then
             error("/usr/share/lua/5.1/resty/core/request.lua:" .. line .. ": bad argument #2 to '"
                   .. cfn .. "' (cannot convert '" .. type(max) .. "' to 'int')", 0)
@@ -101,23 +101,50 @@ return function(ngx, rt, py)
             for k, v in pairs(t) do tab[k] = v end
             t = tab
         end
-        return t, err
+        if err then return t, err end
+        return t
     end
 
+    -- ngx_lua's C function checks the keys itself, so its error points at the caller
+    function rt.check_arg_keys(t)
+        for k in pairs(t) do
+            if type(k) ~= "string" then
+                error('attempt to use a non-string key in the "args" option table', 3)
+            end
+        end
+    end
+
+    -- a string keeps its bytes but for the controls, space and DEL, which ngx_lua writes
+    -- as %XX (probed on the real module); any phase may call it
     function req.set_uri_args(args)
-        check(SET_URI)
+        check(ALL_REQ)
         if type(args) == "table" then
+            rt.check_arg_keys(args)
             args = ngx.encode_args(args)
-        elseif type(args) == "number" then
-            args = tostring(args)
-        elseif type(args) ~= "string" then
+        elseif type(args) == "number" or type(args) == "string" then
+            args = tostring(args):gsub("[%z\1-\32\127]", function(c)
+                return string.format("%%%02X", c:byte())
+            end)
+        else
             rt.argerror(1, "string, number, or table expected, but got " .. type(args))
         end
         py.set_args(args)
     end
 
+    -- `max` of a C function, as luaL_checkinteger takes it (a numeric string passes):
+    -- the number, or nil and the message for argerror
+    function rt.int_max(max)
+        if max == nil then return 100 end
+        local n = type(max) == "number" and max or type(max) == "string" and tonumber(max)
+        if not n then return nil, "number expected, got " .. type(max) end
+        return n >= 0 and math.floor(n) or -math.floor(-n)
+    end
+
     function req.get_post_args(max)
         check(BODY_READ)
+        local err
+        max, err = rt.int_max(max)
+        if not max then rt.argerror(1, err) end
         if not py.body_read() then
             error("no request body found; maybe you should turn on lua_need_request_body?", 2)
         end
@@ -130,19 +157,24 @@ return function(ngx, rt, py)
     end
 
     -- The table get_headers() returns from a flat name, value... list (ngx.resp's too):
-    -- at most `max` (100 by default, 0 for all) names, then "truncated".
-    function rt.header_table(list, max, raw)
+    -- `extra` leading entries always go in; then at most `max` (0 for all) entries
+    -- count against the limit, with "truncated" when some were left out. ngx.resp's C
+    -- loop adds one header of the list even when the extras used up the limit.
+    function rt.header_table(list, max, raw, extra)
+        extra = extra or 0
+        local total = #list / 2
+        local keep, truncated = total, nil
+        if max > 0 and total > max then
+            keep, truncated = max, "truncated"
+            if extra > 0 and keep <= extra then keep = extra + 1 end
+        end
         local t = {}
-        local count = 0
-        for i = 1, #list, 2 do
-            if max > 0 and count >= max then
-                return setmetatable(t, rt.headers_mt), "truncated"
-            end
-            count = count + 1
+        for i = 1, 2 * keep, 2 do
             local k = list[i]
             rt.add_value(t, raw and k or k:lower(), list[i + 1])
         end
         if not raw then setmetatable(t, rt.headers_mt) end
+        if truncated then return t, truncated end
         return t
     end
 
@@ -163,9 +195,9 @@ return function(ngx, rt, py)
     }
 
     -- resty.core's set_req_header: any name but nil (made a string), and an empty value
-    -- or table removes the header as nil does
+    -- or table removes the header as nil does; every phase may call it
     function req.set_header(name, value)
-        check_ffi(REQ_HEADERS_W)
+        check_ffi(ALL_REQ)
         if name == nil then error("bad 'name' argument: string expected, got nil", 2) end
         name = rt.escape_header(tostring(name), true)
         if type(value) == "table" then
@@ -180,7 +212,7 @@ return function(ngx, rt, py)
     end
 
     function req.clear_header(name)
-        check_ffi(REQ_HEADERS_W)
+        check_ffi(ALL_REQ)
         py.set_req_header(rt.escape_header(tostring(name), true), nil)
     end
 

@@ -173,7 +173,7 @@ return function(ngx, py)
         local out, m = {}, 0
         for k, v in pairs(args) do
             if type(k) ~= "string" then
-                error('attempt to use a non-string key in the "args" option table', 0)
+                error('attempt to use a non-string key in the "args" option table', 2)
             end
             local key = gsub(k, esc_arg, HEX)
             local function put(value)
