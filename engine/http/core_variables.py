@@ -13,27 +13,40 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from ..conf.values import parse_size
 from .api import wire_bytes
-from .response import NGINX_VERSION
+from .response import NGINX_VERSION, http_date
+from .variables import compile_value
 
 if TYPE_CHECKING:
+    from .block import Block
     from .request import Request
     from .variables import VariableTable
 
 HOSTNAME = socket.gethostname()
 
 
+#: The request headers nginx 1.22 joins from all their lines (sep + " "); every other
+#: ``$http_NAME`` is the first line of that name.
+_JOINED_IN = {"cookie": "; ", "x_forwarded_for": ", "}
+#: Likewise the response headers (``headers_out.cache_control``, ``.link``).
+_JOINED_OUT = {"cache_control": ", ", "link": ", "}
+
+
+def _header_values(items: list[tuple[str, str]], name: str) -> list[str]:
+    """The values of the lines whose name, lowercased with "-" as "_", is ``name``:
+    nginx's ngx_http_variable_unknown_header compares that way, so a header sent as
+    ``X_Foo`` (underscores_in_headers on) is ``$http_x_foo`` too."""
+    return [v for k, v in items if k.lower().replace("-", "_") == name]
+
+
 def _header(r: Request, name: str) -> str | None:
-    """``$http_NAME``: cookies joined with "; ", other repeated headers with ", "."""
-    header = name.replace("_", "-")
-    values = r.main.headers_in.get_all(header) if r.parent is None else r.headers_in.get_all(header)
+    """``$http_NAME``: cookies joined with "; ", X-Forwarded-For with ", ", else the first."""
+    values = _header_values(r.headers_in.items, name)
     if not values:
         return None
-    if header == "cookie":
-        return "; ".join(values)
-    if header in ("x-forwarded-for",):
-        return ", ".join(values)
-    return values[0]
+    sep = _JOINED_IN.get(name)
+    return sep.join(values) if sep else values[0]
 
 
 def _arg(r: Request, name: str) -> str | None:
@@ -53,32 +66,95 @@ def find_arg(args: str, name: str) -> str | None:
 
 
 def _cookie(r: Request, name: str) -> str | None:
-    for header in r.headers_in.get_all("cookie"):
-        for part in header.split(";"):
-            key, eq, value = part.strip().partition("=")
-            if eq and key.lower() == name:  # nginx compares cookie names caselessly
-                return value
+    return find_cookie(r.headers_in.get_all("cookie"), name)
+
+
+def find_cookie(lines: list[str], name: str) -> str | None:
+    """nginx 1.22's ngx_http_parse_multi_header_lines over the Cookie lines: the name
+    (caseless) at the start of a line or after ";"/"," and spaces, spaces, "=", spaces;
+    the value runs to the next ";" (a "," does not end it). A name followed by anything
+    but "=" makes the scan skip past the next separator, as nginx's does."""
+    n = len(name)
+    low = name.lower()
+    for line in lines:
+        end = len(line)
+        if n > end:
+            continue
+        start = 0
+        while start < end:
+            if line[start:start + n].lower() == low:
+                start += n
+                while start < end and line[start] == " ":
+                    start += 1
+                if start < end:
+                    start += 1
+                    if line[start - 1] == "=":
+                        while start < end and line[start] == " ":
+                            start += 1
+                        last = line.find(";", start)
+                        return line[start:last if last >= 0 else end]
+            while start < end:
+                start += 1
+                if line[start - 1] in ";,":
+                    break
+            while start < end and line[start] == " ":
+                start += 1
     return None
 
 
 def _sent_http(r: Request, name: str) -> str | None:
-    header = name.replace("_", "-")
+    """``$sent_http_NAME``: the response header as nginx keeps it so far (the fields
+    the header filter turns into lines are read from the response, not the list)."""
     out = r.out
-    if header == "content-type":
-        return out.content_type
-    if header == "content-length":
+    if name == "content_type":
+        return out.content_type or None
+    if name == "content_length":
         return str(out.content_length) if out.content_length is not None else None
-    if header == "location":
+    if name == "location" and out.location:
         return out.location
-    if header == "last-modified":
-        from .response import http_date
-        return http_date(out.last_modified) if out.last_modified is not None else None
-    if header == "connection":
-        return ("keep-alive" if r.keepalive else "close") if r.header_sent else None
-    if header == "transfer-encoding":
-        return "chunked" if getattr(r, "chunked", False) else None
-    values = out.headers.get_all(header)
-    return ", ".join(values) if values else None
+    if name == "last_modified" and out.last_modified is not None:
+        return http_date(out.last_modified)
+    if name == "connection":  # decided before the header filters run: always found
+        if out.status == 101:
+            return "upgrade"
+        return "keep-alive" if r.keepalive else "close"
+    if name == "keep_alive":
+        timeout = r.loc.mod.get("core", {}).get("keepalive_header") if r.loc else None
+        return f"timeout={int(timeout)}" if r.keepalive and timeout else None
+    if name == "transfer_encoding":
+        return "chunked" if r.chunked else None
+    values = _header_values(out.headers.items, name)
+    if not values:
+        return None
+    sep = _JOINED_OUT.get(name)
+    return sep.join(values) if sep else values[0]
+
+
+def _limit_rate(r: Request) -> str:
+    """``$limit_rate``: what ``set $limit_rate`` stored, else 0 until the response
+    header is written: nginx's write filter only then takes the location's
+    ``limit_rate`` (a size, variables allowed) into r->limit_rate."""
+    main = r.main
+    stored = main.ctx.get("keep:limit_rate")
+    if stored is not None:
+        return stored
+    if not main.header_sent or main.loc is None:
+        return "0"
+    d = main.loc.first("limit_rate")
+    if d is None:
+        return "0"
+    size = parse_size(compile_value(d.args[0], r.engine_vars).evaluate(main))
+    return str(size) if size is not None else "0"
+
+
+def _set_limit_rate(r: Request, value: str) -> None:
+    """nginx's setter parses a size ("1k" is 1024); one that does not parse is logged
+    and ignored."""
+    size = parse_size(value)
+    if size is None:
+        r.log("error", f'invalid $limit_rate "{value}"')
+    else:
+        r.main.ctx["keep:limit_rate"] = str(size)
 
 
 def _uri(r: Request) -> str | None:
@@ -87,16 +163,35 @@ def _uri(r: Request) -> str | None:
     return None if r.main.head_bytes == 0 and not r.internal else r.uri
 
 
-def _request_length(r: Request) -> str:
-    """The head's bytes as the listener read them up to where nginx stopped (rebuilt for
-    an in-process request), plus the body once read (a body nginx discards is not
-    counted)."""
+def _content_length(r: Request) -> str | None:
+    """The Content-Length header; for a chunked body nginx gives the size it read (0
+    once it discarded one: by the end of the request), not found before that."""
+    value = r.headers_in.get("content-length")
+    if value is not None or "transfer-encoding" not in r.headers_in:
+        return value
     main = r.main
+    if main.body_read:
+        return str(len(main.body or b""))
+    return "0" if main.response_done else None
+
+
+def _head_length(main: Request) -> int:
+    """The head's bytes as the listener read them up to where nginx stopped (rebuilt for
+    an in-process request)."""
     head = main.head_bytes
     if head is None:
         head = len(wire_bytes(main.request_line)) + 2 + sum(
             len(k) + len(wire_bytes(v)) + 4 for k, v in main.headers_in) + 2
-    return str(head + (len(main.body or b"") if main.body_read else 0))
+    return head
+
+
+def _request_length(r: Request) -> str:
+    """The head, plus the body once read (a body nginx discards is not counted)."""
+    main = r.main
+    if not main.body_read:
+        return str(_head_length(main))
+    body = main.body_length if main.body_length is not None else len(main.body or b"")
+    return str(_head_length(main) + body)
 
 
 def _status(r: Request) -> str:
@@ -137,22 +232,34 @@ def _time_iso(r: Request) -> str:
 
 
 def body_in_file(r: Request) -> bool:
-    """A read body larger than ``client_body_buffer_size`` (16k by default) is kept in a
-    temporary file by nginx, not in memory (``client_body_in_file_only`` forces it)."""
-    from ..conf.values import parse_size
+    """Whether nginx keeps the read body in a temporary file: what arrived with the head
+    (in the header buffer: ``client_header_buffer_size``, a large buffer for a longer
+    head) stays in memory, and the rest too while it fits ``client_body_buffer_size``
+    (16k by default); ``client_body_in_file_only`` forces a file."""
     main = r.main
     if not main.body_read or not main.body:
         return False
-    if main.loc is not None and main.loc.flag("client_body_in_file_only", False):
+    loc = main.loc
+    if loc is not None and loc.flag("client_body_in_file_only", False):
         return True
-    d = main.loc.first("client_body_buffer_size") if main.loc is not None else None
-    limit = (parse_size(d.args[0]) if d is not None else None) or 16384
-    return len(main.body) > limit
+    srv = main.server
+    head = _head_length(main)
+    hbuf = _size_arg(srv, "client_header_buffer_size", 0, 1024)
+    if head > hbuf:
+        hbuf = _size_arg(srv, "large_client_header_buffers", 1, 8192)
+    rest = len(main.body) - max(0, hbuf - head)
+    return rest > _size_arg(loc, "client_body_buffer_size", 0, 16384)
+
+
+def _size_arg(block: Block | None, name: str, index: int, default: int) -> int:
+    """A size argument of a directive as ``block`` has it, else nginx's default."""
+    d = block.first(name) if block is not None else None
+    size = parse_size(d.args[index]) if d is not None and len(d.args) > index else None
+    return size or default
 
 
 def body_file(r: Request) -> str | None:
     """The temporary file holding the body, written once (client_body_temp/0000000001)."""
-    import os
     main = r.main
     if not body_in_file(r):
         return None
@@ -199,7 +306,8 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("is_args", lambda r: "?" if r.args else "")
     add("request", lambda r: r.main.request_line)
     add("request_method", lambda r: r.main.method)
-    add("server_protocol", lambda r: r.main.protocol)
+    # none for HTTP/0.9 or a line refused before its version ("-" in the access log)
+    add("server_protocol", lambda r: r.main.protocol or None)
     add("scheme", lambda r: "http")
     add("https", lambda r: "")
     add("host", lambda r: r.main.host or (r.server.server_name if r.server else ""))
@@ -214,7 +322,7 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("server_addr", lambda r: r.conn.server_addr)
     add("server_port", lambda r: str(r.conn.server_port))
     add("server_name", lambda r: r.server.server_name if r.server else "")
-    add("content_length", lambda r: r.headers_in.get("content-length"))
+    add("content_length", _content_length)
     add("content_type", lambda r: r.headers_in.get("content-type"))
     add("document_root", path_var("document_root"))
     add("realpath_root", path_var("realpath_root"))
@@ -228,8 +336,7 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("status", _status)
     add("body_bytes_sent", lambda r: str(r.main.body_sent))
     add("bytes_sent", lambda r: str(r.main.body_sent + getattr(r.main, "header_bytes", 0)))
-    add("limit_rate", lambda r: r.main.ctx.get("keep:limit_rate", "0"),
-        lambda r, v: r.main.ctx.__setitem__("keep:limit_rate", v), changeable=True)
+    add("limit_rate", _limit_rate, _set_limit_rate, changeable=True)
     add("connection", lambda r: str(r.conn.number))
     add("connection_requests", lambda r: str(r.conn.requests))
     add("connection_time", lambda r: f"{max(0.0, time.time() - (r.conn.start or r.main.start)):.3f}")

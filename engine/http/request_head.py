@@ -24,7 +24,7 @@ def read_target(r: Request) -> ParsedTarget | None:
     """The request line's target as ``$uri``, ``$args`` and ``$request_uri``; None for
     one nginx refuses (then nothing was kept: ``$request_uri`` is "-", ``$uri`` "")."""
     try:
-        target = parse_target(r.unparsed_uri)
+        target = parse_target(r.unparsed_uri, _merge_slashes(r))
     except InvalidURI:
         r.headers_in.items = []  # nginx has not read the headers yet
         r.unparsed_uri = ""
@@ -33,8 +33,20 @@ def read_target(r: Request) -> ParsedTarget | None:
     r.unparsed_uri = target.unparsed
     r.set_uri(target.uri)
     r.args = target.args
-    r.has_args = target.has_args
+    # nginx keeps no args for "/a?" (nothing after the "?"): $args is not found
+    r.has_args = bool(target.args)
     return target
+
+
+def _merge_slashes(r: Request) -> bool:
+    """``merge_slashes`` as the address's default server has it: nginx parses the URI
+    before the Host header has chosen the virtual server."""
+    conn = r.conn
+    addresses = r.engine.cfg.addresses
+    entry = addresses.get((conn.server_addr, conn.server_port)) or \
+        addresses.get(("*", conn.server_port))
+    srv = entry.default if entry is not None else None
+    return srv is None or srv.flag("merge_slashes", True)
 
 
 def check_host(r: Request, target: ParsedTarget) -> tuple[str | None, str | None]:

@@ -210,6 +210,10 @@ def nginx_time(text: str, is_sec: bool) -> int | None:
     return total + value if total + value <= _MAX else None
 
 
+#: The size slots that take variables (checked at run time) since nginx 1.17.0.
+_COMPLEX_SIZE = frozenset({"limit_rate", "limit_rate_after"})
+
+
 def slot_error(d: Directive) -> str | None:
     """The message nginx gives for a value its generic slot rejects, else None."""
     name, args = d.name, d.args
@@ -239,6 +243,8 @@ def slot_error(d: Directive) -> str | None:
     value = args[0]
     if kind == "num":
         return None if nginx_int(value) is not None else f'"{name}" directive invalid number'
+    if name in _COMPLEX_SIZE and "$" in value:
+        return None  # ngx_http_set_complex_value_size_slot: a size only without variables
     if kind in ("size", "offset"):
         ok = nginx_size(value, kind == "offset") is not None
     else:
