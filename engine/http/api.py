@@ -63,6 +63,12 @@ class HttpRequest:
     #: The request line's bytes, line end included: all nginx counts when the line
     #: parses but its URI or host is then refused.
     line_length: int = 0
+    #: The request line as received, spaces and all (nginx's ``$request`` and the
+    #: error log's ``request: "..."`` show it so); None: rebuilt from the parts.
+    raw_line: str | None = None
+    #: The body's bytes as read (a chunked body's framing included), which
+    #: ``$request_length`` counts; None: ``len(body)``.
+    body_length: int | None = None
 
     @property
     def request_line(self) -> str:

@@ -139,6 +139,10 @@ class CoreModule(HttpModule):
             return
         out = r.out
         status = out.status
+        if r.http_version < 1000:  # HTTP/0.9: the body goes alone (a HEAD's too)
+            if r.trace.enabled:
+                r.trace.add("header", op="send", status=status, headers=[])
+            return
         core = r.loc.mod.get("core") or self._compile(r.engine, r.loc)
         head = r.method == "HEAD"
         if status == 204:
@@ -153,7 +157,8 @@ class CoreModule(HttpModule):
             out.last_modified = None
         r.header_only = head
         chunked = False
-        if out.content_length is None and status not in (204, 304) and not head:
+        if out.content_length is None and status >= 200 and status not in (204, 304) \
+                and not head:
             if r.http_version >= 1001 and core["chunked_transfer_encoding"]:
                 chunked = True
             else:
@@ -184,7 +189,9 @@ class CoreModule(HttpModule):
             headers.append(("Location", out.location))
         if chunked:
             headers.append(("Transfer-Encoding", "chunked"))
-        if r.keepalive:
+        if status == 101:
+            headers.append(("Connection", "upgrade"))
+        elif r.keepalive:
             headers.append(("Connection", "keep-alive"))
             if core.get("keepalive_header"):
                 headers.append(("Keep-Alive", f"timeout={int(core['keepalive_header'])}"))
@@ -361,6 +368,8 @@ def map_uri_to_path(r: Request, kind: str = "request_filename") -> str:
         name = loc.name if isinstance(loc, LocationConf) else ""
         return root + r.uri[len(name):]
     root_v = loc.value("root", "html") or "html"
+    if root_v.endswith("/"):  # ngx_http_core_root drops one trailing slash
+        root_v = root_v[:-1]
     root = _eval(r, root_v)
     if not os.path.isabs(root):
         root = os.path.join(prefix, root)
@@ -387,8 +396,8 @@ def _absolute(r: Request, location: str) -> str:
         return location
     if r.loc.flag("server_name_in_redirect", False):
         host = r.server.server_name
-    else:
-        host = r.main.host or r.server.server_name or r.conn.server_addr
+    else:  # the Host, else the address the request came to
+        host = r.main.host or r.conn.server_addr
     port = r.conn.server_port
     suffix = f":{port}" if r.loc.flag("port_in_redirect", True) and port != 80 else ""
     return f"http://{host}{suffix}{location}"

@@ -92,6 +92,10 @@ class HttpEngine:
                     req.body, tr)
         r.sink = collector
         r.head_bytes, r.line_bytes = req.head_length, req.line_length
+        if req.raw_line is not None:
+            r.request_line = req.raw_line
+        if req.body_length is not None:
+            r.body_length = req.body_length
         if req.continue_sent:
             r.body_sent = len(CONTINUE_LINE)  # already on the wire, counted as nginx does
         started = r.start
@@ -519,6 +523,17 @@ class HttpEngine:
             await self.output(r, b"", True)
         if r.trace.enabled:
             r.trace.add("finalize", status=r.out.status, reason="done")
+
+    async def filter_finalize(self, r: Request, status: int) -> None:
+        """ngx_http_filter_finalize_request: a header filter gives up the response being
+        sent for a special response of ``status`` (its error_page, nginx's page, or an
+        empty body for a code that has none: 200, 444...). The output that was on its
+        way is dropped, and the connection is closed after it (its header still says
+        keep-alive: that was decided first)."""
+        r.trace.add("finalize", status=status, reason="a header filter finalized the request")
+        await self.special_response(r, status)
+        r.response_done = True
+        r.main.keepalive = False
 
     async def special_response(self, r: Request, status: int) -> None:
         """ngx_http_special_response_handler: an error page, or nginx's own (special.py)."""

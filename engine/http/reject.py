@@ -44,6 +44,8 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     r = Request(http, conn, req.method, req.target, req.version, req.headers, req.body, tr)
     if request_line is not None:
         r.request_line = request_line
+    elif req.raw_line is not None:
+        r.request_line = req.raw_line
     r.head_bytes = req.head_length
     r.sink = collector  # type: ignore[attr-defined]
     r.records = []  # type: ignore[attr-defined]

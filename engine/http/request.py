@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 
 MAX_URI_CHANGES = 10
 MAX_SUBREQUESTS = 50
-_HTTP_VERSIONS = {"HTTP/1.0": 1000, "HTTP/1.1": 1001, "HTTP/2.0": 2000}
+#: The version a request line without one is given (an HTTP/0.9 "simple request": nginx
+#: reads no header after it and sends none back, its ``r->http_version`` is 9).
+SIMPLE = "HTTP/0.9"
+_HTTP_VERSIONS = {"HTTP/1.0": 1000, "HTTP/1.1": 1001, "HTTP/2.0": 2000, SIMPLE: 9}
 
 
 @dataclass(slots=True)
@@ -58,15 +61,17 @@ class Headers:
         name = name.lower()
         return [v for k, v in self.items if k.lower() == name]
 
-    def set(self, name: str, value: str | None) -> None:
-        """Replace every header of that name (value None removes them)."""
+    def set(self, name: str, value: str | None, respell: bool = True) -> None:
+        """Replace every header of that name (value None removes them): the first one
+        takes the value, spelled as ``name`` or, with ``respell`` False, as it was (what
+        ngx_lua does to a header list)."""
         low = name.lower()
         out = []
         placed = False
         for k, v in self.items:
             if k.lower() == low:
                 if not placed and value is not None:
-                    out.append((name, value))
+                    out.append((name if respell else k, value))
                     placed = True
                 continue
             out.append((k, v))
@@ -144,6 +149,8 @@ class Request:
     #: The request line's share of it (HttpRequest.line_length).
     line_bytes = 0
     header_only = False
+    #: The body's bytes as read on the wire (HttpRequest.body_length); None: len(body).
+    body_length: int | None = None
     chunked = False
     header_bytes = 0
     logged = False
@@ -164,10 +171,10 @@ class Request:
         self.parent = parent
         self.method = method
         self.unparsed_uri = target
-        self.protocol = version  # "HTTP/1.1"; "" for HTTP/0.9
         self.http_version = _HTTP_VERSIONS.get(version, 1001)
+        self.protocol = "" if version == SIMPLE else version  # $server_protocol
         if parent is None:
-            self.request_line = f"{method} {target} {version}".rstrip()
+            self.request_line = f"{method} {target} {self.protocol}".rstrip()
             self.subrequests = MAX_SUBREQUESTS + 1
             self.internal = False
             self.variables: dict[str, str] = {}

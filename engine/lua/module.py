@@ -32,6 +32,9 @@ _KEY = "ngx_http_lua_module"
 _EFFECTIVE = "ngx_http_lua_module.effective"
 #: Where the service keeps a request's Lua state in ``r.ctx``.
 _LUA_CTX = "ngx_lua"
+#: ngx.exit in header_filter_by_lua* replaced the response: the filter is not run again
+#: for the replacement (an internal redirect to an error_page clears this, as ctx).
+_FILTER_FINALIZED = "lua_filter_finalized"
 
 
 class LuaModule(HttpModule):
@@ -271,11 +274,16 @@ class LuaModule(HttpModule):
 
     async def header_filter(self, r: Request) -> bool:
         handler = self._handler(r, "header_filter_by_lua")
-        if handler is not None:
-            ok = await self.service.run_sync(r, "header_filter", handler)
-            if not ok:  # the header filter fails: nginx closes the connection
-                r.engine.abort(r)
-                return False
+        if handler is None or r.ctx.get(_FILTER_FINALIZED):
+            return True  # (the response that replaced ours goes through the chain again)
+        rc = await self.service.run_sync(r, "header_filter", handler)
+        if rc == ERROR:  # the header filter fails: nginx closes the connection
+            r.engine.abort(r)
+            return False
+        if rc > OK:  # ngx.exit(status): nginx's filter finalization with that status
+            r.ctx[_FILTER_FINALIZED] = True
+            await r.engine.filter_finalize(r, rc)
+            return False
         return True
 
     async def body_filter(self, r: Request, data: bytes, last: bool) -> tuple[bytes, bool]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..conf.values import parse_size
 from ..conf.errors import ConfigError
+from ..http.phases import ERROR, OK
 from .handlers import LuaHandler, compile_handler
 from .runtime import LuaCompileError, LuaRequest, LuaWorker
 from .shdict import SharedDictZone, SharedDicts
@@ -254,8 +255,9 @@ class LuaService:
             message += "\n" + tb
         r.log("error", message)
 
-    async def run_sync(self, r: Request, context: str, handler: LuaHandler) -> bool:
-        """header_filter / log handlers: run to the end, no yielding. False on error."""
+    async def run_sync(self, r: Request, context: str, handler: LuaHandler) -> int:
+        """header_filter / log handlers: run to the end, no yielding. Returns NGX_OK, the
+        code given to ngx.exit, or NGX_ERROR when the handler failed."""
         lr = self.lua_request(r)
         worker = lr.worker
         if r.trace.enabled:
@@ -263,25 +265,25 @@ class LuaService:
                         file=handler.directive.file, line=handler.directive.line)
         before = self._ctx_snapshot(lr) if r.trace.enabled else None
         t0 = time.perf_counter()
-        ok = True
+        rc = OK
         try:
             factory = handler.factory(worker, r, self.code_cache)
             outcome = await Driver(self, lr, yieldable=False).start(_CONTEXTS[context], factory)
         except LuaCompileError as exc:
             r.log("error", handler.load_error(exc))
-            return False
+            return ERROR
         if outcome.kind == "error":
             self._refused(r, context, outcome)
             r.log("error", _failed(handler.base, outcome))
-            ok = False
-        elif outcome.kind == "exit" and outcome.values[0] == -1:  # ngx.exit(ngx.ERROR)
-            ok = False
+            rc = ERROR
+        elif outcome.kind == "exit":
+            rc = outcome.values[0]
         if r.trace.enabled:
             self._trace_ctx(r, lr, context, before)
             r.trace.add("phase_done", phase=context, handler=handler.label,
-                        rc="done" if ok else "error",
+                        rc="done" if rc == OK else "error" if rc == ERROR else f"ngx.exit({rc})",
                         duration_ms=(time.perf_counter() - t0) * 1000)
-        return ok
+        return rc
 
     async def run_body_filter(self, r: Request, handler: LuaHandler, data: bytes,
                               last: bool) -> tuple[bytes, bool] | None:

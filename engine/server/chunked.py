@@ -31,7 +31,8 @@ class TooLarge(Exception):
 class ChunkedDecoder:
     """Feed bytes; collects the decoded body and says where the encoding ended."""
 
-    __slots__ = ("limit", "received", "parts", "done", "discard", "over", "_state", "_left")
+    __slots__ = ("limit", "received", "wire", "parts", "done", "discard", "over", "_state",
+                 "_left")
 
     def __init__(self, limit: int = 0, discard: bool = False) -> None:
         #: 0 means unlimited, as ``client_max_body_size 0``.
@@ -42,6 +43,9 @@ class ChunkedDecoder:
         #: The body went over the limit in discard mode (``parts`` no longer kept).
         self.over = False
         self.received = 0
+        #: The bytes consumed, framing and trailer included: what ``$request_length``
+        #: counts of a chunked body nginx read.
+        self.wire = 0
         self.parts: list[bytes] = []
         self.done = False
         self._state = "size"  # size | data | data_end | trailer
@@ -49,6 +53,11 @@ class ChunkedDecoder:
 
     def feed(self, buf: bytes, pos: int = 0) -> int:
         """Consume from ``buf[pos:]``; returns the offset reached (the end when done)."""
+        end = self._feed(buf, pos)
+        self.wire += end - pos
+        return end
+
+    def _feed(self, buf: bytes, pos: int) -> int:
         n = len(buf)
         while pos < n and not self.done:
             st = self._state

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..http.request import SIMPLE
 from ..http.servers import valid_host
 
 #: ngx_http_parse_request_line: a method is upper-case letters, "_" and "-".
@@ -58,6 +59,16 @@ class Head:
     headers: list[tuple[str, str]]
     #: Lines nginx ignored (``ignore_invalid_headers``), logged at info.
     ignored: list[str] = field(default_factory=list)
+
+
+def simple_line_end(buf: bytes | bytearray) -> int:
+    """Offset just past the request line when it is a whole HTTP/0.9 one (a method
+    and a URI, no version: nginx reads no header after it), else -1."""
+    nl = buf.find(b"\n")
+    if nl < 0 or buf.find(b" HTTP/", 0, nl) >= 0:
+        return -1
+    line = bytes(buf[:nl]).rstrip(b"\r")
+    return nl + 1 if len([p for p in line.split(b" ") if p]) == 2 else -1
 
 
 def find_head_end(buf: bytes | bytearray, start: int = 0) -> int:
@@ -173,10 +184,13 @@ def _check_request_line(line: bytes, shown: str) -> Verdict | tuple[str, str, st
         return bad
     tail = tail.strip(b" ")
     if not tail:
-        # HTTP/0.9 ("GET /"): nginx would answer with a bare body; not modelled
-        return bad
+        # HTTP/0.9 ("GET /"): a GET only, answered with a bare body
+        if method != b"GET":
+            return Verdict(400, "client sent invalid method in HTTP/0.9 request" + READING_LINE,
+                           shown, _text(method), _text(target), SIMPLE)
+        return _text(method), _text(target), SIMPLE
     m = _VERSION.fullmatch(tail)
-    if not m:
+    if not m or m.group(1) == b"0":  # "HTTP/0.9" spelled out is refused
         return bad
     if int(m.group(1)) > 1:
         return Verdict(505, "client sent invalid version" + READING_LINE, shown,

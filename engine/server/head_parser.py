@@ -75,6 +75,12 @@ class HeadParser:
                 ignored.append((name + b": " + value).decode("utf-8", "surrogateescape"))
         return method, self._url.decode("utf-8", "surrogateescape"), version, headers, ignored
 
+    @staticmethod
+    def parse_simple(line: bytes) -> Verdict | Parsed:
+        """An HTTP/0.9 request line (see head.simple_line_end), which llhttp refuses."""
+        verdict = classify(line)
+        return verdict if isinstance(verdict, Verdict) else _from_head(verdict)
+
     # httptools callbacks
     def on_url(self, url: bytes) -> None:
         self._url += url

@@ -24,7 +24,7 @@ from ..http.api import CONTINUE_LINE, Exchange, HttpRequest
 from ..http.log import LogRecord
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
 from .head import READING_LINE, Verdict, check_headers, check_size, counted_through, \
-    find_head_end
+    find_head_end, simple_line_end
 from .head_parser import HeadParser
 from .settings import AddressSettings, body_settings
 from .sink import WireSink
@@ -206,7 +206,8 @@ class HttpConnection(asyncio.Protocol):
                 self.head_began_at = self.reads
                 if self.requests:  # keep-alive: the header timer starts with the first byte
                     self._arm(self.settings.header_timeout, self._on_header_timeout)
-            end = find_head_end(buf)
+            simple = simple_line_end(buf)
+            end = find_head_end(buf) if simple < 0 else simple
             s = self.settings
             if end < 0:
                 if len(buf) > s.small_buffer:
@@ -222,19 +223,21 @@ class HttpConnection(asyncio.Protocol):
                 if v is not None:
                     self._refuse_head(v)
                     return
-            self._on_head(head)
+            self._on_head(head, simple > 0)
 
-    def _on_head(self, head: bytes) -> None:
-        parsed = self.head_parser.parse(head)
+    def _on_head(self, head: bytes, simple: bool = False) -> None:
+        parsed = self.head_parser.parse_simple(head) if simple else self.head_parser.parse(head)
         if isinstance(parsed, Verdict):
             self._refuse_head(parsed)
             return
         method, target, version, headers, ignored = parsed
         self.requests += 1
+        nl = head.find(b"\n")
         req = HttpRequest(method, target, version, headers, b"", self.client[0], self.client[1],
                           self.local[0], self.endpoint.port, self.number, self.requests,
                           self.accepted, self.head_began_at == self.read_done_at,
-                          head_length=len(head), line_length=head.find(b"\n") + 1)
+                          head_length=len(head), line_length=nl + 1,
+                          raw_line=head[:nl].rstrip(b"\r").decode("utf-8", "surrogateescape"))
         p = Pending(req)
         for line in ignored:
             self._conn_log("info", f'client sent invalid header line: "{line}" while reading '
@@ -289,6 +292,7 @@ class HttpConnection(asyncio.Protocol):
                 return False
             if not p.discard and not p.decoder.over:
                 p.req.body = p.decoder.body()
+                p.req.body_length = p.decoder.wire
         else:
             take = min(p.left, len(buf))
             if not p.discard:

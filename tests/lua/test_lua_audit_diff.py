@@ -111,6 +111,10 @@ CASES = [
  ("status 1000", lua('ngx.say(pcall(function() ngx.status = 1000 end))')),
  ("status nil", lua('ngx.say(pcall(function() ngx.status = nil end)) ngx.say(ngx.status)')),
  ("status float", lua('ngx.status = 201.7 ngx.say(ngx.status)')),
+ # below 200 the chunked filter stands aside; 101 has its reason and "Connection: upgrade"
+ ("status 99 not chunked", lua('ngx.status = 99 ngx.say("x")')),
+ ("status 101", lua('ngx.status = 101 ngx.say("x")')),
+ ("status 150 not chunked", lua('ngx.status = 150 ngx.say("x")')),
  ("exit 444 rewrite", 'rewrite_by_lua_block { ngx.exit(444) } return 200;'),
  ("exit 499", lua('ngx.exit(499)')),
  ("exit 1", lua('ngx.exit(1)')),

@@ -52,6 +52,11 @@ CASES: dict[str, bytes] = {
                  + b"\r\nabc",
     "body_discarded": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n" + CLOSE
                       + b"\r\nabc",
+    # a chunked body counts as read on the wire: sizes, extensions, CRLFs, trailer
+    "chunked_read": b"POST /read HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                    + CLOSE + b"\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n",
+    "chunked_discarded": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                         + CLOSE + b"\r\n3\r\nabc\r\n0\r\n\r\n",
     # refused before the headers: the request line did not parse
     "bad_uri": b"GET x HTTP/1.1\r\nHost: a\r\n" + CLOSE + b"\r\n",
     "bad_method": b"get / HTTP/1.1\r\nHost: a\r\n" + CLOSE + b"\r\n",
