@@ -105,8 +105,10 @@ def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
     return ParsedTarget(uri, args, bool(sep), host, unparsed)
 
 
-#: ngx_escape_uri(NGX_ESCAPE_ARGS): control bytes, space, ``#%&+;?``, DEL and 8-bit.
-_ESCAPE_ARGS = frozenset([*range(0x21), 0x23, 0x25, 0x26, 0x2B, 0x3B, 0x3F, *range(0x7F, 0x100)])
+#: ngx_escape_uri(NGX_ESCAPE_ARGS) of nginx 1.22: control bytes, space, ``"#%&+;<>?\^`{|}``,
+#: DEL and 8-bit (probed: a capture copied after a rewrite's "?").
+_ESCAPE_ARGS = frozenset([*range(0x21), 0x22, 0x23, 0x25, 0x26, 0x2B, 0x3B, 0x3C, 0x3E, 0x3F,
+                          0x5C, 0x5E, 0x60, 0x7B, 0x7C, 0x7D, *range(0x7F, 0x100)])
 
 
 def escape_bytes(raw: bytes, table: frozenset[int]) -> bytes:
@@ -138,9 +140,9 @@ def quoted_path(unparsed_uri: str) -> bool:
 
 def unescape_redirect(value: str) -> str:
     """ngx_unescape_uri(NGX_UNESCAPE_REDIRECT), what a rewrite's redirect goes through:
-    up to the first literal ``?``, ``%XX`` escapes of printable characters above ``%``
-    are decoded and the others kept; a ``%`` not followed by two hex digits is dropped,
-    as nginx's decoder drops it."""
+    up to the first ``?`` (literal or ``%3F``), ``%XX`` escapes of printable characters
+    above ``%`` are decoded and the others kept; a ``%`` not followed by two hex digits
+    is dropped, as nginx's decoder drops it."""
     out: list[str] = []
     i, n = 0, len(value)
     while i < n:
@@ -161,6 +163,9 @@ def unescape_redirect(value: str) -> str:
             i += 2  # "%X" is gone, as in nginx
             continue
         code = int(hi + lo, 16)
+        if code == 0x3F:  # a decoded "?" ends the decoding too: the rest stays as it is
+            out.append("?" + value[i + 3:])
+            break
         out.append(chr(code) if 0x25 < code < 0x7F else value[i:i + 3])
         i += 3
     return "".join(out)

@@ -9,8 +9,6 @@ with :meth:`RewriteModule.register_script`.
 
 from __future__ import annotations
 
-import os
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
@@ -22,13 +20,14 @@ from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.regex import Regex
 from ..http.uri import escape_args, quoted_path, unescape_redirect
 from ..http.variables import ComplexValue, VarRef, compile_value
+from .rewrite_if import compile_condition, keep_captures, log_match
+from .rewrite_vars import capture_sites, declare_set
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
     from ..http.engine import HttpEngine
     from ..http.request import Request
 
-_CAPTURE_NAME = re.compile(r"\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 REDIRECT_PREFIXES = ("http://", "https://", "$scheme")
 _REDIRECT_CODES = {301, 302, 303, 307, 308}
 
@@ -82,15 +81,13 @@ class RewriteModule(HttpModule):
                           active=self._active)
 
     def declare(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        captures = set(capture_sites(cfg)) if cfg.http is not None else set()
+        for name in captures:
+            engine.variables.declare(name)
         for block in cfg.blocks:
             for d in block.items:
                 if d.name == "set" and len(d.args) == 2:
-                    _declare_set(engine, d)
-                elif d.name in ("if", "rewrite"):
-                    # named captures of an if's or a rewrite's regex are variables
-                    text = " ".join(d.args) if d.name == "if" else d.args[0]
-                    for name in _CAPTURE_NAME.findall(text):
-                        engine.variables.declare(name.lower())
+                    declare_set(engine, d, captures)
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         for block in cfg.blocks:
@@ -120,7 +117,7 @@ class RewriteModule(HttpModule):
             return ("break",)
         if name == "if":
             ifloc = _find_if_block(block, d)
-            cond = _compile_condition(engine, d)
+            cond = compile_condition(engine, d)
             return ("if", cond, self._compile(engine, ifloc), ifloc)
         if name in self.extra:
             return ("extra", self.extra[name](engine, d))
@@ -174,32 +171,6 @@ class RewriteModule(HttpModule):
                 if rc is not None:
                     return rc
         return None
-
-
-def _declare_set(engine: HttpEngine, d: Directive) -> None:
-    name = d.args[0]
-    if not name.startswith("$"):
-        raise ConfigError(f'invalid variable name "{name}"', d.file, d.line)
-    var = engine.variables.vars.get(name[1:].lower())
-    if var is not None and not var.changeable and not var.stored:
-        raise ConfigError(f'the duplicate "{name[1:]}" variable', d.file, d.line)
-    var = engine.variables.declare(name[1:].lower())
-    if var.get is None:
-        var.get = _uninitialized(var.name)
-
-
-def _uninitialized(name: str) -> Callable[[Request], str]:
-    """ngx_http_rewrite_var: a ``set`` variable read before this request set it is
-    empty, with a warning unless ``uninitialized_variable_warn`` is off. The empty value
-    is then cached for the request like any indexed variable: one warning."""
-    message = f'using uninitialized "{name}" variable'
-
-    def get(r: Request) -> str:
-        if r.loc.flag("uninitialized_variable_warn", True):
-            r.log("warn", message)
-        r.variables[name] = ""
-        return ""
-    return get
 
 
 def _value(engine: HttpEngine, d: Directive, text: str) -> ComplexValue:
@@ -261,8 +232,10 @@ async def send_response(r: Request, status: int, body: bytes) -> int:
 
 
 def _compile_rewrite(engine: HttpEngine, d: Directive) -> tuple:
-    regex = Regex.for_directive(d.args[0], False, d.file, d.line)
     repl = d.args[1]
+    if not repl:
+        raise ConfigError("empty replacement", d.file, d.line)
+    regex = Regex.for_directive(d.args[0], False, d.file, d.line)
     flag = d.args[2] if len(d.args) > 2 else None
     if flag not in (None, "last", "break", "redirect", "permanent"):
         raise ConfigError(f'invalid parameter "{flag}"', d.file, d.line)
@@ -277,25 +250,18 @@ def _compile_rewrite(engine: HttpEngine, d: Directive) -> tuple:
     return ("rewrite", regex, _value(engine, d, repl), flag, redirect, keep_args, split)
 
 
-def _log_match(r: Request, regex: Regex, subject: str, matched: bool) -> None:
-    verdict = "matches" if matched else "does not match"
-    r.log("notice", f'"{regex.pattern}" {verdict} "{subject}"')
-
-
 async def _run_rewrite(r: Request, d: Directive, step: tuple, e: _Run) -> int | None:
     _, regex, repl, flag, redirect, keep_args, split = step
     caps = regex.exec(r.uri)
     tr = r.trace
     log = e.log
     if log:
-        _log_match(r, regex, r.uri, caps is not None)
+        log_match(r, regex, r.uri, caps is not None)
+    keep_captures(r, regex, caps)
     if caps is None:
         tr.add("script", op="rewrite", regex=regex.pattern, uri=r.uri, matched=False,
                file=d.file, line=d.line)
         return None
-    r.captures = caps
-    for name, cap in regex.named(caps).items():
-        r.variables[name] = cap
     if redirect:
         value = _expand(r, repl, True, True)
     else:
@@ -359,65 +325,3 @@ def _expand(r: Request, cv: ComplexValue, quote: bool, args_mark: bool) -> str:
 
 #: "rewrite ... last": stop this script; the post-rewrite phase finds a new location.
 DECLINED_STOP = DECLINED
-
-
-# --- if ----------------------------------------------------------------------------------
-
-
-def _compile_condition(engine: HttpEngine, d: Directive) -> Callable[[Request, bool], bool]:
-    """The test of an ``if``: called with the request and whether to log regex tests."""
-    args = list(d.args)
-    if not args or not args[0].startswith("("):
-        raise ConfigError(f'invalid condition "{args[0] if args else ""}"', d.file, d.line)
-    if args[0] == "(":
-        args.pop(0)
-    else:
-        args[0] = args[0][1:]
-    if not args or not args[-1].endswith(")"):
-        raise ConfigError(f'invalid condition "{args[-1] if args else ""}"', d.file, d.line)
-    if args[-1] == ")":
-        args.pop()
-    else:
-        args[-1] = args[-1][:-1]
-    if len(args) == 1:
-        if not args[0].startswith("$"):
-            raise ConfigError(f'invalid condition "{args[0]}"', d.file, d.line)
-        cv = _value(engine, d, args[0])
-        return lambda r, log: cv.evaluate(r) not in ("", "0")
-    if len(args) == 2:
-        op, operand = args
-        negate = op.startswith("!")
-        test = op[1:] if negate else op
-        checks = {"-f": os.path.isfile, "-d": os.path.isdir, "-e": os.path.exists,
-                  "-x": lambda p: os.path.isfile(p) and os.access(p, os.X_OK)}
-        if test not in checks:
-            raise ConfigError(f'unexpected "{op}" in condition', d.file, d.line)
-        fn = checks[test]
-        cv = _value(engine, d, operand)
-        return lambda r, log: fn(cv.evaluate(r)) != negate
-    if len(args) == 3:
-        left, op, right = args
-        lv = _value(engine, d, left)
-        if op in ("=", "!="):
-            rv = _value(engine, d, right)
-            eq = op == "="
-            return lambda r, log: (lv.evaluate(r) == rv.evaluate(r)) == eq
-        if op in ("~", "~*", "!~", "!~*"):
-            regex = Regex.for_directive(right, op.endswith("*"), d.file, d.line)
-            for name in regex.names:
-                engine.variables.declare(name)
-            negate = op.startswith("!")
-
-            def match(r: Request, log: bool) -> bool:
-                subject = lv.evaluate(r)
-                caps = regex.exec(subject)
-                if log:
-                    _log_match(r, regex, subject, caps is not None)
-                if caps is not None and not negate:
-                    r.captures = caps
-                    for name, value in regex.named(caps).items():
-                        r.variables[name] = value
-                return (caps is not None) != negate
-            return match
-        raise ConfigError(f'unexpected "{op}" in condition', d.file, d.line)
-    raise ConfigError(f'invalid condition "{args[0]}"', d.file, d.line)
