@@ -45,8 +45,9 @@ class CharsetModule(HttpModule):
         conf = r.loc.mod.get(self.name)
         ctype = r.out.content_type
         # nginx leaves a 301/302 without a charset (old browsers took it for the next page's)
+        # the proxy's X-Accel-Charset named a charset nginx does not know: none is added
         if (conf is None or not ctype or "charset=" in ctype.lower()
-                or r.out.status in (301, 302)):
+                or r.out.status in (301, 302) or r.ctx.get("charset_declined")):
             return
         charset, types = conf
         if "*" in types or ctype.split(";", 1)[0].strip().lower() in types:

@@ -38,7 +38,7 @@ from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState
     peer_name, upstream_states
 from .upstream_balancers import PeerSelection, chooser_for
 from .upstream_connect import ConnectFailure, open_stream
-from .upstream_response import HOP_BY_HOP, find_header, has_error_page
+from .upstream_response import HOP_BY_HOP, accel_redirect, find_header, has_error_page
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
@@ -240,12 +240,7 @@ class FastcgiModule(HttpModule):
             state.response_time = time.monotonic() - t0
             r.trace.add("upstream_response", peer=state.peer, status=status,
                         verdict=f"X-Accel-Redirect to {redirect}")
-            if redirect.startswith("@"):
-                return await r.engine.named_location(r, redirect, "x_accel_redirect")
-            path, _, args = redirect.partition("?")
-            if r.method != "HEAD":
-                r.method = "GET"
-            return await r.engine.internal_redirect(r, path, args, "x_accel_redirect")
+            return await accel_redirect(r, redirect, headers)
         out = r.out
         for name, value in headers:
             low = name.lower()

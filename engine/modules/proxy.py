@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from ..http.location import LocationConf, build_location_tree
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.uri import InvalidURI, parse_target
+from .proxy_cookie import check_directives
 from .proxy_conf import ProxyConf, compile_conf, compile_target, escape_uri, pass_directive, \
     proxy_vars
 from .proxy_transport import READING_BODY, READING_HEADER, AttemptFailure, HttpxEdge, Timeouts, \
@@ -42,7 +43,8 @@ from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState
     Upstreams, URLError, literal_ip, may_retry, next_upstream, parse_url, peer_name, \
     upstream_states
 from .upstream_balancers import PeerSelection, chooser_for
-from .upstream_response import buffering_for, copy_headers, find_header, has_error_page
+from .upstream_response import accel_headers, accel_redirect, buffering_for, copy_headers, \
+    find_header, has_error_page, override_charset
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
@@ -50,6 +52,8 @@ if TYPE_CHECKING:
     from ..http.request import Request
 
 KEY = "ngx_http_proxy_module"
+#: The directives (and how many of their arguments) that name charsets.
+_CHARSET_NAMES = (("charset", 1), ("source_charset", 1), ("charset_map", 2))
 #: proxy_next_upstream http_XXX: the status nginx answers when it gives up on them.
 _NEXT_STATUS = {500: "http_500", 502: "http_502", 503: "http_503", 504: "http_504",
                 403: "http_403", 404: "http_404", 429: "http_429"}
@@ -70,7 +74,7 @@ class ProxyModule(HttpModule):
     name = KEY
     #: The directives whose behaviour this module models (the rest are only checked).
     directives = frozenset({
-        "proxy_connect_timeout", "proxy_hide_header", "proxy_http_version",
+        "proxy_connect_timeout", "proxy_cookie_domain", "proxy_cookie_path", "proxy_hide_header", "proxy_http_version",
         "proxy_ignore_headers", "proxy_intercept_errors", "proxy_next_upstream",
         "proxy_next_upstream_timeout", "proxy_next_upstream_tries", "proxy_pass",
         "proxy_pass_header", "proxy_pass_request_body", "proxy_pass_request_headers",
@@ -88,6 +92,8 @@ class ProxyModule(HttpModule):
         self.listeners = 1
         #: Some block has proxy_pass (else nothing reads what the phase handlers keep).
         self.used = False
+        #: The charsets the configuration names, lowercase (what X-Accel-Charset may say).
+        self.charsets: frozenset[str] = frozenset()
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -110,8 +116,13 @@ class ProxyModule(HttpModule):
         self.worker_connections = int(wc) if wc and wc.isdigit() else 512
         self.listeners = max(1, len(cfg.addresses))
         targets: dict[int, tuple[Any, Any, str]] = {}
+        self.charsets = frozenset(
+            a.lower() for block in cfg.blocks for name, count in _CHARSET_NAMES
+            for d in block.own.get(name) or () for a in d.args[:count] if a != "off")
         rebuild: list[LocationConf] = []
         for block in cfg.blocks:
+            check_directives(block, "proxy_cookie_domain")
+            check_directives(block, "proxy_cookie_path")
             found = pass_directive(block)
             if found is None:
                 continue
@@ -241,7 +252,8 @@ class ProxyModule(HttpModule):
             cl = r.headers_in.get("content-length")
             if cl is not None and cl.strip().isdigit():
                 ctx.body_length = int(cl.strip())
-            elif r.body and "chunked" in (r.headers_in.get("transfer-encoding") or "").lower():
+            elif "chunked" in (r.headers_in.get("transfer-encoding") or "").lower():
+                # the whole body was read: nginx sends its length, 0 included
                 ctx.body_length = len(r.body)
             if conf.pass_request_body and r.body:
                 body = r.body
@@ -404,6 +416,7 @@ class ProxyModule(HttpModule):
                        state: UpstreamState, resp: UpstreamResponse, t0: float) -> int:
         r.upstream = UpstreamInfo(list(resp.headers))
         status = resp.status
+        charset = accel_headers(r, conf.ignore_headers, resp.headers)
         if status >= 300 and conf.intercept_errors and has_error_page(r, status):
             await resp.close()
             self._done(r, sel, state, t0, resp)
@@ -420,17 +433,14 @@ class ProxyModule(HttpModule):
             self._done(r, sel, state, t0, resp)
             r.trace.add("upstream_response", peer=state.peer, status=status,
                         verdict=f"X-Accel-Redirect to {redirect}")
-            if redirect.startswith("@"):
-                return await r.engine.named_location(r, redirect, "x_accel_redirect")
-            path, _, args = redirect.partition("?")
-            if r.method != "HEAD":
-                r.method = "GET"
-            return await r.engine.internal_redirect(r, path, args, "x_accel_redirect")
+            return await accel_redirect(r, redirect, resp.headers)
         cache = r.ctx.get("proxy_cache")
         if cache is not None:
             cache.response(r, status, resp.headers)  # copies the headers too
         else:
             copy_headers(r, conf, resp.headers)
+        if charset is not None:
+            override_charset(r, charset, self.charsets)
         # nginx's "r->disable_not_modified = !u->cacheable": an ETag or Last-Modified
         # passed through gives no 304/412 unless the cache may store the response
         r.ctx["disable_not_modified"] = cache is None or not cache.cacheable

@@ -20,6 +20,7 @@ from ..http.location import LocationConf
 from ..http.regex import Regex
 from ..http.uri import escape_text
 from ..http.variables import ComplexValue, compile_value
+from .proxy_cookie import CookieRule, compile_rules
 from .upstream import ParsedURL, UpstreamGroup, Upstreams, URLError, line_of, parse_url
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ class ProxyConf:
     hide: frozenset[str] = DEFAULT_HIDE
     ignore_headers: frozenset[str] = frozenset()
     redirects: list[Redirect] = field(default_factory=list)
+    cookie_domains: list[CookieRule] = field(default_factory=list)
+    cookie_paths: list[CookieRule] = field(default_factory=list)
     connect_timeout: float = 60.0
     send_timeout: float = 60.0
     read_timeout: float = 60.0
@@ -236,6 +239,8 @@ def compile_conf(engine: HttpEngine, block: Block, d: Directive, target: Target 
             values.add(a)
         conf.next_upstream = frozenset() if "off" in values else frozenset(values)
     conf.redirects = _redirects(engine, block, conf)
+    conf.cookie_domains = compile_rules(engine, block, "proxy_cookie_domain")
+    conf.cookie_paths = compile_rules(engine, block, "proxy_cookie_path")
     conf.buffering = block.flag("proxy_buffering", True)
     conf.buffer_size = _size(block.first("proxy_buffer_size"), 0, 4096)
     conf.buffers_size = _size(block.first("proxy_buffers"), 1, 4096)

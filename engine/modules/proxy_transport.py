@@ -23,6 +23,7 @@ upstream`` and decide about the next upstream.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import errno
 import itertools
@@ -297,6 +298,26 @@ def _os_error(exc: BaseException) -> OSError | None:
     return None
 
 
+def _invalid_header(text: str) -> str:
+    """nginx's words for a header line its parser refuses: the line up to the first
+    byte a header name may not hold (a control byte or space), that byte in hex, and
+    "..."; the line comes from h11's message ("illegal header line: bytearray(b'...')")."""
+    start = text.find("bytearray(b")
+    if start < 0:
+        return "upstream sent invalid header"
+    try:
+        line = ast.literal_eval(text[start + 10:text.rfind(")")])
+    except (ValueError, SyntaxError):
+        return "upstream sent invalid header"
+    for i, ch in enumerate(bytes(line)):
+        if ch == 0x3A and i:
+            break
+        if ch <= 0x20 or ch == 0x7F or ch == 0x3A:
+            head = bytes(line[:i]).decode("utf-8", "surrogateescape")
+            return f'upstream sent invalid header: "{head}\\x{ch:02x}..."'
+    return "upstream sent invalid header"
+
+
 def _failure(exc: httpx.HTTPError, header: bool) -> AttemptFailure:
     """Word an httpx failure as nginx logs the same event."""
     read_action = READING_HEADER if header else READING_BODY
@@ -335,7 +356,7 @@ def _failure(exc: httpx.HTTPError, header: bool) -> AttemptFailure:
             return AttemptFailure("invalid_header", "upstream sent no valid HTTP/1.0 header",
                                   read_action, True)
         if header:
-            return AttemptFailure("invalid_header", "upstream sent invalid header",
-                                  read_action, True)
+            return AttemptFailure("invalid_header", _invalid_header(str(exc)), read_action,
+                                  True)
     return AttemptFailure("error", f"upstream connection failed ({type(exc).__name__}: "
                                    f"{exc})", read_action, True)

@@ -1,12 +1,16 @@
 """An upstream's response header on its way to the client, as the proxy and fastcgi
 modules pass it on (ngx_http_upstream_process_headers and friends): which lines are
 hop-by-hop, the ``error_page`` test of ``*_intercept_errors``, and the proxy's copy of the
-header with ``proxy_hide_header``/``proxy_pass_header`` and ``proxy_redirect``.
+header with ``proxy_hide_header``/``proxy_pass_header``, ``proxy_redirect`` and
+``proxy_cookie_*``.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from .proxy_cookie import rewrite_cookie
+from .ssi_parser import split_unsafe
 
 if TYPE_CHECKING:
     from ..http.request import Request
@@ -14,6 +18,10 @@ if TYPE_CHECKING:
 
 #: Lines of the upstream's that describe its own connection, never passed on.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding"})
+#: ngx_http_upstream_headers_in entries marked "redirect": the upstream's lines that
+#: an X-Accel-Redirect carries over to the response of the redirect's target.
+REDIRECT_KEPT = frozenset({"content-type", "set-cookie", "content-disposition",
+                           "cache-control", "expires", "accept-ranges"})
 
 
 def find_header(headers: list[tuple[str, str]], name: str) -> str | None:
@@ -36,6 +44,62 @@ def buffering_for(conf: ProxyConf, headers: list[tuple[str, str]]) -> bool:
     return conf.buffering
 
 
+def accel_headers(r: Request, ignore: frozenset[str],
+                  headers: list[tuple[str, str]]) -> str | None:
+    """What nginx does with X-Accel-Limit-Rate and X-Accel-Charset as it parses the
+    header (so before an X-Accel-Redirect or an intercepted error): the first sets
+    ``$limit_rate`` (digits only, else ignored), the second is the charset the
+    response's Content-Type gets. Returns that charset (validated later, when the
+    Content-Type is known: see :func:`override_charset`)."""
+    charset = None
+    for name, value in headers:
+        low = name.lower()
+        if low == "x-accel-limit-rate" and low not in ignore:
+            if value.isdigit() and r.parent is None:
+                r.ctx["keep:limit_rate"] = str(int(value))
+        elif low == "x-accel-charset" and low not in ignore:
+            charset = value
+    return charset
+
+
+def override_charset(r: Request, charset: str, charsets: frozenset[str]) -> None:
+    """ngx_http_charset_module's override: a charset the configuration names (in
+    ``charset``, ``source_charset`` or ``charset_map``) goes into a Content-Type without
+    one, whatever the location's ``charset``; an unknown one is logged, and then the
+    charset module adds none (``r.ctx["charset_declined"]``)."""
+    ctype = r.out.content_type
+    if not charset or not ctype or r.parent is not None:
+        return
+    if charset.lower() not in charsets:
+        r.log("error", f'unknown charset "{charset}" to override while reading response '
+                       f'header from upstream')
+        r.ctx["charset_declined"] = True
+    elif "charset=" not in ctype.lower():
+        r.out.content_type = f"{ctype}; charset={charset}"
+
+
+async def accel_redirect(r: Request, uri: str, headers: list[tuple[str, str]]) -> int:
+    """X-Accel-Redirect: the upstream lines nginx keeps, then an internal redirect (GET
+    unless HEAD) to the URI (%XX decoded, args split off; an unsafe one is a 404) or to
+    a named location."""
+    for name, value in headers:
+        low = name.lower()
+        if low == "content-type":
+            r.out.content_type = value
+        elif low in REDIRECT_KEPT:
+            r.out.headers.add(name, value)
+    if uri.startswith("@"):
+        return await r.engine.named_location(r, uri, "x_accel_redirect")
+    path, args = split_unsafe(uri)
+    if path is None:
+        r.log("error", f'unsafe URI "{args}" was detected while reading response header '
+                       f'from upstream')
+        return 404
+    if r.method != "HEAD":
+        r.method = "GET"
+    return await r.engine.internal_redirect(r, path, args, "x_accel_redirect")
+
+
 def copy_headers(r: Request, conf: ProxyConf, headers: list[tuple[str, str]]) -> None:
     """The proxy module's pass-on of an upstream header: hidden and hop-by-hop lines
     dropped, Content-Type and Content-Length into their fields (a chunked upstream's
@@ -55,6 +119,9 @@ def copy_headers(r: Request, conf: ProxyConf, headers: list[tuple[str, str]]) ->
             out.content_length = int(v) if v.isdigit() else None
         elif low == "location" and value:
             _redirect(r, conf, name, value)
+        elif low == "set-cookie" and (conf.cookie_domains or conf.cookie_paths):
+            out.headers.add(name, rewrite_cookie(r, value, conf.cookie_domains,
+                                                 conf.cookie_paths))
         else:
             out.headers.add(name, value)
 
