@@ -45,21 +45,37 @@ class Connection:
 class Headers:
     """An ordered multi-map with case-insensitive names, as nginx keeps header lists."""
 
-    __slots__ = ("items",)
+    __slots__ = ("items", "_low", "_of")
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         self.items: list[tuple[str, str]] = list(items or [])
+        self._low: list[str] = []
+        self._of: list[tuple[str, str]] | None = None
+
+    def _names(self) -> list[str]:
+        """The lower-cased names, made again only when ``items`` is another list or
+        changed length: every change made to it (here or by a module) does one or the
+        other, and a request looks its headers up far more often than it changes them."""
+        items = self.items
+        if self._of is not items or len(self._low) != len(items):
+            self._low = [k.lower() for k, _ in items]
+            self._of = items
+        return self._low
 
     def get(self, name: str) -> str | None:
+        low = self._names()
         name = name.lower()
-        for k, v in self.items:
-            if k.lower() == name:
-                return v
+        if name in low:
+            return self.items[low.index(name)][1]
         return None
 
     def get_all(self, name: str) -> list[str]:
+        low = self._names()
         name = name.lower()
-        return [v for k, v in self.items if k.lower() == name]
+        if name not in low:
+            return []
+        items = self.items
+        return [items[i][1] for i, k in enumerate(low) if k == name]
 
     def set(self, name: str, value: str | None, respell: bool = True) -> None:
         """Replace every header of that name (value None removes them): the first one
