@@ -275,7 +275,8 @@ def body_file(r: Request) -> str | None:
 
 
 def _request_body(r: Request) -> str | None:
-    if r.body is None or not getattr(r, "body_read", False) or body_in_file(r):
+    # nginx: not found without a body buffer, and an empty body has none
+    if not r.body or not getattr(r, "body_read", False) or body_in_file(r):
         return None
     return r.body.decode("utf-8", "surrogateescape")
 

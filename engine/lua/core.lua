@@ -1,8 +1,8 @@
 -- The rest of the ngx table: constants, ngx.log / print, ngx.ctx / ngx.status /
 -- ngx.arg / ngx.headers_sent, ngx.sleep, ngx.timer.*, ngx.thread.*, ngx.on_abort,
--- ngx.location.capture(_multi), ngx.worker.*, ngx.config.* (ngx_http_lua_util.c's
--- inject_* functions, _log.c, _sleep.c, _timer.c, _uthread.c, _subrequest.c, _worker.c,
--- _config.c) for ngx-explore.
+-- ngx.worker.*, ngx.config.* (ngx_http_lua_util.c's inject_* functions, _log.c,
+-- _sleep.c, _timer.c, _uthread.c, _worker.c, _config.c) for ngx-explore.
+-- ngx.location.capture(_multi) is capture.lua.
 
 return function(ngx, rt, py, consts, config)
     local type, tostring, select, error, setmetatable, rawset, pairs, concat, unpack =
@@ -16,7 +16,6 @@ return function(ngx, rt, py, consts, config)
                        "body_filter", "log", "timer", "init_worker", "init",
                        "server_rewrite", "exit_worker")
     local YIELDABLE = ctxset("rewrite", "access", "content", "timer", "server_rewrite")
-    local CAPTURE = ctxset("rewrite", "access", "content", "server_rewrite")
     local TIMER = ctxset("init_worker", "set", "rewrite", "access", "content",
                          "header_filter", "body_filter", "log", "timer", "server_rewrite")
 
@@ -178,102 +177,6 @@ return function(ngx, rt, py, consts, config)
         end
         state.on_abort = fn
         return 1
-    end
-
-    -- ngx.location.capture / capture_multi
-    local location = {}
-    ngx.location = location
-
-    local function normalize(req, argn, level)
-        if type(req) ~= "table" then
-            error("bad argument #" .. argn .. " to 'capture_multi' (table expected)", level)
-        end
-        local uri, opts = req[1], req[2]
-        if type(uri) ~= "string" then
-            error("bad argument #" .. argn .. " to 'capture' (string expected, got "
-                  .. type(uri) .. ")", level)
-        end
-        local spec = { uri = uri }
-        if opts ~= nil then
-            if type(opts) ~= "table" then
-                error("bad argument #2 to 'capture' (lua table expected, got "
-                      .. type(opts) .. ")", level)
-            end
-            if opts.method ~= nil and not py.method_name(opts.method) then
-                py.log_error("unsupported HTTP method: " .. tostring(opts.method))
-                error("failed to adjust the subrequest: -1", level)
-            end
-            spec.method = opts.method
-            spec.body = opts.body
-            local args = opts.args
-            if type(args) == "table" then
-                args = ngx.encode_args(args)
-            elseif type(args) == "number" then
-                args = tostring(args)
-            end
-            if args ~= nil and type(args) ~= "string" then
-                error("Bad args option value", level)
-            end
-            spec.args = args
-            if opts.ctx ~= nil and type(opts.ctx) ~= "table" then
-                error("Bad ctx option value type " .. type(opts.ctx) .. ", expected a Lua table",
-                      level)
-            end
-            spec.ctx = opts.ctx
-            spec.copy_all_vars = opts.copy_all_vars and true or false
-            spec.share_all_vars = opts.share_all_vars and true or false
-            spec.always_forward_body = opts.always_forward_body and true or false
-            if opts.vars ~= nil then
-                if type(opts.vars) ~= "table" then error("Bad vars option value", level) end
-                local flat = {}
-                for k, v in pairs(opts.vars) do
-                    flat[#flat + 1] = tostring(k)
-                    flat[#flat + 1] = tostring(v)
-                end
-                spec.vars = flat
-            end
-        end
-        return spec
-    end
-
-    local function to_results(raw, ctxs, specs)
-        local results = {}
-        for i = 1, #raw do
-            local r = raw[i]
-            local header = setmetatable({}, rt.headers_mt)
-            local list = r.headers
-            for j = 1, #list, 2 do
-                rt.add_value(header, list[j], list[j + 1])
-            end
-            results[i] = { status = r.status, header = header, body = r.body,
-                           truncated = r.truncated }
-        end
-        return results
-    end
-
-    -- `level`: where the caller's code is, for errors raised at it
-    local function capture(reqs, level)
-        if #reqs == 0 then error("at least one subrequest should be specified", level) end
-        local specs = {}
-        for i = 1, #reqs do specs[i] = normalize(reqs[i], i, level + 1) end
-        local raw = yield("capture", specs)
-        if type(raw) == "string" then error(raw, level) end  -- e.g. too many subrequests
-        return unpack(to_results(raw, nil, specs), 1, #specs)
-    end
-
-    function location.capture_multi(reqs)
-        check(CAPTURE)
-        if type(reqs) ~= "table" then
-            rt.argerror(1, "table expected, got " .. type(reqs))
-        end
-        -- not a tail call: errors raised at level 3 must reach capture_multi's caller
-        local res = { capture(reqs, 3) }
-        return unpack(res, 1, #reqs)
-    end
-
-    function location.capture(uri, opts)
-        check(CAPTURE)
-        return (capture({ { uri, opts } }, 3))
     end
 
     -- ngx.timer.*

@@ -215,6 +215,7 @@ class LuaModule(HttpModule):
                                   f"location {uri}")
                 r.ctx.pop(_LUA_CTX, None)  # ngx_lua drops its ctx on every ngx.exec
                 return await r.engine.named_location(r, uri, "exec")
+            r.has_args = args is not None  # "/x?" gives an empty $args, "/x" none
             return await r.engine.internal_redirect(r, uri, args or "", "exec")
         if kind == "redirect":
             uri, status = outcome.values

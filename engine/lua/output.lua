@@ -72,23 +72,25 @@ return function(ngx, rt, py)
         end
     end
 
+    -- the call's pieces gather here first: a bad argument outputs nothing (ngx_lua checks
+    -- them all before it sends a byte); no yield comes between reset and use
+    local scratch = { out = {}, n = 0 }
+
     local function out(fname, nl, ...)
         local state = check(OUT)
         if state.eof then
             py.log_error("attempt to call ngx." .. fname .. " after ngx.eof()? seen eof")
             return nil, "seen eof"
         end
-        local first = state.n + 1
+        scratch.n = 0
         for i = 1, select("#", ...) do
-            add(state, fname, (select(i, ...)), i)
+            add(scratch, fname, (select(i, ...)), i)
         end
-        if nl then append(state, "\n") end
+        if nl then append(scratch, "\n") end
         -- one call is one buffer down the output chain, as in ngx_lua (one chunk each)
-        if state.n > first then
-            local s = concat(state.out, "", first, state.n)
-            for i = state.n, first + 1, -1 do state.out[i] = nil end
-            state.out[first] = s
-            state.n = first
+        local n = scratch.n
+        if n > 0 then
+            append(state, n == 1 and scratch.out[1] or concat(scratch.out, "", 1, n))
         end
         state.headers_sent = true
         return 1
@@ -164,6 +166,7 @@ return function(ngx, rt, py)
         end
         return path, args
     end
+    rt.parse_unsafe_uri = parse_exec_uri  -- ngx.location.capture's check too
 
     function ngx.exec(...)
         local n = select("#", ...)
@@ -195,7 +198,7 @@ return function(ngx, rt, py)
         if state.headers_sent then
             error("attempt to call ngx.exec after sending out response headers", 2)
         end
-        return yield("exec", path, args or "")
+        return yield("exec", path, args)  -- nil: no args at all ("?" alone gives "")
     end
 
     -- the bytes ngx_lua refuses in a URI it sets (%00-%08, %0A-%1F, %7F), and the URI

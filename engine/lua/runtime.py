@@ -96,6 +96,7 @@ class LuaWorker:
             b"nginx_configure": lambda: b"--prefix=/usr/share/nginx (ngx-explore model)",
         })
         load_chunk(lua, "core")(self.ngx, self.rt, py, consts, config)
+        load_chunk(lua, "capture")(self.ngx, self.rt)
         self.sockets = socket_tcp.install(lua, self.ngx, self.rt, self)
         g[b"print"] = self.rt[b"print"]
         load_chunk(lua, "resty")(self.ngx, self.rt)

@@ -1,10 +1,16 @@
 """ngx.location.capture / capture_multi: subrequests through the whole request engine.
 
-A subrequest is a Request with a parent: it starts at the server-rewrite phase with the
-parent's headers, takes the method, args and body the options give (the parent's body is
-forwarded for PUT and POST, or with ``always_forward_body``), gets fresh variables unless
-``copy_all_vars``/``share_all_vars`` says otherwise, and its output is captured in
-memory. Its trace nests inside the parent's as a ``subrequest`` hop.
+The Lua side (core.lua) checks the options as ngx_lua does and hands over one spec per
+subrequest: the decoded path, the final args (the URI's, then the ``args`` option's), the
+numeric method, the body, the variables. Here each is issued as ``ngx_http_lua_subrequest``
+and ``ngx_http_lua_adjust_subrequest`` do: the nesting limit is per level (a subrequest
+may issue one fewer level than its parent, however many captures run one after the
+other), then the method must be one ngx_lua names, the body is the option's or the
+parent's (forwarded for PUT and POST, or with ``always_forward_body``), the variables are
+fresh unless ``copy_all_vars``/``share_all_vars`` says otherwise and the ``vars`` option
+assigns only variables that can be. A subrequest starts at the server-rewrite phase with
+the parent's headers, its output is captured in memory and its trace nests inside the
+parent's as a ``subrequest`` hop.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..http.phases import Phase
 from ..http.request import Request
+from ..http.response import http_date
 from ..http.trace import Trace
 from .constants import METHODS
 from .runtime import LuaRequest
@@ -22,58 +29,72 @@ from .thread import text
 if TYPE_CHECKING:
     from .service import LuaService
 
+#: Statuses with which a subrequest closes the connection: nginx terminates the request.
+_CLOSE = (444, 499)
+#: ngx_lua keeps a subrequest's Last-Modified only with these statuses.
+_LAST_MODIFIED_OK = (200, 204, 206, 304)
+
+
+class _Refused(Exception):
+    """A subrequest ngx_lua would not issue: the message its capture raises."""
+
 
 async def capture(service: LuaService, lr: LuaRequest, specs: Any) -> Any:
+    """Run the specs' subrequests (at once for capture_multi) and give the Lua table of
+    their results; a string (the error capture raises) when one cannot be issued, or the
+    status when one closed the connection (the handler then ends with it)."""
     parent = lr.r
-    worker = lr.worker
-    lua = worker.lua
-    items = [specs[i] for i in range(1, len(specs) + 1)]
-    if parent.main.subrequests - len(items) <= 0:
-        parent.log("error", f'lua subrequests cycle while processing "{text(items[0][b"uri"])}"')
-        return b"failed to issue subrequest: -1"  # capture() raises it at the caller
-    parent.main.subrequests -= len(items)
-    if len(items) == 1:  # ngx.location.capture: no task of its own is needed
-        results = [await run_one(service, lr, items[0])]
+    try:
+        children = [_issue(service, parent, specs[i]) for i in range(1, len(specs) + 1)]
+    except _Refused as exc:
+        return str(exc).encode("utf-8", "surrogateescape")
+    if len(children) == 1:  # ngx.location.capture: no task of its own is needed
+        results = [await _run(parent, *children[0])]
     else:
-        results = await asyncio.gather(*(run_one(service, lr, spec) for spec in items))
+        results = await asyncio.gather(*(_run(parent, *c) for c in children))
+    for child, _ in children:
+        code = child.status_for_log
+        if code in _CLOSE and not child.header_sent:
+            return code
+    lua = lr.worker.lua
     out = lua.table()
-    for i, (status, headers, body, truncated) in enumerate(results, 1):
+    for i, (status, headers, nlist, body, truncated) in enumerate(results, 1):
         flat = []
         for k, v in headers:
             flat.append(k.encode("utf-8", "surrogateescape"))
-            flat.append(v.encode("utf-8", "surrogateescape"))
+            flat.append(v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v)
         out[i] = lua.table_from({b"status": status, b"headers": lua.table_from(flat),
-                                 b"body": body, b"truncated": truncated})
+                                 b"nlist": 2 * nlist, b"body": body, b"truncated": truncated})
     return out
 
 
-async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
-    parent = lr.r
+def _issue(service: LuaService, parent: Request, spec: Any) -> tuple[Request, Any]:
+    """Make the subrequest of one spec, or raise :class:`_Refused` with ngx_lua's error."""
     engine = parent.engine
-    uri = text(spec[b"uri"])
-    path, _, inline_args = uri.partition("?")
-    args = spec[b"args"]
-    args = text(args) if args is not None else inline_args
-    method_code = spec[b"method"]
-    method = METHODS.get(int(method_code), "GET") if method_code is not None else "GET"
+    path = text(spec[b"uri"])
+    args = text(spec[b"args"])
+    if parent.subrequests <= 0:
+        parent.log("error", f'lua subrequests cycle while processing "{path}"')
+        raise _Refused("failed to issue subrequest: -1")
+    code = int(spec[b"method"])
+    method = METHODS.get(code)
+    if method is None:
+        parent.log("error", f"unsupported HTTP method: {code % 2 ** 64}")
+        raise _Refused("failed to adjust the subrequest: -1")
     body = spec[b"body"]
     forward = method in ("PUT", "POST") or bool(spec[b"always_forward_body"])
     if body is None and forward:
         body = parent.body if parent.body_read else None
     trace = Trace(enabled=parent.trace.enabled, t0=parent.trace.t0)
-    child = Request(engine, parent.conn, method, uri, parent.main.protocol,
+    child = Request(engine, parent.conn, method, path, parent.main.protocol,
                     list(parent.headers_in.items), body, trace, parent=parent)
+    child.subrequests = parent.subrequests - 1
     if spec[b"share_all_vars"]:
         child.variables = parent.variables
     elif spec[b"copy_all_vars"]:
         child.variables = dict(parent.variables)
     else:
         child.variables = {}
-    vars_ = spec[b"vars"]
-    if vars_ is not None:
-        flat = [text(v) for v in vars_.values()]
-        for k, v in zip(flat[::2], flat[1::2]):
-            engine.variables.set(child, k, v)
     child.body_read = body is not None
     if body is not None:
         child.headers_in.set("Content-Length", str(len(body)))
@@ -86,20 +107,45 @@ async def run_one(service: LuaService, lr: LuaRequest, spec: Any) -> tuple:
     child.host = parent.main.host
     child.set_uri(path)
     child.args = args
+    vars_ = spec[b"vars"]
+    if vars_ is not None:
+        flat = [text(v) for v in vars_.values()]
+        for name, value in zip(flat[::2], flat[1::2]):
+            _assign(parent, child, name.lower(), value)
     ctx = spec[b"ctx"]
     if ctx is not None:
-        child_lr = service.lua_request(child)
-        child_lr.state[b"ctx"] = ctx
+        service.lua_request(child).state[b"ctx"] = ctx
+    return child, ctx
+
+
+def _assign(parent: Request, child: Request, name: str, value: str) -> None:
+    """One ``vars`` entry, as ngx_lua's subrequest_add_extra_vars assigns it."""
+    table = child.engine.variables
+    var = table.vars.get(name)
+    if var is not None and not var.changeable:
+        parent.log("error", f'variable "{name}" not changeable')
+        raise _Refused("failed to adjust the subrequest: 500")
+    if var is None or (var.set is None and not var.stored):
+        parent.log("error", f'variable "{name}" cannot be assigned a value (maybe you '
+                            "forgot to define it first?) ")
+        raise _Refused("failed to adjust the subrequest: -1")
+    table.set(child, name, value)
+
+
+async def _run(parent: Request, child: Request, ctx: Any) -> tuple:
+    engine = parent.engine
+    trace = child.trace
     if trace.enabled:
-        trace.add("request", method=method, uri=uri, protocol="subrequest",
+        trace.add("request", method=child.method, uri=child.uri, protocol="subrequest",
                   client=parent.conn.client_addr)
     child.post_subrequest = _post_subrequest
     await engine.run_phases(child, engine._index[Phase.SERVER_REWRITE])
     result = child.ctx.pop("keep:subrequest_result", None) or _result(child, False)
     child.ctx.pop("ngx_lua", None)  # done with it: no cycle left for the collector
     if parent.trace.enabled:
-        parent.trace.nest("hop", trace.events, hop="subrequest", uri=path, args=args,
-                          method=method, status=result[0], ctx_reset=ctx is None)
+        parent.trace.nest("hop", trace.events, hop="subrequest", uri=child.uri,
+                          args=child.args, method=child.method, status=result[0],
+                          truncated=result[4], ctx_reset=ctx is None)
     return result
 
 
@@ -115,15 +161,25 @@ def _post_subrequest(child: Request, rc: int) -> None:
 
 
 def _result(child: Request, truncated: bool, rc: int = 200) -> tuple:
+    """(status, headers, how many of them are the header list, body, truncated): the list
+    as the subrequest left it, then the fields ngx_lua adds over it (Content-Type, the
+    Content-Length as a number when no header line carries it, Location, Last-Modified).
+    A HEAD subrequest sends its header only: its capture is empty and truncated."""
     out = child.out
     status = out.status or getattr(child, "err_status", 0) or rc
-    headers = []
+    headers: list[tuple[str, Any]] = list(out.headers.items)
+    present = {k.lower() for k, _ in headers}
+    nlist = len(headers)
     if out.content_type:
         headers.append(("Content-Type", out.content_type))
-    if out.content_length is not None:
-        headers.append(("Content-Length", str(out.content_length)))
+    if out.content_length is not None and "content-length" not in present:
+        headers.append(("Content-Length", out.content_length))
     if out.location:
         headers.append(("Location", out.location))
-    headers.extend(out.headers.items)
+    if out.last_modified is not None and "last-modified" not in present \
+            and out.status in _LAST_MODIFIED_OK:
+        headers.append(("Last-Modified", http_date(out.last_modified)))
+    if child.method == "HEAD":
+        return status, headers, nlist, b"", True
     body = b"".join(child.ctx.get("keep:subrequest_body", []))
-    return status, headers, body, truncated
+    return status, headers, nlist, body, truncated
