@@ -54,7 +54,8 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     tr.add("request", method=req.method, uri=req.target, protocol=req.version,
            client=f"{req.client_addr}:{req.client_port}")
     host = r.headers_in.get("host")
-    http._pick_server(r, valid_host(host) if host is not None else None)
+    r.host = valid_host(host) if host is not None else None  # $host, as nginx had read it
+    http._pick_server(r, r.host)
     r.set_uri(req.target.split("?", 1)[0] if req.target.startswith("/") else "/")
     stats = http.services.get("connection_stats")  # stub_status's counters
     if stats is not None:

@@ -198,6 +198,17 @@ def _check_request_line(line: bytes, shown: str) -> Verdict | tuple[str, str, st
     return _text(method), _text(target), _text(tail)
 
 
+def refused_line(buf: bytes | bytearray) -> Verdict | None:
+    """nginx parses the request line as soon as it is in: a line it refuses is answered
+    then, before any header arrives. None while the line is incomplete or acceptable."""
+    nl = buf.find(b"\n")
+    if nl < 0:
+        return None
+    line = bytes(buf[:nl]).rstrip(b"\r")
+    verdict = _check_request_line(line, _text(line))
+    return verdict if isinstance(verdict, Verdict) else None
+
+
 def counted_through(head: bytes, index: int) -> int:
     """``$request_length`` of a head refused at its ``index``-th kept header (ignored
     lines, whose names nginx does not take, count but take no index): nginx adds each

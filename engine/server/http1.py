@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from ..http.api import CONTINUE_LINE, Exchange, HttpRequest
 from ..http.log import LogRecord
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
-from .head import READING_LINE, Verdict, check_headers, check_size, counted_through, \
-    find_head_end, simple_line_end
+from .head import READING_LINE, Head, Verdict, check_headers, check_size, classify, \
+    counted_through, find_head_end, refused_line, simple_line_end
 from .head_parser import HeadParser
 from .settings import AddressSettings, body_settings
 from .sink import WireSink
@@ -97,6 +97,8 @@ class HttpConnection(asyncio.Protocol):
         self.draining = False  # reload/quit: close after the current request
         self.write_ok: asyncio.Future[None] | None = None
         self.head_started = False
+        #: The request line of the head being read was checked (see head.refused_line).
+        self.line_checked = False
         #: $pipe: reads counted, the read in which the last request's bytes ended and the
         #: read in which the next head began; a head that began in the read that ended
         #: the request before it was pipelined (nginx had it in its buffer already).
@@ -155,8 +157,7 @@ class HttpConnection(asyncio.Protocol):
         elif self.current is not None and not self.current.complete:
             self._fail(self.current, 400, "client prematurely closed connection", "info", False)
         elif self.buf.strip(b"\r\n") and not self.busy:
-            self._reject_head(400, "client prematurely closed connection while reading client "
-                                   "request headers", False)
+            self._reject_head(400, "client prematurely closed connection", False)
         elif self.requests == 0 and not self.buf and not self.busy and not self.queue:
             self._conn_log("info", "client closed connection while waiting for request")
         elif previous == _READ and self.requests and not self.buf and not self.busy \
@@ -203,6 +204,7 @@ class HttpConnection(asyncio.Protocol):
                 continue
             if not self.head_started:
                 self.head_started = True
+                self.line_checked = False
                 self.head_began_at = self.reads
                 if self.requests:  # keep-alive: the header timer starts with the first byte
                     self._arm(self.settings.header_timeout, self._on_header_timeout)
@@ -210,6 +212,12 @@ class HttpConnection(asyncio.Protocol):
             end = find_head_end(buf) if simple < 0 else simple
             s = self.settings
             if end < 0:
+                if not self.line_checked and buf.find(b"\n") >= 0:
+                    self.line_checked = True
+                    v = refused_line(buf)
+                    if v is not None:
+                        self._refuse_head(v)
+                        return
                 if len(buf) > s.small_buffer:
                     v = check_size(bytes(buf), s.small_buffer, s.large_buffer, s.large_count)
                     if v is not None:
@@ -349,16 +357,30 @@ class HttpConnection(asyncio.Protocol):
         del self.buf[:]
         self._enqueue(p, complete=True, linger=True)
 
-    def _reject_head(self, status: int, message: str, send: bool) -> None:
-        """The head never completed (timeout, hang-up): what nginx shows of it."""
-        first = bytes(self.buf.lstrip(b"\r\n")).split(b"\n", 1)
-        line = first[0].rstrip(b"\r").decode("utf-8", "surrogateescape") if len(first) > 1 else ""
-        parts = line.split(" ")
-        req = HttpRequest(parts[0] if len(parts) == 3 else "",
-                          parts[1] if len(parts) == 3 else "/",
-                          parts[2] if len(parts) == 3 else "", [], b"", self.client[0],
+    def _reject_head(self, status: int, cause: str, send: bool) -> None:
+        """The head never completed (timeout, hang-up): what nginx shows of it, which is
+        what it had parsed: the complete lines (their headers, ``$request_length``), or
+        the request line so far, ``while reading`` whichever it was reading."""
+        raw = bytes(self.buf.lstrip(b"\r\n"))
+        complete = raw[:raw.rfind(b"\n") + 1]
+        if complete:
+            line = complete.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "surrogateescape")
+            message = cause + " while reading client request headers"
+        else:
+            line = raw.decode("utf-8", "surrogateescape")
+            message = cause + READING_LINE
+        parsed = classify(complete + b"\r\n") if complete else None
+        if isinstance(parsed, Head):
+            method, target, version, headers = (parsed.method, parsed.target, parsed.version,
+                                                parsed.headers)
+        else:
+            parts = line.split(" ")
+            method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("", "/")
+            version = parts[2] if complete and len(parts) == 3 else ""
+            headers = []
+        req = HttpRequest(method, target, version, headers, b"", self.client[0],
                           self.client[1], self.local[0], self.endpoint.port, self.number,
-                          self.requests + 1)
+                          self.requests + 1, head_length=len(complete))
         p = Pending(req)
         p.error = (status, message, "info", send)
         p.req_line = line
@@ -518,8 +540,7 @@ class HttpConnection(asyncio.Protocol):
         if self.busy or self.queue:  # answering earlier requests: the head waits its turn
             self._arm(self.settings.header_timeout, self._on_header_timeout)
             return
-        self._reject_head(408, "client timed out (110: Connection timed out) while reading "
-                               "client request headers", False)
+        self._reject_head(408, "client timed out (110: Connection timed out)", False)
         self.state = _CLOSED
 
     def _on_body_timeout(self) -> None:

@@ -410,3 +410,39 @@ def test_simple_requests_as_nginx() -> None:
     assert logs[0][11].endswith(' "" ') and logs[1][11].endswith(' "" -')
     assert logs[1][:11] + logs[1][12:] == logs[0][:11] + logs[0][12:]
     assert errors[1] == errors[0]
+
+
+def _half_close(port: int, raw: bytes) -> bytes:
+    """Send ``raw``, then end our side: a head left incomplete is a premature close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
+        s.sendall(raw)
+        s.shutdown(socket.SHUT_WR)
+        return read_all(s)
+
+
+# Heads that never complete. A request line nginx refuses is answered as soon as it is
+# in; otherwise the close is logged "while reading" the line or the headers, and the
+# access log has what nginx had parsed (the complete lines: $request_length, $host).
+PARTIAL = [b"GET x HTTP/1.1\r\n", b"get / HTTP/1.1\r\nHost: a\r\n", b"GET / HTTP/3.0\r\n",
+           b"GET / HTTP/1.1\r\nHost: a\r\n", b"GET / HTTP/1.1\r\nHost: a\r\nX-Y: 1", b"GET",
+           b"GET / HT"]
+
+
+@requires_nginx
+def test_partial_heads_as_nginx() -> None:
+    with RealNginx(SIMPLE_CONF) as real, Served(SIMPLE_CONF) as ours:
+        replies, logs, errors = [], [], []
+        for server in (real, ours):
+            replies.append([_DATE.sub(b"", _half_close(server.port, raw)) for raw in PARTIAL])
+            time.sleep(0.1)
+            logs.append((server.prefix / "logs" / "access.log").read_text().splitlines())
+            errors.append(_log_lines(server.error_log()))
+    assert replies[1] == replies[0]
+    assert replies[0][0].startswith(b"HTTP/1.1 400 ")
+    # $server_protocol: nginx's is found but empty once its parser reached the version
+    # of a line it then refused or never finished (505, "GET / HT"); ours is not found
+    assert [line for i, line in enumerate(logs[1]) if i not in (2, 6)] == \
+        [line for i, line in enumerate(logs[0]) if i not in (2, 6)]
+    assert [line.rsplit(" ", 1)[0] for line in logs[1]] == \
+        [line.rsplit(" ", 1)[0] for line in logs[0]]
+    assert errors[1] == errors[0]
