@@ -18,7 +18,7 @@ from .conf.errors import ConfigError
 from .http.api import Exchange, HttpRequest, ResponseSink
 from .http.config import HttpConfig
 from .http.engine import HttpEngine
-from .http.log import LEVEL_NUM, ErrorLog, LogRecord
+from .http.log import ErrorLog, LogRecord, parse_levels
 from .http.phases import HttpModule
 from .modules import BUILTIN_MODULES
 
@@ -74,9 +74,9 @@ class Engine:
         found = self.config.main.own.get("error_log", [])
         for d in found:
             path = d.args[0]
-            level = d.args[1] if len(d.args) > 1 else "error"
-            if level not in LEVEL_NUM:
-                raise ConfigError(f'invalid log level "{level}"', d.file, d.line)
+            level = parse_levels(d.args[1:])
+            if isinstance(level, str):
+                raise ConfigError(level, d.file, d.line)
             if path not in ("stderr",) and not path.startswith(("/", "syslog:", "memory:")):
                 path = os.path.join(prefix, path)
             if not path.startswith(("syslog:", "memory:")):

@@ -20,7 +20,7 @@ from .api import wire_bytes
 from .block import Block
 from .core_variables import register_core_variables
 from .location import LocationConf
-from .log import LEVEL_NUM
+from .log import parse_levels
 from .phases import DECLINED, HttpModule, Phase
 from .response import NGINX_VER, http_date, status_line
 from .variables import ComplexValue, compile_value
@@ -291,12 +291,10 @@ def _time(d, i: int = 0) -> float:  # type: ignore[no-untyped-def]
 
 
 def _level(d) -> int:  # type: ignore[no-untyped-def]
-    if len(d.args) > 1:
-        lvl = d.args[1]
-        if lvl not in LEVEL_NUM:
-            raise ConfigError(f'invalid log level "{lvl}"', d.file, d.line)
-        return LEVEL_NUM[lvl]
-    return LEVEL_NUM["error"]
+    level = parse_levels(d.args[1:])
+    if isinstance(level, str):
+        raise ConfigError(level, d.file, d.line)
+    return level
 
 
 def _log_path(engine: HttpEngine, path: str) -> str:

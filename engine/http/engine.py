@@ -19,7 +19,7 @@ from .location import LocationConf, find_location, no_test, test_recorder, trace
 from .log import LEVEL_NUM, ErrorLog, LogRecord, request_context
 from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
 from .plan import BlockPlan
-from .request import Connection, Request
+from .request import UPSTREAM_ACTIONS, Connection, Request
 from .request_head import check_host, keepalive_disabled, read_target
 from .response import client_status
 from .servers import select_server
@@ -28,6 +28,7 @@ from .trace import Trace
 from .variables import VariableTable
 
 if TYPE_CHECKING:
+    from .block import Block
     from .config import HttpConfig
 
 #: Phases whose steps the core's own checkers run (they never take the inline path).
@@ -576,12 +577,16 @@ class HttpEngine:
     # -- logging ------------------------------------------------------------------------
 
     def log_request(self, r: Request, level: str, message: str) -> None:
-        core = r.loc.mod.get("core", {}) if r.loc else {}
+        """A request's line, on the error logs of the main request's location: only
+        the main request sets the connection's log (ngx_http_update_location_config),
+        so a subrequest writes where its parent's location does."""
+        core = r.main.loc.mod.get("core", {}) if r.main.loc else {}
         threshold = core.get("error_log_level")
         if threshold is None:
             threshold = self.error_log.threshold
-        if r.phase_name == "log":  # nginx's log->action during the log phase
-            message += " while logging request"
+        action = r.main.log_action
+        if action and r.phase_name != "log" and not message.endswith(UPSTREAM_ACTIONS):
+            message += f" while {action}"
         kept = LEVEL_NUM.get(level, 4) <= threshold
         if r.trace.enabled:
             r.trace.add("log", level=level, message=message, kept=kept)
@@ -595,10 +600,17 @@ class HttpEngine:
         return request_context(r)
 
     def log_global(self, level: str, message: str, connection: int = 0,
-                   context: str = "") -> None:
-        """A line with no request (start-up, reload, timers: those have a connection)."""
-        if LEVEL_NUM.get(level, 4) <= self.error_log.threshold:
-            self.error_log.emit(LogRecord(level, time.time(), message, connection, context))
+                   context: str = "", block: Block | None = None) -> None:
+        """A line with no request (start-up, reload; timers and init_worker_by_lua have
+        a connection, and write to the error logs of ``block``: the http block, or the
+        location that created the timer)."""
+        core = block.mod.get("core", {}) if block is not None else {}
+        threshold = core.get("error_log_level")
+        if threshold is None:
+            threshold = self.error_log.threshold
+        if LEVEL_NUM.get(level, 4) <= threshold:
+            self.error_log.emit(LogRecord(level, time.time(), message, connection, context),
+                                core.get("error_logs"))
 
     async def log_phase(self, r: Request) -> None:
         r.logged = True

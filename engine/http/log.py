@@ -20,6 +20,36 @@ from typing import Any, Callable
 LEVELS = ["stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
 LEVEL_NUM = {name: i for i, name in enumerate(LEVELS)}
 PID = os.getpid()
+#: NGX_MAX_ERROR_STR: ngx_log_error_core formats a line into a buffer this big, the
+#: linefeed included, so a longer line (its time, message, context suffix, and any
+#: newlines of a traceback alike) is cut after 2047 bytes, mid-quote or mid-character.
+MAX_ERROR_STR = 2048
+
+
+#: error_log's debug_* names (NGX_LOG_DEBUG_CORE..STREAM): any of them logs every level
+DEBUG_NAMES = ("debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http",
+               "debug_mail", "debug_stream")
+
+
+def parse_levels(names: list[str]) -> str | int:
+    """ngx_log_set_levels: ``error_log``'s arguments after the file, to a level number
+    (``error`` when none is given), or the ``[emerg]`` text nginx refuses them with: one
+    level at most, and a level and debug_* names do not mix. A debug_* set lets every
+    level through (nginx's bit mask compares above NGX_LOG_DEBUG)."""
+    level = 0
+    debug = False
+    for name in names:
+        if name in LEVEL_NUM and name != "stderr":
+            if level or debug:
+                return f'duplicate log level "{name}"'
+            level = LEVEL_NUM[name]
+        elif name in DEBUG_NAMES and not level:
+            debug = True
+        else:
+            return f'invalid log level "{name}"'
+    if debug:
+        return LEVEL_NUM["debug"]
+    return level or LEVEL_NUM["error"]
 
 
 def nginx_time(t: float | None = None) -> str:
@@ -40,11 +70,20 @@ class LogRecord:
 
     @property
     def line(self) -> str:
+        """The line as nginx writes it (without the linefeed). The context comes from the
+        log handler, which ngx_log_error_core does not call for a debug line."""
         if self.log == "access":
             return self.message
         conn = f"*{self.connection} " if self.connection else ""
         level = "" if self.level == "stderr" else self.level  # NGX_LOG_STDERR has no name
-        return f"{nginx_time(self.time)} [{level}] {PID}#{PID}: {conn}{self.message}{self.context}"
+        context = "" if self.level == "debug" else self.context
+        text = f"{nginx_time(self.time)} [{level}] {PID}#{PID}: {conn}{self.message}{context}"
+        if len(text) * 4 < MAX_ERROR_STR:  # too short to be cut, even in 4-byte characters
+            return text
+        raw = text.encode("utf-8", "surrogateescape")
+        if len(raw) < MAX_ERROR_STR:
+            return text
+        return raw[:MAX_ERROR_STR - 1].decode("utf-8", "surrogateescape")
 
 
 Sink = Callable[[LogRecord], None]
@@ -91,8 +130,9 @@ class ErrorLog:
         self.listeners: list[Sink] = []
         self.writer = LogFiles()
 
-    def add_file(self, path: str, level: str = "error") -> None:
-        self.files.append((path, LEVEL_NUM.get(level, 4)))
+    def add_file(self, path: str, level: str | int = "error") -> None:
+        """A destination at a level (its name, or number as parse_levels gives)."""
+        self.files.append((path, level if isinstance(level, int) else LEVEL_NUM[level]))
 
     @property
     def threshold(self) -> int:
@@ -116,8 +156,10 @@ class ErrorLog:
 
 
 def request_context(r: Any) -> str:
-    """What nginx appends to a request's error-log line: client, server, request..."""
-    parts = [f", client: {r.conn.client_addr}",
+    """What nginx's log handler appends to a request's error-log line: the action
+    (``while logging request`` in the log phase), client, server, request..."""
+    parts = [" while logging request" if r.phase_name == "log" else "",
+             f", client: {r.conn.client_addr}",
              f", server: {r.server.server_name if r.server else ''}"]
     main = r.main
     if main.request_line:

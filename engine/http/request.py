@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 
 MAX_URI_CHANGES = 10
 MAX_SUBREQUESTS = 50
+
+#: What nginx's upstream code names as the connection's ``log->action``. A message that
+#: already ends with one (the upstream modules write theirs out) is not given the
+#: sticky action of Request.log_action a second time.
+UPSTREAM_ACTIONS = tuple(" while " + a for a in (
+    "connecting to upstream", "sending request to upstream", "SSL handshaking to upstream",
+    "reading response header from upstream", "reading upstream", "sending to client"))
 #: The version a request line without one is given (an HTTP/0.9 "simple request": nginx
 #: reads no header after it and sends none back, its ``r->http_version`` is 9).
 SIMPLE = "HTTP/0.9"
@@ -158,6 +165,12 @@ class Request:
     #: after the response header was produced): nginx's NGX_ERROR finalization.
     aborted = False
     has_args = False
+    #: The connection's ``log->action`` that an upstream leaves behind (on the main
+    #: request, as subrequests share the connection): "reading response header from
+    #: upstream" while its header goes through the filters, "sending to client" from then
+    #: on, including what the request logs after the upstream has finished (nginx's
+    #: ngx_http_upstream_finalize_request). None: no " while ..." suffix.
+    log_action: str | None = None
     err_status = 0
     #: What ``$request_length`` counts of the head (HttpRequest.head_length): None for a
     #: request built in-process, whose head is rebuilt; 0 when its line did not parse.

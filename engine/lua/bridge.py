@@ -340,12 +340,6 @@ class Bridge:
         t = self.worker.service.timers
         return t.running if running else t.pending
 
-    def py_thread_kill(self, co: Any) -> Any:
-        cur = self.current
-        if cur is None:
-            return (None, b"no request")
-        return self.worker.service.kill_thread(cur, co)
-
     # -- worker --------------------------------------------------------------------------
 
     def py_worker_id(self) -> int:

@@ -7,8 +7,10 @@
 return function(ngx, rt, py, consts, config)
     local type, tostring, select, error, setmetatable, rawset, pairs, concat, unpack =
         type, tostring, select, error, setmetatable, rawset, pairs, table.concat, unpack
+    local tonumber, getmetatable, format, floor, ceil =
+        tonumber, getmetatable, string.format, math.floor, math.ceil
     local check, ctxset, yield, current = rt.check, rt.ctxset, rt.yield, rt.current
-    local getinfo = debug.getinfo
+    local getinfo, floor, traceback = debug.getinfo, math.floor, debug.traceback
 
     for k, v in pairs(consts) do ngx[k] = v end
 
@@ -19,25 +21,52 @@ return function(ngx, rt, py, consts, config)
     local TIMER = ctxset("init_worker", "set", "rewrite", "access", "content",
                          "header_filter", "body_filter", "log", "timer", "server_rewrite")
 
-    -- ngx.log(level, ...) and print(...): "[lua] chunk:line: msg" at the caller
-    local function log_args(...)
+    -- ngx.log(level, ...) and print(...): "[lua] chunk:line: msg" at the caller.
+    -- ngx_lua's log_wrapper formats a number as ngx_http_lua_write_num does: one that
+    -- is an int32 as %d (so -0 logs "0"), any other with C's "%.14g", whose NaN keeps
+    -- its sign ("-nan" for 0/0 on x86), which LuaJIT's own formatter drops.
+    local nan_bits = require("ffi").new("union { double d; uint8_t b[8]; }")
+    local function log_num(v)
+        if v >= -2147483648 and v <= 2147483647 and v % 1 == 0 then
+            return format("%d", v)
+        elseif v ~= v then
+            nan_bits.d = v
+            return nan_bits.b[7] >= 128 and "-nan" or "nan"
+        end
+        return format("%.14g", v)
+    end
+
+    -- the arguments as log_wrapper concatenates them; on a bad one: nil, the error text
+    -- (argument numbers count from the first message argument, the level not included)
+    local function log_args(fname, ...)
         local n = select("#", ...)
         local parts = {}
         for i = 1, n do
             local v = select(i, ...)
             local t = type(v)
-            if t == "string" or t == "number" then
-                parts[i] = tostring(v)
+            if t == "string" then
+                parts[i] = v
+            elseif t == "number" then
+                parts[i] = log_num(v)
             elseif t == "nil" then
                 parts[i] = "nil"
             elseif t == "boolean" then
                 parts[i] = v and "true" or "false"
             elseif v == ngx.null then
                 parts[i] = "null"
-            elseif t == "table" and getmetatable(v) and getmetatable(v).__tostring then
-                parts[i] = tostring(v)
+            elseif t == "table" then
+                local mt = getmetatable(v)
+                if not (mt and mt.__tostring) then
+                    return nil, "bad argument #" .. i .. " to '" .. fname
+                        .. "' (expected table to have __tostring metamethod)"
+                end
+                -- lua_tolstring of what __tostring gave: a string or number, else ""
+                local s = mt.__tostring(v)
+                local ts = type(s)
+                parts[i] = (ts == "string" or ts == "number") and tostring(s) or ""
             else
-                return nil, i, t
+                return nil, "bad argument #" .. i .. " to '" .. fname .. "' (string, number, "
+                    .. "boolean, or nil expected, got " .. t .. ")"
             end
         end
         return concat(parts)
@@ -56,27 +85,28 @@ return function(ngx, rt, py, consts, config)
         return at
     end
 
-    function ngx.log(level, ...)
-        if type(level) ~= "number" then
-            rt.argerror(1, "number expected, got " .. type(level))
+    -- ngx.log's level is luaL_checkint'ed: a number or a numeric string, cut toward
+    -- zero to a C int (2^32 + 4 is 4), then checked against NGX_LOG_STDERR..DEBUG
+    function ngx.log(...)
+        local level = ...
+        local t = type(level)
+        level = (t == "number" or t == "string") and tonumber(level) or nil
+        if not level then
+            rt.argerror(1, "number expected, got " .. (select("#", ...) == 0 and "no value" or t))
         end
+        level = (level >= 0 and floor(level) or ceil(level)) % 4294967296
+        if level >= 2147483648 then level = level - 4294967296 end
         if level < 0 or level > 8 then
-            error("bad log level", 2)
+            rt.argerror(1, "bad log level: " .. level)
         end
-        local msg, bad, t = log_args(...)
-        if not msg then
-            error("bad argument #" .. (bad + 1) .. " to 'log' (string, number, boolean, "
-                  .. "or nil expected, got " .. t .. ")", 2)
-        end
+        local msg, err = log_args("log", select(2, ...))
+        if not msg then error(err, 2) end
         py.log(level, "[lua] " .. where(3) .. " " .. msg)
     end
 
     function rt.print(...)
-        local msg, bad, t = log_args(...)
-        if not msg then
-            error("bad argument #" .. bad .. " to 'print' (string, number, boolean, "
-                  .. "or nil expected, got " .. t .. ")", 2)
-        end
+        local msg, err = log_args("print", ...)
+        if not msg then error(err, 2) end
         py.log(6, "[lua] " .. where(3) .. " " .. msg)
     end
 
@@ -126,16 +156,27 @@ return function(ngx, rt, py, consts, config)
         return proxy
     end
 
+    -- resty.core's FFI getters refuse a timer's fake request (ngx.arg's error carries
+    -- param.lua's position)
+    local function real_request(level)
+        local state = current()
+        if state ~= nil and state.context == rt.CTX.timer then
+            error((level == 0 and "/usr/share/lua/5.1/resty/core/param.lua:93: " or "")
+                  .. "API disabled in the current context", level)
+        end
+    end
+
     -- the dynamic fields of ngx
     local getters = {
         ctx = function() return rt.ctx(check(ANY)) end,
         status = function() return rt.status_get() end,
-        headers_sent = function() return ngx.headers_sent_get() end,
+        headers_sent = function() real_request(3) return ngx.headers_sent_get() end,
         arg = function()
+            real_request(0)
             local state = check(ctxset("set", "body_filter"))
             return rt.arg_proxy(state)
         end,
-        is_subrequest = function() return py.is_subrequest() end,
+        is_subrequest = function() real_request(3) return py.is_subrequest() end,
     }
     setmetatable(ngx, {
         __index = function(_, k)
@@ -149,7 +190,7 @@ return function(ngx, rt, py, consts, config)
                 if type(v) ~= "table" then error("ctx should be a table while setting ctx", 2) end
                 state.ctx = v
             elseif k == "status" then
-                rt.status_set(v)
+                return rt.status_set(v)  -- a tail call: its errors point at the caller
             elseif k == "arg" or k == "headers_sent" or k == "is_subrequest" then
                 error("attempt to write to ngx." .. k, 2)
             else
@@ -158,13 +199,27 @@ return function(ngx, rt, py, consts, config)
         end,
     })
 
-    function ngx.sleep(seconds)
-        check(YIELDABLE)
-        if type(seconds) ~= "number" then
+    -- ngx_http_lua_ngx_sleep: its argument checks come before the context check, and
+    -- it works in whole milliseconds ((ngx_int_t) (seconds * 1000))
+    function ngx.sleep(...)
+        local n = select("#", ...)
+        if n ~= 1 then
+            error("attempt to pass " .. n .. " arguments, but accepted 1", 2)
+        end
+        local seconds = ...
+        local num = tonumber(seconds)
+        if type(seconds) ~= "number" and (type(seconds) ~= "string" or num == nil) then
             rt.argerror(1, "number expected, got " .. type(seconds))
         end
-        if seconds < 0 then error("invalid sleep duration \"" .. seconds .. "\"", 2) end
-        return yield("sleep", seconds)
+        local ms = num * 1000
+        ms = ms >= 0 and floor(ms) or -floor(-ms)
+        if ms < 0 then error("invalid sleep duration \"" .. ("%d"):format(ms) .. "\"", 2) end
+        check(YIELDABLE)
+        if ms == 0 then
+            py.log(5, "ngx.sleep(0) called without delayed events patch, this will hurt "
+                   .. "performance")
+        end
+        return yield("sleep", ms / 1000)
     end
 
     function ngx.on_abort(fn)
@@ -173,7 +228,7 @@ return function(ngx, rt, py, consts, config)
         if state.on_abort then return nil, "duplicate call" end
         if not py.check_client_abort() then return nil, "lua_check_client_abort is off" end
         if type(fn) ~= "function" then
-            rt.argerror(1, "function expected, got " .. type(fn))
+            rt.argerror(1, "Lua function expected")
         end
         state.on_abort = fn
         return 1
@@ -210,47 +265,103 @@ return function(ngx, rt, py, consts, config)
         return rt.spawn_fn(t[1]), t[2]
     end
 
-    function timer.at(delay, callback, ...)
-        check(TIMER)
-        if type(delay) ~= "number" then
-            rt.argerror(1, "number expected, got " .. type(delay))
+    -- ngx_lua's (ngx_msec_t) (delay * 1000): C's double to uint64 conversion on x86-64
+    -- (an out-of-range or NaN value converts to 2^63 below it, to 0 above it), then
+    -- nginx's signed look at the timer key: nil for a timer that never fires, else the
+    -- milliseconds to wait (a negative delay wraps to the past: at once).
+    local TWO63 = 2 ^ 63
+    local NEVER = -1  -- the delay timers.py takes for a timer that never fires
+    local function msec(seconds)
+        local ms = seconds * 1000
+        local bits
+        if ms < TWO63 or ms ~= ms then
+            bits = (ms > -TWO63 and ms == ms) and (ms >= 0 and floor(ms) or -floor(-ms))
+                   or TWO63
+        else
+            bits = (ms - TWO63 < TWO63) and ms or 0
         end
-        if delay < 0 then delay = 0 end  -- ngx_lua 0.10.23 runs it at once (the msec wrap)
-        if type(callback) ~= "function" then
-            rt.argerror(2, "Lua function expected")
-        end
-        return schedule(delay, callback, false, ...)
+        if bits == TWO63 then return nil, false end
+        if bits < 0 or bits > TWO63 then return 0, false end
+        return bits, bits == 0
     end
 
-    function timer.every(delay, callback, ...)
+    -- ngx_http_lua_ngx_timer_helper's first checks: the delay as a number, or nil and
+    -- the argument error to raise (from the API function, which it names)
+    local function timer_delay(nargs, delay)
+        if nargs < 2 then
+            error("expecting at least 2 arguments but got " .. nargs, 3)
+        end
+        local n = tonumber(delay)
+        if type(delay) ~= "number" and (type(delay) ~= "string" or n == nil) then
+            return nil, "number expected, got " .. type(delay)
+        end
+        return n
+    end
+
+    -- A C function is not a callback; the API functions this engine writes in Lua are
+    -- C functions in ngx_lua.
+    local function lua_function(fn)
+        if type(fn) ~= "function" then return false end
+        local info = getinfo(fn, "S")
+        return info.what ~= "C" and info.source:sub(1, 12) ~= "@engine/lua/"
+    end
+
+    function timer.at(...)
         check(TIMER)
-        if type(delay) ~= "number" then
-            rt.argerror(1, "number expected, got " .. type(delay))
-        end
-        if delay >= 0 and delay < 0.001 then  -- whole milliseconds, as ngx_lua counts
-            error("delay cannot be zero", 2)
-        end
-        if type(callback) ~= "function" then
+        local delay, callback = ...
+        local n, err = timer_delay(select("#", ...), delay)
+        if not n then rt.argerror(1, err) end
+        local ms = msec(n)
+        if not lua_function(callback) then
             rt.argerror(2, "Lua function expected")
         end
-        return schedule(delay, callback, true, ...)
+        return schedule(ms and ms / 1000 or NEVER, callback, false, select(3, ...))
+    end
+
+    function timer.every(...)
+        check(TIMER)
+        local delay, callback = ...
+        local n, err = timer_delay(select("#", ...), delay)
+        if not n then rt.argerror(1, err) end
+        local ms, zero = msec(n)
+        if zero then
+            error("delay cannot be zero", 2)
+        end
+        if not lua_function(callback) then
+            rt.argerror(2, "Lua function expected")
+        end
+        return schedule(ms and ms / 1000 or NEVER, callback, true, select(3, ...))
     end
 
     function timer.running_count() return py.timer_counts(true) end
     function timer.pending_count() return py.timer_counts(false) end
 
-    -- ngx.thread.* (light threads inside one request)
+    -- ngx.thread.* (light threads inside one request). The checks that need the
+    -- threads' states (parent, zombie, dead) are uthread.py's; a wait it refuses comes
+    -- back as WAIT_ERROR and the message, raised here at the caller.
     local thread = {}
     ngx.thread = thread
+    local co_running = coroutine.running
+    local WAIT_ERROR = "\0wait error"
+    -- light thread number -> the coroutine that spawned it (for error tracebacks)
+    local parents = setmetatable({}, { __mode = "v" })
 
     function thread.spawn(fn, ...)
         check(YIELDABLE)
-        if type(fn) ~= "function" then
+        if not lua_function(fn) then
             rt.argerror(1, "Lua function expected")
         end
         local co = rt.co_create(fn)
-        yield("spawn", rt.register(co), { n = select("#", ...), ... })
+        local id = rt.register(co)
+        local parent = co_running()
+        parents[id] = parent
+        yield("spawn", id, { n = select("#", ...), ... }, rt.id_of(parent) or -1)
         return co
+    end
+
+    local function waited(first, ...)
+        if first == WAIT_ERROR then error((...), 2) end
+        return first, ...
     end
 
     function thread.wait(...)
@@ -261,11 +372,11 @@ return function(ngx, rt, py, consts, config)
         for i = 1, n do
             local co = select(i, ...)
             if type(co) ~= "thread" then
-                error("bad argument #" .. i .. " to 'wait' (coroutine expected)", 2)
+                rt.argerror(i, "lua thread expected")
             end
             ids[i] = rt.id_of(co) or -1
         end
-        return yield("wait", ids)
+        return waited(yield("wait", ids, rt.id_of(co_running()) or -1))
     end
 
     function thread.kill(co)
@@ -273,7 +384,19 @@ return function(ngx, rt, py, consts, config)
         if type(co) ~= "thread" then
             rt.argerror(1, "lua thread expected")
         end
-        return py.thread_kill(rt.id_of(co) or -1)
+        return yield("kill", rt.id_of(co) or -1, rt.id_of(co_running()) or -1)
+    end
+
+    -- The tracebacks of light thread `id`'s parent, grand-parent... (innermost first)
+    function rt.uthread_parents(id)
+        local out, n = {}, 0
+        local parent = parents[id]
+        while parent ~= nil do
+            n = n + 1
+            out[n] = traceback(parent)
+            parent = parents[rt.id_of(parent) or -1]
+        end
+        return out
     end
 
     -- ngx.worker.* and ngx.config.*

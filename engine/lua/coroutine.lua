@@ -69,7 +69,10 @@ return function(rt)
         if type(co) ~= "thread" then
             error("bad argument #1 to '?' (coroutine expected)", 0)
         end
-        return co_status(co)
+        local st = co_status(co)
+        -- ngx_lua's status of an entry or light thread waiting on an operation
+        if st == "suspended" and not user[co] and rt.id_of(co) then return "running" end
+        return st
     end
 
     -- light threads (ngx.thread.spawn) are the driver's, not user coroutines

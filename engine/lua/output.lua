@@ -18,7 +18,7 @@ return function(ngx, rt, py)
     local HEADER_W = ctxset("set", "rewrite", "access", "content", "header_filter",
                             "body_filter", "log", "server_rewrite")
     local STATUS = ctxset("set", "rewrite", "access", "content", "header_filter",
-                          "body_filter", "log", "server_rewrite", "timer")
+                          "body_filter", "log", "server_rewrite")
 
     local function append(state, s)
         local n = state.n + 1

@@ -73,7 +73,7 @@ class Semaphores:
 
 SEMAPHORE_LUA = b"""
 local rt, py = ...
-local check, ctxset, yield = rt.check, rt.ctxset, rt.yield
+local ctxset, yield = rt.ctxset, rt.yield
 local WAIT = ctxset("rewrite", "access", "content", "timer", "server_rewrite")
 local mt = {}
 mt.__index = mt
@@ -99,11 +99,19 @@ end
 function mt.count(self) instance(self) return py.sema_count(self.id) end
 function mt.wait(self, timeout)
     instance(self)
-    timeout = tonumber(timeout) or 0
+    local state = rt.current()
+    if state == nil then error("no request found") end
+    timeout = tonumber(timeout)
+    if timeout == nil then  -- resty.core's tonumber(seconds) * 1000
+        error("/usr/share/lua/5.1/ngx/semaphore.lua:129: attempt to perform arithmetic "
+              .. "on a nil value", 0)
+    end
     if timeout < 0 then error("no negative number", 2) end
+    if not WAIT[state.context] then  -- the FFI call's answer, not an error
+        return nil, "API disabled in the context of " .. rt.CTX_NAME[state.context]
+    end
     if py.sema_try(self.id) then return true end
     if timeout == 0 then return nil, "timeout" end
-    check(WAIT)
     return yield("sema_wait", self.id, timeout)
 end
 package.preload["ngx.semaphore"] = function() return M end

@@ -70,8 +70,9 @@ class LuaService:
         self.worker_count = 1
         self.environment: dict[str, str] = {}
         self.exiting = False
-        #: (connection number, context) for ngx.log outside requests and timers
-        self._plain_log: tuple[int, str] = (0, "")
+        #: (connection number, context, block whose error_log applies: None for the
+        #: main context's) for ngx.log outside requests and timers
+        self._plain_log: tuple[int, str, Any] = (0, "", None)
         self.workers: list[LuaWorker] = []
         self.timers = Timers(self)
         options = engine.services.get("options", {})
@@ -142,7 +143,7 @@ class LuaService:
             raise LuaInitError(f"{prefix} error: {exc}") from None
         state = worker.new_state(None, "init")
         co = worker.rt[b"spawn_global"](factory)
-        self._plain_log = (0, "")  # in the master before any log is open: no context
+        self._plain_log = (0, "", None)  # in the master before any log is open: no context
         status, _out, *vals = worker.rt[b"resume"](state, co)
         if status != b"error":
             return
@@ -164,11 +165,12 @@ class LuaService:
             return str(exc)
         state = worker.new_state(None, "init_worker")
         co = worker.rt[b"spawn_global"](factory)
-        self._plain_log = (self.engine.next_connection(), ", context: init_worker_by_lua*")
+        self._plain_log = (self.engine.next_connection(), ", context: init_worker_by_lua*",
+                           self.engine.cfg.http)
         try:
             status, _out, *vals = worker.rt[b"resume"](state, co)
         finally:
-            self._plain_log = (0, "")
+            self._plain_log = (0, "", None)
         if status == b"error":
             message = lua_error_text(vals[0] if vals else None)
             tb = ngx_traceback(text(vals[1]), main=True, coroutine=False, message=message) \
@@ -228,7 +230,7 @@ class LuaService:
         else:
             outcome = await Driver(self, lr).start(_CONTEXTS[context], factory)
             if lr.threads and outcome.kind == "done":
-                await self.join_threads(lr)
+                outcome = await self.join_threads(lr) or outcome
             elif lr.threads:
                 self.abort_threads(lr)
             if outcome.kind == "error":
@@ -446,21 +448,9 @@ class LuaService:
     async def capture(self, lr: LuaRequest, specs: Any) -> Any:
         return await capture(self, lr, specs)
 
-    async def spawn_thread(self, lr: LuaRequest, co: Any, args: Any) -> Any:
-        from .uthread import spawn
-        return await spawn(self, lr, co, args)
-
-    async def wait_threads(self, lr: LuaRequest, threads: Any) -> tuple[Any, ...]:
-        from .uthread import wait
-        return await wait(self, lr, threads)
-
-    def kill_thread(self, lr: LuaRequest, co: Any) -> Any:
-        from .uthread import kill
-        return kill(lr, co)
-
-    async def join_threads(self, lr: LuaRequest) -> None:
+    async def join_threads(self, lr: LuaRequest) -> Outcome | None:
         from .uthread import join_all
-        await join_all(lr)
+        return await join_all(lr)
 
     def abort_threads(self, lr: LuaRequest) -> None:
         from .uthread import abort_all
@@ -468,8 +458,7 @@ class LuaService:
 
     def log_without_request(self, level: str, message: str) -> None:
         """ngx.log from init_by_lua / init_worker_by_lua (timers log as their fake request)."""
-        number, context = self._plain_log
-        self.engine.log_global(level, message, number, context)
+        self.engine.log_global(level, message, *self._plain_log)
 
     # -- ngx.ctx in the trace ------------------------------------------------------------
 

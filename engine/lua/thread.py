@@ -10,6 +10,7 @@ Errors become ngx_lua's ``lua entry thread aborted: runtime error: ...`` log lin
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,32 @@ class Outcome:
     traceback: str = ""
     #: the status a failed handler answers: 500, or 404 for a *_by_lua_file not found
     status: int = 500
+    #: for an error, the error value itself (what ngx.thread.wait may hand back)
+    raw: Any = None
+
+
+#: A request whose light thread ended it (ngx.exit, ngx.exec... in a thread): the
+#: outcome every driver of that request returns at once.
+thread_exits: weakref.WeakKeyDictionary[LuaRequest, Outcome] = weakref.WeakKeyDictionary()
+#: The tasks of a request's drivers that are waiting on an operation (to cut short).
+_waiting: weakref.WeakKeyDictionary[LuaRequest, set[asyncio.Task[Any]]] = \
+    weakref.WeakKeyDictionary()
+
+
+def end_request(lr: LuaRequest, outcome: Outcome) -> None:
+    """A light thread ended the request: the other drivers stop waiting and return
+    ``outcome`` (the first one given wins)."""
+    if lr in thread_exits:
+        return
+    thread_exits[lr] = outcome
+    me = asyncio.current_task()
+    for task in list(_waiting.get(lr, ())):
+        if task is not me:
+            task.cancel()
+
+
+#: Operations that end or go on without waiting: no light thread can cut them short.
+_AT_ONCE = frozenset(("exit", "exec", "redirect", "set_uri_jump", "abort"))
 
 
 def text(value: Any) -> str:
@@ -97,16 +124,41 @@ class Driver:
                 tb = vals[1] if len(vals) > 1 else b""
                 raised = vals[2] if len(vals) > 2 else None
                 return Outcome("error", (raised,) if raised is not None else (),
-                               message=lua_error_text(msg), traceback=text(tb) if tb else "")
+                               message=lua_error_text(msg), traceback=text(tb) if tb else "",
+                               raw=msg)
             op = text(vals[0]) if vals and isinstance(vals[0], bytes) else ""
             if not self.yieldable:
                 if op == "exit":  # ngx.exit in a filter ends that filter's handler
                     return Outcome("exit", (int(vals[1]),))
                 return Outcome("error", message="attempt to yield across C-call boundary")
-            send, outcome = await self.carry_out(op, vals[1:])
+            if lr.threads and op not in _AT_ONCE:
+                send, outcome = await self._carry_or_end(op, vals[1:])
+            else:
+                send, outcome = await self.carry_out(op, vals[1:])
             if outcome is not None:
                 return outcome
             result = self._resume(co, send)
+
+    async def _carry_or_end(self, op: str, args: list[Any]
+                            ) -> tuple[tuple[Any, ...], Outcome | None]:
+        """carry_out, cut short when a light thread of the request ends it meanwhile
+        (end_request cancels the wait)."""
+        lr = self.lr
+        if lr in thread_exits:
+            return (), thread_exits[lr]
+        task = asyncio.current_task()
+        assert task is not None
+        waiting = _waiting.setdefault(lr, set())
+        waiting.add(task)
+        try:
+            return await self.carry_out(op, args)
+        except asyncio.CancelledError:
+            if lr not in thread_exits:
+                raise
+            task.uncancel()
+            return (), thread_exits[lr]
+        finally:
+            waiting.discard(task)
 
     async def carry_out(self, op: str, args: list[Any]) -> tuple[tuple[Any, ...], Outcome | None]:
         lr = self.lr
@@ -145,10 +197,14 @@ class Driver:
         if op == "capture":
             results = await service.capture(lr, args[0])
             return (results,), None
-        if op == "spawn":
-            return (await service.spawn_thread(lr, args[0], args[1]),), None
-        if op == "wait":
-            return await service.wait_threads(lr, args[0]), None
+        if op in ("spawn", "wait", "kill"):
+            from . import uthread  # uthread drives its threads with this module's Driver
+            if op == "spawn":
+                return (), await uthread.spawn(service, lr, int(args[0]), args[1],
+                                               int(args[2]))
+            if op == "wait":
+                return await uthread.wait(lr, args[0], int(args[1])), None
+            return uthread.kill(lr, int(args[0]), int(args[1])), None
         if op == "socket":
             return await socket_op(lr, args), None
         if op == "sema_wait":

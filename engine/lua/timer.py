@@ -43,6 +43,9 @@ class Timer:
     trace: Trace | None
     #: What the error log shows after ``context: ngx.timer`` (the creator's connection).
     context: str = ", context: ngx.timer"
+    #: The block whose error_log the timer writes to: its creator's location (the
+    #: http block from init_worker_by_lua), as ngx_lua's timer handler sets it.
+    block: Any = None
     handle: asyncio.TimerHandle | None = None
     task: asyncio.Task[None] | None = None
     created: float = field(default_factory=time.time)
@@ -72,8 +75,14 @@ class Timers:
             return (None, b"too many pending timers")
         trace = creator.r.trace if creator is not None else None
         timer = Timer(next(_ids), worker, delay, lua_id, every, where, trace)
-        if creator is not None:
+        if isinstance(creator.r if creator is not None else None, _TimerRequest):
+            timer.context = creator.r.context  # type: ignore[union-attr]
+            timer.block = creator.r.block  # type: ignore[union-attr]
+        elif creator is not None and creator.r is not None:
             timer.context += _connection_context(creator.r)
+            timer.block = creator.r.loc
+        else:
+            timer.block = self.service.engine.cfg.http
         self.pending_timers[timer.id] = timer
         if trace is not None:
             trace.add("timer", op="scheduled", timer=timer.id, delay=delay, every=every,
@@ -82,6 +91,8 @@ class Timers:
         return (1,)
 
     def _arm(self, timer: Timer) -> None:
+        if timer.delay < 0:
+            return  # a delay nginx's timer tree keeps for ever (core.lua's msec)
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -156,6 +167,7 @@ class _TimerRequest:
         self.engine = service.engine
         self.number = service.engine.next_connection()
         self.context = timer.context
+        self.block = timer.block
         self.trace = timer.trace or Trace(enabled=False)
         self.header_sent = True
         self.phase_name = "timer"
@@ -166,7 +178,7 @@ class _TimerRequest:
         self.body = b""
 
     def log(self, level: str, message: str, traced: bool = True) -> None:
-        self.engine.log_global(level, message, self.number, self.context)
+        self.engine.log_global(level, message, self.number, self.context, self.block)
         if traced:
             self.trace.add("log", level=level, message=message, kept=True)
 
