@@ -108,7 +108,10 @@ async def send_error_page(engine: HttpEngine, r: Request, status: int, page: Any
     r.trace.add("hop", hop="error_page", uri=uri, args="", status=status,
                 ctx_reset=uri.startswith(("/", "@")))  # both clear the module contexts
     if uri.startswith("/"):
-        path, _, args = uri.partition("?")
+        path, sep, args = uri.partition("?")
+        # an error page's own arguments replace the request's; without "?" there are
+        # none ($args "not found", "-" in a log), as nginx keeps a null err_page->args
+        r.has_args = bool(sep)
         if r.method != "HEAD":
             r.method = "GET"
         await engine.internal_redirect(r, path, args, "error_page")

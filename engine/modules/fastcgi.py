@@ -32,7 +32,7 @@ from . import fastcgi_proto as proto
 from .fastcgi_conf import SCHEMAS, PassConf, address_of, compile_pass, compile_target, \
     pass_directive
 from .proxy_transport import CONNECTING, READING_BODY, READING_HEADER, SENDING, \
-    AttemptFailure
+    SENDING_TO_CLIENT, AttemptFailure
 from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
     Upstreams, URLError, line_of, literal_ip, may_retry, next_upstream, parse_url, \
     peer_name, upstream_states
@@ -92,7 +92,10 @@ class FastcgiModule(HttpModule):
 
     def _handler_for(self, conf: PassConf) -> Callable[[Request], Awaitable[int]]:
         async def upstream_pass(r: Request) -> int:
-            return await self.handle(r, r.loc.mod.get(KEY) or conf)
+            try:
+                return await self.handle(r, r.loc.mod.get(KEY) or conf)
+            finally:
+                r.main.log_action = SENDING_TO_CLIENT  # ngx_http_upstream_finalize_request
         upstream_pass.label = f"{conf.kind}_pass {conf.directive.args[0]}"  # type: ignore[attr-defined]
         return upstream_pass
 
@@ -257,7 +260,9 @@ class FastcgiModule(HttpModule):
         out.status_line = status_line
         r.trace.add("upstream_response", peer=state.peer, status=status,
                     verdict="passed to the client")
+        r.main.log_action = READING_HEADER  # the header filters run while it is read
         await r.engine.send_header(r)
+        r.main.log_action = SENDING_TO_CLIENT
         no_body = r.method == "HEAD" or status in (204, 304) or status < 200
         # With buffering, the body goes on in whole buffers and at the end: what waits in
         # a partly filled one is lost when the peer fails. Without, each piece at once.

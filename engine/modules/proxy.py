@@ -37,8 +37,9 @@ from ..http.uri import InvalidURI, parse_target
 from .proxy_cookie import check_directives
 from .proxy_conf import ProxyConf, compile_conf, compile_target, escape_uri, pass_directive, \
     proxy_vars
-from .proxy_transport import READING_BODY, READING_HEADER, AttemptFailure, HttpxEdge, Timeouts, \
-    UpstreamRequest, UpstreamResponse, open_in_process, serves_itself, wire_length
+from .proxy_transport import READING_BODY, READING_HEADER, SENDING_TO_CLIENT, AttemptFailure, \
+    HttpxEdge, Timeouts, UpstreamRequest, UpstreamResponse, open_in_process, serves_itself, \
+    wire_length
 from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
     Upstreams, URLError, literal_ip, may_retry, next_upstream, parse_url, peer_name, \
     upstream_states
@@ -175,6 +176,7 @@ class ProxyModule(HttpModule):
             ureq = self._create_request(r, conf, ctx, ssl)
             return await self._run(r, conf, group, ctx, ureq)
         finally:
+            r.main.log_action = SENDING_TO_CLIENT  # ngx_http_upstream_finalize_request
             if cache is not None:
                 cache.finish()
 
@@ -448,7 +450,9 @@ class ProxyModule(HttpModule):
         r.out.status_line = resp.status_line
         r.trace.add("upstream_response", peer=state.peer, status=status,
                     verdict="passed to the client")
+        r.main.log_action = READING_HEADER  # the header filters run while it is read
         await r.engine.send_header(r)
+        r.main.log_action = SENDING_TO_CLIENT
         expected = r.out.content_length
         received = 0
         # a HEAD converted to GET for the cache reads the body into the cache only

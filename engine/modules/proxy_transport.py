@@ -47,6 +47,8 @@ SENDING = "sending request to upstream"
 READING_HEADER = "reading response header from upstream"
 READING_BODY = "reading upstream"
 HANDSHAKING = "SSL handshaking to upstream"
+#: The action an upstream leaves on the connection when it is finalized (Request.log_action).
+SENDING_TO_CLIENT = "sending to client"
 
 _LOOPBACK = {"127.0.0.1", "::1"}
 _client_ports = itertools.count(40001)
