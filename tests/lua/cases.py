@@ -4,6 +4,7 @@ locations are /c0, /c1, ... so one real nginx serves a whole family of cases."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tests.differential import Req
 
@@ -60,3 +61,26 @@ def log_entries(text: str, port: int) -> list[tuple[str, bool, str]]:
             level, numbered, message = out[-1]
             out[-1] = (level, numbered, message + "\n" + line)
     return out
+
+
+def mark_logs(pair: Any) -> None:
+    """Start reading both sides' error logs from here (see :func:`new_log_lines`)."""
+    pair.seen = {"real": len(pair.real.error_log()), "ours": len(pair.engine_errors())}
+
+
+def new_log_lines(pair: Any, side: str, drop: tuple[str, ...] = (),
+                  numbered: bool = False) -> list[tuple]:
+    """The entries ``side`` ("real" or "ours") wrote since the last look: (level,
+    message), or (level, has a connection number, message) when ``numbered``; the
+    prefixes spelled {prefix}, the extra ports {port1}...; the readiness probe's
+    "closed connection" lines and those containing any of ``drop`` left out."""
+    text = pair.real.error_log() if side == "real" else pair.engine_errors()
+    fresh = text[pair.seen[side]:]
+    pair.seen[side] = len(text)
+    for prefix in (str(pair.real.prefix), str(pair.prefix)):
+        fresh = fresh.replace(prefix, "{prefix}")
+    for i, port in enumerate(pair.ports[1:], 1):
+        fresh = fresh.replace(str(port), f"{{port{i}}}")
+    return [entry if numbered else (entry[0], entry[2])
+            for entry in log_entries(fresh, pair.port)
+            if "closed connection" not in entry[2] and not any(d in entry[2] for d in drop)]

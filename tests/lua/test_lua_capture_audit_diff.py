@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.differential import Pair, Req
-from tests.lua.cases import build_conf, log_entries, lua, point, request_for
+from tests.lua.cases import build_conf, lua, mark_logs, new_log_lines, point, request_for
 from tests.oracle import requires_nginx
 
 H = [("Host", "localhost")]
@@ -315,25 +315,15 @@ def _conf() -> str:
 @pytest.fixture(scope="module")
 def pair():  # type: ignore[no-untyped-def]
     with Pair(_conf(), {"html/static.txt": "static\n"}) as p:
-        p.seen = {"real": len(p.real.error_log()), "ours": len(p.engine_errors())}
+        mark_logs(p)
         yield p
-
-
-def _new_lines(pair: Pair, side: str, text: str) -> list[tuple[str, str]]:
-    """The entries written since the last look, prefixes normalized."""
-    fresh = text[pair.seen[side]:]
-    pair.seen[side] = len(text)
-    for prefix in (str(pair.real.prefix), str(pair.prefix)):
-        fresh = fresh.replace(prefix, "{prefix}")
-    return [(level, msg) for level, _, msg in log_entries(fresh, pair.port)
-            if "closed connection" not in msg]
 
 
 @requires_nginx
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c[0] for c in CASES])
 def test_same_as_openresty(pair, index):
     real, ours = pair.both(request_for(index, CASES[index]))
-    real_log = _new_lines(pair, "real", pair.real.error_log())
-    ours_log = _new_lines(pair, "ours", pair.engine_errors())
+    real_log = new_log_lines(pair, "real")
+    ours_log = new_log_lines(pair, "ours")
     assert ours.comparable() == real.comparable()
     assert ours_log == real_log

@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from tests.differential import Pair, Req, engine_load_error
-from tests.lua.cases import build_conf, log_entries, lua, point, request_for
-from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
+from tests.differential import Pair, Req
+from tests.lua.cases import build_conf, lua, mark_logs, new_log_lines, point, request_for
+from tests.oracle import requires_nginx
 
 H = [("Host", "localhost")]
 S2 = [("Host", "srv2")]
@@ -382,20 +382,8 @@ def _conf() -> str:
 @pytest.fixture(scope="module")
 def pair():  # type: ignore[no-untyped-def]
     with Pair(_conf(), FILES, extra_ports=1) as p:
-        p.seen = {"real": len(p.real.error_log()), "ours": len(p.engine_errors())}
+        mark_logs(p)
         yield p
-
-
-def _new_lines(pair: Pair, side: str, text: str) -> list[tuple[str, str]]:
-    """The entries written since the last look, prefixes and ports normalized."""
-    fresh = text[pair.seen[side]:]
-    pair.seen[side] = len(text)
-    for prefix in (str(pair.real.prefix), str(pair.prefix)):
-        fresh = fresh.replace(prefix, "{prefix}")
-    for i, port in enumerate(pair.ports[1:], 1):
-        fresh = fresh.replace(str(port), f"{{port{i}}}")
-    return [(level, msg) for level, _, msg in log_entries(fresh, pair.port)
-            if "closed connection" not in msg and _NOT_LUA not in msg]
 
 
 @requires_nginx
@@ -406,8 +394,8 @@ def test_same_as_openresty(pair, index):
         pair.loop.run_until_complete(asyncio.sleep(0.05))
         time.sleep(0.05)
     time.sleep(0.01)
-    real_log = _new_lines(pair, "real", pair.real.error_log())
-    ours_log = _new_lines(pair, "ours", pair.engine_errors())
+    real_log = new_log_lines(pair, "real", (_NOT_LUA,))
+    ours_log = new_log_lines(pair, "ours", (_NOT_LUA,))
     assert ours.comparable() == real.comparable()
     assert ours_log == real_log
 
@@ -462,9 +450,8 @@ def second():  # type: ignore[no-untyped-def]
 def test_second_block_as_openresty(second):  # type: ignore[no-untyped-def]
     """The startup lines (the failing init_worker_by_lua), then each case in turn."""
     differ = []
-    startup = {side: [e for e in _new_lines(second, side, text) if "lua" in e[1]]
-               for side, text in (("real", second.real.error_log()),
-                                  ("ours", second.engine_errors()))}
+    startup = {side: [e for e in new_log_lines(second, side, (_NOT_LUA,)) if "lua" in e[1]]
+               for side in ("real", "ours")}
     if startup["real"] != startup["ours"]:
         differ.append(("startup", startup["real"], startup["ours"]))
     for i, case in enumerate(SECOND):
@@ -473,8 +460,8 @@ def test_second_block_as_openresty(second):  # type: ignore[no-untyped-def]
                 (prefix / "lua/edit.lua").write_text('ngx.say("version 2")\n')
         real, ours = second.both(request_for(i, case))
         time.sleep(0.01)
-        got = [(ours.comparable(), _new_lines(second, "ours", second.engine_errors())),
-               (real.comparable(), _new_lines(second, "real", second.real.error_log()))]
+        got = [(ours.comparable(), new_log_lines(second, "ours", (_NOT_LUA,))),
+               (real.comparable(), new_log_lines(second, "real", (_NOT_LUA,)))]
         if got[0] != got[1]:
             differ.append((case[0], got[1], got[0]))
     assert not differ, "\n\n".join(f"{n}:\n real {r}\n ours {o}" for n, r, o in differ)

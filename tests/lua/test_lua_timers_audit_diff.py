@@ -12,7 +12,7 @@ import time
 import pytest
 
 from tests.differential import Pair
-from tests.lua.cases import build_conf, log_entries, lua, request_for
+from tests.lua.cases import build_conf, lua, mark_logs, new_log_lines, request_for
 from tests.oracle import requires_nginx
 
 CASES = [
@@ -304,15 +304,8 @@ def _conf() -> str:
 @pytest.fixture(scope="module")
 def pair():  # type: ignore[no-untyped-def]
     with Pair(_conf()) as p:
-        p.seen = {"real": len(p.real.error_log()), "ours": len(p.engine_errors())}
+        mark_logs(p)
         yield p
-
-
-def _new_lines(pair: Pair, side: str, text: str) -> list[tuple[str, bool, str]]:
-    """The entries written since the last look, the port normalized."""
-    fresh = text[pair.seen[side]:]
-    pair.seen[side] = len(text)
-    return [e for e in log_entries(fresh, pair.port) if "closed connection" not in e[2]]
 
 
 @requires_nginx
@@ -321,5 +314,5 @@ def test_same_as_openresty(pair, index):
     real, ours = pair.both(request_for(index, CASES[index]))
     time.sleep(0.03)  # real nginx's log lines written after the response
     assert ours.comparable() == real.comparable()
-    assert _new_lines(pair, "ours", pair.engine_errors()) == \
-        _new_lines(pair, "real", pair.real.error_log())
+    assert new_log_lines(pair, "ours", numbered=True) == \
+        new_log_lines(pair, "real", numbered=True)
