@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from .api import (CONTINUE_LINE, CollectingSink, Exchange, HttpRequest, Response, ResponseSink,
                   TeeSink)
-from .location import DONE as LOC_DONE
-from .location import LocationConf, find_location, no_test, test_recorder, trace_location
+from .find_config import find_config, update_location_config
 from .log import LEVEL_NUM, ErrorLog, LogRecord, request_context
 from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
 from .plan import BlockPlan
 from .request import UPSTREAM_ACTIONS, Connection, Request
-from .request_head import check_host, keepalive_disabled, read_target
+from .request_head import check_host, read_target
 from .response import client_status
 from .servers import select_server
 from .special import special_response
@@ -212,7 +211,7 @@ class HttpEngine:
                 r.trace.phase = r.phase_name = phase.label
             # the core's checkers, their common outcomes without a coroutine each
             if phase == _FIND_CONFIG:
-                status = self.find_config(r)
+                status = find_config(r)
                 if status is None:
                     continue
                 await self.finalize(r, status)
@@ -247,7 +246,7 @@ class HttpEngine:
         """
         phase = ph.phase
         if phase == Phase.FIND_CONFIG:
-            status = self.find_config(r)
+            status = find_config(r)
             if status is not None:
                 await self.finalize(r, status)
             return status is None
@@ -314,81 +313,6 @@ class HttpEngine:
             r.trace.add("phase_done", phase=ph.phase.label, handler=ph.name, rc=_rc_name(rc),
                         duration_ms=(time.perf_counter() - t0) * 1000)
         return rc
-
-    def find_config(self, r: Request) -> int | None:
-        """The find-config phase: choose the location; None, or the status to finalize
-        the request with (an internal location, a body too large, the slash redirect)."""
-        r.uri_changed = False
-        r.content_handler = None
-        tr = r.trace
-
-        def regex_test(loc: LocationConf) -> bool:
-            assert loc.regex is not None
-            caps = loc.regex.exec(r.uri)
-            if tr.enabled:
-                tr.add("location_test", location=loc.display(), node=loc.name,
-                       verdict="regex matches" if caps is not None else "regex does not match",
-                       file=loc.directive.file if loc.directive else "",
-                       line=loc.directive.line if loc.directive else 0)
-            if caps is not None:
-                r.captures = caps
-                for name, value in loc.regex.named(caps).items():
-                    r.variables[name] = value
-            return caps is not None
-
-        rc, loc = find_location(r.server, r.uri, test_recorder(tr) if tr.enabled else no_test,
-                                regex_test)
-        r.loc = loc or r.server
-        if tr.enabled:
-            trace_location(tr, rc, loc, r.loc)
-        if not r.internal and r.loc.first("internal") is not None:
-            return 404
-        self._limit_except(r)
-        self.update_location_config(r)
-        cl = r.headers_in.get("content-length")
-        if cl is not None and cl.isdigit() and r.is_main and \
-                int(cl) > self._max_body(r) > 0:
-            r.log("error", f"client intended to send too large body: {int(cl)} bytes")
-            r.keepalive = False
-            return 413
-        if rc == LOC_DONE:
-            target = r.loc.name + ("?" + r.args if r.args else "")
-            r.out.location = target
-            return 301
-        r.phase_index += 1
-        return None
-
-    @staticmethod
-    def _limit_except(r: Request) -> None:
-        """A method that ``limit_except`` does not list gets the block's configuration."""
-        for block in getattr(r.loc, "nameless", ()):
-            if block.kind != "limit_except" or block.directive is None:
-                continue
-            allowed = {m.upper() for m in block.directive.args}
-            if "GET" in allowed:
-                allowed.add("HEAD")
-            if r.method not in allowed:
-                r.loc = block
-                if r.trace.enabled:
-                    r.trace.add("location", location=f"limit_except {' '.join(sorted(allowed))}",
-                                reason=f"{r.method} is not listed", outcome="limit_except",
-                                file=block.directive.file, line=block.directive.line)
-            return
-
-    def _max_body(self, r: Request) -> int:
-        return r.loc.mod.get("core", {}).get("client_max_body_size", 1024 * 1024)
-
-    def update_location_config(self, r: Request) -> None:
-        core = r.loc.mod.get("core", {})
-        if r.keepalive:
-            ka = core.get("keepalive_timeout", 75.0)
-            if not ka:
-                r.keepalive = False
-            elif r.conn.requests >= core.get("keepalive_requests", 1000):
-                r.keepalive = False
-            elif "user-agent" in r.headers_in and keepalive_disabled(r, core):
-                r.keepalive = False
-        r.content_handler = r.loc.mod.get("content_handler")  # type: ignore[attr-defined]
 
     async def _post_rewrite(self, r: Request) -> bool:
         if not r.uri_changed:
@@ -464,7 +388,7 @@ class HttpEngine:
         children: list[Any] = []
         r.trace.add("hop", hop=hop, uri=uri, args=args, ctx_reset=True)
         del children
-        self.update_location_config(r)
+        update_location_config(r)
         await self.run_phases(r, self._index[Phase.SERVER_REWRITE])
         return DONE
 
@@ -487,7 +411,7 @@ class HttpEngine:
         r.trace.add("location", location=loc.display(), reason="named location",
                     outcome="named", file=loc.directive.file if loc.directive else "",
                     line=loc.directive.line if loc.directive else 0)
-        self.update_location_config(r)
+        update_location_config(r)
         await self.run_phases(r, self._index[Phase.REWRITE])
         return DONE
 

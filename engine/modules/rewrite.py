@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from ..conf.ast import Directive
 from ..conf.errors import ConfigError
 from ..http.block import Block
+from ..http.find_config import update_location_config
 from ..http.location import LocationConf
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.regex import Regex
@@ -162,7 +163,7 @@ class RewriteModule(HttpModule):
                        file=d.file, line=d.line)
                 if ok:
                     r.loc = ifloc
-                    r.engine.update_location_config(r)
+                    update_location_config(r)
                     rc = await self._run(r, inner, e)
                     if rc is not None:
                         return rc

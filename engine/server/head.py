@@ -209,6 +209,27 @@ def refused_line(buf: bytes | bytearray) -> Verdict | None:
     return verdict if isinstance(verdict, Verdict) else None
 
 
+def unfinished(raw: bytes, status: int, cause: str) -> Verdict:
+    """What nginx had of a head that never completed (a timeout, a hang-up): the complete
+    lines, whose headers it knows and counts in ``$request_length``, or the request line
+    so far; ``cause`` gets the ``while reading ...`` of whichever it was reading."""
+    complete = raw[:raw.rfind(b"\n") + 1]
+    if not complete:
+        line = _text(raw)
+        parts = line.split(" ")
+        return Verdict(status, cause + READING_LINE, line,
+                       *(parts[:2] if len(parts) >= 2 else ()))
+    line = _text(complete.split(b"\n", 1)[0]).rstrip("\r")
+    message = cause + _READING_HEADERS
+    parsed = classify(complete + b"\r\n")
+    if isinstance(parsed, Head):
+        return Verdict(status, message, line, parsed.method, parsed.target, parsed.version,
+                       parsed.headers, len(complete))
+    parts = line.split(" ")
+    return Verdict(status, message, line, *(parts if len(parts) == 3 else ()),
+                   length=len(complete))
+
+
 def counted_through(head: bytes, index: int) -> int:
     """``$request_length`` of a head refused at its ``index``-th kept header (ignored
     lines, whose names nginx does not take, count but take no index): nginx adds each

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from ..http.api import CONTINUE_LINE, Exchange, HttpRequest
 from ..http.log import LogRecord
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
-from .head import READING_LINE, Head, Verdict, check_headers, check_size, classify, \
-    counted_through, find_head_end, refused_line, simple_line_end
+from .head import READING_LINE, Verdict, check_headers, check_size, counted_through, \
+    find_head_end, refused_line, simple_line_end, unfinished
 from .head_parser import HeadParser
 from .settings import AddressSettings, body_settings
 from .sink import WireSink
@@ -358,32 +358,14 @@ class HttpConnection(asyncio.Protocol):
         self._enqueue(p, complete=True, linger=True)
 
     def _reject_head(self, status: int, cause: str, send: bool) -> None:
-        """The head never completed (timeout, hang-up): what nginx shows of it, which is
-        what it had parsed: the complete lines (their headers, ``$request_length``), or
-        the request line so far, ``while reading`` whichever it was reading."""
-        raw = bytes(self.buf.lstrip(b"\r\n"))
-        complete = raw[:raw.rfind(b"\n") + 1]
-        if complete:
-            line = complete.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "surrogateescape")
-            message = cause + " while reading client request headers"
-        else:
-            line = raw.decode("utf-8", "surrogateescape")
-            message = cause + READING_LINE
-        parsed = classify(complete + b"\r\n") if complete else None
-        if isinstance(parsed, Head):
-            method, target, version, headers = (parsed.method, parsed.target, parsed.version,
-                                                parsed.headers)
-        else:
-            parts = line.split(" ")
-            method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("", "/")
-            version = parts[2] if complete and len(parts) == 3 else ""
-            headers = []
-        req = HttpRequest(method, target, version, headers, b"", self.client[0],
+        """The head never completed (timeout, hang-up): what nginx shows of it."""
+        v = unfinished(bytes(self.buf.lstrip(b"\r\n")), status, cause)
+        req = HttpRequest(v.method, v.target or "/", v.version, v.headers, b"", self.client[0],
                           self.client[1], self.local[0], self.endpoint.port, self.number,
-                          self.requests + 1, head_length=len(complete))
+                          self.requests + 1, head_length=v.length)
         p = Pending(req)
-        p.error = (status, message, "info", send)
-        p.req_line = line
+        p.error = (v.status, v.message, "info", send)
+        p.req_line = v.request_line
         del self.buf[:]
         self._enqueue(p, complete=True)
 
