@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from ..conf.values import parse_size
 from .api import wire_bytes
+from .request_body import body_data, body_file
 from .response import NGINX_VERSION, http_date
 from .variables import compile_value
 
 if TYPE_CHECKING:
-    from .block import Block
     from .request import Request
     from .variables import VariableTable
 
@@ -175,7 +175,7 @@ def _content_length(r: Request) -> str | None:
     return "0" if main.response_done else None
 
 
-def _head_length(main: Request) -> int:
+def head_length(main: Request) -> int:
     """The head's bytes as the listener read them up to where nginx stopped (rebuilt for
     an in-process request)."""
     head = main.head_bytes
@@ -189,9 +189,9 @@ def _request_length(r: Request) -> str:
     """The head, plus the body once read (a body nginx discards is not counted)."""
     main = r.main
     if not main.body_read:
-        return str(_head_length(main))
+        return str(head_length(main))
     body = main.body_length if main.body_length is not None else len(main.body or b"")
-    return str(_head_length(main) + body)
+    return str(head_length(main) + body)
 
 
 def _status(r: Request) -> str:
@@ -229,56 +229,6 @@ def _time_iso(r: Request) -> str:
     t = time.localtime()
     z = time.strftime("%z", t)
     return time.strftime("%Y-%m-%dT%H:%M:%S", t) + z[:3] + ":" + z[3:]
-
-
-def body_in_file(r: Request) -> bool:
-    """Whether nginx keeps the read body in a temporary file: what arrived with the head
-    (in the header buffer: ``client_header_buffer_size``, a large buffer for a longer
-    head) stays in memory, and the rest too while it fits ``client_body_buffer_size``
-    (16k by default); ``client_body_in_file_only`` forces a file."""
-    main = r.main
-    if not main.body_read or not main.body:
-        return False
-    loc = main.loc
-    if loc is not None and loc.flag("client_body_in_file_only", False):
-        return True
-    srv = main.server
-    head = _head_length(main)
-    hbuf = _size_arg(srv, "client_header_buffer_size", 0, 1024)
-    if head > hbuf:
-        hbuf = _size_arg(srv, "large_client_header_buffers", 1, 8192)
-    rest = len(main.body) - max(0, hbuf - head)
-    return rest > _size_arg(loc, "client_body_buffer_size", 0, 16384)
-
-
-def _size_arg(block: Block | None, name: str, index: int, default: int) -> int:
-    """A size argument of a directive as ``block`` has it, else nginx's default."""
-    d = block.first(name) if block is not None else None
-    size = parse_size(d.args[index]) if d is not None and len(d.args) > index else None
-    return size or default
-
-
-def body_file(r: Request) -> str | None:
-    """The temporary file holding the body, written once (client_body_temp/0000000001)."""
-    main = r.main
-    if not body_in_file(r):
-        return None
-    path = main.ctx.get("keep:body_file")
-    if path is None:
-        directory = os.path.join(main.engine.cfg.prefix, "client_body_temp")
-        os.makedirs(directory, exist_ok=True)
-        path = os.path.join(directory, f"{main.conn.number:010d}")
-        with open(path, "wb") as fh:
-            fh.write(main.body or b"")
-        main.ctx["keep:body_file"] = path
-    return path
-
-
-def _request_body(r: Request) -> str | None:
-    # nginx: not found without a body buffer, and an empty body has none
-    if not r.body or not getattr(r, "body_read", False) or body_in_file(r):
-        return None
-    return r.body.decode("utf-8", "surrogateescape")
 
 
 def _request_id(r: Request) -> str:
@@ -328,7 +278,7 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("document_root", path_var("document_root"))
     add("realpath_root", path_var("realpath_root"))
     add("request_filename", path_var("request_filename"))
-    add("request_body", _request_body)
+    add("request_body", body_data)
     add("request_body_file", body_file)
     add("request_completion", lambda r: "OK" if r.main.response_done else "")
     add("request_length", _request_length)

@@ -13,7 +13,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..http.core_variables import body_file, body_in_file
+from ..http import request_body
 from .constants import LEVEL_NAMES, METHODS
 
 if TYPE_CHECKING:
@@ -297,34 +297,75 @@ class Bridge:
         return bool(self.r.body_read)
 
     def py_body_in_file(self) -> bool:
-        return body_in_file(self.r)
+        return request_body.in_file(self.r)
 
     def py_get_body_data(self) -> bytes | None:
-        r = self.r
-        if not r.body_read or not r.body or body_in_file(r):
-            return None
-        return r.body
+        data = request_body.body_data(self.r)
+        return _b(data) if data else None
 
     def py_get_body_file(self) -> bytes | None:
-        path = body_file(self.r)
-        return path.encode() if path else None
+        path = request_body.body_file(self.r)
+        return _b(path)
 
     def py_discard_body(self) -> None:
-        r = self.r
-        r.body_read = True
-        r.body = None  # nginx keeps no body buffers: $request_body is not found
+        request_body.discard_request_body(self.r)
 
     def py_set_body(self, data: bytes) -> None:
+        """set_body_data: a new body in memory, whatever held the old one."""
         r = self.r
-        _keep_raw_header(r)
-        r.body = data
-        r.body_read = True
-        r.headers_in.set("Content-Length", str(len(data)))
+        _drop_auto_clean(r)
+        _set_body(r, data, "memory")
+
+    def py_init_body(self, size: int) -> None:
+        """init_body: an empty body in memory and a buffer of ``size`` bytes (0: the
+        location's client_body_buffer_size) for what append_body adds."""
+        r = self.r
+        _drop_auto_clean(r)
+        r.ctx["keep:lua_body_buffer"] = size or request_body.body_size_limit(
+            r.loc, "client_body_buffer_size", 0, request_body.BODY_BUFFER)
+        r.body = b""
+        r.main.ctx[request_body.STATE] = "memory"
 
     def py_append_body(self, data: bytes) -> None:
+        """append_body: into the buffer while it fits, else (and with
+        client_body_in_file_only) into a temporary file, as ngx_lua writes it."""
         r = self.r
+        main = r.main
         r.body = (r.body or b"") + data
-        r.headers_in.set("Content-Length", str(len(r.body)))
+        if main.ctx.get(request_body.STATE) == "file":
+            with open(main.ctx[request_body.FILE], "ab") as fh:
+                fh.write(data)
+            return
+        in_file_only = r.loc.value("client_body_in_file_only") in ("on", "clean")
+        if in_file_only or len(r.body) > r.ctx.get("keep:lua_body_buffer", 0):
+            request_body.to_file(main, r.body, log=not in_file_only)
+
+    def py_finish_body(self) -> None:
+        r = self.r
+        _keep_raw_header(r)
+        r.headers_in.set("Content-Length", str(len(r.body or b"")))
+
+    def py_set_body_file(self, path: bytes, auto_clean: bool) -> bytes | None:
+        """set_body_file: the file's bytes become the body; an error message when the
+        file cannot be read (ngx_lua's stat() first: an old auto-clean file is gone)."""
+        r = self.r
+        _drop_auto_clean(r)
+        name = _s(path)
+        try:
+            with open(name, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            # ngx_lua made the new (zeroed) temp-file record before its stat() failed
+            if r is r.main:
+                r.main.ctx[request_body.STATE] = "file"
+                r.main.ctx[request_body.FILE] = ""
+            return _b(f'stat() "{name}" failed')
+        _set_body(r, data, "file")
+        r.main.ctx[request_body.FILE] = name
+        if auto_clean:
+            r.main.ctx["keep:lua_body_auto_clean"] = name
+            r.add_cleanup(lambda: _drop_auto_clean(r))
+        return None
 
     def py_check_client_abort(self) -> bool:
         r = self.r
@@ -361,6 +402,26 @@ def _keep_raw_header(r: Request) -> None:
     m = r.main
     if "keep:lua_raw_header" not in m.ctx:
         m.ctx["keep:lua_raw_header"] = list(m.headers_in)
+
+
+def _set_body(r: Request, data: bytes, where: str) -> None:
+    """The body Lua gave, in memory or a file, and the Content-Length of its size."""
+    _keep_raw_header(r)
+    r.body = data
+    r.body_read = True
+    if r is r.main:  # an empty body has no buffer: $request_body is not found
+        r.main.ctx[request_body.STATE] = where if data else None
+    r.headers_in.set("Content-Length", str(len(data)))
+
+
+def _drop_auto_clean(r: Request) -> None:
+    """set_body_file's ``auto_clean``: the file goes once the body changes again."""
+    path = r.main.ctx.pop("keep:lua_body_auto_clean", None)
+    if path is not None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def _response_header_name(r: Request, name: bytes) -> str:

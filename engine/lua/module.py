@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ..conf.errors import ConfigError
 from ..http.phases import DECLINED, DONE, ERROR, OK, HttpModule, Phase
+from ..http.request_body import read_request_body
 from .handlers import LuaHandler, compile_handler, directive_base
 from .service import LuaService
 from .socket_tcp import check_directives as check_socket_directives
@@ -153,10 +154,8 @@ class LuaModule(HttpModule):
             need = self._need_cache[loc] = next(
                 (b.mod["lua_need_body"] for b in loc.ancestors() if "lua_need_body" in b.mod),
                 False)
-        if need and not r.body_read:
-            r.body_read = True
-            r.trace.add("script", op="read_body", bytes=len(r.body or b""),
-                        reason="lua_need_request_body on")
+        if need:
+            read_request_body(r, "lua_need_request_body", persistent=True)
 
     # -- rewrite, access, content ----------------------------------------------------------
 

@@ -10,6 +10,7 @@ return function(ngx, rt, py)
         type, tostring, select, error, table.concat, setmetatable, rawget
     local yield, check, ctxset = rt.yield, rt.check, rt.ctxset
     local format = string.format
+    local getinfo = debug.getinfo
     local null = ngx.null
 
     local OUT = ctxset("rewrite", "access", "content", "server_rewrite")
@@ -26,8 +27,23 @@ return function(ngx, rt, py)
         state.n = n
     end
 
+    local say, print_  -- ngx.say and ngx.print, found on the stack by bad_arg
+
+    -- luaL_argerror() of the C functions ngx.say/ngx.print as LuaJIT words it: named as
+    -- the caller called them ('?' through pcall) and at the caller's position
+    local function bad_arg(argn, msg)
+        local level = 3
+        local info = getinfo(level, "nf")
+        while info and info.func ~= say and info.func ~= print_ do
+            level = level + 1
+            info = getinfo(level, "nf")
+        end
+        error(format("bad argument #%d to '%s' (%s)", argn, info and info.name or "?", msg),
+              level + 1)
+    end
+
     -- flatten ngx.say/ngx.print arguments as ngx_lua does (nested arrays too)
-    local function add(state, fname, v, argn)
+    local function add(state, v, argn)
         local t = type(v)
         if t == "string" then
             append(state, v)
@@ -50,8 +66,7 @@ return function(ngx, rt, py)
             local max = 0
             for k in pairs(v) do
                 if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then
-                    error("bad argument #" .. argn .. " to '" .. fname ..
-                          "' (non-array table found)", 3)
+                    bad_arg(argn, "non-array table found")
                 end
                 if k > max then max = k end
             end
@@ -60,15 +75,14 @@ return function(ngx, rt, py)
                 local te = type(e)
                 if te == "table" or te == "string" or te == "number" or te == "boolean"
                         or te == "nil" or e == null then
-                    add(state, fname, e, argn)
+                    add(state, e, argn)
                 else
-                    error("bad argument #" .. argn .. " to '" .. fname ..
-                          "' (bad data type " .. te .. " found)", 3)
+                    bad_arg(argn, "bad data type " .. te .. " found")
                 end
             end
         else
-            error("bad argument #" .. argn .. " to '" .. fname .. "' (string, number, "
-                  .. "boolean, nil, ngx.null, or array table expected, got " .. t .. ")", 3)
+            bad_arg(argn, "string, number, boolean, nil, ngx.null, or array table expected, "
+                    .. "but got " .. t)
         end
     end
 
@@ -76,15 +90,14 @@ return function(ngx, rt, py)
     -- them all before it sends a byte); no yield comes between reset and use
     local scratch = { out = {}, n = 0 }
 
-    local function out(fname, nl, ...)
-        local state = check(OUT)
+    local function out(state, fname, nl, ...)
         if state.eof then
             py.log_error("attempt to call ngx." .. fname .. " after ngx.eof()? seen eof")
             return nil, "seen eof"
         end
         scratch.n = 0
         for i = 1, select("#", ...) do
-            add(scratch, fname, (select(i, ...)), i)
+            add(scratch, (select(i, ...)), i)
         end
         if nl then append(scratch, "\n") end
         -- one call is one buffer down the output chain, as in ngx_lua (one chunk each)
@@ -96,8 +109,18 @@ return function(ngx, rt, py)
         return 1
     end
 
-    function ngx.say(...) return out("say", true, ...) end
-    function ngx.print(...) return out("print", false, ...) end
+    -- (not tail calls: bad_arg needs their frames)
+    function say(...)
+        local ok, err = out(check(OUT), "say", true, ...)
+        if ok then return ok end
+        return ok, err
+    end
+    function print_(...)
+        local ok, err = out(check(OUT), "print", false, ...)
+        if ok then return ok end
+        return ok, err
+    end
+    ngx.say, ngx.print = say, print_
 
     function ngx.flush(...)
         check(OUT)

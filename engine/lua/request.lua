@@ -226,13 +226,13 @@ return function(ngx, rt, py)
         py.discard_body()
     end
 
-    function req.get_body_data(max_bytes)
+    -- resty.core's get_body_data takes no argument (0.10.23); nil for no body, an
+    -- empty one or one in a file
+    function req.get_body_data(...)
         check(BODY_DATA)
-        local data = py.get_body_data()
-        if data ~= nil and max_bytes and #data > max_bytes then
-            return data:sub(1, max_bytes)
-        end
-        return data
+        local n = select("#", ...)
+        if n > 0 then error("expecting 0 arguments but seen " .. n, 2) end
+        return py.get_body_data()
     end
 
     function req.get_body_file()
@@ -240,26 +240,68 @@ return function(ngx, rt, py)
         return py.get_body_file()
     end
 
-    -- init_body .. finish_body build a new body; append/finish need init_body first
-    function req.init_body()
+    -- ngx_lua's C functions count their arguments first, then want a read body
+    local function nargs_check(n, ok, expect)
+        if not ok then error("expecting " .. expect .. " but seen " .. n, 3) end
+    end
+
+    -- init_body .. finish_body build a new body in a buffer of `size` bytes
+    -- (client_body_buffer_size by default): more goes to a temporary file
+    function req.init_body(...)
         local state = check(BODY_READ)
-        py.set_body("")
+        local n, size = select("#", ...), ...
+        nargs_check(n, n <= 1, "0 or 1 argument")
+        if not py.body_read() then error("request body not read yet", 2) end
+        if size ~= nil then
+            local num = tonumber(size)
+            if type(size) ~= "number" and (type(size) ~= "string" or not num) then
+                rt.argerror(1, "number expected, got " .. type(size))
+            end
+            size = num >= 0 and math.floor(num) or -math.floor(-num)
+            if size < 0 then error("bad size argument: " .. size, 2) end
+        end
+        py.init_body(size or 0)
         state.body_init = true
     end
-    function req.append_body(s)
+    function req.append_body(...)
         local state = check(BODY_READ)
+        local n, s = select("#", ...), ...
+        nargs_check(n, n == 1, "1 arguments")
+        if type(s) ~= "string" and type(s) ~= "number" then
+            rt.argerror(1, "string expected, got " .. type(s))
+        end
         if not state.body_init then error("request_body not initialized", 2) end
         py.append_body(tostring(s))
     end
-    function req.finish_body()
+    function req.finish_body(...)
         local state = check(BODY_READ)
+        local n = select("#", ...)
+        nargs_check(n, n == 0, "0 argument")
         if not state.body_init then error("request_body not initialized", 2) end
+        py.finish_body()
     end
 
     function req.set_body_data(data)
         check(BODY_READ)
         if not py.body_read() then error("request body not read yet", 2) end
+        if type(data) ~= "string" and type(data) ~= "number" then
+            rt.argerror(1, "string expected, got " .. type(data))
+        end
         py.set_body(tostring(data))
+    end
+
+    -- the file becomes the body (Content-Length its size); `auto_clean` removes it when
+    -- the body changes again or the request ends
+    function req.set_body_file(...)
+        check(BODY_READ)
+        local n, path, auto_clean = select("#", ...), ...
+        nargs_check(n, n == 1 or n == 2, "1 or 2 arguments")
+        if type(path) ~= "string" and type(path) ~= "number" then
+            rt.argerror(1, "string expected, got " .. type(path))
+        end
+        if not py.body_read() then error("request body not read yet", 2) end
+        local err = py.set_body_file(tostring(path), auto_clean and true or false)
+        if err then error(err, 2) end
     end
 
     function req.set_uri(uri, jump, binary)

@@ -14,6 +14,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..http.request_body import read_request_body
 from .socket_tcp_io import carry_out as socket_op
 
 if TYPE_CHECKING:
@@ -191,8 +192,7 @@ class Driver:
             await service.send_headers(lr)
             return (1,), None
         if op == "read_body":
-            r.body_read = True
-            r.trace.add("script", op="read_body", bytes=len(r.body or b""))
+            read_request_body(r, "ngx.req.read_body", persistent=True)
             return (), None
         if op == "capture":
             results = await service.capture(lr, args[0])

@@ -40,16 +40,21 @@ def ngx_traceback(tb: str, main: bool, coroutine: bool = True, message: str = ""
             if internal is None and out and out[-1].startswith("\t[C]:"):
                 out.pop()  # called by the API's own code (error...): part of the API
             m = _NAMED.search(line)
-            internal = m.group(1) if m else internal or "?"
+            internal = m.group(1) if m else internal or ""
             continue
         if internal is not None:
-            out.append(f"\t[C]: in function '{internal}'")
+            out.append(_c_frame(internal))
             internal = None
         out.append(line)
     if internal is not None:
-        out.append(f"\t[C]: in function '{internal}'")
+        out.append(_c_frame(internal))
     if main and out:
         out[-1] = _MAIN.sub(r"\1main chunk", out[-1])
     lines = [head] + (["coroutine 0:"] if coroutine else []) + out
     return "\n".join(lines)
 
+
+def _c_frame(name: str) -> str:
+    """An API function's frame as LuaJIT prints a C function: by the name it was called
+    by, or ``[C]: ?`` when the call has none (a tail call: ``return ngx.redirect(...)``)."""
+    return f"\t[C]: in function '{name}'" if name else "\t[C]: ?"

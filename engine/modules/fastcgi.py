@@ -27,6 +27,7 @@ from ..conf.errors import ConfigError
 from ..http.api import wire_bytes
 from ..http.phases import DONE, HttpModule
 from ..http.regex import Regex
+from ..http.request_body import read_request_body
 from ..http.variables import ComplexValue
 from . import fastcgi_proto as proto
 from .fastcgi_conf import SCHEMAS, PassConf, address_of, compile_pass, compile_target, \
@@ -102,7 +103,7 @@ class FastcgiModule(HttpModule):
     # -- the handler -----------------------------------------------------------------------
 
     async def handle(self, r: Request, conf: PassConf) -> int:
-        r.body_read = True  # nginx reads the whole body before connecting
+        read_request_body(r, f"{conf.kind}_pass")  # the whole body, before connecting
         group = conf.group or await _runtime_group(r, conf)
         if isinstance(group, int):
             return group

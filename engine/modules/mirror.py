@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from ..conf.errors import ConfigError
 from ..http.phases import DECLINED, HttpModule, Phase
+from ..http.request_body import read_request_body
 from ..http.subrequest import run_subrequest
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class MirrorModule(HttpModule):
             return DECLINED
         body = None
         if conf.request_body:
-            r.body_read = True  # nginx reads the whole body before mirroring
+            read_request_body(r, "mirror")  # the whole body, before mirroring
             body = r.body
         r.trace.add("mirror", uris=list(conf.uris), request_body=conf.request_body,
                     method=r.method, args=r.args)

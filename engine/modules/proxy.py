@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ..http.location import LocationConf, build_location_tree
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
+from ..http.request_body import read_request_body
 from ..http.uri import InvalidURI, parse_target
 from .proxy_cookie import check_directives
 from .proxy_conf import ProxyConf, compile_conf, compile_target, escape_uri, pass_directive, \
@@ -163,7 +164,7 @@ class ProxyModule(HttpModule):
     # -- the handler -----------------------------------------------------------------------
 
     async def handle(self, r: Request, conf: ProxyConf) -> int:
-        r.body_read = True  # nginx reads the whole body before connecting
+        read_request_body(r, "proxy_pass")  # the whole body, before connecting
         found = await self._target(r, conf)
         if isinstance(found, int):
             return found

@@ -117,7 +117,7 @@ keepalive_requests             hsl   1
 keepalive_disable              hsl   12    m
 satisfy                        hsl   1
 auth_delay                     hsl   1
-internal                       l     0     N
+internal                       l     0
 lingering_close                hsl   1
 lingering_time                 hsl   1
 lingering_timeout              hsl   1

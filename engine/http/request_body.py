@@ -1,0 +1,185 @@
+"""The request body as nginx keeps it: ngx_http_read_client_request_body and
+ngx_http_discard_request_body, which every reader (ngx_lua, proxy_pass, fastcgi_pass,
+mirror...) calls, so that the body's place (memory or a temporary file) is decided, and
+the "buffered to a temporary file" line written, in one place.
+
+The listener has the body's bytes before the phases run (it frames the body itself);
+"reading" here decides what nginx would have done with them:
+
+* no Content-Length and no chunked body: nginx allocates its body structure but keeps no
+  buffer ($request_body not found, no file);
+* ``client_body_in_file_only on|clean``: always a file, even an empty body, with no log
+  line (probed: nginx 1.22 writes none at the level this sets);
+* otherwise the body stays in memory while what is not in the header buffer fits the
+  buffer nginx allocates for it (see _over_buffer); beyond that it goes to a file and
+  nginx logs
+  ``[warn] a client request body is buffered to a temporary file PATH``.
+
+Temporary files are named like nginx's: ``client_body_temp_path`` (relative to the
+prefix, with its levels) and a ten-digit number that counts up from 0000000001 for the
+whole server (nginx's ngx_temp_number). Without the directive the directory is
+``<prefix>/client_body_temp``, stock nginx's compiled default: Debian's build uses
+/var/lib/nginx/body, which an explorer must not write to, so that path differs from
+Debian's unless the configuration names one. nginx unlinks a non-persistent file at once
+(proxy_pass, mirror); ngx_lua's reads make it persistent until the request ends, and
+``client_body_in_file_only on`` keeps it; only the files that exist in nginx are written.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ..conf.values import parse_size
+
+if TYPE_CHECKING:
+    from .block import Block
+    from .request import Request
+
+#: main.ctx key: where the read body is, "memory" or "file" (absent: no body structure).
+STATE = "keep:request_body"
+#: main.ctx key: the temporary (or set_body_file's) file holding the body.
+FILE = "keep:body_file"
+_DISCARDED = "discarded"
+_WARN = "a client request body is buffered to a temporary file"
+
+
+def read_request_body(r: Request, reader: str, persistent: bool = False) -> None:
+    """ngx_http_read_client_request_body for ``reader`` (named in the trace). A
+    subrequest has its parent's body or its own, already decided; a second read changes
+    nothing, but a read after a discard finds an empty body. ``persistent``: the reader
+    (ngx_lua) keeps a temporary file until the request ends."""
+    main = r.main
+    if r.body_read and (r is not main or main.ctx.get(STATE) != _DISCARDED):
+        return
+    r.body_read = True
+    if r is not main:
+        return
+    if main.ctx.get(STATE) == _DISCARDED:
+        main.ctx[STATE] = "memory"
+        return
+    if "content-length" not in main.headers_in and "transfer-encoding" not in main.headers_in:
+        r.trace.add("script", op="read_body", bytes=0, reason=f"{reader}: no body")
+        return
+    body = main.body or b""
+    loc = main.loc
+    in_file_only = loc.value("client_body_in_file_only") if loc is not None else None
+    if in_file_only in ("on", "clean"):
+        to_file(main, body, log=False, keep=persistent or in_file_only == "on",
+                clean=persistent or in_file_only == "clean")
+    elif body and _over_buffer(main, len(body)):
+        to_file(main, body, log=True, keep=persistent, clean=True)
+    else:
+        main.ctx[STATE] = "memory"
+    r.trace.add("script", op="read_body", bytes=len(body),
+                reason=f"{reader}: {main.ctx[STATE]}")
+
+
+def discard_request_body(r: Request) -> None:
+    """ngx_http_discard_request_body: the body is dropped unread (a read one stays)."""
+    main = r.main
+    if main.body_read or r is not main:
+        return
+    main.body_read = True
+    main.body = None
+    main.ctx[STATE] = _DISCARDED
+
+
+def to_file(main: Request, body: bytes, log: bool, keep: bool = True,
+            clean: bool = True) -> str:
+    """Put the body in a new temporary file (ngx_create_temp_file), as nginx names it;
+    ``log``: write the warning; ``keep``: the file exists for the request (else nginx
+    unlinks it at once and only its name is left); ``clean``: removed at the end."""
+    path = _temp_name(main)
+    if log:
+        main.log("warn", f"{_WARN} {path}")
+    if keep:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(body)
+        if clean:
+            main.add_cleanup(lambda: _unlink(path))
+    main.ctx[STATE] = "file"
+    main.ctx[FILE] = path
+    return path
+
+
+def in_file(r: Request) -> bool:
+    """Whether the body ``r`` sees is in a file (a subrequest's own body never is)."""
+    main = r.main
+    return main.ctx.get(STATE) == "file" and (r is main or r.body is main.body)
+
+
+def body_file(r: Request) -> str | None:
+    """The file holding the body (``$request_body_file``, ngx.req.get_body_file())."""
+    return r.main.ctx.get(FILE) if in_file(r) else None
+
+
+def body_data(r: Request) -> str | None:
+    """``$request_body``: the body in memory, "" for a body structure without data; not
+    found unread, without a body, or in a file."""
+    main = r.main
+    if not r.body_read or in_file(r):
+        return None
+    if r is not main:  # a subrequest's body is one it was given (an empty one has no buffer)
+        return r.body.decode("utf-8", "surrogateescape") if r.body else None
+    if main.ctx.get(STATE) != "memory":
+        return None
+    return (r.body or b"").decode("utf-8", "surrogateescape")
+
+
+#: client_body_buffer_size's default: two memory pages, 8k on x86-64.
+BODY_BUFFER = 8192
+
+
+def body_size_limit(block: Block | None, name: str, index: int, default: int) -> int:
+    """A size argument of a directive as ``block`` has it, else nginx's default."""
+    d = block.first(name) if block is not None else None
+    size = parse_size(d.args[index]) if d is not None and len(d.args) > index else None
+    return size or default
+
+
+def _over_buffer(main: Request, size: int) -> bool:
+    """What came with the head stays in the header buffer (``client_header_buffer_size``,
+    a large buffer for a longer head). For the rest of a body of known length nginx
+    allocates one buffer of its size when it is under 1.25 × ``client_body_buffer_size``
+    (``size += size >> 2``); otherwise, and for a chunked body, the buffer is
+    ``client_body_buffer_size`` and what overflows it goes to a file."""
+    from .core_variables import head_length
+    srv = main.server
+    head = head_length(main)
+    hbuf = body_size_limit(srv, "client_header_buffer_size", 0, 1024)
+    if head > hbuf:
+        hbuf = body_size_limit(srv, "large_client_header_buffers", 1, 8192)
+    rest = size - max(0, hbuf - head)
+    limit = body_size_limit(main.loc, "client_body_buffer_size", 0, BODY_BUFFER)
+    if "content-length" in main.headers_in:
+        return rest >= limit + (limit >> 2)
+    return rest > limit
+
+
+def _temp_name(main: Request) -> str:
+    """The next temporary file's path: client_body_temp_path's directory and levels."""
+    services = main.engine.services
+    number = services.get("temp_file_number", 0) + 1
+    services["temp_file_number"] = number
+    name = f"{number:010d}"
+    d = main.loc.first("client_body_temp_path") if main.loc is not None else None
+    directory, levels = "client_body_temp", []
+    if d is not None:
+        directory, levels = d.args[0], [int(a) for a in d.args[1:] if a.isdigit()]
+    if not os.path.isabs(directory):
+        directory = os.path.join(main.engine.cfg.prefix, directory)
+    end = len(name)
+    parts = [directory.rstrip("/")]
+    for level in levels:
+        parts.append(name[end - level:end])
+        end -= level
+    return "/".join(parts + [name])
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
