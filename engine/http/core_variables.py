@@ -107,7 +107,13 @@ def _sent_http(r: Request, name: str) -> str | None:
     the header filter turns into lines are read from the response, not the list)."""
     out = r.out
     if name == "content_type":
-        return out.content_type or None
+        # nginx caches this indexed variable at its first read (it is not flagged
+        # NOCACHEABLE, and internal redirects keep r->variables): a map read by add_header
+        # fixes it before the charset filter, and the access log then shows that value
+        cached = r.ctx.get("keep:sent_content_type", False)
+        if cached is False:
+            cached = r.ctx["keep:sent_content_type"] = out.content_type or None
+        return cached
     if name == "content_length":
         return str(out.content_length) if out.content_length is not None else None
     if name == "location" and out.location:

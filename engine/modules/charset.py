@@ -25,7 +25,9 @@ class CharsetModule(HttpModule):
     directives = frozenset({"charset", "charset_types"})
 
     def init(self, engine: HttpEngine) -> None:
-        engine.phases.add_header_filter("charset", self.filter, order=450,
+        # nginx's header chain: add_header (500), addition (550), sub (600), then
+        # charset, ssi (650), gzip: add_header's $sent_http_content_type has no charset yet
+        engine.phases.add_header_filter("charset", self.filter, order=620,
                                         active=self._active)
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:

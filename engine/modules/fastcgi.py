@@ -73,8 +73,11 @@ class FastcgiModule(HttpModule):
         for block in cfg.blocks:
             d = block.first("fastcgi_split_path_info")
             if d is not None:
-                block.mod["fastcgi_split"] = Regex.for_directive(d.args[0], False, d.file,
-                                                                 line_of(d))
+                split = Regex.for_directive(d.args[0], False, d.file, line_of(d))
+                if split.groups != 2:  # the script name and the path info
+                    raise ConfigError(f'pattern "{d.args[0]}" must have 2 captures', d.file,
+                                      line_of(d))
+                block.mod["fastcgi_split"] = split
             for kind in ("fastcgi", "uwsgi", "scgi"):
                 for p in block.own.get(f"{kind}_param", ()):
                     if len(p.args) == 3 and p.args[2] != "if_not_empty":

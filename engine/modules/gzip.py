@@ -95,7 +95,7 @@ class GzipModule(HttpModule):
     })
 
     def init(self, engine: HttpEngine) -> None:
-        # after charset (450) and headers (500), before range (900) and the writer (1000)
+        # after headers (500) and charset (620), before range (900) and the writer (1000)
         engine.phases.add_header_filter("gzip", self.header_filter, order=700,
                                         active=self._active)
         engine.phases.add_body_filter("gzip", self.body_filter, order=700,

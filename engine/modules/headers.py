@@ -131,9 +131,10 @@ class HeadersModule(HttpModule):
         for block in cfg.blocks:
             compiled = []
             for d in block.get("add_header"):
-                always = len(d.args) > 2 and d.args[2] == "always"
-                compiled.append((d.args[0], compile_value(d.args[1], engine.variables,
-                                                          d.file, d.line), always, d))
+                value = compile_value(d.args[1], engine.variables, d.file, d.line)
+                if len(d.args) > 2 and d.args[2] != "always":  # nginx checks it last
+                    raise ConfigError(f'invalid parameter "{d.args[2]}"', d.file, d.line)
+                compiled.append((d.args[0], value, len(d.args) > 2, d))
             d = block.first("expires")
             expires = Expires(engine, d) if d is not None else None
             block.mod[self.name] = (compiled, expires)

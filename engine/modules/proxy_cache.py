@@ -278,14 +278,17 @@ class CacheRun:
 
     def _adjust(self, r: Request) -> None:
         """With a cache, nginx keeps the upstream's Last-Modified as the response's own
-        (the not-modified filter acts) and answers ranges itself (Accept-Ranges)."""
+        (the not-modified filter acts) and answers ranges itself, but only where the
+        upstream said it takes ranges (ngx_http_upstream_copy_allow_ranges turns the
+        upstream's Accept-Ranges into allow_ranges; without that line the range filter
+        adds nothing)."""
         out = r.out
         lm = out.headers.get("last-modified")
         if lm is not None:
             out.last_modified = _http_time(lm)
         if out.headers.get("accept-ranges") is not None:
             out.headers.remove("accept-ranges")
-        r.ctx["keep:allow_ranges"] = True
+            r.ctx["keep:allow_ranges"] = True
 
     def feed(self, data: bytes) -> None:
         if self.new is not None:

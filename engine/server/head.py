@@ -111,9 +111,9 @@ def check_size(raw: bytes, small: int, large: int, num: int) -> Verdict | None:
             used += n
             continue
         if n > large or busy == num:
-            if i == 0:
+            if i == 0:  # $request is the full large buffer; the error log cuts it
                 return Verdict(414, "client sent too long URI" + READING_LINE,
-                               _text(line[:_LOG_LINE_MAX]).rstrip("\r\n"))
+                               _text(line[:large]).rstrip("\r\n"))
             shown = _text(line[: min(_LOG_LINE_MAX, cap - used if busy == num else n)])
             first = _lines(raw)[0]
             method, target, version = _split_line(first)
@@ -343,6 +343,6 @@ def check_headers(version: str, method: str, headers: list[tuple[str, str]],
             return (Verdict(400, 'client sent "Content-Length" and "Transfer-Encoding" headers '
                             'at the same time' + _READING_HEADERS), None, False)
         chunked = True
-    if method == "TRACE":
-        return Verdict(405, "client sent TRACE method" + _READING_HEADERS), None, False
+    if method in ("CONNECT", "TRACE"):  # nginx 1.22 refuses both once the head is read
+        return Verdict(405, f"client sent {method} method" + _READING_HEADERS), None, False
     return None, length, chunked

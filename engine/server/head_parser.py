@@ -49,13 +49,18 @@ class HeadParser:
             if version != "HTTP/1.1" and version != "HTTP/1.0":
                 raise httptools.HttpParserError("nginx's version rules apply")
         except httptools.HttpParserUpgrade:
-            # "Connection: upgrade" + Upgrade: the head is parsed; nginx knows no upgrade
-            # (without a proxy doing it) and answers as usual. The parser stays in upgrade
-            # mode, so the next head gets a fresh one.
+            # "Connection: upgrade" + Upgrade (or CONNECT): the head is parsed; nginx knows
+            # no upgrade (without a proxy doing it) and answers as usual. The parser stays
+            # in upgrade mode, so the next head gets a fresh one.
             self.parser = None
             method = parser.get_method().decode("latin-1")
             version = "HTTP/" + parser.get_http_version()
         except httptools.HttpParserError:
+            self.parser = None
+            self._url = b""
+        if self._url[:1] != b"/" and b"://" not in self._url:
+            # a refused head, or a target llhttp takes ("OPTIONS *", CONNECT's host:port)
+            # and nginx's request line does not: nginx's rules decide
             self.parser = None
             verdict = classify(head)
             if isinstance(verdict, Verdict):
