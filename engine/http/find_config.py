@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from .location import DONE as LOC_DONE
 from .location import LocationConf, find_location, no_test, test_recorder, trace_location
 from .request_head import keepalive_disabled
+from .uri import escape_uri
 
 if TYPE_CHECKING:
     from .request import Request
@@ -53,7 +54,7 @@ def find_config(r: Request) -> int | None:
         r.keepalive = False
         return 413
     if rc == LOC_DONE:
-        target = r.loc.name + ("?" + r.args if r.args else "")
+        target = escape_uri(r.loc.name) + ("?" + r.args if r.args else "")
         r.out.location = target
         return 301
     r.phase_index += 1

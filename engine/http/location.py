@@ -105,6 +105,7 @@ class _Queued:
 @dataclass(eq=False)
 class _Node:
     name: str  # the part of the location name below the parent tree's prefix
+    key: bytes  # that part as compared: see _order_key
     exact: LocationConf | None
     inclusive: LocationConf | None
     auto_redirect: bool
@@ -138,8 +139,10 @@ def _create_tree(queue: list[_Queued], prefix: int) -> _Node | None:
         return None
     mid = len(queue) // 2
     q = queue[mid]
+    name = q.name[prefix:]
     node = _Node(
-        name=q.name[prefix:],
+        name=name,
+        key=_order_key(name),
         exact=q.exact,
         inclusive=q.inclusive,
         auto_redirect=bool((q.exact and q.exact.auto_redirect)
@@ -150,6 +153,14 @@ def _create_tree(queue: list[_Queued], prefix: int) -> _Node | None:
     if q.children:
         node.tree = _create_tree(q.children, prefix + len(node.name))
     return node
+
+
+def _order_key(name: str) -> bytes:
+    """A name as nginx orders and compares locations (ngx_filename_cmp): by bytes, but
+    with "/" below every other byte. Sorting and the tree walk must agree with nginx, or
+    the walk passes by other nodes: "/a" finds the auto-redirecting "/a/" next to "/a-"
+    and "/a.x" only in nginx's order."""
+    return name.encode("utf-8", "surrogateescape").replace(b"/", b"\x00")
 
 
 def build_location_tree(parent: LocationConf, locations: list[LocationConf]) -> None:
@@ -168,7 +179,7 @@ def build_location_tree(parent: LocationConf, locations: list[LocationConf]) -> 
             if getattr(q, slot) is not None:
                 raise ConfigError(f'duplicate location "{loc.name}"', d.file, d.line)
             setattr(q, slot, loc)
-    ordered = [static[k] for k in sorted(static, key=lambda s: s.encode())]
+    ordered = [static[k] for k in sorted(static, key=_order_key)]
     parent.static_tree = _create_tree(_create_list(ordered), 0)
 
 
@@ -183,32 +194,34 @@ TestCallback = Callable[[LocationConf | None, str, str], None]
 def _find_static(uri: str, node: _Node | None,
                  test: TestCallback) -> tuple[str, LocationConf | None]:
     rv, found = DECLINED, None
+    key = _order_key(uri)
     while node is not None:
-        n = min(len(uri), len(node.name))
+        size = len(node.key)
+        n = min(len(key), size)
         shown = node.name  # what nginx's debug log prints: the name below its tree
-        head = uri[:n]
-        target = node.name[:n]
+        head = key[:n]
+        target = node.key[:n]
         if head != target:
             test(node.exact or node.inclusive, shown, "no match")
             node = node.left if head < target else node.right
             continue
-        if len(uri) > len(node.name):
+        if len(key) > size:
             if node.inclusive is not None:
                 test(node.inclusive, shown, "prefix match, keep looking for a longer one")
                 found, rv = node.inclusive, AGAIN
-                uri = uri[len(node.name):]
+                key = key[size:]
                 node = node.tree
                 continue
             test(node.exact, shown, "exact location only, URI is longer")
             node = node.right
             continue
-        if len(uri) == len(node.name):
+        if len(key) == size:
             if node.exact is not None:
                 test(node.exact, shown, "exact match")
                 return OK, node.exact
             test(node.inclusive, shown, "prefix match, the whole URI")
             return AGAIN, node.inclusive
-        if len(uri) + 1 == len(node.name) and node.auto_redirect:
+        if len(key) + 1 == size and node.auto_redirect:
             found = node.exact or node.inclusive
             test(found, shown, "URI lacks only the trailing slash: redirect")
             rv = DONE

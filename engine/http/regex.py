@@ -8,6 +8,8 @@ plus named captures, which nginx also exposes as variables.
 
 from __future__ import annotations
 
+import ctypes
+
 import pcre2
 
 from ..conf.errors import ConfigError
@@ -15,6 +17,41 @@ from ..conf.errors import ConfigError
 
 class RegexError(Exception):
     pass
+
+
+def _compile_error(pattern: str, caseless: bool, binding_error: str) -> str:
+    """nginx's message for a pattern pcre2 refuses: ``pcre2_compile() failed: <reason>
+    in "<pattern>"``, plus `` at "<rest>"`` unless pcre2 stopped at the pattern's end.
+    Reason and offset come from the system's libpcre2 (nginx's): the binding's bundled
+    pcre2 reports other offsets for some errors; its own message is the fallback."""
+    raw = pattern.encode("utf-8", "surrogateescape")
+    head, _, reason = binding_error.partition("; ")
+    found = _system_error(raw, caseless)
+    if found is not None:
+        reason, pos = found
+    else:
+        tail = head.rsplit(" ", 1)[-1]
+        pos = int(tail) if tail.isdigit() else len(raw)
+    at = f' at "{raw[pos:].decode("utf-8", "surrogateescape")}"' if pos < len(raw) else ""
+    return f'pcre2_compile() failed: {reason or head} in "{pattern}"{at}'
+
+
+def _system_error(raw: bytes, caseless: bool) -> tuple[str, int] | None:
+    """(message, offset) of pcre2_compile() in the system's libpcre2-8; None without it."""
+    try:
+        lib = ctypes.CDLL("libpcre2-8.so.0")
+    except OSError:
+        return None
+    lib.pcre2_compile_8.restype = ctypes.c_void_p
+    code, offset = ctypes.c_int(), ctypes.c_size_t()
+    compiled = lib.pcre2_compile_8(raw, len(raw), 0x8 if caseless else 0,  # PCRE2_CASELESS
+                                   ctypes.byref(code), ctypes.byref(offset), None)
+    if compiled:
+        lib.pcre2_code_free_8(ctypes.c_void_p(compiled))
+        return None
+    message = ctypes.create_string_buffer(256)
+    lib.pcre2_get_error_message_8(code, message, len(message))
+    return message.value.decode("utf-8", "replace"), offset.value
 
 
 class Regex:
@@ -26,8 +63,7 @@ class Regex:
         try:
             self._re = pcre2.compile(pattern, flags=pcre2.I if caseless else 0, jit=True)
         except Exception as exc:  # pcre2 reports "compilation failed at position N; reason"
-            reason = str(exc).split("; ", 1)[-1]
-            raise RegexError(f'pcre2_compile() failed: {reason} in "{pattern}"') from None
+            raise RegexError(_compile_error(pattern, caseless, str(exc))) from None
         self.names: dict[str, int] = dict(self._re.groupindex)
         self.groups: int = self._re.groups
 

@@ -68,7 +68,9 @@ def check_host(r: Request, target: ParsedTarget) -> tuple[str | None, str | None
         return (f'client sent duplicate host header: "{k1}: {v1}", previous value: '
                 f'"{k0}: {v0}"' + _READING), host
     if not lines and r.http_version >= 1001:
-        return 'client sent HTTP/1.1 request without "Host" header' + _READING, host
+        # nginx has chosen the server first, by the empty name: server_name "" if any
+        return ('client sent HTTP/1.1 request without "Host" header' + _READING,
+                "" if host is None else host)
     return None, host
 
 

@@ -9,6 +9,7 @@ they appear; when nothing matches, the address's default server answers.
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -77,16 +78,35 @@ class ServerConf(LocationConf):
         self.index = index
         self.listens = [parse_listen(d) for d in self.own.get("listen", [])] or [
             Listen("*", 80, False, None)]
-        self.names: list[str] = [a for d in self.own.get("server_name", []) for a in d.args]
+        self.names: list[str] = [_stored_name(a) for d in self.own.get("server_name", [])
+                                 for a in d.args]
 
     @property
     def server_name(self) -> str:
-        """``$server_name``: the first name (nginx drops a leading "~" regex marker? no: kept)."""
-        return self.names[0] if self.names else ""
+        """``$server_name`` (and the host of server_name_in_redirect): the first name as
+        stored, a regex with its "~", a ".example.org" without its dot."""
+        name = self.names[0] if self.names else ""
+        return name[1:] if name.startswith(".") else name
 
     def label(self) -> str:
         names = " ".join(self.names) or '""'
         return f"server {names} ({', '.join(str(l) for l in self.listens)})"
+
+
+def _stored_name(name: str) -> str:
+    """A ``server_name`` argument as nginx keeps it: ``$hostname`` becomes the machine's
+    name, other names are lowercased; regexes stay as written."""
+    if name.lower() == "$hostname":
+        return socket.gethostname().lower()
+    return name if name.startswith("~") else ascii_lower(name)
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def ascii_lower(text: str) -> str:
+    """ngx_strlow: only ASCII letters change ("É" stays as it is)."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
 @dataclass
@@ -100,6 +120,9 @@ class AddressServers:
     head: list[tuple[str, ServerConf, str]] = field(default_factory=list)  # (suffix, srv, pattern)
     tail: list[tuple[str, ServerConf, str]] = field(default_factory=list)  # (prefix, srv, pattern)
     regex: list[tuple[Regex, ServerConf, str]] = field(default_factory=list)
+    #: nginx looks names up only where the address has several servers or its default
+    #: server's last regex name has captures; else the default server takes everything.
+    hashed: bool = True
 
 
 def build_addresses(servers: list[ServerConf], warnings: list | None = None
@@ -124,11 +147,10 @@ def build_addresses(servers: list[ServerConf], warnings: list | None = None
     for entry in table.values():
         if entry.default is None:
             entry.default = entry.servers[0]
-        # nginx hashes the names only where an address has several servers
-        taken: set[tuple[str, str]] | None = set() if len(entry.servers) > 1 else None
+        entry.hashed = len(entry.servers) > 1 or _captures(entry.default)
+        taken: set[tuple[str, str]] | None = set() if entry.hashed else None
         for srv in entry.servers:
             for name in srv.names or [""]:  # no server_name is server_name ""
-                name = name.lower() if not name.startswith("~") else name
                 if taken is not None and _taken(taken, name):
                     if warnings is not None:
                         warnings.append((f'conflicting server name "{name}" on '
@@ -136,6 +158,22 @@ def build_addresses(servers: list[ServerConf], warnings: list | None = None
                     continue
                 _add_name(entry, name, srv)
     return table
+
+
+def _captures(srv: ServerConf) -> bool:
+    """nginx's ``cscf->captures``: whether the server's last regex name has captures
+    (each regex name overwrites the flag)."""
+    regexes = [name for name in srv.names if name.startswith("~")]
+    return bool(regexes) and _compile(regexes[-1], srv).groups > 0
+
+
+def _compile(name: str, srv: ServerConf) -> Regex:
+    """A regex server name compiled as nginx does: caseless when the pattern has an
+    uppercase ASCII letter (the host is lowercase already)."""
+    d = srv.directive
+    pattern = name[1:]
+    caseless = any("A" <= ch <= "Z" for ch in pattern)
+    return Regex.for_directive(pattern, caseless, d.file if d else "", d.line if d else 0)
 
 
 def _taken(taken: set[tuple[str, str]], name: str) -> bool:
@@ -160,9 +198,7 @@ def _taken(taken: set[tuple[str, str]], name: str) -> bool:
 
 def _add_name(entry: AddressServers, name: str, srv: ServerConf) -> None:
     if name.startswith("~"):
-        d = srv.directive
-        regex = Regex.for_directive(name[1:], False, d.file if d else "", d.line if d else 0)
-        entry.regex.append((regex, srv, name))
+        entry.regex.append((_compile(name, srv), srv, name))
     elif name.startswith("*."):
         entry.head.append((name[1:], srv, name))
     elif name.startswith("."):
@@ -179,6 +215,13 @@ def find_server(entry: AddressServers, host: str | None, explain: bool = True
     """The server for ``host`` on this address: (server, why, regex captures).
 
     ``explain=False``: the common outcomes come without their wording (nothing traces)."""
+    srv, why, caps = _lookup(entry, host, explain)
+    # not hashed: the only server answers without a regex run, so without captures
+    return (srv, why, caps) if entry.hashed else (srv, why, [])
+
+
+def _lookup(entry: AddressServers, host: str | None, explain: bool
+            ) -> tuple[ServerConf, str, list[str | None]]:
     assert entry.default is not None
     if not host:
         if host == "" and "" in entry.exact:  # a request without Host, server_name ""
@@ -235,7 +278,7 @@ def valid_host(host: str) -> str | None:
         end -= 1
     if end <= 0:
         return None
-    return h[:end].lower()
+    return ascii_lower(h[:end])
 
 
 def select_server(addresses: dict[tuple[str, int], AddressServers], r: Request,

@@ -80,24 +80,55 @@ def normalize_path(path: str, merge_slashes: bool = True) -> str:
     return "/" + "/".join(out)
 
 
+_SCHEME = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+-.")
+_HOST = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+#: An IP literal's characters: unreserved and sub-delims of RFC 3986, and ":".
+_LITERAL = _HOST | frozenset("_~!$&'()*+,;=:")
+
+
+def split_absolute(target: str) -> tuple[str, str]:
+    """An absolute-form target as ngx_http_parse_request_line reads it: (host with its
+    port, the rest: "/x?y", "?y" or "/"). Any scheme of letters, digits, "+-." that
+    starts with a letter; a host of letters, digits, "." and "-" (or a ``[...]``
+    literal); a port of digits. Anything else is an invalid request (InvalidURI)."""
+    colon = target.find("://")
+    if colon <= 0 or not target[0].isascii() or not target[0].isalpha() \
+            or not _SCHEME.issuperset(target[:colon]):
+        raise InvalidURI("bad scheme")
+    rest = target[colon + 3:]
+    end = len(rest)
+    for i, ch in enumerate(rest):
+        if ch in "/?":
+            end = i
+            break
+    authority = rest[:end]
+    if authority.startswith("["):
+        close = authority.find("]")
+        if close < 0:
+            raise InvalidURI("unclosed IP literal")
+        name, port = authority[1:close], authority[close + 1:]
+        if not _LITERAL.issuperset(name) or (port and port[0] != ":"):
+            raise InvalidURI("bad host")
+    else:
+        name, colon_sep, port = authority.partition(":")
+        port = colon_sep + port
+        if not _HOST.issuperset(name):
+            raise InvalidURI("bad host")
+    if port != ":" and port and not (port[1:].isascii() and port[1:].isdigit()):
+        raise InvalidURI("bad port")
+    return authority, rest[end:] or "/"
+
+
 @lru_cache(maxsize=4096)
 def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
     """The request target split and normalised (cached: clients repeat their URIs)."""
     host = None
     unparsed = target
     if not target.startswith("/"):
-        low = target[:8].lower()
-        if low.startswith("http://") or low.startswith("https://"):
-            rest = target.split("://", 1)[1]
-            slash = rest.find("/")
-            qm = rest.find("?")
-            cut = min(x for x in (slash, qm, len(rest)) if x >= 0)
-            host = rest[:cut]
-            target = unparsed = rest[cut:] or "/"
-            if target.startswith("?"):
-                target = "/" + target
-        else:
-            raise InvalidURI("target must start with /")
+        host, target = split_absolute(target)
+        unparsed = target
+        if target.startswith("?"):
+            target = "/" + target
     path, sep, args = target.partition("?")
     if "#" in path:
         path = path.split("#", 1)[0]
@@ -109,6 +140,17 @@ def parse_target(target: str, merge_slashes: bool = True) -> ParsedTarget:
 #: DEL and 8-bit (probed: a capture copied after a rewrite's "?").
 _ESCAPE_ARGS = frozenset([*range(0x21), 0x22, 0x23, 0x25, 0x26, 0x2B, 0x3B, 0x3C, 0x3E, 0x3F,
                           0x5C, 0x5E, 0x60, 0x7B, 0x7C, 0x7D, *range(0x7F, 0x100)])
+
+
+#: ngx_escape_uri(NGX_ESCAPE_URI) of nginx 1.22: control bytes, space, ``"#%<>?\^`{|}``,
+#: DEL and 8-bit (probed: the Location of a location's trailing-slash redirect).
+_ESCAPE_URI = frozenset([*range(0x21), 0x22, 0x23, 0x25, 0x3C, 0x3E, 0x3F, 0x5C, 0x5E, 0x60,
+                         0x7B, 0x7C, 0x7D, *range(0x7F, 0x100)])
+
+
+def escape_uri(value: str) -> str:
+    """A path as nginx escapes it for a URI (a location's ``escaped_name``)."""
+    return escape_text(value, _ESCAPE_URI)
 
 
 def escape_bytes(raw: bytes, table: frozenset[int]) -> bytes:
