@@ -127,11 +127,18 @@ def servers():
 
 
 def _same_mtimes(real: Path, ours: Path, files: dict) -> None:
-    """The two prefixes were written a moment apart: give our files the real side's
-    times, so Last-Modified, autoindex dates and conditionals cannot straddle a second."""
+    """The two prefixes were written a moment apart: give our files and the directories
+    holding them the real side's times, so Last-Modified, autoindex dates (a
+    subdirectory's too) and conditionals cannot straddle a second."""
+    paths = set()
     for rel in files:
-        st = os.stat(real / rel)
-        os.utime(ours / rel, (st.st_atime, st.st_mtime))
+        path = Path(rel)
+        paths.add(path)
+        paths.update(path.parents)
+    paths.discard(Path("."))
+    for path in paths:
+        st = os.stat(real / path)
+        os.utime(ours / path, (st.st_atime, st.st_mtime))
 
 
 def _norm(reply: Reply, port: int) -> dict:
