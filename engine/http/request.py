@@ -64,24 +64,28 @@ class Headers:
         changed length: every change made to it (here or by a module) does one or the
         other, and a request looks its headers up far more often than it changes them."""
         items = self.items
-        if self._of is not items or len(self._low) != len(items):
-            self._low = [k.lower() for k, _ in items]
-            self._of = items
+        self._low = [k.lower() for k, _ in items]
+        self._of = items
         return self._low
 
     def get(self, name: str) -> str | None:
-        low = self._names()
+        items = self.items
+        low = self._low
+        if self._of is not items or len(low) != len(items):
+            low = self._names()
         name = name.lower()
         if name in low:
-            return self.items[low.index(name)][1]
+            return items[low.index(name)][1]
         return None
 
     def get_all(self, name: str) -> list[str]:
-        low = self._names()
+        items = self.items
+        low = self._low
+        if self._of is not items or len(low) != len(items):
+            low = self._names()
         name = name.lower()
         if name not in low:
             return []
-        items = self.items
         return [items[i][1] for i, k in enumerate(low) if k == name]
 
     def set(self, name: str, value: str | None, respell: bool = True) -> None:

@@ -45,8 +45,7 @@ def _merge_slashes(r: Request) -> bool:
     addresses = r.engine.cfg.addresses
     entry = addresses.get((conn.server_addr, conn.server_port)) or \
         addresses.get(("*", conn.server_port))
-    srv = entry.default if entry is not None else None
-    return srv is None or srv.flag("merge_slashes", True)
+    return entry is None or entry.merge_slashes
 
 
 def check_host(r: Request, target: ParsedTarget) -> tuple[str | None, str | None]:

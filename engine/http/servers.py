@@ -123,6 +123,9 @@ class AddressServers:
     #: nginx looks names up only where the address has several servers or its default
     #: server's last regex name has captures; else the default server takes everything.
     hashed: bool = True
+    #: The default server's ``merge_slashes``: nginx parses the URI with it, before the
+    #: Host header has chosen the virtual server.
+    merge_slashes: bool = True
 
 
 def build_addresses(servers: list[ServerConf], warnings: list | None = None
@@ -148,6 +151,7 @@ def build_addresses(servers: list[ServerConf], warnings: list | None = None
         if entry.default is None:
             entry.default = entry.servers[0]
         entry.hashed = len(entry.servers) > 1 or _captures(entry.default)
+        entry.merge_slashes = entry.default.flag("merge_slashes", True)
         taken: set[tuple[str, str]] | None = set() if entry.hashed else None
         for srv in entry.servers:
             for name in srv.names or [""]:  # no server_name is server_name ""
