@@ -36,6 +36,7 @@ BUILTIN_MODULES = [
     "engine.modules.stub_status:StubStatusModule",
     "engine.modules.range:RangeModule",
     "engine.modules.gzip:GzipModule",
+    "engine.modules.gzip_static:GzipStaticModule",
     "engine.modules.ssi:SsiModule",
     "engine.modules.charset:CharsetModule",
     "engine.modules.sub_filter:SubFilterModule",

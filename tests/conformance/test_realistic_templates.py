@@ -436,7 +436,7 @@ http {
     req("/boom"),
     req("/sessions", method="POST", body=b"user=a"),
     req("/assets/application-abc123.css"),
-    # (not with Accept-Encoding: gzip: gzip_static is not modelled, see the report)
+    req("/assets/application-abc123.css", "Accept-Encoding: gzip, deflate, br"),
     req("/assets/application-abc123.css", "Range: bytes=0-3"),
     req("/assets/missing.css"),
     req("/down/x"),

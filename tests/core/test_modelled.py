@@ -14,7 +14,7 @@ def test_modules_declare_what_they_model() -> None:
     for name in ("root", "try_files", "rewrite", "allow", "add_header", "access_log",
                  "proxy_pass", "least_conn", "content_by_lua_block", "lua_shared_dict"):
         assert engine.is_modelled(name), name
-    for name in ("gzip_static", "ssl_certificate", "sendfile", "worker_connections"):
+    for name in ("open_file_cache", "ssl_certificate", "sendfile", "worker_connections"):
         assert not engine.is_modelled(name), name
 
 

@@ -280,7 +280,7 @@ async def test_file_change_reloads(small_conf: Path, wait_for) -> None:  # type:
 async def test_directives_the_engine_ignores_are_marked(tmp_path: Path, wait_for) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "conf").mkdir()
     conf = tmp_path / "conf" / "nginx.conf"
-    conf.write_text("events {}\nhttp {\n    gzip_static on;\n    server {\n        listen 8080;\n"
+    conf.write_text("events {}\nhttp {\n    sendfile on;\n    server {\n        listen 8080;\n"
                     "        root html;\n    }\n}\n")
     app = make_app(conf)
     async with app.run_test(size=(160, 50)) as pilot:
@@ -290,5 +290,5 @@ async def test_directives_the_engine_ignores_are_marked(tmp_path: Path, wait_for
         tree.move_cursor(node)
         await pilot.pause()
         effective = plain(app.main.query_one("#effective", Static))
-        assert "gzip_static on;  (not modelled)" in effective
+        assert "sendfile on;  (not modelled)" in effective
         assert "root html;  (not modelled)" not in effective and "root html;" in effective
