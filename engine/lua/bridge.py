@@ -14,6 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..http import request_body
+from ..http.api import wire_bytes
+from ..http.parse_time import parse_http_time
 from .constants import LEVEL_NAMES, METHODS
 
 if TYPE_CHECKING:
@@ -152,6 +154,11 @@ class Bridge:
                 # content_length_n (which decides between Content-Length and chunked)
                 out.content_length = int(text) if text and text.isdigit() else None
                 out.headers.set(header, text)
+            elif key == "last-modified":
+                # also last_modified_time, which the not-modified filter compares with
+                # If-Modified-Since: a Lua response can be answered 304
+                out.last_modified = parse_http_time(wire_bytes(text)) if text else None
+                out.headers.set(header, text, respell=False)
             else:
                 out.headers.set(header, text, respell=False)
             r.trace.add("header", op="set" if text is not None else "clear", name=header,

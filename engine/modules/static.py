@@ -234,6 +234,7 @@ class StaticModule(HttpModule):
         out.status_line = None  # a proxied "200 OK" line goes too
         out.content_type = None
         out.content_length = None
+        out.headers.remove("content-encoding")  # nginx drops headers_out.content_encoding
         r.ctx.pop("keep:allow_ranges", None)
         if r.trace.enabled:
             r.trace.add("static", path="", result="304: not modified")

@@ -24,6 +24,9 @@ DUMP = ('local function dump(t) local k = {} for n, v in pairs(t) do '
         'return table.concat(k, " ") end ')
 COUNT = 'local function count(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end '
 ALLB = 'local s = {} for i = 1, 255 do s[#s+1] = string.char(i) end s = table.concat(s) '
+#: ngx.http_time(1000) as a Last-Modified set from Lua, and the same date in a request.
+LM = 'ngx.header["Last-Modified"] = ngx.http_time(1000) '
+IMS = "Thu, 01 Jan 1970 00:16:40 GMT"
 MANYH = H + [(f"X-H{i}", str(i)) for i in range(104)]
 MANYA = "?" + "&".join(f"k{i}=1" for i in range(105))
 ECHO = 'proxy_pass http://127.0.0.1:{port1}/up/echo;'
@@ -214,6 +217,14 @@ CASES = [
  ("status 600", lua('ngx.status = 600 ngx.say("x")')),
  ("status table", lua('ngx.say(pcall(function() ngx.status = {} end))')),
  ("status read after exit in log", 'log_by_lua_block { ngx.log(ngx.ERR, "st ", ngx.status) } content_by_lua_block { ngx.status = 202 ngx.say("x") }'),
+ # a Last-Modified set from Lua is nginx's last_modified_time too: 304s (which drop
+ # Content-Encoding), none for a bad date, a 404 or once cleared
+ ("last-modified 304", lua('ngx.header["Last-Modified"] = ngx.http_time(1000) ngx.header["Content-Encoding"] = "br" ngx.say("x")'), Req("GET", "/", H + [("If-Modified-Since", IMS)])),
+ ("last-modified older", lua(LM + 'ngx.say("x")'), Req("GET", "/", H + [("If-Modified-Since", "Thu, 01 Jan 1970 00:16:39 GMT")])),
+ ("last-modified bad", lua('ngx.header["Last-Modified"] = "garbage" ngx.say("x")'), Req("GET", "/", H + [("If-Modified-Since", "garbage")])),
+ ("last-modified 404", lua('ngx.status = 404 ' + LM + 'ngx.say("x")'), Req("GET", "/", H + [("If-Modified-Since", IMS)])),
+ ("last-modified cleared", lua(LM + 'ngx.header["Last-Modified"] = nil ngx.say("x")'), Req("GET", "/", H + [("If-Modified-Since", IMS)])),
+ ("etag if-none-match", lua(LM + 'ngx.header["ETag"] = [["abc"]] ngx.say("x")'), Req("GET", "/", H + [("If-None-Match", '"abc"')])),
 ]
 
 CASES = point(CASES, {"/hsub": "hsub", "/rawsub": "rawsub", "/isint": "isint"})
