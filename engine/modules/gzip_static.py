@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from .gzip import GzipConf, _compile, _disable, _refusal
-from .static import os_error_text, worker_denied
+from .static import os_error_text, set_file_validators, worker_denied
 
 if TYPE_CHECKING:
     from ..http.block import Block
@@ -118,10 +118,7 @@ class GzipStaticModule(HttpModule):
         r.trace.add("static", path=path, result="gzip_static: sent the .gz file")
         out = r.out
         out.status = 200
-        out.content_length = len(data)
-        out.last_modified = int(st.st_mtime)
-        if r.loc.flag("etag", True):  # ngx_http_set_etag, on the .gz file
-            out.headers.add("ETag", f'"{int(st.st_mtime):x}-{len(data):x}"')
+        set_file_validators(r, st, len(data))  # the .gz file's
         r.engine.services["set_content_type"](r)
         out.headers.add("Content-Encoding", "gzip")
         await r.engine.send_header(r)

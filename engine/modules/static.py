@@ -138,6 +138,16 @@ def worker_denied(r: Request, path: str, st: os.stat_result | None = None) -> bo
     return False
 
 
+def set_file_validators(r: Request, st: os.stat_result, size: int) -> None:
+    """A file's Content-Length, Last-Modified and, unless ``etag off``, the ETag nginx
+    makes of them (ngx_http_set_etag: mtime and size in hex)."""
+    out = r.out
+    out.content_length = size
+    out.last_modified = int(st.st_mtime)
+    if r.loc.flag("etag", True):
+        out.headers.add("ETag", f'"{int(st.st_mtime):x}-{size:x}"')
+
+
 class StaticModule(HttpModule):
     name = "ngx_http_static_module"
 
@@ -180,10 +190,7 @@ class StaticModule(HttpModule):
         if r.method == "POST":
             return 405
         r.out.status = 200
-        r.out.content_length = len(data)
-        r.out.last_modified = int(st.st_mtime)
-        if r.loc.flag("etag", True):  # ngx_http_set_etag
-            r.out.headers.add("ETag", f'"{int(st.st_mtime):x}-{len(data):x}"')
+        set_file_validators(r, st, len(data))
         r.ctx["keep:allow_ranges"] = True
         r.engine.services["set_content_type"](r)
         await r.engine.send_header(r)
