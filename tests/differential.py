@@ -161,4 +161,4 @@ class Pair:
 
     def engine_errors(self) -> str:
         path = self.prefix / "logs" / "error.log"
-        return path.read_text() if path.exists() else ""
+        return path.read_text(errors="surrogateescape") if path.exists() else ""

@@ -158,7 +158,7 @@ class RealNginx:
     def error_log(self) -> str:
         """The error log: stderr (Debian's build logs there by default) or logs/error.log."""
         path = self.prefix / "logs" / "error.log"
-        return path.read_text() if path.exists() else ""
+        return path.read_text(errors="surrogateescape") if path.exists() else ""
 
     def request(self, raw: bytes, port: int | None = None, timeout: float = 5.0) -> bytes:
         """Send raw bytes, read until the server closes (send ``Connection: close``)."""

@@ -3,7 +3,9 @@
 Python's ``re`` differs from PCRE (``(?<name>...)``, possessive quantifiers, ``\\h``...),
 so matching goes through the pcre2 binding. Patterns are compiled once at load time,
 like nginx does, and a match yields the capture list nginx's scripts see as ``$0``..``$9``
-plus named captures, which nginx also exposes as variables.
+plus named captures, which nginx also exposes as variables. nginx compiles without
+PCRE2_UTF, so patterns and subjects are bytes here too: ``.`` and ``\\w`` see one byte of
+"é", never the character.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class Regex:
         self.pattern = pattern
         self.caseless = caseless
         try:
-            self._re = pcre2.compile(pattern, flags=pcre2.I if caseless else 0, jit=True)
+            self._re = pcre2.compile(pattern.encode("utf-8", "surrogateescape"),
+                                     flags=pcre2.I if caseless else 0, jit=True)
         except Exception as exc:  # pcre2 reports "compilation failed at position N; reason"
             raise RegexError(_compile_error(pattern, caseless, str(exc))) from None
         self.names: dict[str, int] = dict(self._re.groupindex)
@@ -77,12 +80,13 @@ class Regex:
     def exec(self, subject: str) -> list[str | None] | None:
         """Captures ``[$0, $1, ...]`` (None for groups that did not take part), or None."""
         try:
-            m = self._re.search(subject)
+            m = self._re.search(subject.encode("utf-8", "surrogateescape"))
         except Exception:
             return None
         if m is None:
             return None
-        return [m.group(i) for i in range(self.groups + 1)]
+        groups = [m.group(i) for i in range(self.groups + 1)]
+        return [None if g is None else g.decode("utf-8", "surrogateescape") for g in groups]
 
     def named(self, captures: list[str | None]) -> dict[str, str]:
         return {name: captures[i] or "" for name, i in self.names.items()}

@@ -78,7 +78,7 @@ class RewriteModule(HttpModule):
         engine.services["rewrite"] = self
         engine.phases.add(Phase.SERVER_REWRITE, "rewrite", self.handler, order=0,
                           active=self._active)
-        engine.phases.add(Phase.REWRITE, "rewrite", self.handler, order=0,
+        engine.phases.add(Phase.REWRITE, "rewrite", self.location_handler, order=0,
                           active=self._active)
 
     def declare(self, engine: HttpEngine, cfg: HttpConfig) -> None:
@@ -126,6 +126,14 @@ class RewriteModule(HttpModule):
 
     def _active(self, block: Block) -> bool:
         return block.mod.get(self.name) is not None
+
+    async def location_handler(self, r: Request) -> int:
+        """The location rewrite phase: a URI no location matched (a ``last`` to "rel/x")
+        is left in the server's configuration, whose directives nginx does not run twice
+        ("skipping location rewrite phase for server null location")."""
+        if r.loc is r.server:
+            return DECLINED
+        return await self.handler(r)
 
     async def handler(self, r: Request) -> int:
         script: Script | None = r.loc.mod.get(self.name)

@@ -65,7 +65,7 @@ def declare_set(engine: HttpEngine, d: Directive, captures: set[str]) -> None:
     """``set $name``: a per-request variable (a built-in one nginx cannot change is
     refused); how it reads before it is set depends on what else defines the name."""
     name = d.args[0]
-    if not name.startswith("$"):
+    if not name.startswith("$") or name == "$":
         raise ConfigError(f'invalid variable name "{name}"', d.file, d.line)
     var = engine.variables.vars.get(name[1:].lower())
     if var is not None and not var.changeable and not var.stored:
