@@ -19,7 +19,7 @@ from .log import LEVEL_NUM, ErrorLog, LogRecord, request_context
 from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
 from .plan import BlockPlan
 from .request import UPSTREAM_ACTIONS, Connection, Request
-from .request_head import check_host, read_target
+from .request_head import check_host, read_target, reading_line
 from .response import client_status
 from .servers import select_server
 from .special import special_response
@@ -158,12 +158,12 @@ class HttpEngine:
         if target is None:
             self._refused_line(r)
             self._pick_server(r, None)
-            r.log("info", "client sent invalid request while reading client request line")
+            r.log("info", "client sent invalid request" + reading_line(r))
             await self.finalize(r, 400)
             return
         refusal, host_name = check_host(r, target)
         if refusal is not None:
-            if refusal.endswith(" while reading client request line"):
+            if refusal.endswith(" request line"):
                 self._refused_line(r)
             self._pick_server(r, host_name)
             r.log("info", refusal)

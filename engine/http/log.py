@@ -176,3 +176,14 @@ def request_context(r: Any) -> str:
     if referer is not None:
         parts.append(f', referrer: "{referer}"')
     return "".join(parts)
+
+
+def head_context(client: str, server: str, request_line: str,
+                 headers: list[tuple[str, str]]) -> str:
+    """The context of a line the listener writes about a head before any phase runs:
+    client, server, the request line, and the Host and Referer nginx had parsed."""
+    host = next((v for k, v in headers if k.lower() == "host"), None)
+    referer = next((v for k, v in headers if k.lower() == "referer"), None)
+    return (f', client: {client}, server: {server}, request: "{request_line}"'
+            + (f', host: "{host}"' if host else "")
+            + (f', referrer: "{referer}"' if referer else ""))

@@ -32,9 +32,13 @@ def read_target(r: Request) -> ParsedTarget | None:
         return None
     r.unparsed_uri = target.unparsed
     r.set_uri(target.uri)
-    r.args = target.args
+    args = target.args
+    if "#" in target.unparsed:
+        # nginx's target ends at a "#": "/a?b#c" has the args "b", "/a#b?c" none
+        args = "" if "#" in target.unparsed.partition("?")[0] else args.partition("#")[0]
+    r.args = args
     # nginx keeps no args for "/a?" (nothing after the "?"): $args is not found
-    r.has_args = bool(target.args)
+    r.has_args = bool(args)
     return target
 
 
@@ -48,6 +52,14 @@ def _merge_slashes(r: Request) -> bool:
     return entry is None or entry.merge_slashes
 
 
+def reading_line(r: Request) -> str:
+    """nginx's log action for a refused request line: a pipelined one (in the buffer when
+    the request before it ended) says so."""
+    if r.conn.pipelined:
+        return " while reading client pipelined request line"
+    return " while reading client request line"
+
+
 def check_host(r: Request, target: ParsedTarget) -> tuple[str | None, str | None]:
     """nginx's Host checks in its order: the request line's host, then each Host header
     (validated even when the line named the host; a second one is refused), then a
@@ -56,7 +68,7 @@ def check_host(r: Request, target: ParsedTarget) -> tuple[str | None, str | None
     line_host = valid_host(target.host) if target.host is not None else None
     if target.host is not None and line_host is None:
         r.headers_in.items = []  # nginx has not read the headers yet
-        return "client sent invalid host in request line while reading client request line", None
+        return "client sent invalid host in request line" + reading_line(r), None
     lines = [(k, v) for k, v in r.headers_in.items if k.lower() == "host"]
     header_host = valid_host(lines[0][1]) if lines else None
     if lines and header_host is None:

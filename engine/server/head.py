@@ -19,10 +19,13 @@ from dataclasses import dataclass, field
 
 from ..http.request import SIMPLE
 from ..http.servers import valid_host
+from ..http.uri import InvalidURI, parse_target, split_absolute
 
 #: ngx_http_parse_request_line: a method is upper-case letters, "_" and "-".
 _METHOD = re.compile(rb"[A-Z_-]+")
-_VERSION = re.compile(rb"HTTP/(\d{1,3})\.(\d{1,3})")
+#: The versions nginx 1.22 takes: major 1 (no leading zero), a minor of 1 to 3 digits.
+_VERSION = re.compile(rb"HTTP/1\.\d{1,3}")
+_MAJOR = re.compile(rb"HTTP/([1-9]\d?)")
 #: NGX_MAX_ERROR_STR - 300: how much of a too long header line nginx logs.
 _LOG_LINE_MAX = 1748
 READING_LINE = " while reading client request line"
@@ -47,6 +50,12 @@ class Verdict:
     #: For a refusal of :func:`check_headers` made at a header line (as nginx makes it
     #: while parsing): that header's index in the list; None when made after the head.
     at: int | None = None
+    #: Lines nginx ignored before it refused (``ignore_invalid_headers``), logged first,
+    #: each with the headers before it (their Host and Referer are in the log context).
+    ignored: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
+    #: The request line is refused for its target: the engine answers it (its variables
+    #: are those of the line), and no header is read.
+    defer: bool = False
 
 
 @dataclass
@@ -149,25 +158,38 @@ def classify(raw: bytes) -> Verdict | Head:
     shown = _text(first).rstrip("\r\n")
     verdict = _check_request_line(first.rstrip(b"\r\n"), shown)
     if isinstance(verdict, Verdict):
+        if verdict.defer:
+            verdict.length = len(first)
         return verdict
     method, target, version = verdict
     headers: list[tuple[str, str]] = []
     ignored: list[str] = []
     counted = len(first)
+    ends: list[int] = []  # $request_length through each kept header
+    # ignored lines: the headers before each, and how many
+    skipped: list[tuple[str, list[tuple[str, str]], int]] = []
     for line in lines[1:]:
         body = line.rstrip(b"\n").rstrip(b"\r")  # nginx takes CR CR LF as a line end
         if not body:
             break
         bad = _check_header_line(body)
         if bad is not None:
+            early = line_refusal(headers)
+            last = len(headers) + 1 if early is None or early.at is None else early.at + 1
+            logged = [(text, seen) for text, seen, before in skipped if before < last]
+            if early is not None:
+                return Verdict(400, early.message, shown, method, target, version,
+                               headers[:last], ends[last - 1], ignored=logged)
             return Verdict(400, f'client sent invalid header line: "{bad}..."' + _READING_HEADERS,
-                           shown, method, target, version, headers, counted)
+                           shown, method, target, version, headers, counted, ignored=logged)
         counted += len(line)
         name, sep, value = body.partition(b":")
         if not _valid_name(name):
             ignored.append(_text(body))
+            skipped.append((_text(body), headers[:], len(headers)))
             continue
-        headers.append((_text(name), _text(value.strip(b" \t"))))
+        headers.append((_text(name), _text(value.strip(b" "))))  # nginx trims spaces only
+        ends.append(counted)
     return Head(method, target, version, headers, ignored)
 
 
@@ -177,36 +199,82 @@ def _check_request_line(line: bytes, shown: str) -> Verdict | tuple[str, str, st
     if sp <= 0 or not _METHOD.fullmatch(method):
         return Verdict(400, "client sent invalid method" + READING_LINE, shown)
     rest = line[sp:].lstrip(b" ") if sp > 0 else b""
-    target, _, tail = rest.partition(b" ")
+    target, spaced, tail = rest.partition(b" ")
     bad = Verdict(400, "client sent invalid request" + READING_LINE, shown, _text(method))
     if not target or not (target.startswith(b"/") or b"://" in target) or \
             any(c < 0x21 or c == 0x7F for c in target):
         return bad
+    if not spaced and target[:1] != b"/" and not any(c in b"/?" for c in
+                                                target[target.find(b"://") + 3:]):
+        return bad  # "GET http://host" and the line's end: the parser wants a space first
     tail = tail.strip(b" ")
     if not tail:
+        if _bad_absolute(_text(target)):
+            return bad  # refused as the parser reaches it, before the line is HTTP/0.9
         # HTTP/0.9 ("GET /"): a GET only, answered with a bare body
         if method != b"GET":
             return Verdict(400, "client sent invalid method in HTTP/0.9 request" + READING_LINE,
                            shown, _text(method), _text(target), SIMPLE)
-        return _text(method), _text(target), SIMPLE
-    m = _VERSION.fullmatch(tail)
-    if not m or m.group(1) == b"0":  # "HTTP/0.9" spelled out is refused
-        return bad
-    if int(m.group(1)) > 1:
+        return target_refusal(_text(method), _text(target), SIMPLE, shown) or \
+            (_text(method), _text(target), SIMPLE)
+    if _VERSION.fullmatch(tail):
+        return target_refusal(_text(method), _text(target), _text(tail), shown) or \
+            (_text(method), _text(target), _text(tail))
+    major = _MAJOR.match(tail)
+    if major and major.group(1) != b"1" and not _bad_absolute(_text(target)):
+        # nginx refuses a major version over 1 at the digit that makes it so, whatever
+        # follows ("HTTP/2x", "HTTP/10.1"); a leading zero or "HTTP/0.9" is a 400
         return Verdict(505, "client sent invalid version" + READING_LINE, shown,
                        _text(method), _text(target), _text(tail))
-    return _text(method), _text(target), _text(tail)
+    return bad
+
+
+def target_refusal(method: str, target: str, version: str, shown: str) -> Verdict | None:
+    """Whether nginx refuses an accepted request line for its target, before reading any
+    header line: a URI its parser refuses (bad ``%`` escapes, ``%00``, ``..`` above the
+    root, a bad absolute form) or an invalid host in an absolute form. The engine answers
+    it (``defer``); the listener reads no further."""
+    try:
+        parsed = parse_target(target)
+    except InvalidURI:
+        parsed = None
+    if parsed is None or parsed.host is not None and valid_host(parsed.host) is None:
+        return Verdict(400, "client sent invalid request" + READING_LINE, shown, method,
+                       target, version, defer=True)
+    return None
+
+
+def _bad_absolute(target: str) -> bool:
+    """An absolute form's scheme or host characters: the request line parser refuses
+    them as it reaches them, before the version."""
+    if target.startswith("/"):
+        return False
+    try:
+        split_absolute(target)
+    except InvalidURI:
+        return True
+    return False
 
 
 def refused_line(buf: bytes | bytearray) -> Verdict | None:
     """nginx parses the request line as soon as it is in: a line it refuses is answered
-    then, before any header arrives. None while the line is incomplete or acceptable."""
+    then, before any header arrives (a bad method even before the line ends). None
+    while the line is incomplete or acceptable."""
     nl = buf.find(b"\n")
     if nl < 0:
+        # nginx refuses a method at its first wrong byte, the line unfinished
+        sp = buf.find(b" ")
+        method = bytes(buf[:sp] if sp >= 0 else buf)
+        if sp == 0 or not _METHOD.fullmatch(method):
+            return Verdict(400, "client sent invalid method" + READING_LINE, _text(bytes(buf)))
         return None
     line = bytes(buf[:nl]).rstrip(b"\r")
     verdict = _check_request_line(line, _text(line))
-    return verdict if isinstance(verdict, Verdict) else None
+    if not isinstance(verdict, Verdict):
+        return None
+    if verdict.defer:
+        verdict.length = nl + 1
+    return verdict
 
 
 def unfinished(raw: bytes, status: int, cause: str) -> Verdict:
@@ -238,7 +306,7 @@ def counted_through(head: bytes, index: int) -> int:
     total = len(lines[0])
     for line in lines[1:]:
         total += len(line)
-        if _valid_name(line.partition(b":")[0]):
+        if _valid_name(line.rstrip(b"\r\n").partition(b":")[0]):  # "NoColon" is a header
             if index == 0:
                 return total
             index -= 1
@@ -290,41 +358,71 @@ _UNIQUE = frozenset({"if-modified-since", "if-unmodified-since", "if-match", "if
                      "expect", "authorization"})
 
 
-def check_headers(version: str, method: str, headers: list[tuple[str, str]],
-                  check_host: bool = True) -> tuple[Verdict | None, int | None, bool]:
-    """The checks of ``ngx_http_process_request_header``: (refusal, Content-Length, chunked).
-
-    Host presence is left to the engine; the syntax of the first Host line is checked
-    here, in line order with the other checks, as nginx does while parsing (not with
-    ``check_host`` False: a request line's host comes first, and the engine checks both).
-    """
-    host = clen = te = None
+def line_refusal(headers: list[tuple[str, str]], check_host: bool = True) -> Verdict | None:
+    """The checks nginx makes on each header line as it parses it (a Host's syntax, a
+    second Host or unique header): they come before any later line's syntax error and
+    before the checks made once all headers are in. Without ``check_host`` (an absolute
+    form named the server) an invalid Host is the engine's to refuse (``defer``)."""
+    host = None
     seen: dict[str, tuple[str, str]] = {}
     for i, (name, value) in enumerate(headers):
         low = name.lower()
         if low == "host":
             if host is not None:
-                return (Verdict(400, f'client sent duplicate host header: "{name}: {value}", '
-                                f'previous value: "{host[0]}: {host[1]}"' + _READING_HEADERS,
-                                at=i), None, False)
+                return Verdict(400, f'client sent duplicate host header: "{name}: {value}", '
+                               f'previous value: "{host[0]}: {host[1]}"' + _READING_HEADERS,
+                               at=i)
             host = (name, value)
-            if check_host and valid_host(value) is None:
+            if valid_host(value) is None:
                 # ngx_http_process_host checks each Host line as it is parsed: a first
                 # invalid one is refused before a second is seen
-                return (Verdict(400, "client sent invalid host header" + _READING_HEADERS,
-                                at=i), None, False)
+                return Verdict(400, "client sent invalid host header" + _READING_HEADERS, at=i,
+                               defer=not check_host)
             continue
         if low in _UNIQUE:
             first = seen.get(low)
             if first is not None:
-                return (Verdict(400, f'client sent duplicate header line: "{name}: {value}", '
-                                f'previous value: "{first[0]}: {first[1]}"' + _READING_HEADERS,
-                                at=i), None, False)
+                return Verdict(400, f'client sent duplicate header line: "{name}: {value}", '
+                               f'previous value: "{first[0]}: {first[1]}"' + _READING_HEADERS,
+                               at=i)
             seen[low] = (name, value)
+    return None
+
+
+def http11(version: str) -> bool:
+    """HTTP/1.1 or a later minor ("HTTP/1.10", "HTTP/1.01" too): nginx compares numbers."""
+    return version != SIMPLE and version.rpartition(".")[2].strip("0") != ""
+
+
+def host_missing(version: str, headers: list[tuple[str, str]]) -> bool:
+    """An HTTP/1.1 (or later minor) request without a Host line, which nginx refuses."""
+    return http11(version) and not any(k.lower() == "host" for k, _ in headers)
+
+
+def check_headers(version: str, method: str, headers: list[tuple[str, str]],
+                  check_host: bool = True) -> tuple[Verdict | None, int | None, bool]:
+    """The checks of ``ngx_http_process_request_header``: (refusal, Content-Length, chunked).
+
+    The syntax of the first Host line is checked here, in line order with the other
+    checks, as nginx does while parsing (an absolute-form target's host, checked before
+    any header, is the caller's: :func:`target_refusal`; then ``check_host`` is False).
+    A missing Host is left to the engine unless a later check would refuse first.
+    """
+    refusal = line_refusal(headers, check_host)
+    if refusal is not None:
+        return refusal, None, False
+    clen = te = None
+    for name, value in headers:
+        low = name.lower()
         if low == "content-length":
             clen = (name, value)
         elif low == "transfer-encoding":
             te = value
+    if (clen is not None or te is not None or method in ("CONNECT", "TRACE")) \
+            and host_missing(version, headers):
+        # nginx checks the Host first; the engine refuses a request without one itself
+        return (Verdict(400, 'client sent HTTP/1.1 request without "Host" header'
+                        + _READING_HEADERS), None, False)
     length: int | None = None
     if clen is not None:
         if not clen[1].isdigit() or not clen[1].isascii() or len(clen[1]) > 18:
@@ -346,3 +444,14 @@ def check_headers(version: str, method: str, headers: list[tuple[str, str]],
     if method in ("CONNECT", "TRACE"):  # nginx 1.22 refuses both once the head is read
         return Verdict(405, f"client sent {method} method" + _READING_HEADERS), None, False
     return None, length, chunked
+
+
+def headers_before(head: bytes, at: int) -> list[tuple[str, str]]:
+    """The header lines of ``head`` before offset ``at`` as (name, value): what nginx had
+    parsed when it logged the line there (its Host and Referer are in the log context)."""
+    out = []
+    for raw in head[:at].split(b"\n")[1:]:
+        name, _, value = raw.rstrip(b"\r").partition(b":")
+        out.append((name.decode("utf-8", "surrogateescape"),
+                    value.strip(b" ").decode("utf-8", "surrogateescape")))
+    return out

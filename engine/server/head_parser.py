@@ -55,6 +55,8 @@ class HeadParser:
             self.parser = None
             method = parser.get_method().decode("latin-1")
             version = "HTTP/" + parser.get_http_version()
+            if version != "HTTP/1.1" and version != "HTTP/1.0":
+                self._url = b""  # nginx's version rules apply
         except httptools.HttpParserError:
             self.parser = None
             self._url = b""

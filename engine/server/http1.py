@@ -21,11 +21,13 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..http.api import CONTINUE_LINE, Exchange, HttpRequest
-from ..http.log import LogRecord
+from ..http.log import LogRecord, head_context
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
 from .head import READING_LINE, Verdict, check_headers, check_size, counted_through, \
-    find_head_end, refused_line, simple_line_end, unfinished
+    find_head_end, headers_before, http11, refused_line, simple_line_end, target_refusal, \
+    unfinished
 from .head_parser import HeadParser
+from .pending import Pending
 from .settings import AddressSettings, body_settings
 from .sink import WireSink
 from .suspended import Suspended
@@ -38,31 +40,7 @@ _READ, _BODY, _LINGER, _CLOSED = range(4)
 #: Pipelined requests parsed ahead of the one being answered before reading pauses.
 _MAX_QUEUED = 32
 _LINGERING_TIMEOUT = 5.0
-
-
-class Pending:
-    """A request whose head is parsed; its body may still be arriving."""
-
-    __slots__ = ("req", "expect", "continue_sent", "complete", "error", "left", "decoder",
-                 "parts", "limit", "timeout", "discard", "req_line")
-
-    def __init__(self, req: HttpRequest) -> None:
-        self.req = req
-        self.expect = False
-        self.continue_sent = False
-        #: The body (if any) is read, or the request is refused: it can be answered.
-        self.complete = False
-        #: Set when the request must be refused instead of served: (status, msg, level, send)
-        self.error: tuple[int, str, str, bool] | None = None
-        self.left = 0
-        self.decoder: ChunkedDecoder | None = None
-        self.parts: list[bytes] = []
-        self.limit = 0
-        self.timeout = 60.0
-        #: The body is read and thrown away (the engine refuses it from Content-Length).
-        self.discard = False
-        #: For a refused head: what nginx shows as ``request: "..."``.
-        self.req_line: str | None = None
+_READING_PIPELINED = " while reading client pipelined request line"
 
 
 class HttpConnection(asyncio.Protocol):
@@ -97,6 +75,8 @@ class HttpConnection(asyncio.Protocol):
         self.draining = False  # reload/quit: close after the current request
         self.write_ok: asyncio.Future[None] | None = None
         self.head_started = False
+        #: Empty-line bytes skipped before the current head (they took buffer space).
+        self.head_skipped = 0
         #: The request line of the head being read was checked (see head.refused_line).
         self.line_checked = False
         #: $pipe: reads counted, the read in which the last request's bytes ended and the
@@ -156,7 +136,8 @@ class HttpConnection(asyncio.Protocol):
             pass
         elif self.current is not None and not self.current.complete:
             self._fail(self.current, 400, "client prematurely closed connection", "info", False)
-        elif self.buf.strip(b"\r\n") and not self.busy:
+        elif (self.buf.strip(b"\r\n") or self.head_started and previous == _READ
+              and not self.queue) and not self.busy:
             self._reject_head(400, "client prematurely closed connection", False)
         elif self.requests == 0 and not self.buf and not self.busy and not self.queue:
             self._conn_log("info", "client closed connection while waiting for request")
@@ -198,22 +179,26 @@ class HttpConnection(asyncio.Protocol):
             if len(self.queue) >= _MAX_QUEUED:
                 self.transport.pause_reading()  # type: ignore[union-attr]
                 return
-            if buf[0] in (13, 10):  # nginx skips empty lines before a request line
-                stripped = buf.lstrip(b"\r\n")
-                del buf[: len(buf) - len(stripped)]
-                continue
             if not self.head_started:
+                # any byte, an empty line too, starts a request (pipelined when it was in
+                # the buffer before the last request ended)
                 self.head_started = True
+                self.head_skipped = 0
                 self.line_checked = False
                 self.head_began_at = self.reads
                 if self.requests:  # keep-alive: the header timer starts with the first byte
                     self._arm(self.settings.header_timeout, self._on_header_timeout)
+            if buf[0] in (13, 10):  # nginx skips empty lines before a request line
+                stripped = buf.lstrip(b"\r\n")
+                self.head_skipped += len(buf) - len(stripped)
+                del buf[: len(buf) - len(stripped)]
+                continue
             simple = simple_line_end(buf)
             end = find_head_end(buf) if simple < 0 else simple
             s = self.settings
             if end < 0:
-                if not self.line_checked and buf.find(b"\n") >= 0:
-                    self.line_checked = True
+                if not self.line_checked:
+                    self.line_checked = buf.find(b"\n") >= 0
                     v = refused_line(buf)
                     if v is not None:
                         self._refuse_head(v)
@@ -239,6 +224,12 @@ class HttpConnection(asyncio.Protocol):
             self._refuse_head(parsed)
             return
         method, target, version, headers, ignored = parsed
+        refusal, length, chunked = check_headers(version, method, headers,
+                                                 target[:1] == "/")
+        early = None
+        if refusal is not None or ignored or target[:1] != "/":
+            # nginx reads the headers only after the target passed (rare path)
+            early = target_refusal(method, target, version, "")
         self.requests += 1
         nl = head.find(b"\n")
         req = HttpRequest(method, target, version, headers, b"", self.client[0], self.client[1],
@@ -247,14 +238,25 @@ class HttpConnection(asyncio.Protocol):
                           head_length=len(head), line_length=nl + 1,
                           raw_line=head[:nl].rstrip(b"\r").decode("utf-8", "surrogateescape"))
         p = Pending(req)
+        if early is not None:  # the engine refuses the line; no header was read
+            self._enqueue(p, complete=True, linger=True)
+            return
+        if refusal is not None and refusal.at is not None:
+            req.head_length = counted_through(head, refusal.at)
+            req.headers = headers[:refusal.at + 1]  # nginx stopped there (log context)
+        at = 0
         for line in ignored:
-            self._conn_log("info", f'client sent invalid header line: "{line}" while reading '
-                                   "client request headers", req)
-        refusal, length, chunked = check_headers(version, method, headers,
-                                                 target.startswith("/"))
+            # logged as parsed (the headers after it are not in its context yet), up to
+            # the line nginx refused
+            at = head.find(line.encode("utf-8", "surrogateescape"), at + 1)
+            if at < req.head_length:
+                self._conn_log("info", f'client sent invalid header line: "{line}" while '
+                                       "reading client request headers", req,
+                               headers_before(head, at))
+        if refusal is not None and refusal.defer:  # the engine refuses the Host header
+            self._enqueue(p, complete=True, linger=True)
+            return
         if refusal is not None:
-            if refusal.at is not None:
-                req.head_length = counted_through(head, refusal.at)
             p.error = (refusal.status, refusal.message, "info", True)
             self._enqueue(p, complete=True, linger=True)
             return
@@ -266,7 +268,7 @@ class HttpConnection(asyncio.Protocol):
                                                   self.endpoint.port, host, target)
         if length and p.limit and length > p.limit:
             p.discard = True  # the engine answers 413 from Content-Length; drop the body
-        elif version == "HTTP/1.1":
+        elif version == "HTTP/1.1" or http11(version):
             p.expect = any(k.lower() == "expect" and v.lower() == "100-continue"
                            for k, v in headers)
         if chunked:
@@ -342,6 +344,15 @@ class HttpConnection(asyncio.Protocol):
 
     def _refuse_head(self, v: Verdict) -> None:
         self.requests += 1
+        if v.defer:  # a target nginx refuses: the engine answers with the line's variables
+            req = HttpRequest(v.method, v.target, v.version, [], b"", self.client[0],
+                              self.client[1], self.local[0], self.endpoint.port, self.number,
+                              self.requests, self.accepted,
+                              self.head_began_at == self.read_done_at, head_length=v.length,
+                              line_length=v.length, raw_line=v.request_line)
+            del self.buf[:]
+            self._enqueue(Pending(req), complete=True, linger=True)
+            return
         req = HttpRequest(v.method, v.target or "/", v.version, v.headers, b"", self.client[0],
                           self.client[1], self.local[0], self.endpoint.port, self.number,
                           self.requests, head_length=v.length)
@@ -350,16 +361,28 @@ class HttpConnection(asyncio.Protocol):
         if self.requests > 1 and self.head_began_at == self.read_done_at \
                 and message.endswith(READING_LINE):
             # nginx's log action for a head already in the buffer after the last request
-            message = message[:-len(READING_LINE)] + " while reading client pipelined " \
-                "request line"
+            message = message[:-len(READING_LINE)] + _READING_PIPELINED
         p.error = (v.status, message, "info", True)
         p.req_line = v.request_line
+        for line, host in v.ignored:
+            self._conn_log("info", f'client sent invalid header line: "{line}" while reading '
+                                   "client request headers", req, host, v.request_line)
+        small = self.settings.small_buffer - self.head_skipped
+        if message.startswith("client sent invalid method while") \
+                and v.request_line is not None and len(v.request_line) > small:
+            # refused in nginx's first read: it shows what of the line that buffer holds
+            # (after the empty lines before it)
+            p.req_line = v.request_line.encode("utf-8", "surrogateescape")[:small] \
+                .decode("utf-8", "surrogateescape")
         del self.buf[:]
         self._enqueue(p, complete=True, linger=True)
 
     def _reject_head(self, status: int, cause: str, send: bool) -> None:
         """The head never completed (timeout, hang-up): what nginx shows of it."""
         v = unfinished(bytes(self.buf.lstrip(b"\r\n")), status, cause)
+        if self.requests and self.head_began_at == self.read_done_at \
+                and v.message.endswith(READING_LINE):
+            v.message = v.message[:-len(READING_LINE)] + _READING_PIPELINED
         req = HttpRequest(v.method, v.target or "/", v.version, v.headers, b"", self.client[0],
                           self.client[1], self.local[0], self.endpoint.port, self.number,
                           self.requests + 1, head_length=v.length)
@@ -575,15 +598,18 @@ class HttpConnection(asyncio.Protocol):
     def _log(self, level: str, message: str) -> None:
         self._conn_log(level, message)
 
-    def _conn_log(self, level: str, message: str, req: HttpRequest | None = None) -> None:
-        """A line nginx writes with connection context (no phase handler involved)."""
+    def _conn_log(self, level: str, message: str, req: HttpRequest | None = None,
+                  seen: list[tuple[str, str]] | None = None, line: str | None = None) -> None:
+        """A line nginx writes with connection context (no phase handler involved);
+        ``seen``: the headers nginx had parsed when it wrote it (default: all);
+        ``line``: the request line as received, when the request has none."""
         elog = self.engine.error_log
         if not elog.wants(level):
             return
         if req is None:
             ctx = f", client: {self.client[0]}, server: {self.endpoint.addr_text}"
         else:
-            host = next((v for k, v in req.headers if k.lower() == "host"), None)
-            ctx = (f", client: {self.client[0]}, server: {self.settings.server_name}, "
-                   f'request: "{req.request_line}"' + (f', host: "{host}"' if host else ""))
+            ctx = head_context(self.client[0], self.settings.server_name,
+                               line or req.raw_line or req.request_line,
+                               req.headers if seen is None else seen)
         elog.emit(LogRecord(level, time.time(), message, self.number, ctx))

@@ -50,7 +50,7 @@ def test_check_size_request_line_and_header_line() -> None:
 @pytest.mark.parametrize("version, headers, status", [
     ("HTTP/1.1", [("Host", "a"), ("host", "b")], 400),
     ("HTTP/1.1", [("Content-Length", "1x")], 400),
-    ("HTTP/1.1", [("Transfer-Encoding", "gzip")], 501),
+    ("HTTP/1.1", [("Host", "a"), ("Transfer-Encoding", "gzip")], 501),
     ("HTTP/1.0", [("Transfer-Encoding", "chunked")], 400),
     ("HTTP/1.1", [("Content-Length", "1"), ("Transfer-Encoding", "chunked")], 400),
 ])
