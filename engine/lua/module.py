@@ -256,7 +256,7 @@ class LuaModule(HttpModule):
             return DONE
         if phase != "content":
             return await self._phase_end(r, lr, phase)
-        await service.send_headers(lr)
+        await service.finish_output(lr)
         return OK
 
     async def _phase_end(self, r: Request, lr: LuaRequest, phase: str) -> int:

@@ -367,12 +367,21 @@ class LuaService:
         held = lr.http10
         if held is not None:  # the end of an HTTP/1.0 response: now its length is known
             lr.http10 = None
-            r.out.content_length = sum(len(c) for c in held)
-            r.ctx["keep:lua_headers_set"] = True
+            if r.method != "HEAD":  # (a HEAD's header goes out as it is)
+                r.out.content_length = sum(len(c) for c in held)
+                r.ctx["keep:lua_headers_set"] = True
         self.prepare_headers(r)
         await r.engine.send_header(r)
         for chunk in held or ():
             await r.engine.output(r, chunk, False)
+
+    async def finish_output(self, lr: LuaRequest) -> None:
+        """The handler ended: what it buffered for HTTP/1.0 goes with the header, as
+        ngx_lua's last output does; a handler that printed nothing at all gets a
+        Content-Length of 0 (an ngx.print("") sent its header without one)."""
+        if not lr.state[b"headers_sent"]:
+            self._http10_buffering(lr)
+        await self.send_headers(lr)
 
     def _http10_buffering(self, lr: LuaRequest) -> bool:
         """lua_http10_buffering (on by default): an HTTP/1.0 main request's output is

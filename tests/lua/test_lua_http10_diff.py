@@ -17,6 +17,11 @@ CASES = [
  ("http10 content-length set", lua('ngx.header.content_length = 2 ngx.say("a")'), Req("GET", "/", [], version="HTTP/1.0")),
  ("http10 exit 404", lua('ngx.exit(404)'), Req("GET", "/", [], version="HTTP/1.0")),
  ("http10 eof", lua('ngx.say("a") ngx.eof() ngx.sleep(0.01)'), Req("GET", "/", [], version="HTTP/1.0")),
+ # nothing printed: Content-Length 0; an empty print sends the header without one; a
+ # HEAD's header goes out without the buffered length
+ ("http10 no output", lua(''), Req("GET", "/", [], version="HTTP/1.0")),
+ ("http10 empty print", lua('ngx.print("")'), Req("GET", "/", [], version="HTTP/1.0")),
+ ("http10 head", lua('ngx.say("x")'), Req("HEAD", "/", [], version="HTTP/1.0")),
  ("http10 off", lua('ngx.say("a")', "lua_http10_buffering off;"), Req("GET", "/", [], version="HTTP/1.0")),
 ]
 
