@@ -84,3 +84,14 @@ def new_log_lines(pair: Any, side: str, drop: tuple[str, ...] = (),
     return [entry if numbered else (entry[0], entry[2])
             for entry in log_entries(fresh, pair.port)
             if "closed connection" not in entry[2] and not any(d in entry[2] for d in drop)]
+
+
+def assert_case_as_openresty(pair: Any, cases: list[tuple], index: int,
+                             drop: tuple[str, ...] = ()) -> None:
+    """Case ``index`` on both sides: the same reply, and the same error-log entries
+    (see :func:`new_log_lines`, ``drop`` too)."""
+    real, ours = pair.both(request_for(index, cases[index]))
+    real_log = new_log_lines(pair, "real", drop)
+    ours_log = new_log_lines(pair, "ours", drop)
+    assert ours.comparable() == real.comparable()
+    assert ours_log == real_log

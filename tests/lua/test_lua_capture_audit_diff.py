@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.differential import Pair, Req
-from tests.lua.cases import build_conf, lua, mark_logs, new_log_lines, point, request_for
+from tests.lua.cases import assert_case_as_openresty, build_conf, lua, mark_logs, point
 from tests.oracle import requires_nginx
 
 H = [("Host", "localhost")]
@@ -322,8 +322,4 @@ def pair():  # type: ignore[no-untyped-def]
 @requires_nginx
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c[0] for c in CASES])
 def test_same_as_openresty(pair, index):
-    real, ours = pair.both(request_for(index, CASES[index]))
-    real_log = new_log_lines(pair, "real")
-    ours_log = new_log_lines(pair, "ours")
-    assert ours.comparable() == real.comparable()
-    assert ours_log == real_log
+    assert_case_as_openresty(pair, CASES, index)
