@@ -27,6 +27,7 @@ from .head import READING_LINE, Verdict, check_headers, check_size, counted_thro
     find_head_end, headers_before, http11, refused_line, simple_line_end, target_refusal, \
     unfinished
 from .head_parser import HeadParser
+from .lazy_timer import LazyTimer
 from .pending import Pending
 from .settings import AddressSettings, body_settings
 from .sink import WireSink
@@ -62,11 +63,7 @@ class HttpConnection(asyncio.Protocol):
         self.accepted = 0.0
         self.local = ("", 0)
         self.head_parser = HeadParser()
-        self.timer: asyncio.TimerHandle | None = None
-        self.timer_when = 0.0
-        #: When the armed timeout expires (loop time), None when disarmed.
-        self.deadline: float | None = None
-        self.timer_cb: Any = None
+        self.timer = LazyTimer(self.loop)
         #: The task finishing a request that had to wait (None while answering inline).
         self.worker: asyncio.Task[None] | None = None
         self.busy = False  # a request is being answered
@@ -493,45 +490,14 @@ class HttpConnection(asyncio.Protocol):
 
     # -- timers and closing ------------------------------------------------------------
 
-    # One timer handle per connection, moved lazily: arming sets a deadline, and the
-    # handle (never later than the deadline) is only replaced when the new deadline is
-    # earlier; when it fires before a deadline that moved later it waits again. Arming
-    # and disarming per request (header, keep-alive) then costs no heap operations.
-
     def _arm(self, delay: float, cb: Any) -> None:
-        now = self.loop.time()
-        deadline = now + delay
-        self.deadline = deadline
-        self.timer_cb = cb
-        if self.timer is None or self.timer_when > deadline:
-            if self.timer is not None:
-                self.timer.cancel()
-            # wake no later than a header timeout from now, the next deadline likely armed
-            when = min(deadline, now + self.settings.header_timeout)
-            self.timer_when = when
-            self.timer = self.loop.call_at(when, self._fire)
-
-    def _fire(self) -> None:
-        self.timer = None
-        deadline = self.deadline
-        if deadline is None:
-            return
-        if deadline > self.timer_when:  # re-armed for later since the handle was set
-            self.timer_when = deadline
-            self.timer = self.loop.call_at(deadline, self._fire)
-            return
-        self.deadline = None
-        self.timer_cb()
+        self.timer.arm(delay, cb, self.settings.header_timeout)
 
     def _cancel_timer(self) -> None:
-        self.deadline = None
+        self.timer.cancel()
 
     def _drop_timer(self) -> None:
-        """The connection is done: release the handle too."""
-        self.deadline = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.timer.drop()
 
     def _on_wait_timeout(self) -> None:
         if self.buf.strip(b"\r\n"):
