@@ -28,7 +28,7 @@ from ..conf.errors import ConfigError
 from ..conf.values import parse_time, size_arg, time_arg
 
 if TYPE_CHECKING:
-    from .runtime import LuaRequest, LuaWorker
+    from .runtime import LuaWorker
 
 #: Fake addresses for the ``u:%p, c:%p`` of ngx_lua's "closed socket" log lines.
 _PTRS = itertools.count(0x7F3A5C0A1010, 0x2F8)

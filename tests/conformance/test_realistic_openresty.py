@@ -694,7 +694,7 @@ HTML_REWRITE = Scenario("lua-html-rewrite", HEAD + """
     req("/missing.html"),
     req("/generated/x"),
     req("/generated/x", version="HTTP/1.0"),
-    req("/index.html", f"If-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT"),
+    req("/index.html", "If-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT"),
 ])
 
 

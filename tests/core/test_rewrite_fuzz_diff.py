@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import os
 import random
-import time
 from pathlib import Path
 
 import pytest
 
-from engine import Engine
-from engine.conf.errors import ConfigError
-from tests.differential import Pair, Reply, Req
-from tests.lua.cases import mark_logs, new_log_lines
-from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
+from tests.differential import Pair, Req
+from tests.fuzzing import assert_group_as_nginx, config_verdicts
+from tests.oracle import requires_nginx
 
 #: Fixed, so every run checks the same cases; set REWRITE_FUZZ_SEED to explore others.
 SEED = int(os.environ.get("REWRITE_FUZZ_SEED", "20261127"))
@@ -183,27 +180,10 @@ def test_enough_cases() -> None:
     assert 200 <= total <= 600, total
 
 
-def _show(reply: Reply) -> str:
-    return f"{reply.status} {reply.header('location') or ''} {reply.body!r}"
-
-
 @requires_nginx
 @pytest.mark.parametrize("label,block,reqs", GROUPS, ids=[g[0] for g in GROUPS])
 def test_same_as_nginx(fuzz_pair, label, block, reqs) -> None:  # type: ignore[no-untyped-def]
-    diffs = []
-    mark_logs(fuzz_pair)
-    for req in reqs:
-        real, ours = fuzz_pair.both(req)
-        if ours.comparable() != real.comparable():
-            diffs.append(f"  {req.method} {req.target}\n    nginx: {_show(real)}\n"
-                         f"    ours:  {_show(ours)}")
-    assert not diffs, (f"seed {SEED}, {label}: {len(diffs)} of {len(reqs)} differ\n{block}\n"
-                       + "\n".join(diffs))
-    our_log, real_log = new_log_lines(fuzz_pair, "ours"), new_log_lines(fuzz_pair, "real")
-    if our_log != real_log:  # give a loaded machine's nginx time to write its last lines
-        time.sleep(0.3)
-        real_log += new_log_lines(fuzz_pair, "real")
-    assert our_log == real_log, f"seed {SEED}, {label}: error logs differ\n{block}"
+    assert_group_as_nginx(fuzz_pair, SEED, label, block, reqs)
 
 
 # --- bad configurations --------------------------------------------------------------------
@@ -225,11 +205,5 @@ BAD = [
 @pytest.mark.parametrize("body", BAD, ids=[f"bad-{i}" for i in range(len(BAD))])
 def test_same_config_verdict_as_nginx(tmp_path: Path, body: str) -> None:
     conf = "events {}\nhttp {\nserver {\nlocation / {\n" + body + "\n}\n}\n}\n"
-    write_prefix(tmp_path, conf)
-    real = first_emerg(nginx_test(tmp_path).output)
-    try:
-        Engine.load(str(tmp_path / "conf" / "nginx.conf"), prefix=str(tmp_path) + "/")
-        ours = None
-    except ConfigError as exc:
-        ours = str(exc)
+    ours, real = config_verdicts(tmp_path, conf)
     assert ours == real, conf

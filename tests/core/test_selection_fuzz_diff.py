@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 from engine import Engine
 from engine.conf.errors import ConfigError
 from tests.differential import Pair, Reply, Req, parse_reply
-from tests.lua.cases import mark_logs, new_log_lines
+from tests.fuzzing import assert_group_as_nginx
 from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
 
 #: Fixed, so every run checks the same cases; set SELECTION_FUZZ_SEED to explore others.
@@ -309,22 +308,12 @@ def test_enough_cases() -> None:
 @requires_nginx
 @pytest.mark.parametrize("label,block,reqs", GROUPS, ids=[g[0] for g in GROUPS])
 def test_same_choice_as_nginx(fuzz_pair, label, block, reqs) -> None:  # type: ignore[no-untyped-def]
-    diffs = []
-    mark_logs(fuzz_pair)
-    for port, req in reqs:
-        real, ours = ask(fuzz_pair, port, req)
-        if ours.comparable() != real.comparable():
-            heads = dict(req.headers).get("Host", "(none)")
-            diffs.append(f"  {req.method} {req.target} {req.version} Host: {heads}\n"
-                         f"    nginx: {real.status} {real.header('location') or ''} {real.body!r}\n"
-                         f"    ours:  {ours.status} {ours.header('location') or ''} {ours.body!r}")
-    assert not diffs, (f"seed {SEED}, {label}: {len(diffs)} of {len(reqs)} differ\n{block}\n"
-                       + "\n".join(diffs))
-    our_log, real_log = new_log_lines(fuzz_pair, "ours"), new_log_lines(fuzz_pair, "real")
-    if our_log != real_log:  # give a loaded machine's nginx time to write its last lines
-        time.sleep(0.3)
-        real_log += new_log_lines(fuzz_pair, "real")
-    assert our_log == real_log, f"seed {SEED}, {label}: error logs differ\n{block}"
+    ports = {id(req): port for port, req in reqs}
+    assert_group_as_nginx(
+        fuzz_pair, SEED, label, block, [req for _, req in reqs],
+        ask=lambda req: ask(fuzz_pair, ports[id(req)], req),
+        describe=lambda req: f"{req.method} {req.target} {req.version} "
+                             f"Host: {dict(req.headers).get('Host', '(none)')}")
 
 
 # --- bad configurations --------------------------------------------------------------------

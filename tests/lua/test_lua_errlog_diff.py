@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
 from tests.lua.cases import build_conf, log_entries, lua, request_for
 from tests.oracle import requires_nginx

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from tests.differential import Pair, Req
-from tests.lua.cases import build_conf, lua, mark_logs, new_log_lines, point, request_for
+from tests.lua.cases import build_conf, mark_logs, new_log_lines, point, request_for
 from tests.oracle import requires_nginx
 
 H = [("Host", "localhost")]

@@ -1,0 +1,56 @@
+"""What the seeded differential fuzz tests share (tests/*/test_*_fuzz_diff.py): a group
+of generated requests answered by real nginx and by the engine from one :class:`Pair`,
+the error-log lines both wrote meanwhile, and configuration verdicts against
+``nginx -t``. A failure names the seed and shows the generated block, so it can be
+replayed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from tests.differential import Pair, Reply, Req, engine_load_error
+from tests.lua.cases import mark_logs, new_log_lines
+from tests.oracle import first_emerg, nginx_test, write_prefix
+
+
+def settled_logs(pair: Pair, wait: float = 0.3) -> tuple[list, list]:
+    """The error-log entries (ours, nginx's) written since the last look; when they
+    differ, nginx gets a moment to write its last lines (a loaded machine)."""
+    ours, real = new_log_lines(pair, "ours"), new_log_lines(pair, "real")
+    if ours != real:
+        time.sleep(wait)
+        real += new_log_lines(pair, "real")
+    return ours, real
+
+
+def show(reply: Reply) -> str:
+    """A reply in a divergence report: status, Location, body."""
+    return f"{reply.status} {reply.header('location') or ''} {reply.body!r}"
+
+
+def assert_group_as_nginx(pair: Pair, seed: int, label: str, block: str, reqs: list[Req],
+                          same: Callable[[Reply, Reply], bool] | None = None,
+                          shown: Callable[[Reply], str] = show,
+                          ask: Callable[[Req], tuple[Reply, Reply]] | None = None,
+                          describe: Callable[[Req], str] | None = None) -> None:
+    """Every request of the group gets the same reply from both (``same(real, ours)``,
+    else the comparable parts), then both logged the same lines."""
+    diffs = []
+    mark_logs(pair)
+    for req in reqs:
+        real, ours = ask(req) if ask is not None else pair.both(req)
+        if not (same(real, ours) if same is not None else ours.comparable() == real.comparable()):
+            where = describe(req) if describe is not None else f"{req.method} {req.target}"
+            diffs.append(f"  {where}\n    nginx: {shown(real)}\n    ours:  {shown(ours)}")
+    assert not diffs, (f"seed {seed}, {label}: {len(diffs)} of {len(reqs)} differ\n{block}\n"
+                       + "\n".join(diffs))
+    ours_log, real_log = settled_logs(pair)
+    assert ours_log == real_log, f"seed {seed}, {label}: error logs differ\n{block}"
+
+
+def config_verdicts(tmp_path: Path, conf: str, files: Any = None) -> tuple[str | None, str | None]:
+    """(ours, nginx's) first ``[emerg]`` for ``conf`` (None when it loads)."""
+    write_prefix(tmp_path, conf, files)
+    return engine_load_error(tmp_path), first_emerg(nginx_test(tmp_path).output)
