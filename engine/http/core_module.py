@@ -351,12 +351,18 @@ def set_content_type(r: Request) -> None:
     r.out.content_type = ctype or core.get("default_type", "text/plain")
 
 
-def map_uri_to_path(r: Request, kind: str = "request_filename") -> str:
-    """ngx_http_map_uri_to_path: ``root`` + URI, or ``alias`` replacing the location prefix."""
+def map_uri_to_path(r: Request, kind: str = "request_filename") -> str | None:
+    """ngx_http_map_uri_to_path: ``root`` + URI, or ``alias`` replacing the location
+    prefix. None: an alias cannot map a URI rewritten in its location (nginx's alert);
+    the callers then fail as nginx's do."""
     loc = r.loc
     prefix = r.engine.cfg.prefix
     alias_d = loc.first("alias") if loc.kind == "location" else None
     if alias_d is not None:
+        if (not r.valid_location or r.uri_changed) and kind == "request_filename":
+            r.log("alert", f'"alias" cannot be used in location "{loc.name}" '
+                           "where URI was rewritten")
+            return None
         alias = _eval(r, alias_d.args[0])
         root = alias if os.path.isabs(alias) else os.path.join(prefix, alias)
         if kind in ("document_root", "realpath_root"):

@@ -237,6 +237,10 @@ def _time_iso(r: Request) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", t) + z[:3] + ":" + z[3:]
 
 
+#: r.ctx key: $request_filename failed to map (see path_var).
+_UNMAPPED = "keep:request_filename_unmapped"
+
+
 def _request_id(r: Request) -> str:
     rid = r.main.ctx.get("keep:request_id")
     if rid is None:
@@ -248,9 +252,14 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     def path_var(kind: str):  # type: ignore[no-untyped-def]
         def get(r: Request) -> str | None:
             mapper = services.get("map_uri_to_path")
-            if mapper is None:
+            if mapper is None or r.ctx.get(_UNMAPPED):
                 return None
-            return mapper(r, kind)
+            path = mapper(r, kind)
+            if path is None:
+                # the getter's NGX_ERROR leaves the value "not found" and cached, so
+                # that later reads give "-" without a second alert
+                r.ctx[_UNMAPPED] = True
+            return path
         return get
 
     add = table.add

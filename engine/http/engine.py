@@ -363,7 +363,8 @@ class HttpEngine:
         if r.uri.endswith("/"):
             path = self.services["map_uri_to_path"](r) if "map_uri_to_path" in self.services \
                 else r.uri
-            r.log("error", f'directory index of "{path}" is forbidden')
+            if path is not None:
+                r.log("error", f'directory index of "{path}" is forbidden')
             await self.finalize(r, 403)
         else:
             r.log("error", "no handler found")
@@ -385,9 +386,8 @@ class HttpEngine:
         r.ctx = {k: v for k, v in r.ctx.items() if k.startswith("keep:")}
         r.loc = r.server
         r.internal = True
-        children: list[Any] = []
+        r.valid_location = True  # ngx_http_handler
         r.trace.add("hop", hop=hop, uri=uri, args=args, ctx_reset=True)
-        del children
         update_location_config(r)
         await self.run_phases(r, self._index[Phase.SERVER_REWRITE])
         return DONE

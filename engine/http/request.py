@@ -159,6 +159,12 @@ class Request:
     phase_index = 0
     phase_name = ""
     uri_changed = False
+    #: nginx's r->valid_location: cleared by a rewrite "break" of the URI, set again
+    #: only by an internal redirect. An ``alias`` maps no URI while it is clear, nor
+    #: while a rewrite's new URI has not found its location yet (``uri_changed``).
+    valid_location = True
+    #: Plain HTTP on a ``listen ... ssl`` address (answered 497, see HttpRequest).
+    plain_on_https = False
     #: Set by "error_page": prevents a second redirect for the same request.
     error_page = False
     keepalive = True

@@ -109,9 +109,11 @@ async def send_error_page(engine: HttpEngine, r: Request, status: int, page: Any
                 ctx_reset=uri.startswith(("/", "@")))  # both clear the module contexts
     if uri.startswith("/"):
         path, sep, args = uri.partition("?")
-        # an error page's own arguments replace the request's; without "?" there are
-        # none ($args "not found", "-" in a log), as nginx keeps a null err_page->args
-        r.has_args = bool(sep)
+        # an error page's own arguments replace the request's. Without "?" a constant
+        # URI has none ($args "not found", "-" in a log: nginx keeps a null
+        # err_page->args); one with variables goes through ngx_http_split_args, which
+        # leaves empty but found arguments ("" in a log)
+        r.has_args = bool(sep) or page.uri.has_variables
         if r.method != "HEAD":
             r.method = "GET"
         await engine.internal_redirect(r, path, args, "error_page")

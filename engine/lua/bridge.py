@@ -275,6 +275,8 @@ class Bridge:
         r.trace.add("var", name="$uri", old=old, new=r.uri)
         if jump:
             r.uri_changed = True
+        else:  # as a rewrite "break": an alias no longer maps the URI
+            r.valid_location = False
 
     def py_get_headers(self) -> Any:
         flat: list[bytes] = []

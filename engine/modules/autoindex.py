@@ -153,6 +153,8 @@ class AutoindexModule(HttpModule):
         if r.method not in ("GET", "HEAD"):
             return DECLINED
         directory = r.engine.services["map_uri_to_path"](r)
+        if directory is None:
+            return 500
         fmt = r.loc.value("autoindex_format", "html") or "html"
         try:
             if worker_denied(r, directory, os.stat(directory)):

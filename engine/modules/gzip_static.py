@@ -87,6 +87,8 @@ class GzipStaticModule(HttpModule):
             r.trace.add("static", path="", result=f"gzip_static declined: {refusal}")
             return DECLINED
         path = r.engine.services["map_uri_to_path"](r)
+        if path is None:
+            return 500
         if r.ctx.get("add_uri_to_alias"):  # try_files found it under a regex's alias
             path += r.uri
         path += ".gz"

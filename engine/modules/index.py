@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ..conf.errors import ConfigError
-from ..http.phases import DECLINED, HttpModule, Phase
+from ..http.phases import DECLINED, ERROR, HttpModule, Phase
 from ..http.variables import ComplexValue, compile_value
 from .static import os_error_text, worker_denied
 
@@ -57,6 +57,8 @@ class IndexModule(HttpModule):
         names = [v.evaluate(r) for v in values] if values else ["index.html"]
         mapper = r.engine.services["map_uri_to_path"]
         directory = mapper(r)
+        if directory is None:
+            return ERROR  # ngx_http_index_handler's NGX_ERROR: no response at all
         dir_tested = False
         for name in names:
             if name.startswith("/"):

@@ -162,7 +162,9 @@ class RewriteModule(HttpModule):
                     return rc
             elif op == "break":
                 tr.add("script", op="break", file=d.file, line=d.line)
-                r.uri_changed = False
+                if r.uri_changed:  # ngx_http_script_break_code
+                    r.valid_location = False
+                    r.uri_changed = False
                 raise _Break
             elif op == "if":
                 _, cond, inner, ifloc = step
@@ -302,6 +304,7 @@ async def _run_rewrite(r: Request, d: Directive, step: tuple, e: _Run) -> int | 
     r.internal = True
     if flag == "break":
         r.uri_changed = False
+        r.valid_location = False
         raise _Break
     r.uri_changed = True
     if flag == "last":

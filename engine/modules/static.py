@@ -164,6 +164,8 @@ class StaticModule(HttpModule):
         if r.uri.endswith("/"):
             return DECLINED
         path = r.engine.services["map_uri_to_path"](r)
+        if path is None:
+            return 500
         if r.ctx.get("add_uri_to_alias"):  # try_files found it under a regex's alias
             path += r.uri
         r.trace.add("static", path=path, result="open")

@@ -59,6 +59,8 @@ class TryFilesModule(HttpModule):
         alias = loc.first("alias") if isinstance(loc, LocationConf) else None
         mapper = r.engine.services["map_uri_to_path"]
         saved = r.uri
+        if alias is not None and mapper(r) is None:  # an alias after a rewrite
+            return 500
         for cv, test_dir in tests:
             name = cv.evaluate(r)
             if alias is None:
