@@ -94,6 +94,10 @@ def client_status(status: int) -> int:
     return 400 if 494 <= status <= 497 else status
 
 
+#: r.ctx key of the type as first tested (headers_out.content_type_lowcase).
+CTYPE_TESTED = "keep:ctype_tested"
+
+
 def content_type_matches(types: frozenset[str] | None, ctype: str | None, r: Request) -> bool:
     """ngx_http_test_content_type, on the part of the type nginx compares
     (``content_type_len``): a type ngx_lua set is cut at its first ``;``; a proxied type,
@@ -105,13 +109,21 @@ def content_type_matches(types: frozenset[str] | None, ctype: str | None, r: Req
         return False
     low = ctype.lower()
     if r.ctx.get("keep:lua_mime_set"):
-        return low.split(";", 1)[0] in types
-    cut = low.find(";")
-    while cut != -1:
-        if low[cut + 1:].lstrip(" ").startswith("charset="):
-            return low[:cut] in types
-        cut = low.find(";", cut + 1)
-    return low in types
+        low = low.split(";", 1)[0]
+    else:
+        cut = low.find(";")
+        while cut != -1:
+            if low[cut + 1:].lstrip(" ").startswith("charset="):
+                low = low[:cut]
+                break
+            cut = low.find(";", cut + 1)
+    # nginx lowercases the type once per response (content_type_lowcase): an error page
+    # after a 416 is tested as the file's type was (special.py starts a fresh response)
+    cached = r.ctx.get(CTYPE_TESTED)
+    if cached is None:
+        r.ctx[CTYPE_TESTED] = low
+        return low in types
+    return len(cached) == len(low) and cached in types
 
 
 def weak_etag(r: Request) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .response import client_status, error_page_body
+from .response import CTYPE_TESTED, client_status, error_page_body
 from .uri import escape_bytes
 from .user_agent import browser
 
@@ -41,10 +41,17 @@ def _padded(r: Request) -> bool:
 
 def _clear_validators(r: Request) -> None:
     """ngx_http_send_special_response drops what described the replaced response (a
-    static file's ETag when a filter finalizes it with 412, a Lua-set Last-Modified)."""
+    static file's ETag when a filter finalizes it with 412, a Lua-set Last-Modified):
+    the one line each of headers_out's pointers names, the last set. An earlier one
+    stays: a file's ETag before a 416 whose error_page met a 416 again."""
     r.out.last_modified = None
-    for name in ("Accept-Ranges", "Last-Modified", "ETag"):
-        r.out.headers.remove(name)
+    r.ctx.pop(CTYPE_TESTED, None)  # and its type is tested afresh
+    headers = r.out.headers
+    for name in ("accept-ranges", "last-modified", "etag"):
+        for i in range(len(headers.items) - 1, -1, -1):
+            if headers.items[i][0].lower() == name:
+                headers.items = headers.items[:i] + headers.items[i + 1:]
+                break
 
 
 async def _send_refresh(engine: HttpEngine, r: Request) -> None:
@@ -128,5 +135,6 @@ async def send_error_page(engine: HttpEngine, r: Request, status: int, page: Any
     r.out.status = code
     r.out.content_type = "text/html"
     r.out.content_length = len(body or b"")
+    r.ctx.pop(CTYPE_TESTED, None)
     await engine.send_header(r)
     await engine.output(r, body or b"", True)

@@ -138,6 +138,10 @@ def listing(uri: str, directory: str, exact: bool, localtime: bool, utf8: bool =
     return "".join(out).encode("utf-8", "surrogateescape")
 
 
+#: r.ctx key: the response is an XML listing (its charset is added by the filter).
+_XML = "autoindex_xml"
+
+
 class AutoindexModule(HttpModule):
     name = "ngx_http_autoindex_module"
     directives = frozenset({"autoindex", "autoindex_exact_size", "autoindex_format",
@@ -146,6 +150,17 @@ class AutoindexModule(HttpModule):
     def init(self, engine: HttpEngine) -> None:
         engine.phases.add(Phase.CONTENT, "autoindex", self.handler, order=20,
                           active=lambda block: block.flag("autoindex", False))
+        # just before the charset filter (620), after add_header (500)
+        engine.phases.add_header_filter("autoindex_charset", self.charset_filter, order=619,
+                                        active=lambda block: block.flag("autoindex", False))
+
+    @staticmethod
+    def charset_filter(r: Request) -> None:
+        """An XML listing's charset is nginx's headers_out.charset, not part of its
+        type: ``$sent_http_content_type`` (add_header) reads "text/xml"; the header
+        line has "; charset=utf-8", which a ``charset`` directive does not change."""
+        if r.ctx.get(_XML) and r.out.content_type == "text/xml":
+            r.out.content_type = "text/xml; charset=utf-8"
 
     async def handler(self, r: Request) -> int:
         if not r.uri.endswith("/") or not r.loc.flag("autoindex", False):
@@ -185,8 +200,8 @@ class AutoindexModule(HttpModule):
         """(content type, body) of a json, jsonp or xml listing; None for a jsonp
         ``callback`` nginx refuses (400)."""
         if fmt == "xml":
-            return "text/xml; charset=utf-8", xml_listing(entries).encode("utf-8",
-                                                                        "surrogateescape")
+            r.ctx[_XML] = True
+            return "text/xml", xml_listing(entries).encode("utf-8", "surrogateescape")
         body = json_listing(entries)
         callback = find_arg(r.args, "callback") if fmt == "jsonp" else None
         if callback:

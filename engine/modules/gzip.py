@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ..http.request import Request
 
 _CTX = "gzip"  # per-request state; cleared with the other module contexts on a redirect
+_TESTED = "keep:gzip_tested"  # r->gzip_tested: the first ngx_http_gzip_ok answer
 
 # gzip_proxied bits (ngx_http_core_module's NGX_HTTP_GZIP_PROXIED_*)
 _OFF, _EXPIRED, _NO_CACHE, _NO_STORE, _PRIVATE, _NO_LM, _NO_ETAG, _AUTH, _ANY = (
@@ -194,7 +195,16 @@ def gzip_ratio(r: Request) -> str | None:
 
 
 def _refusal(r: Request, conf: GzipConf) -> str:
-    """ngx_http_gzip_ok: why the client does not get gzip ("" when it does)."""
+    """ngx_http_gzip_ok: why the client does not get gzip ("" when it does). The first
+    answer stands for the request (r->gzip_tested): gzip_static asks before expires or
+    add_header made the response lines gzip_proxied looks at, and the filter reuses it."""
+    verdict = r.ctx.get(_TESTED)
+    if verdict is None:
+        verdict = r.ctx[_TESTED] = _gzip_ok(r, conf)
+    return verdict
+
+
+def _gzip_ok(r: Request, conf: GzipConf) -> str:
     if r is not r.main:
         return "subrequest"
     ae = r.headers_in.get("accept-encoding")

@@ -18,6 +18,7 @@ from ..conf.values import parse_time
 from ..http.phases import HttpModule
 from ..http.response import http_date
 from ..http.variables import ComplexValue, compile_value
+from .static import parse_http_time
 
 if TYPE_CHECKING:
     from ..conf.ast import Directive
@@ -26,25 +27,31 @@ if TYPE_CHECKING:
     from ..http.engine import HttpEngine
     from ..http.request import Request
 
+#: ngx_http_set_response_header / ngx_http_set_last_modified: these replace the
+#: response's own line (an empty value removes it) instead of adding one.
+_REPLACED = frozenset({"etag", "last-modified"})
 _OK_STATUSES = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
 _EPOCH = "Thu, 01 Jan 1970 00:00:01 GMT"
 _MAX = "Thu, 31 Dec 2037 23:55:55 GMT"
 _DAY = 24 * 60 * 60
 
 
-def parse_expires(value: str) -> tuple[str, float] | str | None:
+def parse_expires(value: str, modified: bool = False) -> tuple[str, float] | str:
     """ngx_http_parse_expires: (kind, seconds) with kind "epoch", "max", "off", "daily"
-    or "access"; an error message, or None for an invalid value."""
-    if value in ("epoch", "max", "off"):
+    or "access", or nginx's error message. After ``modified`` the words are times like
+    any other, and an ``@`` is refused before the time after it is read."""
+    if not modified and value in ("epoch", "max", "off"):
         return value, 0.0
     kind, sign = "access", 1
     if value.startswith("@"):
+        if modified:
+            return 'daily time cannot be used with "modified" parameter'
         kind, value = "daily", value[1:]
     elif value.startswith(("+", "-")):
         sign, value = (-1 if value[0] == "-" else 1), value[1:]
     seconds = parse_time(value) if "ms" not in value else None
     if seconds is None:
-        return None
+        return "invalid value"
     if kind == "daily" and seconds > _DAY:
         return "daily time value must be less than 24 hours"
     return kind, sign * seconds
@@ -71,23 +78,17 @@ class Expires:
         self.value: ComplexValue | None = cv if cv.has_variables else None
         self.kind, self.seconds = "access", 0.0
         if self.value is None:
-            parsed = parse_expires(args[-1])
-            if parsed is None or isinstance(parsed, str):
-                raise ConfigError(f'"{d.name}" directive {parsed or "invalid value"}',
-                                  d.file, d.line)
+            parsed = parse_expires(args[-1], self.modified)
+            if isinstance(parsed, str):
+                raise ConfigError(f'"{d.name}" directive {parsed}', d.file, d.line)
             self.kind, self.seconds = parsed
-            if self.modified and self.kind == "daily":
-                raise ConfigError(f'"{d.name}" directive daily time cannot be used with '
-                                  '"modified" parameter', d.file, d.line)
-            if self.modified and self.kind != "access":
-                raise ConfigError(f'"{d.name}" directive invalid value', d.file, d.line)
 
     def apply(self, r: Request) -> None:
         """ngx_http_set_expires."""
         kind, seconds = self.kind, self.seconds
         if self.value is not None:
-            parsed = parse_expires(self.value.evaluate(r))
-            if parsed is None or isinstance(parsed, str):
+            parsed = parse_expires(self.value.evaluate(r), self.modified)
+            if isinstance(parsed, str):
                 return
             kind, seconds = parsed
         if kind == "off":
@@ -112,8 +113,16 @@ class Expires:
             at = last + seconds
             max_age = at - now
         headers.set("Expires", http_date(at))
-        headers.set("Cache-Control", "no-cache" if self.seconds < 0 or max_age < 0
+        headers.set("Cache-Control", "no-cache" if seconds < 0 or max_age < 0
                     else f"max-age={int(max_age)}")
+
+
+def _replace(r: Request, name: str, text: str) -> None:
+    """``add_header ETag|Last-Modified``: the value takes the place of the file's (a
+    Last-Modified also becomes the time If-Range and If-Modified-Since compare)."""
+    r.out.headers.set(name, text or None)
+    if name.lower() == "last-modified":
+        r.out.last_modified = parse_http_time(text) if text else None
 
 
 class HeadersModule(HttpModule):
@@ -155,9 +164,13 @@ class HeadersModule(HttpModule):
                 if not (ok or always):
                     continue
                 text = value.evaluate(r)
-                if text:
+                low = name.lower()
+                if low in _REPLACED:
+                    _replace(r, name, text)
+                    r.trace.add("header", op="set", name=name, value=text,
+                                file=d.file, line=d.line)
+                elif text:
                     r.out.headers.add(name, text)
-                    low = name.lower()
                     if low in ("server", "date"):  # a line of its own, not nginx's
                         key = "keep:add_header_" + low
                         r.ctx[key] = r.ctx.get(key, 0) + 1

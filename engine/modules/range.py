@@ -1,6 +1,7 @@
 """ngx_http_range_filter_module: ``Range: bytes=...`` on responses that allow ranges
 (static files): one range gives 206 with Content-Range, several a
-multipart/byteranges body, an unsatisfiable one 416 with ``Content-Range: bytes */N``;
+multipart/byteranges body, an unsatisfiable one 416 with ``Content-Range: bytes */N``
+(nginx's page or the ``error_page`` for 416, the file's header lines kept);
 otherwise the 200 carries ``Accept-Ranges: bytes``. ``If-Range`` must match the ETag or
 the Last-Modified date for the range to apply, and ``max_ranges`` caps the count."""
 
@@ -10,7 +11,6 @@ import itertools
 from typing import TYPE_CHECKING
 
 from ..http.phases import HttpModule
-from ..http.response import error_page_body
 from .static import parse_http_time
 
 if TYPE_CHECKING:
@@ -107,41 +107,37 @@ class RangeModule(HttpModule):
         engine.phases.add_header_filter("range", self.header_filter, order=900)
         engine.phases.add_body_filter("range", self.body_filter, order=50)
 
-    def header_filter(self, r: Request) -> None:
+    async def header_filter(self, r: Request) -> bool | None:
         out = r.out
         if (r.http_version < 1000 or out.status != 200 or r is not r.main
                 or out.content_length is None or not r.ctx.get("keep:allow_ranges")):
-            return
+            return None
         d = r.loc.first("max_ranges")
         max_ranges = int(d.args[0]) if d is not None else None
         if max_ranges == 0:  # ranges are off: not even Accept-Ranges
-            return
+            return None
         spec = r.headers_in.get("range")
         if spec is None or len(spec) < 7 or spec[:6].lower() != "bytes=" or \
                 not self._if_range(r):
             out.headers.add("Accept-Ranges", "bytes")
-            return
+            return None
         size = out.content_length
         ranges = parse_ranges(spec, size, max_ranges)
         if ranges is None:
             out.headers.add("Accept-Ranges", "bytes")
-            return
+            return None
         if ranges == NOT_SATISFIABLE:
-            # the response becomes nginx's 416 page, the header list kept
-            body = error_page_body(416, r.loc.value("server_tokens", "on") or "on") or b""
+            # ngx_http_range_not_satisfiable: the header list is kept (a file's ETag,
+            # what add_header added) and the handler finalizes with 416: nginx's page or
+            # an error_page for 416, which meets the Content-Range too
             out.status = 416
             out.status_line = None
-            out.content_type = "text/html"
-            out.content_length = len(body)
-            out.last_modified = None
-            out.headers.remove("etag")
+            out.content_length = None
             out.headers.add("Content-Range", f"bytes */{size}")
-            r.ctx[_KEY] = ("replace", body)
-            # nginx sends the 416 page through the header filters again: charset completes it
-            for f in r.engine.phases.header_filters:
-                if f.name == "charset" and (f.active is None or f.active(r.loc)):
-                    f.fn(r)
-            return
+            r.trace.add("static", path="", result="416: range not satisfiable")
+            await r.engine.special_response(r, 416)
+            r.response_done = True
+            return False
         out.status = 206
         out.status_line = None  # a proxied "200 OK" line goes too
         if len(ranges) == 1:
@@ -149,7 +145,7 @@ class RangeModule(HttpModule):
             out.headers.add("Content-Range", f"bytes {start}-{end - 1}/{size}")
             out.content_length = end - start
             r.ctx[_KEY] = ("single", start, end)
-            return
+            return None
         boundary = f"{next(self.boundaries):020d}"
         parts = []
         ctype = out.content_type
@@ -187,8 +183,6 @@ class RangeModule(HttpModule):
             return b"", False
         whole = b"".join(buf)
         kind = plan[0]
-        if kind == "replace":
-            return plan[1], True
         if kind == "single":
             return whole[plan[1]:plan[2]], True
         parts, tail = plan[1], plan[2]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.request import ResponseHeaders
+from ..http.response import CTYPE_TESTED
 from ..http.parse_time import parse_http_time as _parse_http_time
 
 if TYPE_CHECKING:
@@ -226,6 +227,8 @@ class StaticModule(HttpModule):
             r.trace.add("static", path="", result="412: precondition failed")
             r.ctx.pop("keep:allow_ranges", None)
             r.out = ResponseHeaders()  # ngx_http_clean_header: nothing of the 200 stays
+            r.ctx.pop(CTYPE_TESTED, None)
+            r.ctx.pop("keep:charset", None)  # headers_out.charset is cleaned too
             await r.engine.special_response(r, 412)
             # ngx_http_filter_finalize_request ends in NGX_ERROR: the connection closes
             # after the page, though its header said keep-alive

@@ -226,9 +226,14 @@ def handler_error(spec: DirectiveSpec, d: Directive, log_formats: set[str]) -> s
             if not 300 <= int(code) <= 599:
                 return f'value "{code}" must be between 300 and 599'
         return None
+    if name == "limit_except":  # ngx_http_core_limit_except: nginx's methods, any case
+        bad = [m for m in args if m.upper() not in _LIMIT_METHODS]
+        return f'invalid method "{bad[0]}"' if bad else None
     return None
 
 
+_LIMIT_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "MKCOL", "COPY", "MOVE",
+                            "OPTIONS", "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "PATCH"})
 _REGEX_OPS = frozenset({"~", "~*", "!~", "!~*"})
 _FILE_OPS = frozenset({"-f", "!-f", "-d", "!-d", "-e", "!-e", "-x", "!-x"})
 
