@@ -19,9 +19,12 @@ Fidelity notes (real OpenResty 0.10.23 links PCRE1; we use PCRE2):
   PCRE1's JavaScript compatibility (PCRE2's ALT_BSUX + ALLOW_EMPTY_CLASS +
   MATCH_UNSET_BACKREF); ``D`` allows duplicate names and collects them into arrays.
   ``o`` (compile once) and ``j`` (JIT) are no-ops: every pattern is JIT-compiled and
-  cached per VM. ``d`` (DFA) is emulated: the leftmost start with the longest end found
-  by end-anchored retries on a shortened subject, so ``$`` and lookaheads at the
-  shortened end can differ from a true DFA; as in ngx_lua, DFA results carry only ``[0]``.
+  cached per VM. ``d`` (DFA) is emulated: the leftmost start, then the longest end over
+  every path (the pattern is followed by a callout that records each end and fails); as
+  in ngx_lua, DFA results carry only ``[0]``. Not modelled: PCRE1's DFA error -16 for a
+  back reference the matcher reaches.
+* PCRE1 parses some patterns differently and reports errors in another order and at
+  other offsets: ``engine/lua/regex_pcre1.py`` compiles as PCRE1 would.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import pcre2
 from pcre2 import _cy
 
 from engine.lua._loader import load_chunk
+from engine.lua.regex_pcre1 import compile_pcre1, group_names_in_order
 
 # PCRE2 compile options (pcre2.h); the package's flag enum lacks several of them.
 _CASELESS = 0x00000008
@@ -47,6 +51,7 @@ _ALT_BSUX = 0x00000002
 _MATCH_UNSET_BACKREF = 0x00000200
 _NEVER_BACKSLASH_C = 0x00100000
 _ENDANCHORED = 0x20000000
+_NO_AUTO_POSSESS = 0x00004000
 _JS_COMPAT = _ALT_BSUX | _ALLOW_EMPTY_CLASS | _MATCH_UNSET_BACKREF
 
 _OPT_BITS = {
@@ -55,66 +60,6 @@ _OPT_BITS = {
     ord("J"): _JS_COMPAT, ord("o"): 0, ord("j"): 0, ord("d"): 0,
 }
 
-# PCRE2 compile error code -> the PCRE1 text ngx_lua 0.10.23 prints for the same mistake.
-_PCRE1_TEXT = {
-    101: "\\ at end of pattern", 102: "\\c at end of pattern",
-    103: "unrecognized character follows \\",
-    104: "numbers out of order in {} quantifier", 105: "number too big in {} quantifier",
-    106: "missing terminating ] for character class",
-    107: "invalid escape sequence in character class",
-    108: "range out of order in character class", 109: "nothing to repeat",
-    110: "internal error: unexpected repeat",
-    111: "unrecognized character after (? or (?-",
-    112: "POSIX named classes are supported only within a class",
-    113: "POSIX collating elements are not supported", 114: "missing )",
-    115: "reference to non-existent subpattern", 117: "unknown option bit(s) set",
-    118: "missing ) after comment", 119: "parentheses nested too deeply",
-    120: "regular expression is too large", 121: "failed to get memory",
-    122: "unmatched parentheses", 123: "internal error: code overflow",
-    124: "malformed number or name after (?(",
-    125: "lookbehind assertion is not fixed length",
-    126: "a numbered reference must not be zero",
-    127: "conditional group contains more than two branches",
-    128: "assertion expected after (?( or (?(?C)", 129: "digit expected after (?+",
-    130: "unknown POSIX class name",
-    133: "parentheses are too deeply nested (stack check)",
-    134: "character value in \\x{} or \\o{} is too large",
-    135: "lookbehind assertion is not fixed length",
-    136: "\\C not allowed in lookbehind assertion",
-    137: "PCRE does not support \\L, \\l, \\N{name}, \\U, or \\u",
-    138: "number after (?C is > 255", 139: "closing ) for (?C expected",
-    141: "unrecognized character after (?P",
-    142: "syntax error in subpattern name (missing terminator)",
-    143: "two named subpatterns have the same name",
-    144: "group name must start with a non-digit", 146: "malformed \\P or \\p sequence",
-    147: "unknown property name after \\P or \\p",
-    148: "subpattern name is too long (maximum 32 characters)",
-    149: "too many named subpatterns (maximum 10000)",
-    150: "invalid range in character class",
-    151: "octal value is greater than \\377 in 8-bit non-UTF-8 mode",
-    154: "DEFINE group contains more than one branch",
-    155: "missing opening brace after \\o",
-    157: "\\g is not followed by a braced, angle-bracketed, or quoted name/number "
-         "or by a plain number",
-    158: "(?R or (?[+-]digits must be followed by )",
-    160: "(*VERB) not recognized or malformed", 161: "number is too big",
-    162: "subpattern name expected",
-    164: "non-octal character in \\o{} (closing brace missing?)",
-    165: "different names for subpatterns of the same number are not allowed",
-    166: "(*MARK) must have an argument",
-    167: "non-hex character in \\x{} (closing brace missing?)",
-    168: "\\c must be followed by an ASCII character",
-    169: "\\k is not followed by a braced, angle-bracketed, or quoted name",
-    171: "\\N is not supported in a class",
-    173: "disallowed Unicode code point (>= 0xd800 && <= 0xdfff)",
-    176: "name is too long in (*MARK), (*PRUNE), (*SKIP), or (*THEN)",
-    177: "character value in \\u.... sequence is too large",
-    178: "digits missing in \\x{} or \\o{}",
-    186: "regular expression is too complicated",
-    187: "lookbehind assertion is not fixed length",
-}
-
-
 def _exec_errno(code: int) -> int:
     """Map a PCRE2 match error to the PCRE1 number ngx_lua reports."""
     if -23 <= code <= -3:
@@ -122,108 +67,31 @@ def _exec_errno(code: int) -> int:
     return {-36: -11, -33: -24, -47: -8, -63: -8, -53: -21, -46: -27}.get(code, code)
 
 
-def _pcre1_offset(pattern: bytes, code: int, pos: int) -> int:
-    """Move PCRE2's error offset to where PCRE1 reports it (checked on the oracle).
+def _longest_end(code: Any, subj: bytes, start: int, end: int) -> int:
+    """The longest match from ``start`` (as PCRE1's DFA matcher finds): ``code`` is the
+    pattern followed by a callout that records each end and fails, so every path is
+    tried."""
+    best = [end]
 
-    PCRE2 usually points just past the offending item, PCRE1 at it; a few errors differ
-    more (lookbehinds: PCRE1 points at the group's ``)``).
-    """
-    if code in (108, 109, 111, 122, 143, 144, 147, 169):
-        return max(pos - 1, 0)
-    if code == 115 and pos < len(pattern):
-        return pos + 1
-    if code == 130:
-        start = pattern.rfind(b"[:", 0, pos)
-        return start + 2 if start >= 0 else pos
-    if code in (125, 135, 187):
-        depth = 0
-        i = pos
-        while i < len(pattern):
-            c = pattern[i]
-            if c == 0x5C:
-                i += 2
-                continue
-            if c == 0x28:
-                depth += 1
-            elif c == 0x29:
-                depth -= 1
-                if depth <= 0:
-                    return i
-            i += 1
-    return pos
+    def reached(block: Any) -> int:
+        best[0] = max(best[0], _cb_span(block, subj, 0)[1])
+        return 1
+
+    try:
+        _match(code, subj, len(subj), start, _cy.create_match_context(reached), _ANCHORED)
+    except _LibraryError:
+        pass
+    return best[0]
 
 
-def _compile_error(pattern: bytes, err: Exception) -> bytes:
-    code = getattr(err, "code", 0)
-    pos = getattr(err, "pos", len(pattern))
-    if isinstance(pos, int):
-        pos = _pcre1_offset(pattern, code, pos)
-    if isinstance(code, int) and code < 0:
-        text = "invalid UTF-8 string"
-    else:
-        text = _PCRE1_TEXT.get(code) or str(getattr(err, "msg", err)).split("; ", 1)[-1]
-    msg = b"pcre_compile() failed: " + text.encode() + b' in "' + pattern + b'"'
-    if isinstance(pos, int) and 0 <= pos < len(pattern):
-        msg += b' at "' + pattern[pos:] + b'"'
-    return msg
-
-
-def _group_names_in_order(pattern: bytes, extended: bool) -> list[bytes | None]:
-    """Names of capturing groups in number order (None for unnamed), by scanning.
-
-    Why: pcre2's ``groupindex`` keeps one number per name, but ``D`` (duplicate names)
-    needs every group carrying a name. Branch-reset groups ``(?|`` are not modelled; the
-    caller checks the count against PCRE's and falls back when they disagree.
-    """
-    names: list[bytes | None] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == 0x5C:  # backslash
-            if pattern[i + 1:i + 2] == b"Q":
-                end = pattern.find(b"\\E", i + 2)
-                i = n if end < 0 else end + 2
-            else:
-                i += 2
-        elif c == 0x5B:  # character class
-            i += 1
-            if pattern[i:i + 1] == b"^":
-                i += 1
-            if pattern[i:i + 1] == b"]":
-                i += 1
-            while i < n and pattern[i] != 0x5D:
-                if pattern[i] == 0x5C:
-                    i += 1
-                elif pattern[i:i + 2] == b"[:":
-                    end = pattern.find(b":]", i + 2)
-                    if end > 0:
-                        i = end + 1
-                i += 1
-            i += 1
-        elif c == 0x23 and extended:  # comment to end of line
-            end = pattern.find(b"\n", i)
-            i = n if end < 0 else end + 1
-        elif c == 0x28:  # (
-            rest = pattern[i + 1:i + 4]
-            if rest.startswith(b"?#"):
-                end = pattern.find(b")", i)
-                i = n if end < 0 else end + 1
-                continue
-            if not rest.startswith((b"?", b"*")):
-                names.append(None)
-            else:
-                for opener, closer in ((b"?<", b">"), (b"?P<", b">"), (b"?'", b"'")):
-                    if rest.startswith(opener) and pattern[i + 1 + len(opener):i + 2 + len(
-                            opener)] not in (b"=", b"!"):
-                        start = i + 1 + len(opener)
-                        end = pattern.find(closer, start)
-                        if end > start:
-                            names.append(pattern[start:end])
-                        break
-            i += 1
-        else:
-            i += 1
-    return names
+def _valid_utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 as PCRE1's check defines it (no surrogates, <= U+10FFFF:
+    the same rules as Python's strict decoder)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _compile_template(tmpl: bytes) -> list[bytes | int] | None:
@@ -276,6 +144,7 @@ def _compile_template(tmpl: bytes) -> list[bytes | int] | None:
 _CTX = pcre2._EMPTY_MATCH_CONTEXT
 _match = _cy.match
 _span = _cy.match_substring_span_bynumber
+_cb_span = _cy.callout_block_substring_span_bynumber
 _LibraryError = _cy.LibraryError
 
 
@@ -287,7 +156,8 @@ class RegexEngine:
     """
 
     def __init__(self) -> None:
-        self.codes: list[tuple[Any, int, bool]] = []
+        # (code, captures, DFA: the callout variant / its compile error / None, UTF)
+        self.codes: list[tuple[Any, int, Any, bool]] = []
         self.templates: dict[bytes, list[bytes | int] | None] = {}
 
     def reset(self) -> None:
@@ -315,24 +185,29 @@ class RegexEngine:
                 dfa = True
         disabled = _UCP | _NEVER_BACKSLASH_C | ((_ALT_BSUX) if not options & _ALT_BSUX else 0)
         nul = regex.find(b"\0")
-        try:
-            # pcre_compile() takes a C string: the pattern ends at its first NUL byte
-            code = _cy.compile(regex if nul < 0 else regex[:nul], options, disabled)
-        except _LibraryError as exc:
-            return (-1, _compile_error(regex, exc))
+        # pcre_compile() takes a C string: the pattern ends at its first NUL byte
+        code = compile_pcre1(regex if nul < 0 else regex[:nul], options, disabled)
+        if isinstance(code, bytes):
+            return (-1, code)
         try:
             _cy.jit_compile(code)
         except _LibraryError:
             pass
         ncaps = 0 if dfa else _cy.pattern_capture_count(code)
-        self.codes.append((code, ncaps, dfa))
+        longest = None
+        if dfa:
+            # every path of the pattern ends in a callout: the DFA's longest match
+            tail = b"\n)(?C1)" if options & _EXTENDED else b")(?C1)"
+            longest = compile_pcre1(b"(?:" + (regex if nul < 0 else regex[:nul]) + tail,
+                                    options | _NO_AUTO_POSSESS, disabled)
+        self.codes.append((code, ncaps, longest, bool(options & _UTF)))
         out: list[Any] = [len(self.codes) - 1, ncaps, bool(options & _DUPNAMES)]
         if dfa:
             return tuple(out)
         name_dict = _cy.pattern_name_dict(code)
         pairs: list[tuple[bytes, int]] = []
         if options & _DUPNAMES and name_dict:
-            scanned = _group_names_in_order(regex, bool(options & _EXTENDED))
+            scanned = group_names_in_order(regex, bool(options & _EXTENDED))
             if len(scanned) == ncaps and {s for s in scanned if s} == {
                     k.encode("latin-1") for k in name_dict}:
                 pairs = [(nm, i + 1) for i, nm in enumerate(scanned) if nm]
@@ -347,18 +222,22 @@ class RegexEngine:
     # -- execute ---------------------------------------------------------------------
     def _exec(self, idx: int, subj: bytes, pos: int) -> list[int] | int:
         """Spans ``[s0, e0, s1, e1, ...]`` (``-1`` for unset groups) or an error number."""
-        code, ncaps, dfa = self.codes[idx]
+        code, ncaps, dfa, utf = self.codes[idx]
         n = len(subj)
         if pos > n or pos < 0:
             return -24
+        if utf and pos and not _valid_utf8(subj):
+            return -10  # PCRE1 checks the whole subject, PCRE2 only from the start offset
         try:
             md = _match(code, subj, n, pos, _CTX, 0)[0]
         except _LibraryError as exc:
             return _exec_errno(exc.code)
         if md is None:
             return -1
-        if dfa:
+        if dfa is not None:
             s0, e0 = _span(md, subj, 0)
+            if not isinstance(dfa, bytes):
+                return [s0, _longest_end(dfa, subj, s0, e0)]
             for end in range(n, e0, -1):
                 try:
                     md2 = _match(code, subj, end, s0, _CTX, _ANCHORED | _ENDANCHORED)[0]

@@ -25,6 +25,18 @@ return function(ngx, py)
         error(format("bad argument #%d to '%s' (%s)", n, name, msg), 3)
     end
 
+    -- error() level of the first caller outside the engine's own chunks: ngx_lua's C
+    -- helpers raise at the position of the user's call, also when set_uri_args, ngx.exec
+    -- or a subrequest (engine/lua/*.lua here) call encode_args for them
+    local function user_level(level)
+        while getinfo do
+            local info = getinfo(level + 1, "S")
+            if not info or sub(info.source, 1, 12) ~= "@engine/lua/" then break end
+            level = level + 1
+        end
+        return level
+    end
+
     local function coerce(s)
         if type(s) ~= "string" then
             if not s then return "" end
@@ -45,7 +57,7 @@ return function(ngx, py)
 
     function ngx.hmac_sha1(...)
         local n = select("#", ...)
-        if n ~= 2 then error(format("expecting 2 arguments, but got %d", n), 0) end
+        if n ~= 2 then error(format("expecting 2 arguments, but got %d", n), 2) end
         local key, data = ...
         local tk, td = type(key), type(data)
         if tk == "number" then key = tostring(key)
@@ -113,9 +125,9 @@ return function(ngx, py)
         if esc_type == nil then
             esc_type = 2
         else
-            if type(esc_type) ~= "number" then error('"type" is not a number', 2) end
+            if type(esc_type) ~= "number" then error('"type" is not a number', 3) end
             if esc_type < 0 or esc_type > 6 then
-                error('"type" ' .. esc_type .. " out of range", 2)
+                error('"type" ' .. esc_type .. " out of range", 3)
             end
             esc_type = floor(esc_type)
         end
@@ -145,7 +157,7 @@ return function(ngx, py)
                   ["\\"] = "\\\\" }
 
     function ngx.quote_sql_str(...)
-        if select("#", ...) ~= 1 then error("expecting one argument", 0) end
+        if select("#", ...) ~= 1 then error("expecting one argument", 2) end
         local s = ...
         local ts = type(s)
         if ts == "number" then s = tostring(s)
@@ -160,22 +172,27 @@ return function(ngx, py)
         if tv == "string" then return (gsub(v, esc_arg, HEX)) end
         if tv == "number" then return (gsub(tostring(v), esc_arg, HEX)) end
         if tv == "boolean" then return v end
-        error("attempt to use " .. tv .. " as query arg value", 0)
+        -- luaL_error() of the C function: the position of encode_args' caller
+        error("attempt to use " .. tv .. " as query arg value", user_level(4))
     end
 
     function ngx.encode_args(...)
         local n = select("#", ...)
-        if n ~= 1 then error(format("expecting 1 argument but seen %d", n), 0) end
+        if n ~= 1 then error(format("expecting 1 argument but seen %d", n), 2) end
         local args = ...
         if type(args) ~= "table" then
             argerror(1, "encode_args", "table expected, got " .. type(args))
         end
-        local out, m = {}, 0
+        -- ngx_lua sizes its buffer counting every key's escapes, even for a key that
+        -- emits no pair (false, {}, {false}); the mismatch is its "buffer error"
+        local out, m, lost = {}, 0, 0
         for k, v in pairs(args) do
             if type(k) ~= "string" then
-                error('attempt to use a non-string key in the "args" option table', 2)
+                error('attempt to use a non-string key in the "args" option table',
+                      user_level(2))
             end
             local key = gsub(k, esc_arg, HEX)
+            local before = m
             local function put(value)
                 local ev = arg_value(value)
                 if ev == true then
@@ -191,8 +208,13 @@ return function(ngx, py)
             else
                 put(v)
             end
+            if m == before then lost = lost + #key - #k end
         end
-        return concat(out, "&", 1, m)
+        local res = concat(out, "&", 1, m)
+        if lost > 0 then
+            error(format("buffer error: %d != %d", #res, #res + lost), user_level(2))
+        end
+        return res
     end
 
     local function add_arg(t, key, val)
@@ -219,7 +241,7 @@ return function(ngx, py)
     function ngx.decode_args(...)
         local n = select("#", ...)
         if n ~= 1 and n ~= 2 then
-            error(format("expecting 1 or 2 arguments but seen %d", n), 0)
+            error(format("expecting 1 or 2 arguments but seen %d", n), 2)
         end
         local s, max = ...
         local ts = type(s)
