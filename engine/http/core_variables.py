@@ -54,14 +54,15 @@ def _arg(r: Request, name: str) -> str | None:
 
 
 def find_arg(args: str, name: str) -> str | None:
-    """nginx's ngx_http_arg: the first ``name=value``, name compared case-insensitively."""
+    """nginx's ngx_http_arg: the first ``name=value``, name compared case-insensitively
+    (a bare ``name`` without "=" is not that argument)."""
     if not args:
         return None
     low = name.lower()
     for part in args.split("&"):
         key, eq, value = part.partition("=")
-        if key.lower() == low:
-            return value if eq else ""
+        if eq and key.lower() == low:
+            return value
     return None
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..http import request_body
 from ..http.api import wire_bytes
 from ..http.parse_time import parse_http_time
-from .constants import LEVEL_NAMES, METHODS
+from .constants import HEADER_FAILED, LEVEL_NAMES, METHODS
 
 if TYPE_CHECKING:
     from ..http.request import Request
@@ -76,12 +76,18 @@ class Bridge:
         r = self.r
         return bool(r is not None and r.header_sent)
 
+    def py_header_failed(self) -> bool:
+        """A Lua header filter failed on the header an ngx.say sent (see module.py)."""
+        r = self.r
+        return bool(r is not None and r.ctx.get(HEADER_FAILED))
+
     def py_status_get(self) -> int:
         r = self.r
         if r is None:
             return 0
-        # ngx_lua reads the error page's status (error_page =code) before the header's
-        return getattr(r, "err_status", 0) or r.out.status or 0
+        # ngx_lua reads the error page's status (error_page =code) before the header's;
+        # a request closed without a response (444...) has that code (terminate_request)
+        return r.status_for_log or getattr(r, "err_status", 0) or r.out.status or 0
 
     def py_status_set(self, value: int) -> None:
         r = self.r
@@ -148,7 +154,10 @@ class Bridge:
                 r.ctx["keep:cleared_" + key] = text is None
             if key == "content-type":
                 out.content_type = text
-                r.ctx["keep:lua_mime_set"] = True  # even to nil: no default type then
+                # the type is ngx_lua's (how nginx compares it: kept with the header);
+                # ctx->mime_set (even to nil: no default type then) goes with the Lua
+                # ctx at an internal redirect
+                r.ctx["keep:lua_mime_set"] = r.ctx["lua_mime_set"] = True
             elif key == "content-length":
                 # ngx_lua keeps it in the header list (written in list order) and in
                 # content_length_n (which decides between Content-Length and chunked)

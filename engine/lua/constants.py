@@ -30,3 +30,13 @@ METHODS: dict[int, str] = {v: k[5:] for k, v in CONSTANTS.items()
                                "TRACE")}
 
 LEVEL_NAMES = ["stderr", "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"]
+
+#: ``r.ctx`` key: a Lua header filter failed on the header an ngx.say/ngx.print sent, so
+#: nginx never set r->header_sent (ngx.status can still be set without complaint).
+HEADER_FAILED = "lua_header_failed"
+#: ``r.ctx`` key: a body filter set ngx.arg[2] (ctx->seen_last_in_filter): later output
+#: is dropped, even when that filter then failed.
+SEEN_LAST = "lua_seen_last"
+#: SEEN_LAST's value when ngx.arg[2] was set with no buffer left to carry it: the
+#: response never ends (the connection is closed without it).
+LAST_LOST = "lost"

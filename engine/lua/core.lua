@@ -115,6 +115,30 @@ return function(ngx, rt, py, consts, config)
     -- ngx_lua's C setter do: an empty set_by_lua argument reads nil, the body filter's
     -- index 1 is the chunk and 2 the eof flag, any other index nil (and an error to set)
     local arg_state = setmetatable({}, { __mode = "k" })  -- proxy -> its request state
+    -- a table set as the body filter's chunk becomes one string at once, with ngx_lua's
+    -- strict walk: arrays of strings, numbers and such arrays only
+    local function flatten_chunk(t, out)
+        local max = 0
+        for k in pairs(t) do
+            if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then
+                return "non-array table found"
+            end
+            if k > max then max = k end
+        end
+        for i = 1, max do
+            local e = rawget(t, i)
+            local te = type(e)
+            if te == "string" or te == "number" then
+                out[#out + 1] = tostring(e)
+            elseif te == "table" then
+                local err = flatten_chunk(e, out)
+                if err then return err end
+            else
+                return "bad data type " .. te .. " found"
+            end
+        end
+        return nil
+    end
     local arg_mt = {
         __index = function(t, i)
             local state = arg_state[t]
@@ -129,8 +153,12 @@ return function(ngx, rt, py, consts, config)
         __newindex = function(t, i, v)
             local state = arg_state[t]
             if state.context ~= rt.CTX.body_filter then return end
+            local arg = state.arg
             if i == 2 then
-                state.arg[2] = v and true or false
+                -- ngx_lua marks the last buffer of the chain; once ngx.arg[1] = "" left
+                -- no chain, the mark is lost (arg.lost) and the response never ends
+                arg[2] = v and true or false
+                if arg[2] and arg.empty then arg.lost = true end
             elseif i ~= 1 then
                 error("bad index: " .. tostring(i), 2)
             else
@@ -139,10 +167,17 @@ return function(ngx, rt, py, consts, config)
                     v = tostring(v)
                 elseif tv == "nil" then
                     v = ""
-                elseif tv ~= "string" and tv ~= "table" then
+                elseif tv == "table" then
+                    local out = {}
+                    local err = flatten_chunk(v, out)
+                    if err then error("bad argument #3 to '__newindex' (" .. err .. ")", 2) end
+                    v = table.concat(out)
+                elseif tv ~= "string" then
                     error("bad chunk data type: " .. tv, 2)
                 end
-                state.arg[1] = v
+                arg[1] = v
+                -- (emptied with the mark set, the chain keeps a last buffer)
+                arg.empty = v == "" and not arg[2]
             end
         end,
     }

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..conf.ast import Directive
+from ..conf.errors import ConfigError
+from ..modules.rewrite_vars import _prefix_getter, _uninitialized
 from ..http.variables import ComplexValue, compile_value
 
 if TYPE_CHECKING:
@@ -91,3 +93,23 @@ def compile_handler(engine: HttpEngine, d: Directive) -> LuaHandler:
     if base == "set_by_lua":
         handler.args = [compile_value(a, engine.variables, d.file, d.line) for a in args]
     return handler
+
+
+def declare_set_variable(engine: HttpEngine, d: Directive) -> None:
+    """NDK's set_var: the name must be a ``$variable`` nginx lets change; one no module
+    defines reads, until this request sets it, as empty with nginx's "using
+    uninitialized" warning (ndk_http_rewrite_var); only the http_/sent_http_/
+    upstream_http_ prefixes keep their own getter."""
+    arg = d.args[0]
+    if not arg.startswith("$") or arg == "$":
+        raise ConfigError(f'invalid variable name "{arg}"', d.file, d.line)
+    name = arg[1:].lower()
+    known = engine.variables.vars.get(name)
+    if known is not None and not known.changeable and not known.stored:
+        raise ConfigError(f'the duplicate "{arg[1:]}" variable', d.file, d.line)
+    var = engine.variables.declare(name)
+    if var.get is None:
+        if name.startswith(("http_", "sent_http_", "upstream_http_")):
+            var.get = _prefix_getter(engine, name) or _uninitialized(name)
+        else:
+            var.get = _uninitialized(name)

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from ..conf.errors import ConfigError
 from ..http.phases import DECLINED, DONE, ERROR, OK, HttpModule, Phase
 from ..http.request_body import read_request_body
-from .handlers import LuaHandler, compile_handler, directive_base
-from .service import LuaService
+from .constants import HEADER_FAILED, LAST_LOST, SEEN_LAST
+from .handlers import LuaHandler, compile_handler, declare_set_variable, directive_base
+from .service import EFFECTIVE_KEY as _EFFECTIVE, LuaService
 from .socket_tcp import check_directives as check_socket_directives
 from .thread import Outcome
 
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
 _INHERITED = ("server_rewrite_by_lua", "rewrite_by_lua", "access_by_lua", "header_filter_by_lua",
               "body_filter_by_lua", "log_by_lua")
 _KEY = "ngx_http_lua_module"
-_EFFECTIVE = "ngx_http_lua_module.effective"
+#: ngx.exit codes that, once the header is out, close the connection (checked on the
+#: oracle: 200, 201, 3xx, 4xx and 5xx others end the response as sent).
+_CLOSE_AFTER_HEADER = frozenset({204, 408, 444, 499})
 #: Where the service keeps a request's Lua state in ``r.ctx``.
 _LUA_CTX = "ngx_lua"
 #: ngx.exit in header_filter_by_lua* replaced the response: the filter is not run again
@@ -93,7 +96,7 @@ class LuaModule(HttpModule):
         for block in cfg.blocks:
             for d in block.items:
                 if d.name.startswith("set_by_lua") and d.args:
-                    engine.variables.declare(d.args[0][1:].lower())
+                    declare_set_variable(engine, d)
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
         self.service.configure(cfg)
@@ -198,7 +201,7 @@ class LuaModule(HttpModule):
         kind = outcome.kind
         if kind == "error":
             if r.header_sent or lr.state[b"headers_sent"]:
-                r.engine.abort(r)
+                await _close(r)
                 return DONE
             return outcome.status
         if kind == "jump":
@@ -227,12 +230,17 @@ class LuaModule(HttpModule):
             # a response (1..199; NGX_DECLINED after the content phase began): the
             # connection is closed without a response
             if code == ERROR:  # the connection is closed; $status stays what was sent
-                r.engine.abort(r)
+                await _close(r)
                 return DONE
             if 0 < code < 200 or (code == DECLINED and phase == "content"):
                 r.keepalive = False
                 return 444
             if lr.eof:
+                return DONE
+            if r.header_sent and code in _CLOSE_AFTER_HEADER and not r.header_only:
+                # nginx finalizes these by closing the connection (204: its special
+                # response cannot send a second header): the output is never flushed
+                r.engine.abort(r)
                 return DONE
             if r.header_sent and code != OK:  # the response is under way: finish it
                 await r.engine.output(r, b"", True)
@@ -278,6 +286,16 @@ class LuaModule(HttpModule):
             return True  # (the response that replaced ours goes through the chain again)
         rc = await self.service.run_sync(r, "header_filter", handler)
         if rc == ERROR:  # the header filter fails: nginx closes the connection
+            lr = r.ctx.get(_LUA_CTX)
+            if lr is not None and lr.sending_header:
+                lr.output_failed = True  # the ngx.say that sent it gets nil
+                r.ctx[HEADER_FAILED] = True
+                if r.method != "HEAD":
+                    # the handler goes on, and its later output (the last buffer too)
+                    # still meets the body filters
+                    r.main.aborted = True
+                    r.main.keepalive = False
+                    return False
             r.engine.abort(r)
             return False
         if rc > OK:  # ngx.exit(status): nginx's filter finalization with that status
@@ -286,28 +304,38 @@ class LuaModule(HttpModule):
             return False
         return True
 
-    async def body_filter(self, r: Request, data: bytes, last: bool) -> tuple[bytes, bool]:
+    async def body_filter(self, r: Request, data: bytes,
+                          last: bool) -> tuple[bytes, bool] | None:
         handler = self._handler(r, "body_filter_by_lua")
-        if handler is None:
+        if handler is None or r.header_only:  # nginx sends no body for these: no filter
             return data, last
-        if r.ctx.get("lua_seen_last"):  # the filter ended the body: later output is dropped
+        seen = r.ctx.get(SEEN_LAST)
+        if seen:  # the filter ended the body: later output is dropped
             # ngx_lua 0.10.23 sets its body-filter context for this output and does not
             # set it back when no buffer is left: the Lua code that printed it now finds
             # its next ngx.say/ngx.flush "disabled in the context of body_filter_by_lua*"
             lr = r.ctx.get(_LUA_CTX)
             if lr is not None:
                 lr.worker.set_context(lr.state, b"body_filter")
+            if last and seen == LAST_LOST:  # no buffer carried the end: it never comes
+                r.engine.abort(r)
+                return None
             return b"", last
         result = await self.service.run_body_filter(r, handler, data, last)
-        if result is None:  # NGX_ERROR from a body filter: nginx closes the connection
-            r.engine.abort(r)
-            return b"", True
+        if result is None:
+            # NGX_ERROR: this output goes no further and the connection will be closed,
+            # but the handler goes on (its ngx.say gets nil) and each later output, the
+            # last one too, runs the filter again
+            _output_failed(r)
+            r.main.aborted = True
+            r.main.keepalive = False
+            return None
         out, eof = result
         if last and not eof:  # the last buffer lost its flag: the response never ends
             r.engine.abort(r)
             return b"", True
         if eof and not last:
-            r.ctx["lua_seen_last"] = True
+            r.ctx[SEEN_LAST] = True
         return out, eof
 
     async def log(self, r: Request) -> int:
@@ -348,6 +376,24 @@ def _handler_after(block: Any, d: Any) -> bool:
     items = block.items
     later = items[next(i for i, x in enumerate(items) if x is d) + 1:]
     return any(x.name in _HANDLER_DIRECTIVES for x in later)
+
+
+async def _close(r: Request) -> None:
+    """NGX_ERROR from a handler: the connection is closed and the output it holds is
+    lost, except a HEAD's header, which went out with its last buffer."""
+    if r.header_only and r.header_sent:
+        r.keepalive = False
+        await r.engine.output(r, b"", True)
+    else:
+        r.engine.abort(r)
+
+
+def _output_failed(r: Request) -> None:
+    """A Lua filter returned NGX_ERROR: the ngx.say/ngx.print whose output it was
+    returns nil and "nginx output filter error"."""
+    lr = r.ctx.get(_LUA_CTX)
+    if lr is not None:
+        lr.output_failed = True
 
 
 def _has(base: str) -> Callable[[Any], bool]:

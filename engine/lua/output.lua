@@ -106,6 +106,10 @@ return function(ngx, rt, py)
             append(state, n == 1 and scratch.out[1] or concat(scratch.out, "", 1, n))
         end
         state.headers_sent = true
+        -- with Lua filters in the location the call's buffer goes down the chain now (not
+        -- at the next yield), so what the filters log comes before the handler's next
+        -- lines, and a failing filter makes the call return nil, as in ngx_lua
+        if state.sync_out then return yield("output") end
         return 1
     end
 
@@ -166,6 +170,12 @@ return function(ngx, rt, py)
                 py.log_error("attempt to set status " .. status .. " via ngx.exit after "
                              .. "sending out the response status " .. sent)
             end
+        end
+        if state.context == rt.CTX.header_filter then
+            -- ngx_lua only notes the code (FFI_DONE): the filter's code goes on, and
+            -- the filter then ends with that code
+            state.exit_code = status
+            return
         end
         return yield("exit", status)
     end
@@ -342,8 +352,9 @@ return function(ngx, rt, py)
             error("/usr/share/lua/5.1/resty/core/misc.lua:114: bad argument #2 to "
                   .. "'ngx_http_lua_ffi_set_resp_status' (cannot convert 'nil' to 'int')", 0)
         end
+        -- (ngx_lua looks at r->header_sent alone: not set when the header filters failed)
         if state.context ~= rt.CTX.header_filter
-                and (state.headers_sent or py.headers_sent()) then
+                and (state.headers_sent or py.headers_sent()) and not py.header_failed() then
             py.log_error("attempt to set ngx.status after sending out response headers")
             return
         end

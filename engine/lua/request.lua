@@ -45,10 +45,13 @@ return function(ngx, rt, py)
     -- ngx_lua checks no context here (the log phase may change it too); the FFI takes
     -- the number as an int, so a fraction is cut off
     function req.set_method(method)
-        check_ffi(ALL_REQ)
+        local state = check_ffi(ALL_REQ)
         if type(method) ~= "number" then error("bad method number", 2) end
         local name = py.method_name(method >= 0 and math.floor(method) or -math.floor(-method))
         if not name then error("unsupported HTTP method: " .. tostring(method), 2) end
+        -- output printed so far went out (with its header) before the method changed:
+        -- a HEAD's header-only response is decided by then
+        if state.n > 0 then yield("output") end
         py.set_method(name)
     end
 

@@ -62,6 +62,10 @@ class LuaRequest:
     #: lua_http10_buffering: the output of an HTTP/1.0 request, held until the end so
     #: the response can carry a Content-Length (None when not buffering).
     http10: list[bytes] | None = None
+    #: A Lua header or body filter failed on the output just sent (NGX_ERROR).
+    output_failed: bool = False
+    #: The header is going out for an ngx.say/ngx.print (not the handler's end).
+    sending_header: bool = False
 
 
 class LuaWorker:

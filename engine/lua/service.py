@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..conf.values import parse_size
 from ..conf.errors import ConfigError
 from ..http.phases import ERROR, OK
+from .constants import LAST_LOST, SEEN_LAST
 from .handlers import LuaHandler, compile_handler
 from .runtime import LuaCompileError, LuaRequest, LuaWorker
 from .shdict import SharedDictZone, SharedDicts
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from ..http.request import Request
 
 _CTX_KEY = "ngx_lua"
+#: Where the module keeps the Lua handlers that apply in a block (its own and inherited).
+EFFECTIVE_KEY = "ngx_http_lua_module.effective"
 #: Context names as the Lua side takes them.
 _CONTEXTS = {name: name.encode() for name in (
     "rewrite", "access", "content", "header_filter", "body_filter", "log", "set",
@@ -66,7 +69,6 @@ class LuaService:
         self.prefix = engine.cfg.prefix
         self.package_path: str | None = None
         self.package_cpath: str | None = None
-        self.code_cache = True
         self.worker_count = 1
         self.environment: dict[str, str] = {}
         self.exiting = False
@@ -99,7 +101,6 @@ class LuaService:
             return
         self.package_path = http.value("lua_package_path")
         self.package_cpath = http.value("lua_package_cpath")
-        self.code_cache = http.flag("lua_code_cache", True)
         for d in http.own.get("lua_shared_dict", []):
             size = parse_size(d.args[1]) if len(d.args) > 1 else None
             if size is None:
@@ -194,8 +195,14 @@ class LuaService:
 
     # -- per request ---------------------------------------------------------------------
 
+    @staticmethod
+    def code_cache(r: Request) -> bool:
+        """lua_code_cache of the request's location (ngx_lua's loc conf): off, each
+        request has a VM of its own and compiles its code afresh."""
+        return r.loc.flag("lua_code_cache", True)
+
     def worker_for(self, r: Request) -> LuaWorker:
-        if not self.code_cache:
+        if not self.code_cache(r):
             fresh = r.main.ctx.get("keep:lua_fresh_worker")
             if fresh is None:
                 fresh = r.main.ctx["keep:lua_fresh_worker"] = LuaWorker(self, 0)
@@ -215,6 +222,9 @@ class LuaService:
         self.clock.update()
         lr = self.lua_request(r)
         worker = lr.worker
+        filters = r.loc.mod.get(EFFECTIVE_KEY) or {}
+        lr.state[b"sync_out"] = bool(filters.get("header_filter_by_lua")
+                                     or filters.get("body_filter_by_lua"))
         tracing = r.trace.enabled
         if tracing:
             t0 = time.perf_counter()
@@ -223,7 +233,7 @@ class LuaService:
                         line=d.line)
             before = self._ctx_snapshot(lr)
         try:
-            factory = handler.factory(worker, r, self.code_cache)
+            factory = handler.factory(worker, r, self.code_cache(r))
         except LuaCompileError as exc:
             r.log("error", handler.load_error(exc))
             outcome = Outcome("error", message=str(exc), status=404 if exc.missing else 500)
@@ -269,17 +279,20 @@ class LuaService:
         t0 = time.perf_counter()
         rc = OK
         try:
-            factory = handler.factory(worker, r, self.code_cache)
+            factory = handler.factory(worker, r, self.code_cache(r))
             outcome = await Driver(self, lr, yieldable=False).start(_CONTEXTS[context], factory)
         except LuaCompileError as exc:
             r.log("error", handler.load_error(exc))
             return ERROR
+        code = lr.state[b"exit_code"]  # what ngx.exit noted (header_filter_by_lua*)
+        if code is not None:
+            lr.state[b"exit_code"] = None
         if outcome.kind == "error":
             self._refused(r, context, outcome)
             r.log("error", _failed(handler.base, outcome))
             rc = ERROR
-        elif outcome.kind == "exit":
-            rc = outcome.values[0]
+        elif code is not None:
+            rc = int(code)
         if r.trace.enabled:
             self._trace_ctx(r, lr, context, before)
             r.trace.add("phase_done", phase=context, handler=handler.label,
@@ -294,7 +307,7 @@ class LuaService:
         arg = worker.lua.table_from([data, last])
         lr.state[b"arg"] = arg
         try:
-            factory = handler.factory(worker, r, self.code_cache)
+            factory = handler.factory(worker, r, self.code_cache(r))
         except LuaCompileError as exc:
             r.log("error", handler.load_error(exc))
             return None
@@ -303,17 +316,14 @@ class LuaService:
         if outcome.kind == "error":
             self._refused(r, "body_filter", outcome)
             r.log("error", _failed("body_filter_by_lua", outcome))
+            if arg[2] and not last:  # ngx_lua's setter marked the end already
+                r.ctx[SEEN_LAST] = True
             return None
-        out = arg[1]
-        if out is None:
-            out = b""
-        elif not isinstance(out, bytes):
-            try:
-                out = b"".join(v if isinstance(v, bytes) else str(v).encode()
-                               for v in out.values())
-            except AttributeError:
-                out = str(out).encode()
+        out = arg[1] or b""  # (ngx.arg's setter made a string of what was set)
         eof = bool(arg[2])
+        if eof and arg[b"lost"]:  # the end was marked on no buffer (see core.lua)
+            r.ctx[SEEN_LAST] = LAST_LOST
+            eof = False
         if r.trace.enabled:
             self._trace_ctx(r, lr, "body_filter", before)
             r.trace.add("script", op="body_filter", handler=handler.label, bytes_in=len(data),
@@ -326,7 +336,7 @@ class LuaService:
         lr.state[b"arg"] = worker.lua.table_from([v.encode("utf-8", "surrogateescape")
                                                   for v in values])
         try:
-            factory = handler.factory(worker, r, self.code_cache)
+            factory = handler.factory(worker, r, self.code_cache(r))
         except LuaCompileError as exc:
             r.log("error", handler.load_error(exc))
             return None
@@ -354,7 +364,7 @@ class LuaService:
         waits on the Lua side), so that $status and $sent_http_* read the same."""
         if not r.out.status:
             r.out.status = 200
-        if not r.out.content_type and not r.ctx.get("keep:lua_mime_set") \
+        if not r.out.content_type and not r.ctx.get("lua_mime_set") \
                 and r.loc.flag("lua_use_default_type", True):
             r.engine.services["set_content_type"](r)
         if not r.ctx.get("keep:lua_headers_set"):
@@ -406,7 +416,13 @@ class LuaService:
             lr.http10.extend([data] if isinstance(data, bytes) else list(data.values()))
             return
         if not r.header_sent:
-            await self.send_headers(lr)
+            lr.sending_header = True
+            try:
+                await self.send_headers(lr)
+            finally:
+                lr.sending_header = False
+            if lr.output_failed:  # the header filter failed: this call's output goes nowhere
+                return
         if r.parent is not None and r.method == "HEAD":
             return  # a HEAD subrequest's capture has no body (ngx_lua sends none)
         # nothing printed sends no buffer (an empty one would read as a flush)

@@ -129,8 +129,6 @@ class Driver:
                                raw=msg)
             op = text(vals[0]) if vals and isinstance(vals[0], bytes) else ""
             if not self.yieldable:
-                if op == "exit":  # ngx.exit in a filter ends that filter's handler
-                    return Outcome("exit", (int(vals[1]),))
                 return Outcome("error", message="attempt to yield across C-call boundary")
             if lr.threads and op not in _AT_ONCE:
                 send, outcome = await self._carry_or_end(op, vals[1:])
@@ -183,6 +181,9 @@ class Driver:
             tb = args[1] if len(args) > 1 else b""
             return (), Outcome("error", message=lua_error_text(args[0]),
                                traceback=text(tb) if tb else "")
+        if op == "output":  # (the output went down the filters before this op)
+            failed, lr.output_failed = lr.output_failed, False
+            return ((None, b"nginx output filter error") if failed else (1,)), None
         if op == "flush":
             return await service.flush(lr, bool(args[0])), None
         if op == "eof":

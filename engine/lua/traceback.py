@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 _INTERNAL = "\tengine/lua/"
+_RESTY_EXIT = "/usr/share/lua/5.1/resty/core/exit.lua:60"
 _NAMED = re.compile(r"in function '([^']*)'")
 _LINELESS = re.compile(r"^\t(.+?): in (.*)$")
 _MAIN = re.compile(r"^(\t(.+?):\d*:? in )function <\2:1>$")
@@ -35,23 +36,33 @@ def ngx_traceback(tb: str, main: bool, coroutine: bool = True, message: str = ""
             frames[0] = f"\t{top.group(1)}:{at.group(1)}: in {top.group(2)}"
     out: list[str] = []
     internal: str | None = None  # the API function being collapsed, outermost so far
+    raised = False  # the collapsed API raised its error with error()
     for line in frames:
         if line.startswith(_INTERNAL):
             if internal is None and out and out[-1].startswith("\t[C]:"):
-                out.pop()  # called by the API's own code (error...): part of the API
+                raised = out.pop() == "\t[C]: in function 'error'"  # the API's own call
             m = _NAMED.search(line)
             internal = m.group(1) if m else internal or ""
             continue
         if internal is not None:
-            out.append(_c_frame(internal))
-            internal = None
+            out += _api_frames(internal, raised)
+            internal, raised = None, False
         out.append(line)
     if internal is not None:
-        out.append(_c_frame(internal))
+        out += _api_frames(internal, raised)
     if main and out:
         out[-1] = _MAIN.sub(r"\1main chunk", out[-1])
     lines = [head] + (["coroutine 0:"] if coroutine else []) + out
     return "\n".join(lines)
+
+
+def _api_frames(name: str, raised: bool) -> list[str]:
+    """The frames an API function shows: ngx.exit is Lua code in resty.core (its FFI
+    call's refusal, "API disabled...", is raised by error() at exit.lua:60); the others
+    are C functions."""
+    if name == "exit" and raised:
+        return ["\t[C]: in function 'error'", f"\t{_RESTY_EXIT}: in function 'exit'"]
+    return [_c_frame(name)]
 
 
 def _c_frame(name: str) -> str:
