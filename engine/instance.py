@@ -18,6 +18,7 @@ from .conf.errors import ConfigError
 from .http.api import Exchange, HttpRequest, ResponseSink
 from .http.config import HttpConfig
 from .http.engine import HttpEngine
+from .http.header_checks import check_headers
 from .http.log import ErrorLog, LogRecord, parse_levels
 from .http.phases import HttpModule
 from .modules import BUILTIN_MODULES
@@ -101,7 +102,14 @@ class Engine:
     async def request(self, req: HttpRequest, sink: ResponseSink | None = None,
                       trace: bool | None = None, keep: bool = True) -> Exchange:
         """Answer ``req``; ``keep=False`` when the response only streams to ``sink`` and
-        the Exchange need not hold a copy of it (see HttpEngine.handle)."""
+        the Exchange need not hold a copy of it (see HttpEngine.handle).
+
+        A request built in-process (no ``head_length``: the listener did not read it)
+        first gets the header checks the listener makes on every head it reads."""
+        if req.head_length is None:
+            refusal = check_headers(req.version, req.method, req.headers)[0]
+            if refusal is not None and not refusal.defer:
+                return await self.reject(req, refusal.status, refusal.message, sink=sink)
         return await self.http.handle(req, sink, trace, keep)
 
     async def start(self) -> None:

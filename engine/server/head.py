@@ -6,8 +6,8 @@ that nginx takes, and it has no notion of nginx's header buffers. So the listene
 the head itself, asks :func:`check_size` whether nginx's buffers would overflow, lets
 httptools parse, and when httptools refuses asks :func:`classify` what nginx would do:
 answer 400/414/494/505 with its log line, or accept the head after all (then the listener
-uses the :class:`Head` parsed here). :func:`check_headers` holds the checks nginx makes
-once all headers are in (``ngx_http_process_request_header``), which llhttp does not.
+uses the :class:`Head` parsed here). The checks nginx makes on the header lines
+once parsed (engine/http/header_checks.py) are shared with in-process requests.
 
 Only the error path and oversized heads run this Python code; the hot path is httptools.
 """
@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..http.header_checks import READING_HEADERS as _READING_HEADERS
+from ..http.header_checks import line_refusal
 from ..http.request import SIMPLE
 from ..http.servers import valid_host
 from ..http.uri import InvalidURI, parse_target, split_absolute
@@ -29,7 +31,6 @@ _MAJOR = re.compile(rb"HTTP/([1-9]\d?)")
 #: NGX_MAX_ERROR_STR - 300: how much of a too long header line nginx logs.
 _LOG_LINE_MAX = 1748
 READING_LINE = " while reading client request line"
-_READING_HEADERS = " while reading client request headers"
 
 
 @dataclass
@@ -350,100 +351,6 @@ def _shown(body: bytes, at: int) -> str:
 def _valid_name(name: bytes) -> bool:
     """nginx's header-name characters (``underscores_in_headers off``): A-Z a-z 0-9 -."""
     return bool(name) and name.replace(b"-", b"").isalnum() and name.isascii()
-
-
-#: Headers nginx takes once (ngx_http_process_unique_header_line): a second is a 400.
-_UNIQUE = frozenset({"if-modified-since", "if-unmodified-since", "if-match", "if-none-match",
-                     "content-length", "content-range", "if-range", "transfer-encoding",
-                     "expect", "authorization"})
-
-
-def line_refusal(headers: list[tuple[str, str]], check_host: bool = True) -> Verdict | None:
-    """The checks nginx makes on each header line as it parses it (a Host's syntax, a
-    second Host or unique header): they come before any later line's syntax error and
-    before the checks made once all headers are in. Without ``check_host`` (an absolute
-    form named the server) an invalid Host is the engine's to refuse (``defer``)."""
-    host = None
-    seen: dict[str, tuple[str, str]] = {}
-    for i, (name, value) in enumerate(headers):
-        low = name.lower()
-        if low == "host":
-            if host is not None:
-                return Verdict(400, f'client sent duplicate host header: "{name}: {value}", '
-                               f'previous value: "{host[0]}: {host[1]}"' + _READING_HEADERS,
-                               at=i)
-            host = (name, value)
-            if valid_host(value) is None:
-                # ngx_http_process_host checks each Host line as it is parsed: a first
-                # invalid one is refused before a second is seen
-                return Verdict(400, "client sent invalid host header" + _READING_HEADERS, at=i,
-                               defer=not check_host)
-            continue
-        if low in _UNIQUE:
-            first = seen.get(low)
-            if first is not None:
-                return Verdict(400, f'client sent duplicate header line: "{name}: {value}", '
-                               f'previous value: "{first[0]}: {first[1]}"' + _READING_HEADERS,
-                               at=i)
-            seen[low] = (name, value)
-    return None
-
-
-def http11(version: str) -> bool:
-    """HTTP/1.1 or a later minor ("HTTP/1.10", "HTTP/1.01" too): nginx compares numbers."""
-    return version != SIMPLE and version.rpartition(".")[2].strip("0") != ""
-
-
-def host_missing(version: str, headers: list[tuple[str, str]]) -> bool:
-    """An HTTP/1.1 (or later minor) request without a Host line, which nginx refuses."""
-    return http11(version) and not any(k.lower() == "host" for k, _ in headers)
-
-
-def check_headers(version: str, method: str, headers: list[tuple[str, str]],
-                  check_host: bool = True) -> tuple[Verdict | None, int | None, bool]:
-    """The checks of ``ngx_http_process_request_header``: (refusal, Content-Length, chunked).
-
-    The syntax of the first Host line is checked here, in line order with the other
-    checks, as nginx does while parsing (an absolute-form target's host, checked before
-    any header, is the caller's: :func:`target_refusal`; then ``check_host`` is False).
-    A missing Host is left to the engine unless a later check would refuse first.
-    """
-    refusal = line_refusal(headers, check_host)
-    if refusal is not None:
-        return refusal, None, False
-    clen = te = None
-    for name, value in headers:
-        low = name.lower()
-        if low == "content-length":
-            clen = (name, value)
-        elif low == "transfer-encoding":
-            te = value
-    if (clen is not None or te is not None or method in ("CONNECT", "TRACE")) \
-            and host_missing(version, headers):
-        # nginx checks the Host first; the engine refuses a request without one itself
-        return (Verdict(400, 'client sent HTTP/1.1 request without "Host" header'
-                        + _READING_HEADERS), None, False)
-    length: int | None = None
-    if clen is not None:
-        if not clen[1].isdigit() or not clen[1].isascii() or len(clen[1]) > 18:
-            return (Verdict(400, 'client sent invalid "Content-Length" header' + _READING_HEADERS),
-                    None, False)
-        length = int(clen[1])
-    chunked = False
-    if te is not None:
-        if version == "HTTP/1.0":
-            return (Verdict(400, 'client sent HTTP/1.0 request with "Transfer-Encoding" header'
-                            + _READING_HEADERS), None, False)
-        if te.lower() != "chunked":
-            return (Verdict(501, f'client sent unknown "Transfer-Encoding": "{te}"'
-                            + _READING_HEADERS), None, False)
-        if clen is not None:
-            return (Verdict(400, 'client sent "Content-Length" and "Transfer-Encoding" headers '
-                            'at the same time' + _READING_HEADERS), None, False)
-        chunked = True
-    if method in ("CONNECT", "TRACE"):  # nginx 1.22 refuses both once the head is read
-        return Verdict(405, f"client sent {method} method" + _READING_HEADERS), None, False
-    return None, length, chunked
 
 
 def headers_before(head: bytes, at: int) -> list[tuple[str, str]]:

@@ -21,11 +21,11 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..http.api import CONTINUE_LINE, Exchange, HttpRequest
+from ..http.header_checks import check_headers, http11
 from ..http.log import LogRecord, head_context
 from .chunked import ChunkedDecoder, ChunkError, TooLarge
-from .head import READING_LINE, Verdict, check_headers, check_size, counted_through, \
-    find_head_end, headers_before, http11, refused_line, simple_line_end, target_refusal, \
-    unfinished
+from .head import READING_LINE, Verdict, check_size, counted_through, find_head_end, \
+    headers_before, refused_line, simple_line_end, target_refusal, unfinished
 from .head_parser import HeadParser
 from .lazy_timer import LazyTimer
 from .pending import Pending

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from engine.server.chunked import ChunkedDecoder, ChunkError, TooLarge
-from engine.server.head import Head, Verdict, check_headers, check_size, classify, find_head_end
+from engine.http.header_checks import check_headers
+from engine.server.head import Head, Verdict, check_size, classify, find_head_end
 
 
 @pytest.mark.parametrize("raw, end", [
