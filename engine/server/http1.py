@@ -129,8 +129,8 @@ class HttpConnection(asyncio.Protocol):
             self.stats.connection_closed()
         if self.write_ok is not None and not self.write_ok.done():
             self.write_ok.set_result(None)
-        if previous == _LINGER:
-            pass
+        if previous == _LINGER or previous == _CLOSED:
+            pass  # closed by us, after the line that said why
         elif self.current is not None and not self.current.complete:
             self._fail(self.current, 400, "client prematurely closed connection", "info", False)
         elif (self.buf.strip(b"\r\n") or self.head_started and previous == _READ
