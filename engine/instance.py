@@ -163,6 +163,10 @@ class Engine:
                 return entry.listen.key
         return entries[0].listen.key if entries else None
 
+    def ssl_ports(self) -> list[int]:
+        """The ports of ``listen ... ssl`` addresses, where requests come over TLS."""
+        return sorted({port for (_, port), e in self.config.addresses.items() if e.ssl})
+
     def listens(self) -> list[tuple[str, int]]:
         return [key for key in self.config.addresses]
 

@@ -290,11 +290,17 @@ class NgxExploreApp(DebugMixin, App[int]):
                         severity="error")
             return
         port = form.port
-        if port is None:
+        ssl_ports = engine.ssl_ports()
+        if port is None and form.tls:
+            port = ssl_ports[0] if ssl_ports else 443
+        elif port is None:
             default = engine.default_listen()
             port = default[1] if default else 80
+        # in-process there is no handshake: TLS without its facts ($ssl_* not found),
+        # and plain HTTP to a TLS port gets nginx's 497 as over a socket
         req = HttpRequest(form.method, form.target, headers=form.headers, body=form.body,
-                          server_port=port)
+                          server_port=port, tls={} if form.tls else None,
+                          plain_on_https=not form.tls and port in ssl_ports)
         # no client-side timeout: time paused at a breakpoint is not the engine's to count
         self.inflight += 1
         try:

@@ -53,6 +53,8 @@ class RequestForm:
     target: str
     headers: list[tuple[str, str]]
     body: bytes
+    #: an ``https://`` URL: the request comes over TLS ($scheme https)
+    tls: bool = False
 
 
 # Options that take a value but do not change what is sent (the value is skipped).
@@ -259,17 +261,18 @@ def build_form(method: str, url: str, header_text: str, body: str) -> RequestFor
     if not _METHOD_RE.match(method):
         raise CurlError(f"method: {method!r} is not a valid HTTP method")
     host, port, target = split_url(url)
+    tls = url.strip().lower().startswith("https://")
     headers, errors = parse_header_lines(header_text)
     if errors:
         raise CurlError("headers: " + "; ".join(msg for _, msg in errors))
     has_host = any(k.lower() == "host" for k, _ in headers)
     if host is not None and not has_host:
-        shown = host if port in (None, 80) else f"{host}:{port}"
+        shown = host if port in (None, 443 if tls else 80) else f"{host}:{port}"
         headers.insert(0, ("Host", shown))
     elif host is None and not has_host:
         headers.insert(0, ("Host", "localhost"))
     data = body.encode("utf-8")
     if data and not any(k.lower() == "content-length" for k, _ in headers):
         headers.append(("Content-Length", str(len(data))))
-    return RequestForm(method, host or "", port, target, headers, data)
+    return RequestForm(method, host or "", port, target, headers, data, tls)
 

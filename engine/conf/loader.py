@@ -56,7 +56,7 @@ class _Frame:
     """One open block while parsing: what nginx keeps in ``cf->cmd_type``/``cf->ctx``."""
 
     __slots__ = ("ctx", "kind", "seen", "directive", "locations", "loc", "servers", "types",
-                 "listens", "cert", "exts")
+                 "listens", "cert", "certs", "keys", "exts")
 
     def __init__(self, ctx: Ctx, kind: str, directive: Directive | None = None) -> None:
         self.ctx = ctx
@@ -77,6 +77,9 @@ class _Frame:
         self.listens = checks.ListenTable()
         #: ssl_certificate (or ssl_reject_handshake on) given in this block
         self.cert = False
+        #: the ssl_certificate names and the number of ssl_certificate_key of this block
+        self.certs: list[str] = []
+        self.keys = 0
         #: extension -> MIME type of this block's ``types`` entries so far
         self.exts: dict[str, str] = {}
 
@@ -244,6 +247,13 @@ class _Loader:
         if name == "ssl_certificate" or (name == "ssl_reject_handshake"
                                          and d.args[0].lower() == "on"):
             self.frames[-1].cert = True
+        if name == "ssl" and spec.module == "ngx_http_ssl_module":
+            self.warnings.append(('the "ssl" directive is deprecated, use the "listen ... '
+                                  'ssl" directive instead', self.file, line))
+        if name == "ssl_certificate":
+            self.frames[-1].certs.append(d.args[0])
+        elif name == "ssl_certificate_key":
+            self.frames[-1].keys += 1
         if spec.check is not None:
             spec.check(d)
 
@@ -333,6 +343,12 @@ class _Loader:
             err = checks.duplicate_locations([s.locations for s in frame.servers])
             if err:
                 raise ConfigError(*err)
+            for srv in frame.servers:  # ngx_http_ssl_merge_srv_conf, server by server
+                # each list is inherited on its own (ngx_conf_merge_ptr_value)
+                certs, keys = srv.certs or frame.certs, srv.keys or frame.keys
+                if certs and keys < len(certs):
+                    raise ConfigError('no "ssl_certificate_key" is defined for certificate '
+                                      f'"{certs[-1]}"', None, None)
             for srv in frame.listens.ssl_defaults():
                 if not (srv.cert or frame.cert):
                     where = srv.directive

@@ -69,6 +69,11 @@ class HttpRequest:
     #: The body's bytes as read (a chunked body's framing included), which
     #: ``$request_length`` counts; None: ``len(body)``.
     body_length: int | None = None
+    #: The connection's TLS facts (``$ssl_protocol``... see engine/server/tls.py);
+    #: None on a plain connection.
+    tls: dict[str, str] | None = None
+    #: Plain HTTP came to a ``listen ... ssl`` address: nginx answers 497.
+    plain_on_https: bool = False
 
     @property
     def request_line(self) -> str:

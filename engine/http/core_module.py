@@ -403,5 +403,7 @@ def _absolute(r: Request, location: str) -> str:
     else:  # the Host, else the address the request came to
         host = r.main.host or r.conn.server_addr
     port = r.conn.server_port
-    suffix = f":{port}" if r.loc.flag("port_in_redirect", True) and port != 80 else ""
-    return f"http://{host}{suffix}{location}"
+    tls = r.conn.tls is not None
+    default = 443 if tls else 80
+    suffix = f":{port}" if r.loc.flag("port_in_redirect", True) and port != default else ""
+    return f"{'https' if tls else 'http'}://{host}{suffix}{location}"

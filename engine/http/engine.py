@@ -86,7 +86,7 @@ class HttpEngine:
         number = req.connection or self.next_connection()
         conn = Connection(number, req.client_addr, req.client_port, req.server_addr,
                           req.server_port, req.connection_requests, req.connection_start,
-                          req.pipelined)
+                          req.pipelined, req.tls)
         tr = Trace(self.trace_enabled if trace is None else trace)
         r = Request(self, conn, req.method, req.target, req.version, req.headers,
                     req.body, tr)
@@ -96,6 +96,8 @@ class HttpEngine:
             r.request_line = req.raw_line
         if req.body_length is not None:
             r.body_length = req.body_length
+        if req.plain_on_https:
+            r.plain_on_https = True
         if req.continue_sent:
             r.body_sent = len(CONTINUE_LINE)  # already on the wire, counted as nginx does
         started = r.start
@@ -173,6 +175,10 @@ class HttpEngine:
         # no Host at all looks for a server named "" (server_name "")
         self._pick_server(r, host_name if host_name is not None else "")
         r.keepalive = r.wants_keepalive()
+        if r.plain_on_https:  # ngx_http_process_request, before any phase
+            r.log("info", "client sent plain HTTP request to HTTPS port")
+            await self.finalize(r, 497)
+            return
         await self.run_phases(r, 0)
 
     @staticmethod

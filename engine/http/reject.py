@@ -39,7 +39,7 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     number = req.connection or http.next_connection()
     conn = Connection(number, req.client_addr, req.client_port, req.server_addr,
                       req.server_port, req.connection_requests, req.connection_start,
-                      req.pipelined)
+                      req.pipelined, req.tls)
     tr = Trace(enabled=http.trace_enabled)
     r = Request(http, conn, req.method, req.target, req.version, req.headers, req.body, tr)
     if request_line is not None:

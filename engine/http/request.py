@@ -47,6 +47,7 @@ class Connection:
     requests: int = 0  # requests served on this connection so far (keep-alive)
     start: float = 0.0  # when it was accepted (time.time()); 0: with the request
     pipelined: bool = False  # the request came pipelined behind the previous one
+    tls: dict[str, str] | None = None  # the TLS facts of an ssl connection
 
 
 class Headers:

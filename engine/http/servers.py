@@ -30,6 +30,8 @@ class Listen:
     port: int
     default_server: bool = False
     directive: Directive | None = None
+    #: ``listen ... ssl``: connections on the address speak TLS
+    ssl: bool = False
 
     @property
     def key(self) -> tuple[str, int]:
@@ -63,7 +65,8 @@ def parse_listen(d: Directive) -> Listen:
     if not port_s.isdigit() or not 0 < int(port_s) < 65536:
         raise ConfigError(f'invalid port in "{text}" of the "listen" directive', d.file, d.line)
     flags = set(d.args[1:])
-    return Listen(addr, int(port_s), "default_server" in flags or "default" in flags, d)
+    return Listen(addr, int(port_s), "default_server" in flags or "default" in flags, d,
+                  "ssl" in flags)
 
 
 class ServerConf(LocationConf):
@@ -126,6 +129,8 @@ class AddressServers:
     #: The default server's ``merge_slashes``: nginx parses the URI with it, before the
     #: Host header has chosen the virtual server.
     merge_slashes: bool = True
+    #: One ``listen ... ssl`` of the address makes all its connections TLS ones.
+    ssl: bool = False
 
 
 def build_addresses(servers: list[ServerConf], warnings: list | None = None
@@ -147,9 +152,12 @@ def build_addresses(servers: list[ServerConf], warnings: list | None = None
                 entry.listen = lst
             if srv not in entry.servers:
                 entry.servers.append(srv)
+            entry.ssl = entry.ssl or lst.ssl
     for entry in table.values():
         if entry.default is None:
             entry.default = entry.servers[0]
+        # "ssl on" (deprecated) in the default server makes the address a TLS one
+        entry.ssl = entry.ssl or entry.default.flag("ssl", False)
         entry.hashed = len(entry.servers) > 1 or _captures(entry.default)
         entry.merge_slashes = entry.default.flag("merge_slashes", True)
         taken: set[tuple[str, str]] | None = set() if entry.hashed else None

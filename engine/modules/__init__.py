@@ -42,6 +42,7 @@ BUILTIN_MODULES = [
     "engine.modules.sub_filter:SubFilterModule",
     "engine.modules.addition:AdditionModule",
     "engine.modules.headers:HeadersModule",
+    "engine.modules.ssl:SslModule",
     "engine.modules.unmodelled:UnmodelledModule",
     "engine.lua.module:LuaModule",
 ]

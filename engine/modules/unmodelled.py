@@ -22,8 +22,7 @@ if TYPE_CHECKING:
     from ..http.request import Request
 
 _NOT_FOUND = (
-    "ssl_protocol", "ssl_cipher", "ssl_ciphers", "ssl_curves", "ssl_server_name",
-    "ssl_alpn_protocol", "ssl_session_id", "ssl_session_reused", "ssl_early_data",
+    "ssl_ciphers", "ssl_curves", "ssl_session_id", "ssl_early_data",
     "ssl_client_verify", "ssl_client_cert", "ssl_client_raw_cert",
     "ssl_client_escaped_cert", "ssl_client_s_dn", "ssl_client_i_dn",
     "ssl_client_s_dn_legacy", "ssl_client_i_dn_legacy", "ssl_client_serial",

@@ -84,6 +84,9 @@ class HttpConnection(asyncio.Protocol):
         self.head_began_at = 0
         #: stub_status's counters (engine.services["connection_stats"]), when loaded.
         self.stats: Any = None
+        #: On an ssl address (see .tls): the TLS facts once handshaken, or plain HTTP.
+        self.tls: dict[str, str] | None = None
+        self.plain_on_https = False
 
     @property
     def reading_head(self) -> bool:
@@ -320,6 +323,7 @@ class HttpConnection(asyncio.Protocol):
         return True
 
     def _enqueue(self, p: Pending, complete: bool, linger: bool = False) -> None:
+        p.req.tls, p.req.plain_on_https = self.tls, self.plain_on_https
         if complete:
             self.read_done_at = self.reads
             p.complete = True
@@ -552,6 +556,11 @@ class HttpConnection(asyncio.Protocol):
             worker.cancel()
         if self.transport is not None:
             self.transport.close()
+
+    def close_with(self, level: str, message: str) -> None:
+        """Log a connection's last line and close it at once (a failed TLS handshake)."""
+        self._log(level, message)
+        self._abort()
 
     def drain(self) -> None:
         """Graceful stop or reload: idle connections close now, busy ones after answering."""

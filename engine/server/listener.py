@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .http1 import HttpConnection
 from .settings import AddressSettings, address_settings
+from .tls import TlsError, TlsGate
 
 if TYPE_CHECKING:
     from ..http.api import Exchange
@@ -58,7 +59,7 @@ class Endpoint:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         try:
             self.aserver = await loop.create_server(
-                lambda: HttpConnection(self), self.host, self.real_port, family=family,
+                self._protocol, self.host, self.real_port, family=family,
                 reuse_address=True, backlog=511)
         except OSError as exc:
             shown = f"[{self.host}]" if family == socket.AF_INET6 else self.host
@@ -66,6 +67,12 @@ class Endpoint:
             reason = os.strerror(code) if code else str(exc)
             raise BindError(code, f"bind() to {shown}:{self.real_port} failed "
                                   f"({code}: {reason})") from None
+
+    def _protocol(self) -> asyncio.Protocol:
+        """A new connection's protocol: TLS in front of HTTP on an ssl address."""
+        conn = HttpConnection(self)
+        tls = self.settings_for(conn.engine).tls
+        return conn if tls is None else TlsGate(conn, tls)
 
     def close(self) -> None:
         if self.aserver is not None:
@@ -113,7 +120,7 @@ class Server:
         self.engine = engine
         self._share_stats(engine, None)
         try:
-            await self._bind(self._wanted(engine))
+            await self._bind(self._wanted(engine), engine)
         except BindError:
             self._close_endpoints(list(self.endpoints))
             await engine.stop(False)
@@ -128,8 +135,11 @@ class Server:
         old = self.engine
         wanted = self._wanted(engine)
         added = [k for k in wanted if k not in self.endpoints]
+        for key in wanted:
+            if key in self.endpoints:
+                _load_tls(self.endpoints[key], engine)
         try:
-            await self._bind({k: wanted[k] for k in added})
+            await self._bind({k: wanted[k] for k in added}, engine)
         except BindError:
             self._close_endpoints(added)
             raise
@@ -204,9 +214,10 @@ class Server:
             wanted[(addr, port)] = real
         return wanted
 
-    async def _bind(self, wanted: dict[tuple[str, int], int]) -> None:
+    async def _bind(self, wanted: dict[tuple[str, int], int], engine: Engine) -> None:
         for (addr, port), real in wanted.items():
             ep = Endpoint(self, addr, port, real)
+            _load_tls(ep, engine)
             await ep.bind()
             self.endpoints[(addr, port)] = ep
 
@@ -228,6 +239,15 @@ class Server:
             if deadline is not None and loop.time() >= deadline:
                 return
             await asyncio.sleep(0.02)
+
+
+def _load_tls(ep: Endpoint, engine: Engine) -> None:
+    """Certificates load before a socket answers with them, as nginx's do at start and
+    reload; one that does not load stops that like a bind error."""
+    try:
+        ep.settings_for(engine)
+    except TlsError as exc:
+        raise BindError(0, str(exc)) from None
 
 
 __all__ = ["BindError", "Endpoint", "Server"]

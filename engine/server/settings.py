@@ -10,6 +10,8 @@ never buffers what nginx would refuse.
 
 from __future__ import annotations
 
+import os
+import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,7 @@ from ..http.servers import valid_host
 from ..http.location import find_location
 from ..http.servers import AddressServers, ServerConf, find_server
 from ..http.uri import InvalidURI, parse_target
+from .tls import address_context
 
 if TYPE_CHECKING:
     from ..instance import Engine
@@ -35,6 +38,8 @@ class AddressSettings:
     keepalive_timeout: float = 75.0
     #: The default server's name, shown as ``server:`` in connection-level log lines.
     server_name: str = ""
+    #: ``listen ... ssl``: the context a handshake starts with (see .tls).
+    tls: ssl.SSLContext | None = None
 
 
 def _time(b: Block, name: str, default: float) -> float:
@@ -70,6 +75,8 @@ def address_settings(engine: Engine, addr: str, port: int) -> AddressSettings:
         large_count=count,
         keepalive_timeout=_time(srv, "keepalive_timeout", 75.0),
         server_name=srv.server_name,
+        tls=address_context(entry, os.path.dirname(os.path.abspath(engine.http.cfg.conf_path)))
+        if entry is not None and entry.ssl else None,
     )
 
 

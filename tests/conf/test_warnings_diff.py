@@ -34,6 +34,7 @@ CASES = [
     ("load balancing method redefined",
      H % "upstream u { least_conn; ip_hash; server 127.0.0.1:1; }\n"
          "upstream v { server 127.0.0.1:2; keepalive 2; hash $uri; }"),
+    ("deprecated ssl directive", H % S % " ssl off;"),
     ("no warning", H % S % " location / { return 200; }"),
 ]
 

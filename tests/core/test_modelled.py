@@ -12,9 +12,10 @@ SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "conf" / "nginx.conf"
 def test_modules_declare_what_they_model() -> None:
     engine = Engine.load(str(SAMPLE))
     for name in ("root", "try_files", "rewrite", "allow", "add_header", "access_log",
-                 "proxy_pass", "least_conn", "content_by_lua_block", "lua_shared_dict"):
+                 "proxy_pass", "least_conn", "content_by_lua_block", "lua_shared_dict",
+                 "ssl_certificate"):
         assert engine.is_modelled(name), name
-    for name in ("open_file_cache", "ssl_certificate", "sendfile", "worker_connections"):
+    for name in ("open_file_cache", "ssl_stapling", "sendfile", "worker_connections"):
         assert not engine.is_modelled(name), name
 
 

@@ -81,3 +81,12 @@ def test_build_form_adds_host_and_length() -> None:
         build_form("GET", "/x", "oops", "")
     with pytest.raises(CurlError, match="^method:"):
         build_form("G T", "/x", "", "")
+
+
+def test_https_url_comes_over_tls() -> None:
+    """An https:// URL is sent as over TLS; its default port (443) is not in Host."""
+    form = build_form("GET", "https://h/p", "", "")
+    assert form.tls and ("Host", "h") in form.headers and form.port is None
+    assert ("Host", "h:8443") in build_form("GET", "https://h:8443/", "", "").headers
+    assert ("Host", "h:443") in build_form("GET", "http://h:443/", "", "").headers
+    assert not build_form("GET", "http://h/", "", "").tls
