@@ -210,6 +210,11 @@ class TeeSink:
         if flush is not None:
             await flush()
 
+    def pace(self, pacer: Any) -> None:
+        pace = getattr(self.sink, "pace", None)
+        if pace is not None:
+            pace(pacer)
+
     async def client_done(self, keepalive: bool) -> None:
         done = getattr(self.sink, "client_done", None)
         if done is not None:

@@ -19,6 +19,7 @@ from ..conf.values import parse_size, parse_time
 from .api import wire_bytes
 from .block import Block
 from .core_variables import register_core_variables
+from .limit_rate import STORED, pace_for
 from .location import LocationConf
 from .log import parse_levels
 from .phases import DECLINED, HttpModule, Phase
@@ -70,7 +71,8 @@ class CoreModule(HttpModule):
         "client_header_timeout", "client_max_body_size", "default_type", "error_log",
         "error_page", "etag", "events", "http", "if_modified_since",
         "ignore_invalid_headers", "include", "internal", "keepalive_disable",
-        "keepalive_requests", "keepalive_timeout", "large_client_header_buffers", "listen",
+        "keepalive_requests", "keepalive_timeout", "large_client_header_buffers",
+        "limit_rate", "limit_rate_after", "listen",
         "location", "log_not_found", "merge_slashes", "msie_padding", "msie_refresh", "pid",
         "port_in_redirect", "postpone_output", "recursive_error_pages", "root", "satisfy",
         "server", "server_name", "server_name_in_redirect", "server_tokens", "types",
@@ -131,6 +133,7 @@ class CoreModule(HttpModule):
         d = b.first("postpone_output")
         size = parse_size(d.args[0]) if d is not None else None
         core["postpone_output"] = 1460 if size is None else size
+        core["limit_rate"] = b.first("limit_rate") is not None
         return core
 
     def header_filter(self, r: Request) -> None:
@@ -234,13 +237,15 @@ class _Wire:
     ``postpone_output`` bytes (1460) have gathered, on a flush, or at the end. A request
     aborted before that (a Lua error after ngx.say) therefore sends nothing at all."""
 
-    __slots__ = ("head", "body", "size", "postpone")
+    __slots__ = ("head", "body", "size", "postpone", "paced")
 
     def __init__(self, postpone: int) -> None:
         self.head: tuple | None = None
         self.body: list[bytes] = []
         self.size = 0
         self.postpone = postpone
+        #: limit_rate was handed to the sink (when the header went out)
+        self.paced = False
 
 
 def _wire(r: Request) -> _Wire:
@@ -262,10 +267,18 @@ async def flush_wire(r: Request, last: bool = False) -> None:
     wire = r.main.wire
     if wire is None or r.main.aborted:
         return
-    sink = r.main.sink  # type: ignore[attr-defined]
+    main = r.main
+    sink = main.sink  # type: ignore[attr-defined]
     if wire.head is not None:
         await sink.send_headers(*wire.head)
         wire.head = None
+    if not wire.paced:  # r->limit_rate is taken as the response starts going out
+        wire.paced = True
+        core = main.loc.mod.get("core")
+        if STORED in main.ctx or core is None or core["limit_rate"]:
+            pace = getattr(sink, "pace", None)
+            if pace is not None:
+                pace(pace_for(main))
     for chunk in wire.body:
         await sink.send_body(chunk)
     wire.body.clear()

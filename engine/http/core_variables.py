@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from ..conf.values import parse_size
 from .api import wire_bytes
+from .limit_rate import STORED, limit_rate
 from .request_body import body_data, body_file
 from .response import NGINX_VERSION, http_date
-from .variables import compile_value
 
 if TYPE_CHECKING:
     from .request import Request
@@ -142,16 +142,9 @@ def _limit_rate(r: Request) -> str:
     header is written: nginx's write filter only then takes the location's
     ``limit_rate`` (a size, variables allowed) into r->limit_rate."""
     main = r.main
-    stored = main.ctx.get("keep:limit_rate")
-    if stored is not None:
-        return stored
-    if not main.header_sent or main.loc is None:
+    if STORED not in main.ctx and not main.header_sent:
         return "0"
-    d = main.loc.first("limit_rate")
-    if d is None:
-        return "0"
-    size = parse_size(compile_value(d.args[0], r.engine_vars).evaluate(main))
-    return str(size) if size is not None else "0"
+    return str(limit_rate(main))
 
 
 def _set_limit_rate(r: Request, value: str) -> None:
@@ -161,7 +154,7 @@ def _set_limit_rate(r: Request, value: str) -> None:
     if size is None:
         r.log("error", f'invalid $limit_rate "{value}"')
     else:
-        r.main.ctx["keep:limit_rate"] = str(size)
+        r.main.ctx[STORED] = str(size)
 
 
 def _uri(r: Request) -> str | None:

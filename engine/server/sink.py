@@ -8,15 +8,18 @@ until the first body bytes (or the end) so that a small response leaves in one w
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..http.limit_rate import Pace
     from .http1 import HttpConnection
 
 
 class WireSink:
     __slots__ = ("conn", "head", "chunked", "keepalive", "started", "finished", "broken",
-                 "pending")
+                 "pending", "pacer")
 
     def __init__(self, conn: HttpConnection) -> None:
         self.conn = conn
@@ -28,6 +31,12 @@ class WireSink:
         self.broken = False
         #: Body parts held until the end of the response or a flush: one write each.
         self.pending: list[bytes] = []
+        #: limit_rate's pace for what is written (see engine/http/limit_rate.py)
+        self.pacer: Pace | None = None
+
+    def pace(self, pacer: Pace | None) -> None:
+        """The engine's write filter hands over the response's limit_rate."""
+        self.pacer = pacer
 
     async def send_headers(self, status: int, reason: str, headers: list[tuple[str, str]],
                            chunked: bool) -> None:
@@ -91,7 +100,35 @@ class WireSink:
                 conn._log("info", "writev() failed (32: Broken pipe) while sending to client")
             self.keepalive = False
             return
+        if self.pacer is not None:
+            await self._write_paced(b"".join(parts))
+            return
         t.writelines(parts)
         waiter = conn.write_ok
+        if waiter is not None and not waiter.done():
+            await waiter  # the client reads slowly: wait for the buffer to drain
+
+    async def _write_paced(self, data: bytes) -> None:
+        """Write in the sends limit_rate allows, waiting as nginx's write timer does."""
+        pacer = self.pacer
+        assert pacer is not None
+        while data:
+            allowed = pacer.allowed(time.time())
+            if allowed <= 0:
+                await asyncio.sleep(pacer.wait(allowed))
+                continue
+            piece, data = data[:allowed], data[allowed:]
+            t = self.conn.transport
+            if t is None or t.is_closing():
+                self.keepalive = False
+                return
+            t.write(piece)
+            await self._drained()
+            pause = pacer.sent_now(len(piece))
+            if data and pause > 0:
+                await asyncio.sleep(pause)
+
+    async def _drained(self) -> None:
+        waiter = self.conn.write_ok
         if waiter is not None and not waiter.done():
             await waiter  # the client reads slowly: wait for the buffer to drain

@@ -13,7 +13,7 @@ def test_modules_declare_what_they_model() -> None:
     engine = Engine.load(str(SAMPLE))
     for name in ("root", "try_files", "rewrite", "allow", "add_header", "access_log",
                  "proxy_pass", "least_conn", "content_by_lua_block", "lua_shared_dict",
-                 "ssl_certificate"):
+                 "ssl_certificate", "limit_rate"):
         assert engine.is_modelled(name), name
     for name in ("open_file_cache", "ssl_stapling", "sendfile", "worker_connections"):
         assert not engine.is_modelled(name), name
