@@ -21,20 +21,9 @@ return function(ngx, rt, py, consts, config)
     local TIMER = ctxset("init_worker", "set", "rewrite", "access", "content",
                          "header_filter", "body_filter", "log", "timer", "server_rewrite")
 
-    -- ngx.log(level, ...) and print(...): "[lua] chunk:line: msg" at the caller.
-    -- ngx_lua's log_wrapper formats a number as ngx_http_lua_write_num does: one that
-    -- is an int32 as %d (so -0 logs "0"), any other with C's "%.14g", whose NaN keeps
-    -- its sign ("-nan" for 0/0 on x86), which LuaJIT's own formatter drops.
-    local nan_bits = require("ffi").new("union { double d; uint8_t b[8]; }")
-    local function log_num(v)
-        if v >= -2147483648 and v <= 2147483647 and v % 1 == 0 then
-            return format("%d", v)
-        elseif v ~= v then
-            nan_bits.d = v
-            return nan_bits.b[7] >= 128 and "-nan" or "nan"
-        end
-        return format("%.14g", v)
-    end
+    -- ngx.log(level, ...) and print(...): "[lua] chunk:line: msg" at the caller; a
+    -- number as ngx_http_lua_write_num writes it
+    local log_num = rt.write_num
 
     -- the arguments as log_wrapper concatenates them; on a bad one: nil, the error text
     -- (argument numbers count from the first message argument, the level not included)

@@ -8,7 +8,7 @@
 return function(ngx, rt, py)
     local type, tostring, select, error, concat, setmetatable, rawget =
         type, tostring, select, error, table.concat, setmetatable, rawget
-    local yield, check, ctxset = rt.yield, rt.check, rt.ctxset
+    local yield, check, ctxset, write_num = rt.yield, rt.check, rt.ctxset, rt.write_num
     local format = string.format
     local getinfo = debug.getinfo
     local null = ngx.null
@@ -48,12 +48,7 @@ return function(ngx, rt, py)
         if t == "string" then
             append(state, v)
         elseif t == "number" then
-            -- ngx_lua: integers that fit an int as %d (so -0 prints 0), others as %.14g
-            if v == v and v >= -2147483648 and v <= 2147483647 and v % 1 == 0 then
-                append(state, format("%d", v))
-            else
-                append(state, format("%.14g", v))
-            end
+            append(state, write_num(v))
         elseif t == "boolean" then
             append(state, v and "true" or "false")
         elseif t == "nil" then

@@ -31,6 +31,21 @@ return function(ngx, py)
     }
 
     local M = { CTX = CTX, CTX_NAME = CTX_NAME }
+
+    -- ngx_http_lua_write_num, which ngx.say, ngx.print and ngx.log use for a number:
+    -- one that is an int32 as %d (so -0 is "0"), any other with C's "%.14g", whose NaN
+    -- keeps its sign ("-nan" for 0/0 on x86), which LuaJIT's own formatter drops.
+    local format = string.format
+    local nan_bits = require("ffi").new("union { double d; uint8_t b[8]; }")
+    function M.write_num(v)
+        if v >= -2147483648 and v <= 2147483647 and v % 1 == 0 then
+            return format("%d", v)
+        elseif v ~= v then
+            nan_bits.d = v
+            return nan_bits.b[7] >= 128 and "-nan" or "nan"
+        end
+        return format("%.14g", v)
+    end
     local cur = nil          -- the state of the request whose Lua code is running
 
     function M.current() return cur end
