@@ -192,6 +192,8 @@ class StaticModule(HttpModule):
             return self._open_failed(r, path, exc.errno or errno.EACCES)
         if r.method == "POST":
             return 405
+        # the connection's log action from here on (filters, error pages, subrequests)
+        r.main.log_action = "sending response to client"
         r.out.status = 200
         set_file_validators(r, st, len(data))
         r.ctx["keep:allow_ranges"] = True

@@ -235,6 +235,11 @@ FIXED = r"""server {
     server_name fixed.lua;
     error_page 500 /ep;
     location /ep { content_by_lua_block { ngx.say("ep ", ngx.status) } }
+    location /static/ {
+        root html/fixed;
+        header_filter_by_lua_block { ngx.log(ngx.ERR, "hf") }
+        body_filter_by_lua_block { ngx.log(ngx.ERR, "bf ", ngx.arg[2]) }
+    }
     location /arg { content_by_lua_block { ngx.say(tostring(ngx.var.arg_x), ",", tostring(ngx.var.arg_y)) } }
     location /setvar { set_by_lua_block $fv { return "set" } return 200 "$fv"; }
     location /unset { content_by_lua_block { ngx.say("[", ngx.var.fv, "]") } }
@@ -263,7 +268,8 @@ FIXED = r"""server {
     location /order { content_by_lua_block { ngx.say("a") ngx.log(ngx.ERR, "after a") ngx.say("b") } body_filter_by_lua_block { ngx.log(ngx.ERR, "bf ", ngx.arg[1]) } }
 }
 """
-FIXED_REQUESTS = [("GET", "/arg?x"), ("GET", "/arg?x&x=2&y"), ("GET", "/setvar"), ("GET", "/unset"),
+FIXED_REQUESTS = [("GET", "/static/f"), ("GET", "/static/nosuch"), ("POST", "/static/f"),
+                  ("GET", "/arg?x"), ("GET", "/arg?x&x=2&y"), ("GET", "/setvar"), ("GET", "/unset"),
                   ("GET", "/setexit"), ("GET", "/bferr"), ("HEAD", "/headerr"),
                   ("GET", "/say204"), ("HEAD", "/say204"), ("GET", "/say444"), ("GET", "/bfend"),
                   ("GET", "/bfempty"), ("GET", "/bforder"), ("HEAD", "/headerror"),
@@ -289,6 +295,7 @@ CONF, GROUPS = build()
 #: Static files: the locations without a content handler serve these, as do ep_static.
 FILES = {f"html/g{n}/{name}": f"static g{n} {name}\n" for n in range(SERVERS)
          for name in ("ep_static", "l1", "l2", "l3/x", "l0/new")}
+FILES["html/fixed/static/f"] = "a file\n"  # its filters log "while sending response"
 
 
 @pytest.fixture(scope="module")
