@@ -14,7 +14,8 @@ return function(rt)
     local co_create, co_resume, co_yield, co_status, co_running, co_wrap =
         coroutine.create, coroutine.resume, coroutine.yield, coroutine.status,
         coroutine.running, coroutine.wrap
-    local select, type, error, traceback = select, type, error, debug.traceback
+    local select, type, error, traceback, getinfo =
+        select, type, error, debug.traceback, debug.getinfo
 
     local USER = {}  -- first value of a user coroutine's own yields
     local user = setmetatable({}, { __mode = "k" })  -- coroutines made by coroutine.create
@@ -30,15 +31,23 @@ return function(rt)
 
     local function resume(co, ...)
         if type(co) ~= "thread" then
-            error("bad argument #1 to '?' (coroutine expected)", 0)
+            rt.argerror(1, "coroutine expected")
         end
         if not user[co] then return co_resume(co, ...) end
         return settle(co, co_resume(co, ...))
     end
 
+    -- ngx_lua takes a Lua function only: not a C one, such as print or the ngx API
+    -- functions written in Lua here (engine/lua/*.lua), which are C in ngx_lua
+    local function lua_function(fn)
+        if type(fn) ~= "function" then return false end
+        local info = getinfo(fn, "S")
+        return info.what ~= "C" and info.source:sub(1, 12) ~= "@engine/lua/"
+    end
+
     local function create(fn)
-        if type(fn) ~= "function" then
-            error("bad argument #1 to '?' (Lua function expected)", 0)
+        if not lua_function(fn) then
+            rt.argerror(1, "Lua function expected")
         end
         local co = co_create(fn)
         user[co] = true
@@ -58,6 +67,9 @@ return function(rt)
     end
 
     local function wrap(fn)
+        if not lua_function(fn) then
+            rt.argerror(1, "Lua function expected")
+        end
         local co = create(fn)
         return function(...)
             if co_status(co) == "dead" then return false, "cannot resume dead coroutine" end
@@ -67,7 +79,7 @@ return function(rt)
 
     local function status(co)
         if type(co) ~= "thread" then
-            error("bad argument #1 to '?' (coroutine expected)", 0)
+            rt.argerror(1, "coroutine expected")
         end
         local st = co_status(co)
         -- ngx_lua's status of an entry or light thread waiting on an operation

@@ -51,6 +51,12 @@ CASES = [
                        'local b = select(2, pcall(coroutine.create, 1)) '
                        'local c = select(2, pcall(coroutine.wrap, 1)) '
                        'local d = select(2, pcall(coroutine.status, 1)) ngx.say(a, "|", b, "|", c, "|", d)')),
+ ("C functions refused", lua('ngx.say(select(2, pcall(coroutine.create, print))) '
+                             'ngx.say(select(2, pcall(coroutine.wrap, ngx.say)))')),
+ ("bad arguments named as called", lua(
+     'ngx.say(select(2, pcall(function() local c = coroutine.create(print) return 1 end))) '
+     'ngx.say(select(2, pcall(function() local c = coroutine.resume(1) return 1 end))) '
+     'ngx.say(select(2, pcall(function() local c = coroutine.wrap(1) return 1 end)))')),
 ]
 
 CASES = point(CASES, {"/target": "target"})
