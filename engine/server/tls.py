@@ -60,6 +60,12 @@ def server_context(srv: ServerConf, conf_prefix: str) -> ssl.SSLContext | None:
         pass  # TLSv1.3 suites only, or names this OpenSSL lacks: its defaults stay
     cert_path = _full_name(cert.args[0], conf_prefix)
     key_path = _full_name(key.args[0], conf_prefix) if key is not None else cert_path
+    for what, path in (("certificate", cert_path), ("certificate key", key_path)):
+        if not os.path.exists(path):
+            raise TlsError(f'cannot load {what} "{path}": BIO_new_file() failed (SSL: '
+                           "error:80000002:system library::No such file or directory:"
+                           f"calling fopen({path}, r) error:10000080:BIO routines::no such "
+                           "file)")
     try:
         ctx.load_cert_chain(cert_path, key_path)
     except (OSError, ssl.SSLError) as exc:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from engine import Engine, HttpRequest
+from engine.server import BindError, Server
 from tests.differential import engine_load_error
 from tests.oracle import RealNginx, first_emerg, nginx_test, requires_nginx, write_prefix
 from tests.server.harness import Served, raw_request, read_all
@@ -209,3 +210,16 @@ def test_ssl_variables_on_a_plain_port() -> None:
 def test_config_verdicts(tmp_path: Path, body: str) -> None:
     write_prefix(tmp_path, "events {}\nhttp {\n" + body + "\n}\n", FILES)
     assert engine_load_error(tmp_path) == first_emerg(nginx_test(tmp_path).output)
+
+
+@requires_nginx
+@pytest.mark.parametrize("cert,key", [("nope.pem", "key.pem"), ("cert.pem", "nokey.pem")])
+def test_certificate_that_does_not_load(tmp_path: Path, cert: str, key: str) -> None:
+    """A missing certificate or key stops the listener's start with nginx's [emerg]."""
+    conf = ("events {}\nhttp { server { listen 127.0.0.1:1 ssl; "
+            f"ssl_certificate {cert}; ssl_certificate_key {key}; }} }}\n")
+    write_prefix(tmp_path, conf, FILES)
+    engine = Engine.load(str(tmp_path / "conf" / "nginx.conf"), prefix=str(tmp_path) + "/")
+    with pytest.raises(BindError) as err:
+        asyncio.run(Server().start(engine))
+    assert f"[emerg] {err.value.strerror}" == first_emerg(nginx_test(tmp_path).output)
