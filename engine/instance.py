@@ -107,7 +107,9 @@ class Engine:
         A request built in-process (no ``head_length``: the listener did not read it)
         first gets the header checks the listener makes on every head it reads."""
         if req.head_length is None:
-            refusal = check_headers(req.version, req.method, req.headers)[0]
+            # (an absolute-form target names the server: its Host line is the engine's)
+            refusal = check_headers(req.version, req.method, req.headers,
+                                    req.target[:1] == "/")[0]
             if refusal is not None and not refusal.defer:
                 return await self.reject(req, refusal.status, refusal.message, sink=sink)
         return await self.http.handle(req, sink, trace, keep)

@@ -19,7 +19,7 @@ was; ``set`` keeps the body in a variable instead; ``stub`` outputs a block, thr
 subrequest's own filters, when the subrequest fails or has an empty body.
 
 Error-log lines written while a static file is being sent end in "while sending response
-to client" (nginx's static handler sets that log action on the connection).
+to client": the static handler leaves that log action on the connection, as nginx's.
 
 Not modelled: nginx runs an include without ``wait`` after the parent's current buffer
 (a variable it sets is not yet visible to a later ``echo``); here every include runs in
@@ -54,7 +54,6 @@ ERRMSG = b"[an error occurred while processing the directive]"
 TIMEFMT = "%A, %d-%b-%Y %H:%M:%S %Z"
 _NONE, _URL, _ENTITY = 0, 1, 2
 _COND_IF, _COND_ELSE = 1, 2
-_ACTION = " while sending response to client"
 #: NGX_HTTP_MAX_SUBREQUESTS: the depth at which ngx_http_subrequest refuses.
 _MAX_DEPTH = 51
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -104,8 +103,6 @@ class Shared:
     captures: list[str] = field(default_factory=list)
     #: (name, recorded text) in the order the blocks were opened.
     blocks: list[tuple[str, list[bytes]]] = field(default_factory=list)
-    #: The connection's log action is "sending response to client".
-    sending: bool = False
 
 
 class State:
@@ -127,8 +124,7 @@ class State:
 
 
 def log(r: Request, message: str) -> None:
-    shared = _shared(r)
-    r.log("error", message + (_ACTION if shared is not None and shared.sending else ""))
+    r.log("error", message)
 
 
 def _shared(r: Request) -> Shared | None:
@@ -200,9 +196,6 @@ class SsiModule(HttpModule):
             if parent is None or not parent.including or shared is None:
                 return  # not an SSI include: a Lua capture, an auth_request
         st = r.ctx[_CTX] = State(r, conf, shared)
-        # nginx's static handler sets the connection's log action before sending
-        if r.ctx.get("keep:allow_ranges"):
-            shared.sending = True
         if r is r.main:
             out.content_length = None
             out.headers.remove("content-length")
@@ -419,8 +412,6 @@ async def _include(r: Request, st: State, args: dict[str, bytes], out: list[byte
     st.including = True
     try:
         child = await run_subrequest(r, path, query, by="ssi include")
-        if child.ctx.get("keep:allow_ranges"):
-            shared.sending = True
         parts = child.ctx.pop("keep:subrequest_body", [])
         body = b"".join(parts)
         failed = bool(getattr(child, "err_status", 0))
