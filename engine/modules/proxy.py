@@ -36,8 +36,8 @@ from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.request_body import read_request_body
 from ..http.uri import InvalidURI, parse_target
 from .proxy_cookie import check_directives
-from .proxy_conf import ProxyConf, compile_conf, compile_target, escape_uri, pass_directive, \
-    proxy_vars
+from .proxy_conf import ProxyConf, check_block, compile_conf, compile_target, escape_uri, \
+    pass_directive, proxy_vars
 from .proxy_transport import READING_BODY, READING_HEADER, SENDING_TO_CLIENT, AttemptFailure, \
     HttpxEdge, Timeouts, UpstreamRequest, UpstreamResponse, open_in_process, serves_itself, \
     wire_length
@@ -45,6 +45,7 @@ from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState
     Upstreams, URLError, literal_ip, may_retry, next_upstream, parse_url, peer_name, \
     upstream_states
 from .upstream_balancers import PeerSelection, chooser_for
+from .upstream_http import open_http
 from .upstream_response import accel_headers, accel_redirect, buffering_for, copy_headers, \
     find_header, has_error_page, override_charset
 
@@ -125,6 +126,7 @@ class ProxyModule(HttpModule):
         for block in cfg.blocks:
             check_directives(block, "proxy_cookie_domain")
             check_directives(block, "proxy_cookie_path")
+            check_block(engine, block)
             found = pass_directive(block)
             if found is None:
                 continue
@@ -325,7 +327,8 @@ class ProxyModule(HttpModule):
             in_process = serves_itself(r.engine, peer)
             r.trace.add("upstream", upstream=group.name, peer=peer.name, reason=sel.reason,
                         attempt=attempt, tries_left=sel.tries,
-                        via="in-process (this engine listens there)" if in_process else "httpx")
+                        via="in-process (this engine listens there)" if in_process
+                        else "httpx" if peer.unix or ureq.ssl else "tcp")
             if in_process and self.listeners + 1 + 2 * self.hops + 1 > self.worker_connections:
                 sel.free(failed=False)
                 state.response_time = 0.0
@@ -341,8 +344,10 @@ class ProxyModule(HttpModule):
                                                      self.tasks)
                     finally:
                         self.hops -= 1
-                else:
+                elif peer.unix or ureq.ssl:
                     resp = await self.edge.open(peer, ureq, timeouts)
+                else:  # nginx's own bytes on the wire: see upstream_http
+                    resp = await open_http(peer, ureq, timeouts)
             except AttemptFailure as f:
                 state.response_time = time.monotonic() - t0
                 if f.kind != "timeout":
@@ -436,7 +441,7 @@ class ProxyModule(HttpModule):
             self._done(r, sel, state, t0, resp)
             r.trace.add("upstream_response", peer=state.peer, status=status,
                         verdict=f"X-Accel-Redirect to {redirect}")
-            return await accel_redirect(r, redirect, resp.headers)
+            return await accel_redirect(r, redirect, resp.headers, conf)
         cache = r.ctx.get("proxy_cache")
         if cache is not None:
             cache.response(r, status, resp.headers)  # copies the headers too

@@ -300,9 +300,30 @@ def _redirects(engine: HttpEngine, block: Block, conf: ProxyConf) -> list[Redire
     return out
 
 
+def check_block(engine: HttpEngine, block: Block) -> None:
+    """What nginx refuses in any block, proxied or not: a ``proxy_redirect`` with a bad
+    parameter or regex (at parse time), a ``proxy_set_header`` value with an unknown
+    variable (when the headers are merged)."""
+    table = engine.variables
+    for d in block.own.get("proxy_redirect") or ():
+        first = d.args[0]
+        if len(d.args) == 1:
+            if first not in ("off", "default"):
+                raise ConfigError(f'invalid parameter "{first}"', d.file, line_of(d))
+            continue
+        if first.startswith("~"):
+            caseless = first.startswith("~*")
+            Regex.for_directive(first[2:] if caseless else first[1:], caseless, d.file,
+                                line_of(d))
+        compile_value(d.args[1], table, d.file, line_of(d))
+    for d in block.own.get("proxy_set_header") or ():
+        compile_value(d.args[1], table, d.file, line_of(d))
+
+
 def _default_redirect(d: Directive | None, conf: ProxyConf, block: Block) -> Redirect:
     """``proxy_redirect default``: the proxy_pass URL becomes the location (or "/")."""
-    if d is not None:
+    if d is not None and any(x is d for x in block.own.get("proxy_redirect") or ()):
+        # checked where it is written (an "if" block inherits it as it is)
         own = block.own.get("proxy_pass")
         if conf.target is None and own:
             raise ConfigError('"proxy_redirect default" cannot be used with "proxy_pass" '

@@ -9,11 +9,12 @@ has two ways to reach a peer:
   127.0.0.1. A configuration that proxies between its own servers (the usual
   test and teaching setup: a front server and backends on other ports) therefore works
   without a listener, and the backend's trace nests inside the front request's.
-* **httpx**: anything else goes out through one pooled ``httpx.AsyncClient`` per engine.
+* **httpx**: ``https://`` and unix-socket peers go out through one pooled
+  ``httpx.AsyncClient`` per engine (plain ``http://`` peers elsewhere get nginx's own
+  bytes from :mod:`.upstream_http`).
   The request target is sent exactly as nginx computed it (httpcore's ``target``
   extension) and the body is read raw (no decompression), in the pieces the peer sends.
-  httpcore always writes ``HTTP/1.1`` on the request line; nginx's ``HTTP/1.0`` default
-  only shows on the in-process path (documented in docs/proxy.md).
+  httpcore always writes ``HTTP/1.1`` on the request line (documented in docs/proxy.md).
 
 Both raise :class:`AttemptFailure` with nginx's error-log wording, so the caller can log
 ``connect() failed (111: Connection refused) while connecting to upstream`` or

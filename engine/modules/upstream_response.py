@@ -78,16 +78,24 @@ def override_charset(r: Request, charset: str, charsets: frozenset[str]) -> None
         r.out.content_type = f"{ctype}; charset={charset}"
 
 
-async def accel_redirect(r: Request, uri: str, headers: list[tuple[str, str]]) -> int:
-    """X-Accel-Redirect: the upstream lines nginx keeps, then an internal redirect (GET
-    unless HEAD) to the URI (%XX decoded, args split off; an unsafe one is a 404) or to
-    a named location."""
+async def accel_redirect(r: Request, uri: str, headers: list[tuple[str, str]],
+                         conf: ProxyConf | None = None) -> int:
+    """X-Accel-Redirect: the upstream lines nginx keeps (a Set-Cookie through the
+    proxy's ``proxy_cookie_*`` too), then an internal redirect (GET unless HEAD) to the
+    URI (%XX decoded, args split off; an unsafe one is a 404) or to a named location."""
+    charset = ""
     for name, value in headers:
         low = name.lower()
         if low == "content-type":
+            charset = _charset(value) or charset
             r.out.content_type = value
+        elif low == "set-cookie" and conf is not None and (conf.cookie_domains
+                                                           or conf.cookie_paths):
+            r.out.headers.add(name, rewrite_cookie(r, value, conf.cookie_domains,
+                                                   conf.cookie_paths))
         elif low in REDIRECT_KEPT:
             r.out.headers.add(name, value)
+    _keep_charset(r, charset)
     if uri.startswith("@"):
         return await r.engine.named_location(r, uri, "x_accel_redirect")
     path, args = split_unsafe(uri)
@@ -103,41 +111,83 @@ async def accel_redirect(r: Request, uri: str, headers: list[tuple[str, str]]) -
 def copy_headers(r: Request, conf: ProxyConf, headers: list[tuple[str, str]]) -> None:
     """The proxy module's pass-on of an upstream header: hidden and hop-by-hop lines
     dropped, Content-Type and Content-Length into their fields (a chunked upstream's
-    length is not believed), Location through ``proxy_redirect``."""
+    length is not believed), Location through ``proxy_redirect``. Every Location line
+    keeps its place; the last one a rule rewrote becomes ``headers_out.location`` (made
+    absolute by the header filter when relative); Refresh's ``url=`` is rewritten too.
+    A passed Server or Date the upstream did not send is nginx's empty placeholder:
+    then no such line at all."""
     out = r.out
     chunked = find_header(headers, "transfer-encoding") is not None
+    moved: tuple[str, str] | None = None
+    charset = ""
     for name, value in headers:
         low = name.lower()
         if low in conf.hide or low in HOP_BY_HOP:
             continue
         if low == "content-type":
+            charset = _charset(value) or charset
             out.content_type = value
         elif low == "content-length":
             if chunked:
                 continue
             v = value.strip()
             out.content_length = int(v) if v.isdigit() else None
+        elif low == "refresh":
+            # proxy_redirect rewrites what follows "url=" (without case)
+            at = value.lower().find("url=") + 4
+            new = _redirect(r, conf, name, value[at:]) if at >= 4 else None
+            out.headers.add(name, value if new is None else value[:at] + new)
         elif low == "location" and value:
-            _redirect(r, conf, name, value)
+            new = _redirect(r, conf, name, value)
+            if new is not None:
+                moved = (name, new)
+            out.headers.add(name, value if new is None else new)
         elif low == "set-cookie" and (conf.cookie_domains or conf.cookie_paths):
             out.headers.add(name, rewrite_cookie(r, value, conf.cookie_domains,
                                                  conf.cookie_paths))
         else:
             out.headers.add(name, value)
+    _keep_charset(r, charset)
+    if moved is not None and moved[1].startswith("/"):
+        items = out.headers.items
+        items.reverse()  # the last line holding that value is the one nginx moves
+        items.remove(moved)
+        items.reverse()
+        out.location = moved[1]
+    for name in ("server", "date"):
+        if name not in conf.hide and find_header(headers, name) is None:
+            r.ctx["keep:cleared_" + name] = True
 
 
-def _redirect(r: Request, conf: ProxyConf, name: str, value: str) -> None:
-    """``proxy_redirect``: a rewritten relative Location goes through the header filter
-    (absolute_redirect makes it absolute); anything else keeps its place."""
+def _keep_charset(r: Request, charset: str) -> None:
+    """headers_out.charset stays from an earlier Content-Type line that had one: the
+    header filter adds it to a last line without one."""
+    if charset and r.out.content_type and not _charset(r.out.content_type):
+        r.out.content_type += "; charset=" + charset
+
+
+def _charset(ctype: str) -> str:
+    """ngx_http_upstream_copy_content_type: what follows the first ``; charset=`` (no
+    case) up to the end of the line, quotes dropped; "" when none."""
+    at = ctype.find(";")
+    while at >= 0:
+        rest = ctype[at + 1:].lstrip(" ")
+        if rest[:8].lower() == "charset=":
+            value = rest[8:]
+            value = value[1:] if value.startswith('"') else value
+            return value[:-1] if value.endswith('"') else value
+        at = ctype.find(";", at + 1)
+    return ""
+
+
+def _redirect(r: Request, conf: ProxyConf, name: str, value: str) -> str | None:
+    """``proxy_redirect``: the first rule that matches rewrites the value (None: none
+    did)."""
     for rule in conf.redirects:
         new = rule.apply(r, value)
         if new is None:
             continue
         r.trace.add("header", op="set", name=name, value=new,
                     phase="proxy_redirect: rewritten from " + value)
-        if new.startswith("/"):
-            r.out.location = new
-        else:
-            r.out.headers.add(name, new)
-        return
-    r.out.headers.add(name, value)
+        return new
+    return None
