@@ -57,6 +57,9 @@ async def run_subrequest(parent: Request, uri: str, args: str = "", *,
     if trace.enabled:
         trace.add("request", method=method, uri=uri, protocol="subrequest",
                   client=parent.conn.client_addr)
+    # the subrequest runs when nginx's posted requests do: the connection's log action
+    # left by the parent's handler (the static one's "sending response") is gone by then
+    parent.main.log_action = None
     await engine.run_phases(child, engine._index[Phase.SERVER_REWRITE])
     if header_only:
         child.ctx.pop("keep:subrequest_body", None)
