@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Awaitable
 
 from .proxy_transport import CONNECTING, READING_HEADER, AttemptFailure, timed_out
 
@@ -57,12 +57,21 @@ async def open_stream(peer: Peer, timeout: float
 async def read_exactly(reader: asyncio.StreamReader, size: int, timeout: float,
                        action: str = READING_HEADER) -> bytes:
     """``size`` bytes from the peer; a timeout or an early close as nginx logs them."""
+    return await read_from_peer(reader.readexactly(size), timeout, action)
+
+
+async def read_from_peer(reading: Awaitable[bytes], timeout: float, action: str) -> bytes:
+    """Await a read from the peer within ``timeout``: a timeout, an early close, a reset
+    or a line too long for the buffer fail the attempt as nginx logs them."""
     try:
-        return await asyncio.wait_for(reader.readexactly(size), timeout or None)
+        return await asyncio.wait_for(reading, timeout or None)
     except asyncio.TimeoutError:
         raise timed_out(action, True) from None
     except asyncio.IncompleteReadError:
         raise AttemptFailure("error", "upstream prematurely closed connection", action,
+                             True) from None
+    except asyncio.LimitOverrunError:
+        raise AttemptFailure("invalid_header", "upstream sent too big header", action,
                              True) from None
     except OSError as exc:
         code = exc.errno or errno.ECONNRESET

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .proxy_transport import READING_BODY, READING_HEADER, SENDING, AttemptFailure, \
     Timeouts, UpstreamRequest, UpstreamResponse, timed_out
-from .upstream_connect import open_stream
+from .upstream_connect import open_stream, read_from_peer
 
 if TYPE_CHECKING:
     from .upstream import Peer
@@ -62,21 +62,7 @@ async def open_http(peer: Peer, req: UpstreamRequest, timeouts: Timeouts) -> Ups
 
 async def _line(reader: asyncio.StreamReader, timeout: float, action: str) -> bytes:
     """One line without its CRLF or LF; an early close or a reset as nginx logs them."""
-    try:
-        data = await asyncio.wait_for(reader.readuntil(b"\n"), timeout or None)
-    except asyncio.TimeoutError:
-        raise timed_out(action, True) from None
-    except asyncio.IncompleteReadError:
-        raise AttemptFailure("error", "upstream prematurely closed connection", action,
-                             True) from None
-    except asyncio.LimitOverrunError:
-        raise AttemptFailure("invalid_header", "upstream sent too big header", action,
-                             True) from None
-    except OSError as exc:
-        code = exc.errno or errno.ECONNRESET
-        raise AttemptFailure("error", f"recv() failed ({code}: {os.strerror(code)})",
-                             action, True) from None
-    data = data[:-1]
+    data = (await read_from_peer(reader.readuntil(b"\n"), timeout, action))[:-1]
     return data[:-1] if data.endswith(b"\r") else data
 
 
@@ -208,14 +194,7 @@ class _BodyReader:
         return data
 
     async def _recv(self, size: int, timeout: float) -> bytes:
-        try:
-            return await asyncio.wait_for(self.reader.read(size), timeout or None)
-        except asyncio.TimeoutError:
-            raise timed_out(READING_BODY, True) from None
-        except OSError as exc:
-            code = exc.errno or errno.ECONNRESET
-            raise AttemptFailure("error", f"recv() failed ({code}: {os.strerror(code)})",
-                                 READING_BODY, True) from None
+        return await read_from_peer(self.reader.read(size), timeout, READING_BODY)
 
     async def close(self) -> None:
         self.writer.close()
