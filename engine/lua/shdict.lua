@@ -34,18 +34,49 @@ return function(ngx, py, names)
         return key
     end
 
+    -- Errors of the C functions (lists, get_keys, flush_expired) take the position of
+    -- a calling Lua function (luaL_where(L, 1)); luaL_argerror() names the function as
+    -- the caller called it (one argument less for a method call). ``lvl`` is the API
+    -- function's stack level as seen from the function given it.
     local function argerror(n, msg, lvl)
-        -- luaL_argerror() of a C function as LuaJIT words it; lvl = the API function
         local info = getinfo and getinfo(lvl, "n")
         local name = info and info.name or "?"
+        if info and info.namewhat == "method" then
+            n = n - 1
+            if n == 0 then
+                error(format("calling '%s' on bad self (%s)", name, msg), lvl + 1)
+            end
+        end
         error(format("bad argument #%d to '%s' (%s)", n, name, msg), lvl + 1)
     end
 
-    local tobit = bit.tobit
     local function c_int(v)
-        -- the FFI converts the Lua number to a C int: truncate, then wrap to 32 bits
-        v = v >= 0 and floor(v) or -floor(-v)
-        return tobit(v)
+        -- the FFI converts a Lua value to a C int: numbers truncate, and any out of range
+        -- (or NaN) becomes INT_MIN as x86's cvttsd2si does; booleans are 0/1
+        local t = type(v)
+        if t == "number" then
+            v = v >= 0 and floor(v) or -floor(-v)
+            if v ~= v or v >= 2147483648 or v < -2147483648 then return -2147483648 end
+            return v
+        elseif t == "boolean" then
+            return v and 1 or 0
+        end
+        if t == "userdata" then t = "void *" end
+        error(format("bad argument #10 to 'ngx_lua_ffi_shdict_store' "
+                     .. "(cannot convert '%s' to 'int')", t), 2)
+    end
+
+    local function c_long(ms)
+        -- a number of milliseconds as the FFI's C long: out of range/NaN is LONG_MIN,
+        -- which nginx (like every value <= 0) takes as "never expires"
+        if ms ~= ms or ms >= 2^63 or ms < -2^63 then return -1 end
+        return ms >= 0 and floor(ms) or -floor(-ms)
+    end
+
+    local function num(v)
+        -- Python sees integral doubles as ints and would lose the sign of -0
+        if v == 0 and 1 / v < 0 then return "-0" end
+        return v
     end
 
     local function store(zone, op, key, value, exptime, flags)
@@ -62,11 +93,12 @@ return function(ngx, py, names)
         local tv = type(value)
         local kind
         if tv == "string" then kind = 4
-        elseif tv == "number" then kind = 3
+        elseif tv == "number" then kind = 3; value = num(value)
         elseif value == nil then kind = 0
         elseif tv == "boolean" then kind = 1
         else return nil, "bad value type" end
-        return call(name, "store", op, key, kind, value, exptime, c_int(flags))
+        local ms = c_long(exptime * 1000)
+        return call(name, "store", op, key, kind, value, ms, c_int(flags))
     end
 
     local M = {}
@@ -89,15 +121,6 @@ return function(ngx, py, names)
         return store(zone, 0, key, nil)
     end
 
-    local function get_tail(v, flags, stale)
-        if v == nil then  -- a missing key is one nil, as resty.core returns it
-            if flags == nil then return nil end
-            return nil, flags  -- flags carries the error
-        end
-        if flags ~= 0 then return v, flags, stale end
-        return v, nil, stale
-    end
-
     function M.get(zone, key)
         local name = check_zone(zone)
         local err
@@ -106,7 +129,7 @@ return function(ngx, py, names)
         local v, flags = call(name, "get", key)
         if v == nil then
             if flags == nil then return nil end
-            return nil, flags
+            return nil, flags  -- flags carries the error
         end
         if flags ~= 0 then return v, flags end
         return v
@@ -117,7 +140,13 @@ return function(ngx, py, names)
         local err
         key, err = check_key(key)
         if not key then return nil, err end
-        return get_tail(call(name, "get_stale", key))
+        local v, flags, stale = call(name, "get_stale", key)
+        if v == nil then
+            if flags == nil then return nil end
+            return nil, flags
+        end
+        if flags ~= 0 then return v, flags, stale end
+        return v, nil, stale
     end
 
     function M.incr(zone, key, value, init, init_ttl)
@@ -147,52 +176,82 @@ return function(ngx, py, names)
         else
             init_ttl = 0
         end
-        local v, e, forcible = call(name, "incr", key, value, init or nil, init_ttl)
+        local v, e, forcible = call(name, "incr", key, num(value), init and num(init) or nil,
+                                    c_long(init_ttl * 1000))
         if v == nil then return nil, e end
         if not init then return v end
         return v, nil, forcible
     end
 
-    local function push(zone, left, fname, ...)
-        local n = select("#", ...)
-        if n ~= 2 then
-            error(format("expecting 3 arguments, but only seen %d", n + 1), 0)
+    local function c_zone(zone, checked, lvl)
+        -- the C functions' zone check: lists say 'bad "zone" argument', get_keys and
+        -- flush_expired check the type with luaL_checktype first
+        if type(zone) ~= "table" then
+            if checked then argerror(1, "table expected, got " .. type(zone), lvl + 1) end
+            error('bad "zone" argument', lvl + 1)
         end
-        local name = check_zone(zone)
-        local key, value = ...
+        local name = zone_of[zone[1]]
+        if not name then
+            error(checked and "bad user data for the ngx_shm_zone_t pointer"
+                  or 'bad "zone" argument', lvl + 1)
+        end
+        return name
+    end
+
+    local function c_key(key, lvl)
+        -- luaL_checklstring(): strings and numbers only
+        local t = type(key)
+        if t == "number" then
+            key = tostring(key)
+        elseif t ~= "string" then
+            argerror(2, "string expected, got " .. t, lvl + 1)
+        end
+        local n = #key
+        if n == 0 then return nil, "empty key" end
+        if n > 65535 then return nil, "key too long" end
+        return key
+    end
+
+    local function list_args(want, lvl, ...)
+        -- the checks shared by the list functions; returns the zone name and the key
+        local n = select("#", ...)
+        if n ~= want then
+            error(format("expecting %d arguments, but only seen %d", want, n), lvl + 1)
+        end
+        local zone, key = ...
+        local name = c_zone(zone, false, lvl + 1)
+        if key == nil then return nil, "nil key" end
         local err
-        key, err = check_key(key)
+        key, err = c_key(key, lvl + 1)
         if not key then return nil, err end
+        return name, key
+    end
+
+    local function push(left, zone, ...)
+        local name, key = list_args(3, 3, zone, ...)
+        if not name then return nil, key end
+        local value = select(3, zone, ...)
         local tv = type(value)
-        if tv ~= "string" and tv ~= "number" then return nil, "bad value type" end
-        return call(name, "push", key, value, left)
-    end
-    function M.lpush(zone, ...) return push(zone, true, "lpush", ...) end
-    function M.rpush(zone, ...) return push(zone, false, "rpush", ...) end
-
-    local function pop(zone, left, ...)
-        local n = select("#", ...)
-        if n ~= 1 then
-            error(format("expecting 2 arguments, but only seen %d", n + 1), 0)
+        if tv == "number" then
+            value = num(value)
+        elseif tv ~= "string" then
+            return nil, "bad value type"
         end
-        local name = check_zone(zone)
-        local key, err = check_key((...))
-        if not key then return nil, err end
-        return call(name, "pop", key, left)
+        return call(name, "push", key, value, left, tv == "number")
     end
-    function M.lpop(zone, ...) return pop(zone, true, ...) end
-    function M.rpop(zone, ...) return pop(zone, false, ...) end
+    local function keep(...) return ... end  -- not a tail call: the frame stays named
+    function M.lpush(...) return keep(push(true, ...)) end
+    function M.rpush(...) return keep(push(false, ...)) end
 
-    function M.llen(zone, ...)
-        local n = select("#", ...)
-        if n ~= 1 then
-            error(format("expecting 2 arguments, but only seen %d", n + 1), 0)
-        end
-        local name = check_zone(zone)
-        local key, err = check_key((...))
-        if not key then return nil, err end
-        return call(name, "llen", key)
+    local function pop(op, left, zone, ...)
+        local name, key = list_args(2, 3, zone, ...)
+        if not name then return nil, key end
+        if left == nil then return call(name, op, key) end
+        return call(name, op, key, left)
     end
+    function M.lpop(...) return keep(pop("pop", true, ...)) end
+    function M.rpop(...) return keep(pop("pop", false, ...)) end
+    function M.llen(...) return keep(pop("llen", nil, ...)) end
 
     function M.ttl(zone, key)
         local name = check_zone(zone)
@@ -208,30 +267,35 @@ return function(ngx, py, names)
         local err
         key, err = check_key(key)
         if not key then return nil, err end
-        return call(name, "expire", key, exptime)
+        return call(name, "expire", key, c_long(exptime * 1000))
     end
 
     function M.flush_all(zone)
         call(check_zone(zone), "flush_all")
     end
 
-    local function count_arg(v)
-        if v == nil then return nil end
-        local n = tonumber(v)
-        if n == nil then argerror(2, "number expected, got " .. type(v), 3) end
-        return n >= 0 and floor(n) or -floor(-n)
+    local function count_args(lvl, ...)
+        -- get_keys/flush_expired: (zone [, max_count]); luaL_checkint() on the count
+        local n = select("#", ...)
+        if n ~= 1 and n ~= 2 then
+            error(format("expecting 1 or 2 argument(s), but saw %d", n), lvl + 1)
+        end
+        local zone, count = ...
+        local name = c_zone(zone, true, lvl + 1)
+        if n == 1 then return name, nil end
+        local c = tonumber(count)
+        if c == nil then argerror(2, "number expected, got " .. type(count), lvl + 1) end
+        return name, c_int(c)
     end
 
-    function M.flush_expired(zone, max_count)
-        local name = check_zone(zone)
-        return call(name, "flush_expired", count_arg(max_count) or 0)
+    function M.flush_expired(...)
+        local name, count = count_args(2, ...)
+        return keep(call(name, "flush_expired", count or 0))
     end
 
-    function M.get_keys(zone, max_count)
-        local name = check_zone(zone)
-        local m = count_arg(max_count)
-        if m == nil then m = 1024 end
-        return call(name, "get_keys", m)
+    function M.get_keys(...)
+        local name, count = count_args(2, ...)
+        return keep(call(name, "get_keys", count or 1024))
     end
 
     function M.capacity(zone) return call(check_zone(zone), "capacity") end

@@ -11,7 +11,7 @@ on a missing or expired key ``false, "not found"``; ``incr`` ``nil, "not found"`
 ``"not a number"`` and takes ``init``/``init_ttl`` for missing or expired keys; lists give
 ``"value not a list"`` and ``get`` on a list ``"value is a list"``; expired entries stay
 readable through ``get_stale`` (with a negative ``ttl``) until removed; ``flush_all``
-empties the dict; ``get_keys`` lists live keys least recently used first. Expiry uses the
+marks every entry expired; ``get_keys`` lists live keys least recently used first. Expiry uses the
 engine's cached :class:`~engine.lua.time.Clock` (milliseconds).
 
 Memory is modelled, approximately, on nginx's slab allocator so that ``capacity``,
@@ -50,6 +50,18 @@ def _chunk(size: int) -> int:
     while c < size:
         c <<= 1
     return c
+
+
+def _num(v: Any) -> float:
+    """A Lua number as the Lua side passes it: lupa turns integral doubles into ints,
+    so ``-0`` comes as the string ``"-0"`` to keep its sign."""
+    return -0.0 if v == b"-0" else float(v)
+
+
+def _expires(ms: Any, now: int) -> int:
+    """An absolute expiry from a C ``long`` of milliseconds: ``<= 0`` never expires."""
+    ms = int(ms)
+    return now + ms if ms > 0 else 0
 
 
 def parse_size(text: str) -> int:
@@ -172,10 +184,15 @@ class SharedDictZone:
                 return (None, b"value is a list")
             return (entry.value, entry.flags, expired)
 
-    def store(self, op: int, key: bytes, kind: int, value: Any, exptime: float,
-              flags: int, now: int) -> tuple:
-        """set/add/replace/safe_*; ``op`` bits: 1 add, 2 replace, 4 safe."""
+    def store(self, op: int, key: bytes, kind: int, value: Any, exptime_ms: int,
+              flags: int, now: int, tidy: bool = True) -> tuple:
+        """set/add/replace/safe_*; ``op`` bits: 1 add, 2 replace, 4 safe. Like every
+        writing operation, it first drops up to two expired entries at the LRU tail."""
+        if kind == 0 and op & 3:
+            return (False, b"attempt to add or replace nil values", False)
         with self.lock:
+            if tidy:
+                self._expire_tail(now, False)
             entry, expired = self._lookup(key, now)
             live = entry is not None and not expired
             if op & 2 and not live:
@@ -186,35 +203,42 @@ class SharedDictZone:
                 if entry is not None:
                     self._drop(key)
                 return (True, None, False)
+            if kind == _NUM:
+                value = _num(value)
             vlen = len(value) if kind == _STR else 8 if kind == _NUM else 1
             if entry is not None:
                 self._drop(key)
             chunk, forcible = self._alloc(_NODE_OVERHEAD + len(key) + vlen, now, bool(op & 4))
             if chunk is None:
                 return (False, b"no memory", forcible)
-            new = _Entry(kind, value, flags, now + int(exptime * 1000) if exptime else 0)
+            new = _Entry(kind, value, int(flags), _expires(exptime_ms, now))
             new.chunks.append(chunk)
             self.data[key] = new
             return (True, None, forcible)
 
-    def incr(self, key: bytes, value: float, init: float | None, init_ttl: float,
-             now: int) -> tuple:
+    def incr(self, key: bytes, value: Any, init: Any, init_ttl_ms: int, now: int) -> tuple:
         with self.lock:
+            value = _num(value)
+            self._expire_tail(now, False)
             entry, expired = self._lookup(key, now)
             if entry is None or expired:
                 if init is None:
                     return (None, b"not found")
-                ok, err, forcible = self.store(0, key, _NUM, init + value, init_ttl, 0, now)
+                total = _num(init) + value
+                ok, err, forcible = self.store(0, key, _NUM, total, init_ttl_ms, 0, now, False)
                 if not ok:
                     return (None, err)
-                return (init + value, None, forcible)
+                return (total, None, forcible)
             if entry.kind != _NUM:
                 return (None, b"not a number")
             entry.value = entry.value + value
             return (entry.value, None, False)
 
-    def push(self, key: bytes, value: Any, left: bool, now: int) -> tuple:
+    def push(self, key: bytes, value: Any, left: bool, isnum: bool, now: int) -> tuple:
         with self.lock:
+            if isnum:
+                value = _num(value)
+            self._expire_tail(now, False)
             entry, expired = self._lookup(key, now)
             if entry is not None and expired:
                 self._drop(key)
@@ -225,12 +249,15 @@ class SharedDictZone:
             if entry is None:
                 head, _ = self._alloc(_NODE_OVERHEAD + len(key) + _QUEUE_SIZE, now, False)
                 if head is None:
-                    return (None, b"no memory")
+                    return (False, b"no memory")
                 entry = _Entry(_LIST, [], 0, 0)
                 entry.chunks.append(head)
                 self.data[key] = entry
-            c, _ = self._alloc(_LIST_NODE_OVERHEAD + vlen, now, False)
-            if c is None or key not in self.data:
+            c = self._try_alloc(_LIST_NODE_OVERHEAD + vlen)  # no eviction for a node
+            if c is None:
+                # nginx answers nil here (false above) and drops a list left empty
+                if not entry.value:
+                    self._drop(key)
                 return (None, b"no memory")
             entry.chunks.append(c)
             if left:
@@ -268,20 +295,23 @@ class SharedDictZone:
                 return (None, b"not found")
             if entry.expires == 0:
                 return (0,)
-            return ((entry.expires - now) / 1000,)
+            return (float(entry.expires - now) / 1000,)
 
-    def expire(self, key: bytes, exptime: float, now: int) -> tuple:
+    def expire(self, key: bytes, exptime_ms: int, now: int) -> tuple:
         with self.lock:
             entry = self.data.get(key)
-            if entry is None:
+            if entry is None or entry.expires and entry.expires <= now:
                 return (None, b"not found")
-            entry.expires = now + int(exptime * 1000) if exptime else 0
+            entry.expires = _expires(exptime_ms, now)
             return (True,)
 
-    def flush_all(self) -> None:
+    def flush_all(self, now: int) -> None:
+        """nginx marks every entry expired (``get_stale`` still sees them), then
+        force-drops the LRU entry and up to two more."""
         with self.lock:
-            for key in list(self.data):
-                self._drop(key)
+            for entry in self.data.values():
+                entry.expires = 1
+            self._expire_tail(now, True)
 
     def flush_expired(self, max_count: int, now: int) -> int:
         with self.lock:
@@ -343,12 +373,12 @@ def install(lua: Any, ngx: Any, zones: SharedDicts, clock: Clock) -> None:
         b"get_stale": lambda z, k: z.get(k, True, now()),
         b"store": lambda z, o, k, kind, v, e, f: z.store(o, k, kind, v, e, f, now()),
         b"incr": lambda z, k, v, i, t: z.incr(k, v, i, t, now()),
-        b"push": lambda z, k, v, left: z.push(k, v, left, now()),
+        b"push": lambda z, k, v, left, isnum: z.push(k, v, left, isnum, now()),
         b"pop": lambda z, k, left: z.pop(k, left, now()),
         b"llen": lambda z, k: z.llen(k, now()),
         b"ttl": lambda z, k: z.ttl(k, now()),
         b"expire": lambda z, k, e: z.expire(k, e, now()),
-        b"flush_all": lambda z: z.flush_all(),
+        b"flush_all": lambda z: z.flush_all(now()),
         b"flush_expired": lambda z, m: z.flush_expired(m, now()),
         b"get_keys": lambda z, m: lua.table_from(z.get_keys(m, now())),
         b"capacity": lambda z: z.capacity(),

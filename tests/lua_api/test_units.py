@@ -135,7 +135,7 @@ def test_shdict_zone_python_api() -> None:
     assert z.free_space() == 1032192
     assert z.store(0, b"a", 4, b"x" * 100, 0, 0, now=0) == (True, None, False)
     assert z.get(b"a", False, now=0) == (b"x" * 100, 0, False)
-    assert z.push(b"l", b"v", True, now=0) == (1,)
+    assert z.push(b"l", b"v", True, False, now=0) == (1,)
     assert z.pop(b"l", False, now=0) == (b"v",)
     assert z.llen(b"l", now=0) == (0,)
 
