@@ -149,7 +149,7 @@ class Bridge:
         out = r.out
         if isinstance(value, bytes) or value is None:
             text = _s(value) if value is not None else None
-            r.ctx["keep:lua_headers_set"] = True
+            r.ctx["lua_headers_set"] = True
             if key in ("server", "date"):  # nil: nginx writes no line at all
                 r.ctx["keep:cleared_" + key] = text is None
             if key == "content-type":

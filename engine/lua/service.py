@@ -367,8 +367,9 @@ class LuaService:
         if not r.out.content_type and not r.ctx.get("lua_mime_set") \
                 and r.loc.flag("lua_use_default_type", True):
             r.engine.services["set_content_type"](r)
-        if not r.ctx.get("keep:lua_headers_set"):
-            r.out.content_length = None  # ngx_http_clear_content_length
+        if not r.ctx.get("lua_headers_set"):  # (set in this location's Lua context)
+            r.out.content_length = None  # ngx_http_clear_content_length, its line too
+            r.out.headers.remove("content-length")
 
     async def send_headers(self, lr: LuaRequest) -> None:
         r = lr.r
@@ -379,7 +380,7 @@ class LuaService:
             lr.http10 = None
             if r.method != "HEAD":  # (a HEAD's header goes out as it is)
                 r.out.content_length = sum(len(c) for c in held)
-                r.ctx["keep:lua_headers_set"] = True
+                r.ctx["lua_headers_set"] = True
         self.prepare_headers(r)
         await r.engine.send_header(r)
         for chunk in held or ():

@@ -225,9 +225,18 @@ CASES = [
  ("last-modified 404", lua('ngx.status = 404 ' + LM + 'ngx.say("x")'), Req("GET", "/", H + [("If-Modified-Since", IMS)])),
  ("last-modified cleared", lua(LM + 'ngx.header["Last-Modified"] = nil ngx.say("x")'), Req("GET", "/", H + [("If-Modified-Since", IMS)])),
  ("etag if-none-match", lua(LM + 'ngx.header["ETag"] = [["abc"]] ngx.say("x")'), Req("GET", "/", H + [("If-None-Match", '"abc"')])),
+ # ngx_lua's headers_set goes with its context: after an internal redirect the new
+ # location's first output clears a Content-Length set before (its line too)
+ ("content-length before exec", lua('ngx.header["Content-Length"] = 3 ngx.exec("/hello")')),
+ ("content-length before error_page", 'error_page 404 /hello; content_by_lua_block { '
+                                      'ngx.header["Content-Length"] = 3 ngx.exit(404) }'),
+ ("content-length from rewrite", 'rewrite_by_lua_block { ngx.header["Content-Length"] = 3 } '
+                                 'content_by_lua_block { ngx.say("hello world") }'),
+ ("hello", lua('ngx.say("hello world")')),
 ]
 
-CASES = point(CASES, {"/hsub": "hsub", "/rawsub": "rawsub", "/isint": "isint"})
+CASES = point(CASES, {"/hsub": "hsub", "/rawsub": "rawsub", "/isint": "isint",
+                      "/hello": "hello"})
 
 HTTP = """
 error_log logs/error.log info;
