@@ -442,8 +442,9 @@ class HttpEngine:
                 r.trace.add("finalize", status=rc, reason="headers already sent")
                 await self.output(r, b"", True)
                 return
-            if r.post_subrequest is not None:
-                r.post_subrequest(r, rc)
+            if r.post_subrequest is not None and r.post_subrequest(r, rc) == OK:
+                r.response_done = True  # it took the status over: no error page is sent
+                return
             await self.special_response(r, rc)
             return
         if rc >= 200 and not r.header_sent:  # e.g. a handler returned 200 with nothing sent

@@ -196,7 +196,8 @@ class Request:
     logged = False
     content_handler: Any = None
     #: A subrequest's ``r->post_subrequest``: called with the status when the subrequest
-    #: is finalized with a special response, before that response is made.
+    #: is finalized with a special response, before that response is made; when it
+    #: answers OK (ngx_lua's does) the subrequest ends there, with no error page.
     post_subrequest: Any = None
     sink: Any = None
     #: The write filter's buffer (core_module._Wire), made with the first output.

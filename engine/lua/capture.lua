@@ -156,12 +156,32 @@ return function(ngx, rt)
     local function capture(reqs, level, nargs)
         local n = #reqs
         if n == 0 then error("at least one subrequest should be specified", level) end
-        local specs = {}
-        for i = 1, n do specs[i] = normalize(reqs, i, level + 1, nargs) end
+        -- ngx_lua checks an item and issues its subrequest before it looks at the next
+        -- one: a bad item is raised after the ones before it were issued (and refused,
+        -- maybe, with their own error); `pending` tells the Python side one failed
+        -- (level + 2: pcall's frame is between normalize and capture)
+        -- always_forward_body is one C variable for the whole loop: an item without an
+        -- options table keeps the value of the item before it
+        local specs, failure, forward = {}, nil, false
+        for i = 1, n do
+            local ok, spec = pcall(normalize, reqs, i, level + 2, nargs)
+            if not ok then
+                failure = spec
+                specs.pending = true
+                break
+            end
+            if spec.always_forward_body == nil then
+                spec.always_forward_body = forward
+            end
+            forward = spec.always_forward_body
+            specs[i] = spec
+        end
+        if failure and #specs == 0 then error(failure, 0) end
         local raw = yield("capture", specs)
         -- a failure to issue one, or a subrequest that closed the connection (444, 499):
         -- nginx terminates the request and the handler never goes on
         if type(raw) == "string" then error(raw, level) end
+        if raw == true then error(failure, 0) end
         if type(raw) == "number" then return yield("exit", raw) end
         return unpack(to_results(raw), 1, n)
     end

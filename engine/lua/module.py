@@ -222,6 +222,7 @@ class LuaModule(HttpModule):
         if kind == "redirect":
             uri, status = outcome.values
             r.out.headers.set("Location", uri)
+            r.out.status = status  # (as ngx_lua sets it: what a capture of it reports)
             r.trace.add("hop", hop="redirect", uri=uri, status=status, ctx_reset=False)
             return status
         if kind == "exit":

@@ -1,6 +1,6 @@
 """ngx.location.capture / capture_multi: subrequests through the whole request engine.
 
-The Lua side (core.lua) checks the options as ngx_lua does and hands over one spec per
+The Lua side (capture.lua) checks the options as ngx_lua does and hands over one spec per
 subrequest: the decoded path, the final args (the URI's, then the ``args`` option's), the
 numeric method, the body, the variables. Here each is issued as ``ngx_http_lua_subrequest``
 and ``ngx_http_lua_adjust_subrequest`` do: the nesting limit is per level (a subrequest
@@ -10,7 +10,10 @@ parent's (forwarded for PUT and POST, or with ``always_forward_body``), the vari
 fresh unless ``copy_all_vars``/``share_all_vars`` says otherwise and the ``vars`` option
 assigns only variables that can be. A subrequest starts at the server-rewrite phase with
 the parent's headers, its output is captured in memory and its trace nests inside the
-parent's as a ``subrequest`` hop.
+parent's as a ``subrequest`` hop. The subrequests run in the order nginx posts them
+(after those posted before, a capture_multi's later items before an earlier one's own
+captures). ngx_lua's post_subrequest takes over a special response or an NGX_ERROR:
+no error_page runs for the subrequest and the main request goes on.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from ..http.phases import Phase
+from ..http.phases import OK, Phase
 from ..http.request import Request
 from ..http.response import http_date
 from ..http.trace import Trace
@@ -41,13 +44,18 @@ class _Refused(Exception):
 
 async def capture(service: LuaService, lr: LuaRequest, specs: Any) -> Any:
     """Run the specs' subrequests (at once for capture_multi) and give the Lua table of
-    their results; a string (the error capture raises) when one cannot be issued, or the
-    status when one closed the connection (the handler then ends with it)."""
+    their results; a string (the error capture raises) when one cannot be issued, True
+    when the Lua side found a bad item after these (it raises that error), or the status
+    when one closed the connection (the handler then ends with it)."""
     parent = lr.r
     try:
         children = [_issue(service, parent, specs[i]) for i in range(1, len(specs) + 1)]
     except _Refused as exc:
         return str(exc).encode("utf-8", "surrogateescape")
+    if specs[b"pending"]:
+        # a later item was bad: capture raises its error (nginx then runs the ones issued
+        # with no handler to resume, and the request hangs; that is not modelled)
+        return True
     if len(children) == 1:  # ngx.location.capture: no task of its own is needed
         results = [await _run(parent, *children[0])]
     else:
@@ -96,9 +104,11 @@ def _issue(service: LuaService, parent: Request, spec: Any) -> tuple[Request, An
     else:
         child.variables = {}
     child.body_read = body is not None
-    if body is not None:
+    if spec[b"body"] is not None:
         child.headers_in.set("Content-Length", str(len(body)))
-    elif not forward:  # ngx_lua: the parent's body is not the subrequest's
+    elif not forward and _content_length(parent) > 0:
+        # ngx_lua: the parent's body is not the subrequest's (a "Content-Length: 0" is
+        # copied as it is, like the other headers)
         child.headers_in.set("Content-Length", None)
     child.sink = parent.sink  # type: ignore[attr-defined]
     child.records = parent.main.records  # type: ignore[attr-defined]
@@ -116,6 +126,12 @@ def _issue(service: LuaService, parent: Request, spec: Any) -> tuple[Request, An
     if ctx is not None:
         service.lua_request(child).state[b"ctx"] = ctx
     return child, ctx
+
+
+def _content_length(r: Request) -> int:
+    """``r->headers_in.content_length_n``: the request's Content-Length, -1 without one."""
+    value = r.headers_in.get("Content-Length")
+    return int(value) if value is not None and value.isdigit() else -1
 
 
 def _assign(parent: Request, child: Request, name: str, value: str) -> None:
@@ -139,7 +155,22 @@ async def _run(parent: Request, child: Request, ctx: Any) -> tuple:
         trace.add("request", method=child.method, uri=child.uri, protocol="subrequest",
                   client=parent.conn.client_addr)
     child.post_subrequest = _post_subrequest
+    # nginx posts it at the end of the main request's queue: the subrequests posted
+    # before it (a capture_multi's earlier items, their own captures) run first
+    await asyncio.sleep(0)
+    main = parent.main
+    kept = main.aborted, main.keepalive
+    # ngx_http_handler starts it without the connection's log action a handler left
+    # (the static one's "sending response to client"); the action the subrequest's own
+    # handler sets stays when the parent resumes
+    main.log_action = None
     await engine.run_phases(child, engine._index[Phase.SERVER_REWRITE])
+    if main.aborted and not kept[0]:
+        # NGX_ERROR from the subrequest (a Lua error after its output, ngx.exit(ngx.ERROR)):
+        # ngx_lua's post_subrequest makes it NGX_OK, the connection stays; the capture is
+        # what was sent so far, with the status sent (500 when none was)
+        main.aborted, main.keepalive = kept
+        _post_subrequest(child, 500)
     result = child.ctx.pop("keep:subrequest_result", None) or _result(child, False)
     child.ctx.pop("ngx_lua", None)  # done with it: no cycle left for the collector
     if parent.trace.enabled:
@@ -149,15 +180,16 @@ async def _run(parent: Request, child: Request, ctx: Any) -> tuple:
     return result
 
 
-def _post_subrequest(child: Request, rc: int) -> None:
+def _post_subrequest(child: Request, rc: int) -> int:
     """ngx_lua's post_subrequest handler, for a subrequest finalized with a special
-    response: the capture is what it had so far (the error page is not part of it), with
-    ``truncated`` set and the status given to ngx_http_finalize_request."""
-    if "keep:subrequest_result" in child.ctx:
-        return
-    if not child.out.content_type:
-        child.engine.services["set_content_type"](child)
-    child.ctx["keep:subrequest_result"] = _result(child, True, rc)
+    response: the capture is what it had so far, with ``truncated`` set and the status
+    given to ngx_http_finalize_request. It answers NGX_OK, so nginx runs no error_page
+    for the subrequest (nor sends its own page)."""
+    if "keep:subrequest_result" not in child.ctx:
+        if not child.out.content_type:
+            child.engine.services["set_content_type"](child)
+        child.ctx["keep:subrequest_result"] = _result(child, True, rc)
+    return OK
 
 
 def _result(child: Request, truncated: bool, rc: int = 200) -> tuple:
@@ -182,4 +214,6 @@ def _result(child: Request, truncated: bool, rc: int = 200) -> tuple:
     if child.method == "HEAD":
         return status, headers, nlist, b"", True
     body = b"".join(child.ctx.get("keep:subrequest_body", []))
-    return status, headers, nlist, body, truncated
+    # ngx_lua's seen_last_eof: a subrequest that never sent its last buffer (a bodiless
+    # ``return 200;``) is truncated too
+    return status, headers, nlist, body, truncated or not child.response_done

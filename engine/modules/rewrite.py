@@ -235,6 +235,8 @@ async def send_response(r: Request, status: int, body: bytes) -> int:
     r.engine.services["set_content_type"](r)
     r.out.content_length = len(body)
     await r.engine.send_header(r)
+    if not body and r.main is not r:  # a subrequest's empty body: not even its last buffer
+        return DONE
     await r.engine.output(r, body if r.method != "HEAD" else b"", True)
     return DONE
 
