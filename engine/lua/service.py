@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 _CTX_KEY = "ngx_lua"
 #: Where the module keeps the Lua handlers that apply in a block (its own and inherited).
 EFFECTIVE_KEY = "ngx_http_lua_module.effective"
+#: Where a block keeps its lua_code_cache, read once.
+_CODE_CACHE_KEY = "ngx_http_lua_module.code_cache"
 #: Context names as the Lua side takes them.
 _CONTEXTS = {name: name.encode() for name in (
     "rewrite", "access", "content", "header_filter", "body_filter", "log", "set",
@@ -199,7 +201,11 @@ class LuaService:
     def code_cache(r: Request) -> bool:
         """lua_code_cache of the request's location (ngx_lua's loc conf): off, each
         request has a VM of its own and compiles its code afresh."""
-        return r.loc.flag("lua_code_cache", True)
+        mod = r.loc.mod
+        flag = mod.get(_CODE_CACHE_KEY)
+        if flag is None:
+            flag = mod[_CODE_CACHE_KEY] = r.loc.flag("lua_code_cache", True)
+        return flag
 
     def worker_for(self, r: Request) -> LuaWorker:
         if not self.code_cache(r):
@@ -369,7 +375,8 @@ class LuaService:
             r.engine.services["set_content_type"](r)
         if not r.ctx.get("lua_headers_set"):  # (set in this location's Lua context)
             r.out.content_length = None  # ngx_http_clear_content_length, its line too
-            r.out.headers.remove("content-length")
+            if r.out.headers.items:
+                r.out.headers.remove("content-length")
 
     async def send_headers(self, lr: LuaRequest) -> None:
         r = lr.r
