@@ -66,6 +66,8 @@ class LuaRequest:
     output_failed: bool = False
     #: The header is going out for an ngx.say/ngx.print (not the handler's end).
     sending_header: bool = False
+    #: Lua filters apply where the handler runs: its output goes down them at once.
+    sync_out: bool = False
 
 
 class LuaWorker:

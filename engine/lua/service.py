@@ -229,8 +229,9 @@ class LuaService:
         lr = self.lua_request(r)
         worker = lr.worker
         filters = r.loc.mod.get(EFFECTIVE_KEY) or {}
-        lr.state[b"sync_out"] = bool(filters.get("header_filter_by_lua")
-                                     or filters.get("body_filter_by_lua"))
+        sync = bool(filters.get("header_filter_by_lua") or filters.get("body_filter_by_lua"))
+        if sync != lr.sync_out:  # (told to the Lua side only when it changes)
+            lr.sync_out = lr.state[b"sync_out"] = sync
         tracing = r.trace.enabled
         if tracing:
             t0 = time.perf_counter()
