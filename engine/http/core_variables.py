@@ -124,10 +124,10 @@ def _sent_http(r: Request, name: str) -> str | None:
     if name == "connection":  # decided before the header filters run: always found
         if out.status == 101:
             return "upgrade"
-        return "keep-alive" if r.keepalive else "close"
+        return "keep-alive" if _keepalive(r) else "close"
     if name == "keep_alive":
         timeout = r.loc.mod.get("core", {}).get("keepalive_header") if r.loc else None
-        return f"timeout={int(timeout)}" if r.keepalive and timeout else None
+        return f"timeout={int(timeout)}" if _keepalive(r) and timeout else None
     if name == "transfer_encoding":
         return "chunked" if r.chunked else None
     values = _header_values(out.headers.items, name)
@@ -163,6 +163,11 @@ def _uri(r: Request) -> str | None:
     return None if r.main.head_bytes == 0 and not r.internal else r.uri
 
 
+#: main.ctx key set on a request refused before the phases (http/reject.py): nginx never
+#: discarded its body, so a chunked one has no ``$content_length``.
+REFUSED = "keep:refused"
+
+
 def _content_length(r: Request) -> str | None:
     """The Content-Length header; for a chunked body nginx gives the size it read (0
     once it discarded one: by the end of the request), not found before that."""
@@ -172,7 +177,9 @@ def _content_length(r: Request) -> str | None:
     main = r.main
     if main.body_read:
         return str(len(main.body or b""))
-    return "0" if main.response_done else None
+    # closed without a response (444) or refused: nginx never discarded the body
+    discarded = main.response_done and not main.status_for_log and not main.ctx.get(REFUSED)
+    return "0" if discarded else None
 
 
 def head_length(main: Request) -> int:
@@ -186,8 +193,11 @@ def head_length(main: Request) -> int:
 
 
 def _request_length(r: Request) -> str:
-    """The head, plus the body once read (a body nginx discards is not counted)."""
+    """The head, plus the body once read (a body nginx discards is not counted); 0 in a
+    subrequest, which read nothing itself."""
     main = r.main
+    if r is not main:
+        return "0"
     if not main.body_read:
         return str(head_length(main))
     body = main.body_length if main.body_length is not None else len(main.body or b"")
@@ -195,8 +205,65 @@ def _request_length(r: Request) -> str:
 
 
 def _status(r: Request) -> str:
-    status = r.status_for_log or (getattr(r, "err_status", 0) or r.out.status)
+    """``$status``: an error page's code first (``error_page 404 /x`` then ``return 444``
+    logs 404), then the code the connection was closed with, then the header's; an
+    HTTP/0.9 request with none logs "009"."""
+    status = getattr(r, "err_status", 0) or r.status_for_log or r.out.status
+    if not status and r.http_version == 9:
+        status = 9
     return f"{status:03d}"
+
+
+def _request_completion(r: Request) -> str:
+    """``$request_completion``: "OK" only when nginx finished the request normally; a
+    connection closed without a response (444, 499, a timeout) or aborted is not."""
+    main = r.main
+    return "OK" if main.response_done and not main.status_for_log and not main.aborted else ""
+
+
+def _keepalive(r: Request) -> bool:
+    """nginx's r->keepalive as ``$sent_http_connection`` reads it: cleared before the log
+    phase of a kept-alive request (ngx_http_set_keepalive), but left as it was by a
+    connection closed without a response (444, 499: see HttpEngine.finalize)."""
+    if r.logged:
+        return bool(r.ctx.get("keep:closed_keepalive"))
+    return r.keepalive
+
+
+def _on_wire(r: Request) -> int:
+    """A subrequest's ``$bytes_sent`` and ``$body_bytes_sent`` (logged with
+    ``log_subrequest``): what the connection has written so far (``c->sent``), its
+    header size being 0. Output the write filter still holds is not written yet."""
+    main = r.main
+    wire = main.wire
+    if wire is None or wire.head is not None:
+        return 0
+    held = sum(len(c) + (len(f"{len(c):x}") + 4 if main.chunked else 0) for c in wire.body)
+    return max(0, getattr(main, "header_bytes", 0) + main.body_sent - held)
+
+
+def _request_method(r: Request) -> str | None:
+    """``$request_method``: not found when nginx refused the request line (a bad
+    method, an unsupported version): it never kept the method."""
+    main = r.main
+    return None if main.head_bytes == 0 else main.method
+
+
+def _server_protocol(r: Request) -> str | None:
+    """``$server_protocol``: none for HTTP/0.9 or a line refused before its version ("-"
+    in the access log); empty for a refused version (505: nginx had found where it is)."""
+    main = r.main
+    if main.head_bytes == 0 and main.protocol:
+        return ""
+    return main.protocol or None
+
+
+def _request_uri(r: Request) -> str | None:
+    """``$request_uri``: not found when the request line never parsed (like ``$uri``)."""
+    main = r.main
+    if main.head_bytes == 0 and not r.internal:
+        return None
+    return main.unparsed_uri or None
 
 
 def _binary_addr(r: Request) -> str:
@@ -260,14 +327,13 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("uri", _uri)
     add("document_uri", _uri)
     # empty only for a request line whose URI nginx refused (400): not found
-    add("request_uri", lambda r: r.main.unparsed_uri or None)
+    add("request_uri", _request_uri)
     add("args", _args, _set_args, changeable=True)
     add("query_string", _args, _set_args, changeable=True)
     add("is_args", lambda r: "?" if r.args else "")
     add("request", lambda r: r.main.request_line)
-    add("request_method", lambda r: r.main.method)
-    # none for HTTP/0.9 or a line refused before its version ("-" in the access log)
-    add("server_protocol", lambda r: r.main.protocol or None)
+    add("request_method", _request_method)
+    add("server_protocol", _server_protocol)
     add("scheme", lambda r: "http" if r.conn.tls is None else "https")
     add("https", lambda r: "" if r.conn.tls is None else "on")
     add("host", lambda r: r.main.host or (r.server.server_name if r.server else ""))
@@ -289,18 +355,20 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     add("request_filename", path_var("request_filename"))
     add("request_body", body_data)
     add("request_body_file", body_file)
-    add("request_completion", lambda r: "OK" if r.main.response_done else "")
+    add("request_completion", _request_completion)
     add("request_length", _request_length)
     add("request_time", lambda r: f"{max(0.0, time.time() - r.main.start):.3f}")
     add("request_id", _request_id)
     add("status", _status)
-    add("body_bytes_sent", lambda r: str(r.main.body_sent))
-    add("bytes_sent", lambda r: str(r.main.body_sent + getattr(r.main, "header_bytes", 0)))
+    add("body_bytes_sent", lambda r: str(r.main.body_sent if r is r.main else _on_wire(r)))
+    add("bytes_sent", lambda r: str(r.main.body_sent + getattr(r.main, "header_bytes", 0)
+                                    if r is r.main else _on_wire(r)))
     add("limit_rate", _limit_rate, _set_limit_rate, changeable=True)
     add("connection", lambda r: str(r.conn.number))
     add("connection_requests", lambda r: str(r.conn.requests))
     add("connection_time", lambda r: f"{max(0.0, time.time() - (r.conn.start or r.main.start)):.3f}")
-    add("pipe", lambda r: "p" if r.conn.pipelined else ".")
+    # r->pipeline is the main request's: a subrequest's is never set
+    add("pipe", lambda r: "p" if r.conn.pipelined and r is r.main else ".")
     add("msec", lambda r: f"{time.time():.3f}")
     add("time_local", _time_local)
     add("time_iso8601", _time_iso)

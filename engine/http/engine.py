@@ -434,6 +434,9 @@ class HttpEngine:
         if rc == 444 or rc == 499:
             r.trace.add("finalize", status=rc, reason="connection closed without response")
             r.status_for_log = rc
+            # ngx_http_terminate_request leaves r->keepalive as it was: the access log
+            # shows it ($sent_http_connection)
+            r.ctx["keep:closed_keepalive"] = r.keepalive
             r.keepalive = False
             r.response_done = True
             return
@@ -544,6 +547,14 @@ class HttpEngine:
                                 core.get("error_logs"))
 
     async def log_phase(self, r: Request) -> None:
+        await self.log_handlers(r)
+        sink = r.sink
+        if not sink.finished:
+            await sink.finish(r.keepalive and not r.aborted)
+
+    async def log_handlers(self, r: Request) -> None:
+        """ngx_http_log_request: the log phase's handlers, for the main request at its end
+        and for a subrequest that ``log_subrequest`` logs (http/subrequest.py)."""
         r.logged = True
         r.trace.phase = r.phase_name = "log"
         for ph in (self._plans.get(r.loc) or self.plan(r.loc)).log:
@@ -551,9 +562,6 @@ class HttpEngine:
                 await ph.handler(r)
             except Exception as exc:
                 r.log("alert", f"log handler {ph.name} failed: {exc}")
-        sink = r.sink
-        if not sink.finished:
-            await sink.finish(r.keepalive and not r.aborted)
 
     def abort(self, r: Request) -> None:
         """Close the connection, dropping output not yet written (NGX_ERROR after the header)."""

@@ -17,7 +17,9 @@ import time
 
 from .api import CollectingSink, Exchange, HttpRequest, Response, ResponseSink
 from .api import TeeSink
+from .core_variables import REFUSED
 from .engine import HttpEngine
+from .request_head import read_target
 from .servers import valid_host
 from .request import Connection, Request
 from .trace import Trace
@@ -50,13 +52,17 @@ async def reject(http: HttpEngine, req: HttpRequest, status: int, message: str,
     r.sink = collector  # type: ignore[attr-defined]
     r.records = []  # type: ignore[attr-defined]
     r.keepalive = False
+    r.ctx[REFUSED] = True  # no body was discarded: $content_length
     started = time.time()
     tr.add("request", method=req.method, uri=req.target, protocol=req.version,
            client=f"{req.client_addr}:{req.client_port}")
     host = r.headers_in.get("host")
     r.host = valid_host(host) if host is not None else None  # $host, as nginx had read it
     http._pick_server(r, r.host)
-    r.set_uri(req.target.split("?", 1)[0] if req.target.startswith("/") else "/")
+    if request_line is None and r.head_bytes:  # refused in the headers: the line parsed
+        read_target(r)
+    else:
+        r.set_uri(req.target.split("?", 1)[0] if req.target.startswith("/") else "/")
     stats = http.services.get("connection_stats")  # stub_status's counters
     if stats is not None:
         stats.request_started(not req.connection)

@@ -33,12 +33,15 @@ def read_target(r: Request) -> ParsedTarget | None:
     r.unparsed_uri = target.unparsed
     r.set_uri(target.uri)
     args = target.args
+    found = bool(args)
     if "#" in target.unparsed:
         # nginx's target ends at a "#": "/a?b#c" has the args "b", "/a#b?c" none
-        args = "" if "#" in target.unparsed.partition("?")[0] else args.partition("#")[0]
+        found = found and "#" not in target.unparsed.partition("?")[0]
+        args = args.partition("#")[0] if found else ""
     r.args = args
-    # nginx keeps no args for "/a?" (nothing after the "?"): $args is not found
-    r.has_args = bool(args)
+    # nginx keeps no args for "/a?" (nothing after the "?"): $args is not found; for
+    # "/a?#b" they are found, empty
+    r.has_args = found
     return target
 
 

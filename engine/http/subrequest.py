@@ -5,7 +5,8 @@ parent's method shows only through ``$request_method``, which reads the main req
 its URI is taken as given (a ``?`` in it is not split off into the arguments), it has a
 copy of the parent's request headers and shares the parent's variables, it is internal
 (``internal`` locations accept it) and it starts at the server-rewrite phase with the
-parent's server. It skips the access phase and the log phase (the core does both).
+parent's server. It skips the access phase, and the log phase unless its location has
+``log_subrequest on``.
 
 Its response never reaches the client: the core's header filter writes nothing for a
 request that is not the main one and its write filter collects the body in the child's
@@ -61,6 +62,8 @@ async def run_subrequest(parent: Request, uri: str, args: str = "", *,
     # left by the parent's handler (the static one's "sending response") is gone by then
     parent.main.log_action = None
     await engine.run_phases(child, engine._index[Phase.SERVER_REWRITE])
+    if child.loc is not None and child.loc.flag("log_subrequest", False):
+        await engine.log_handlers(child)  # finalized: logged if its location says so
     if header_only:
         child.ctx.pop("keep:subrequest_body", None)
     # done with its Lua state, which refers back to it: no cycle left for the collector

@@ -248,13 +248,13 @@ class LuaModule(HttpModule):
                 return DONE
             if code == OK:
                 if phase == "content":
-                    await service.send_headers(lr)
+                    await service.finish_output(lr)  # (HTTP/1.0: held output, its length)
                     return OK
                 return await self._phase_end(r, lr, phase)
             if 200 <= code < 300 and code != 204:
                 if not r.out.status:
                     r.out.status = code
-                await service.send_headers(lr)
+                await service.finish_output(lr)
                 await r.engine.output(r, b"", True)
                 return DONE
             if not r.header_sent and not r.out.status:  # an "error_page =" target reads it

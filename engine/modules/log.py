@@ -98,6 +98,23 @@ def compile_format(text: str, engine: HttpEngine, file: str, line: int) -> list:
     return parts
 
 
+#: Variables nginx caches in r->variables at their first read (not NOCACHEABLE) whose
+#: value may differ between a subrequest and its main request; the cache is shared, so a
+#: subrequest logged first (``log_subrequest``) fixes what the main request logs.
+_CACHEABLE = ("sent_http_", "request_completion")
+_CACHE = "keep:log_variables"
+
+
+def _value(r: Request, name: str) -> str | None:
+    """``$name`` as a log format reads it (an indexed variable: see ``_CACHEABLE``)."""
+    if not name.startswith(_CACHEABLE):
+        return r.engine_vars.get(r, name)
+    cache = r.main.ctx.setdefault(_CACHE, {})
+    if name not in cache:
+        cache[name] = r.engine_vars.get(r, name)
+    return cache[name]
+
+
 class LogFormat:
     def __init__(self, name: str, parts, escape: str) -> None:  # type: ignore[no-untyped-def]
         self.name = name
@@ -110,7 +127,7 @@ class LogFormat:
             if isinstance(part, str):
                 out.append(part)
                 continue
-            value = r.engine_vars.get(r, part.name)
+            value = _value(r, part.name)
             if value is None:
                 out.append("-" if self.escape == "default" else "")
             elif self.escape == "default":
@@ -152,8 +169,9 @@ class LogModule(HttpModule):
                         raise ConfigError(f'unknown log format escaping "{escape}"', d.file, d.line)
                 if name in self.formats:
                     raise ConfigError(f'duplicate "log_format" name "{name}"', d.file, d.line)
-                self.formats[name] = LogFormat(
-                    name, compile_format("".join(args), engine, d.file, d.line), escape)
+                # each argument is compiled on its own: a variable's name ends with it
+                parts = [p for a in args for p in compile_format(a, engine, d.file, d.line)]
+                self.formats[name] = LogFormat(name, parts, escape)
         for block in cfg.blocks:
             logs = []
             for d in block.get("access_log"):
@@ -186,8 +204,6 @@ class LogModule(HttpModule):
         return None
 
     async def handler(self, r: Request) -> int:
-        if r is not r.main:
-            return 0
         for path, fmt, cond in self._logs(r.loc) or []:
             if cond is not None and cond.evaluate(r) in ("", "0"):
                 continue  # "if=": an empty or "0" condition skips this log
