@@ -172,6 +172,8 @@ async def _run(parent: Request, child: Request, ctx: Any) -> tuple:
         main.aborted, main.keepalive = kept
         _post_subrequest(child, 500)
     result = child.ctx.pop("keep:subrequest_result", None) or _result(child, False)
+    if child.loc is not None and child.loc.flag("log_subrequest", False):
+        await engine.log_handlers(child)  # finalized: logged if its location says so
     child.ctx.pop("ngx_lua", None)  # done with it: no cycle left for the collector
     if parent.trace.enabled:
         parent.trace.nest("hop", trace.events, hop="subrequest", uri=child.uri,
@@ -189,6 +191,8 @@ def _post_subrequest(child: Request, rc: int) -> int:
         if not child.out.content_type:
             child.engine.services["set_content_type"](child)
         child.ctx["keep:subrequest_result"] = _result(child, True, rc)
+    if rc > OK:  # as the special response would have set it ($status)
+        child.err_status = rc  # type: ignore[attr-defined]
     return OK
 
 

@@ -412,3 +412,40 @@ def test_same_config_verdict_as_nginx(tmp_path: Path, body: str) -> None:
     conf = "events {}\nhttp {\n" + body + "\nserver {\nlocation / { return 200; }\n}\n}\n"
     ours, real = config_verdicts(tmp_path, conf)
     assert ours == real, conf
+
+
+LUA_SUBREQUESTS = r"""
+events {}
+http {
+    log_format f '$request|$uri|$args|$status|$body_bytes_sent|$request_length|$pipe';
+    access_log logs/f.log f;
+    server {
+        listen 127.0.0.1:{port};
+        log_subrequest on;
+        location /main {
+            content_by_lua_block {
+                local r = ngx.location.capture("/sub?x=1")
+                ngx.print(r.body)
+                ngx.location.capture_multi({{"/sub"}, {"/nf"}, {"/err"}})
+                ngx.say("done")
+            }
+        }
+        location /sub { return 200 "sub $args\n"; }
+        location /nf { return 404; }
+        location /err { content_by_lua_block { error("boom") } }
+    }
+}
+"""
+
+
+@requires_nginx
+def test_lua_captures_logged_with_log_subrequest() -> None:
+    """ngx.location.capture's subrequests are logged too where log_subrequest is on, a
+    special response's status included (ngx_lua's post_subrequest sets err_status)."""
+    raw = b"GET /main HTTP/1.0\r\nHost: x\r\n\r\n"
+    with RealNginx(LUA_SUBREQUESTS) as real, Served(LUA_SUBREQUESTS) as ours:
+        assert real.request(raw).endswith(b"done\n") and ours.request(raw).endswith(b"done\n")
+        time.sleep(0.2)
+        want = (real.prefix / "logs" / "f.log").read_text()
+        assert want.count("\n") == 5
+        assert (ours.prefix / "logs" / "f.log").read_text() == want
