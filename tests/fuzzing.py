@@ -10,9 +10,28 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
+
 from tests.differential import Pair, Reply, Req, engine_load_error
 from tests.lua.cases import mark_logs, new_log_lines
 from tests.oracle import first_emerg, nginx_test, write_prefix
+
+
+def pair_fixture(conf: str, files: Any = None) -> Any:
+    """The module's ``fuzz_pair`` fixture: ``conf`` served by real nginx and the engine
+    for all of the module's groups (``fuzz_pair = pair_fixture(CONF, FILES)``)."""
+    @pytest.fixture(scope="module")
+    def fuzz_pair():  # type: ignore[no-untyped-def]
+        with Pair(conf, files) as p:
+            yield p
+    return fuzz_pair
+
+
+def assert_case_count(groups: list[tuple], low: int, high: int) -> None:
+    """The generator still makes a fair number of requests (not none, not thousands):
+    ``groups`` are (label, block, requests...) tuples."""
+    total = sum(len(g[2]) for g in groups)
+    assert low <= total <= high, total
 
 
 def settled_logs(pair: Pair, wait: float = 0.3) -> tuple[list, list]:

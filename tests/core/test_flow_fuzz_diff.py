@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-from tests.differential import Pair, Req
-from tests.fuzzing import assert_group_as_nginx
+from tests.differential import Req
+from tests.fuzzing import assert_case_count, assert_group_as_nginx, pair_fixture
 from tests.oracle import requires_nginx
 
 SEED = int(os.environ.get("FLOW_FUZZ_SEED", "20261127"))
@@ -178,16 +178,11 @@ def build() -> tuple[str, dict[str, str], list[tuple[str, str, list[Req]]]]:
 CONF, FILES, GROUPS = build()
 
 
-@pytest.fixture(scope="module")
-def fuzz_pair():  # type: ignore[no-untyped-def]
-    with Pair(CONF, FILES) as p:
-        yield p
+fuzz_pair = pair_fixture(CONF, FILES)
 
 
 def test_enough_cases() -> None:
-    """The generator still makes a few hundred requests (not none, not thousands)."""
-    total = sum(len(g[2]) for g in GROUPS)
-    assert 150 <= total <= 600, total
+    assert_case_count(GROUPS, 150, 600)
 
 
 def _access_lines(pair, side: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.differential import Pair, Req
-from tests.fuzzing import assert_group_as_nginx, config_verdicts
+from tests.differential import Req
+from tests.fuzzing import assert_case_count, assert_group_as_nginx, config_verdicts, pair_fixture
 from tests.oracle import requires_nginx
 
 #: Fixed, so every run checks the same cases; set REWRITE_FUZZ_SEED to explore others.
@@ -168,16 +168,11 @@ FILES = {f"html/g{n}/p{i}/{name}": "file\n" for n in range(SERVERS) for i in ran
          for name in ("a.html", "abc", "d/.keep")}
 
 
-@pytest.fixture(scope="module")
-def fuzz_pair():  # type: ignore[no-untyped-def]
-    with Pair(CONF, FILES) as p:
-        yield p
+fuzz_pair = pair_fixture(CONF, FILES)
 
 
 def test_enough_cases() -> None:
-    """The generator still makes a few hundred requests (not none, not thousands)."""
-    total = sum(len(g[2]) for g in GROUPS)
-    assert 200 <= total <= 600, total
+    assert_case_count(GROUPS, 200, 600)
 
 
 @requires_nginx

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.differential import Pair, Reply, Req
-from tests.fuzzing import assert_group_as_nginx, config_verdicts
+from tests.differential import Reply, Req
+from tests.fuzzing import assert_case_count, assert_group_as_nginx, config_verdicts, pair_fixture
 from tests.oracle import requires_nginx
 
 #: Fixed, so every run checks the same cases.
@@ -273,16 +273,11 @@ FILES = {f"html/g{n}/st/a.txt": f"static g{n}\n" for n in range(SERVERS)}
 FILES["html/fixed/st/a.txt"] = "static fixed\n"
 
 
-@pytest.fixture(scope="module")
-def fuzz_pair():  # type: ignore[no-untyped-def]
-    with Pair(CONF, FILES) as p:
-        yield p
+fuzz_pair = pair_fixture(CONF, FILES)
 
 
 def test_enough_cases() -> None:
-    """The generator still makes a fair number of requests (not none, not thousands)."""
-    total = sum(len(g[2]) for g in GROUPS)
-    assert 80 <= total <= 300, total
+    assert_case_count(GROUPS, 80, 300)
 
 
 def _show(reply: Reply) -> str:

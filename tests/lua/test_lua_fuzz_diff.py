@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.differential import Pair, Reply, Req
-from tests.fuzzing import config_verdicts, settled_logs
+from tests.differential import Reply, Req
+from tests.fuzzing import assert_case_count, config_verdicts, pair_fixture, settled_logs
 from tests.lua.cases import mark_logs
 from tests.oracle import requires_nginx
 
@@ -298,16 +298,11 @@ FILES = {f"html/g{n}/{name}": f"static g{n} {name}\n" for n in range(SERVERS)
 FILES["html/fixed/static/f"] = "a file\n"  # its filters log "while sending response"
 
 
-@pytest.fixture(scope="module")
-def fuzz_pair():  # type: ignore[no-untyped-def]
-    with Pair(CONF, FILES) as p:
-        yield p
+fuzz_pair = pair_fixture(CONF, FILES)
 
 
 def test_enough_cases() -> None:
-    """The generator still makes a fair number of requests (not none, not thousands)."""
-    total = sum(len(g[2]) for g in GROUPS)
-    assert 100 <= total <= 400, total
+    assert_case_count(GROUPS, 100, 400)
 
 
 def _show(reply: Reply) -> str:
