@@ -48,9 +48,6 @@ class Verdict:
     #: The bytes nginx had counted in ``$request_length`` when it stopped: the request
     #: line once parsed, then each header line parsed (0: the request line failed).
     length: int = 0
-    #: For a refusal of :func:`check_headers` made at a header line (as nginx makes it
-    #: while parsing): that header's index in the list; None when made after the head.
-    at: int | None = None
     #: Lines nginx ignored before it refused (``ignore_invalid_headers``), logged first,
     #: each with the headers before it (their Host and Referer are in the log context).
     ignored: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
