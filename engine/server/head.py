@@ -224,6 +224,10 @@ def _check_request_line(line: bytes, shown: str) -> Verdict | tuple[str, str, st
         # follows ("HTTP/2x", "HTTP/10.1"); a leading zero or "HTTP/0.9" is a 400
         return Verdict(505, "client sent invalid version" + READING_LINE, shown,
                        _text(method), _text(target), _text(tail))
+    if tail[:1] == b"H" and _text(tail) != SIMPLE:
+        # the parser had found where the version starts: $server_protocol is "" (a
+        # spelled-out "HTTP/0.9" would read as a simple request here: left as "-")
+        return Verdict(400, bad.message, shown, _text(method), "", _text(tail))
     return bad
 
 

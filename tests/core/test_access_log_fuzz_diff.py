@@ -449,3 +449,30 @@ def test_lua_captures_logged_with_log_subrequest() -> None:
         want = (real.prefix / "logs" / "f.log").read_text()
         assert want.count("\n") == 5
         assert (ours.prefix / "logs" / "f.log").read_text() == want
+
+
+REFUSED_LINES = r"""
+events {}
+http {
+    log_format f '$request|$server_protocol|$request_method|$request_uri|$status';
+    access_log logs/f.log f;
+    server { listen 127.0.0.1:{port}; return 200; }
+}
+"""
+
+
+@requires_nginx
+def test_refused_request_lines_logged_as_nginx() -> None:
+    """$server_protocol of a refused line: empty once nginx's parser reached the
+    version's "H" (a bad version, 505 or 400), not found before it."""
+    raws = [b"GET / HTTP/2.0\r\n\r\n", b"GET / HTTP/1.1x\r\n\r\n", b"GET / HTTPS/1.1\r\n\r\n",
+            b"GET / HTTP/1.0x\r\n\r\n",
+            b"GET / xyz\r\n\r\n", b"GET / http/1.1\r\n\r\n", b"GET / HTTP/1\r\n\r\n",
+            b"get / HTTP/1.1\r\n\r\n", b"GET /\x01 HTTP/1.1\r\n\r\n"]
+    with RealNginx(REFUSED_LINES) as real, Served(REFUSED_LINES) as ours:
+        for raw in raws:
+            assert ours.request(raw).split(b"\r\n")[0] == real.request(raw).split(b"\r\n")[0]
+        time.sleep(0.2)
+        want = (real.prefix / "logs" / "f.log").read_text()
+        assert want.count("||") >= 4  # the empty protocols the test is about
+        assert (ours.prefix / "logs" / "f.log").read_text() == want
