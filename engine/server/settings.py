@@ -10,7 +10,6 @@ never buffers what nginx would refuse.
 
 from __future__ import annotations
 
-import os
 import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ from ..http.servers import valid_host
 from ..http.location import find_location
 from ..http.servers import AddressServers, ServerConf, find_server
 from ..http.uri import InvalidURI, parse_target
-from .tls import address_context
+from .tls import address_context, conf_dir
 
 if TYPE_CHECKING:
     from ..instance import Engine
@@ -75,8 +74,8 @@ def address_settings(engine: Engine, addr: str, port: int) -> AddressSettings:
         large_count=count,
         keepalive_timeout=_time(srv, "keepalive_timeout", 75.0),
         server_name=srv.server_name,
-        tls=address_context(entry, os.path.dirname(os.path.abspath(engine.http.cfg.conf_path)))
-        if entry is not None and entry.ssl else None,
+        tls=address_context(entry, conf_dir(engine)) if entry is not None and entry.ssl
+        else None,
     )
 
 

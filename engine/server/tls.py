@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from ..http.servers import AddressServers, ServerConf, find_server, valid_host
 
 if TYPE_CHECKING:
+    from ..instance import Engine
     from .http1 import HttpConnection
 
 #: ssl_protocols' names → the versions Python's ssl knows. TLSv1 and TLSv1.1 are left
@@ -99,6 +100,19 @@ def address_context(entry: AddressServers, conf_prefix: str) -> ssl.SSLContext |
 
     default.sni_callback = servername
     return default
+
+
+def conf_dir(engine: Engine) -> str:
+    """Where relative certificate paths start: the configuration file's directory."""
+    return os.path.dirname(os.path.abspath(engine.http.cfg.conf_path))
+
+
+def load_certificates(engine: Engine) -> None:
+    """Load the certificates of every ssl address, as ``nginx -t`` does; TlsError, worded
+    as nginx's [emerg], for the first that does not load."""
+    for entry in engine.http.cfg.addresses.values():
+        if entry.ssl:
+            address_context(entry, conf_dir(engine))
 
 
 def _full_name(path: str, conf_prefix: str) -> str:

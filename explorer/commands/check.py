@@ -159,6 +159,13 @@ def run_test(argv: Sequence[str] | Options, out: TextIO | None = None,
         print(f"nginx: [alert] internal error: {type(e).__name__}: {e}", file=err)
         print(f"nginx: configuration file {conf} test failed", file=err)
         return 1
+    try:  # nginx loads the certificates while it reads the configuration
+        from engine.server.tls import TlsError, load_certificates
+        load_certificates(engine)
+    except TlsError as e:
+        print(f"nginx: [emerg] {e}", file=err)
+        print(f"nginx: configuration file {conf} test failed", file=err)
+        return 1
     for warning in engine.warnings:  # -q keeps them, as nginx does
         print(f"nginx: [warn] {warning}", file=err)
     if not opts.quiet:

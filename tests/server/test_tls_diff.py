@@ -10,6 +10,7 @@ client does not verify it, as ``curl -k`` does not.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import socket
 import ssl
@@ -20,6 +21,7 @@ import pytest
 
 from engine import Engine, HttpRequest
 from engine.server import BindError, Server
+from explorer.commands.check import run_test
 from tests.differential import engine_load_error
 from tests.oracle import RealNginx, first_emerg, nginx_test, requires_nginx, write_prefix
 from tests.server.harness import Served, raw_request, read_all
@@ -215,11 +217,16 @@ def test_config_verdicts(tmp_path: Path, body: str) -> None:
 @requires_nginx
 @pytest.mark.parametrize("cert,key", [("nope.pem", "key.pem"), ("cert.pem", "nokey.pem")])
 def test_certificate_that_does_not_load(tmp_path: Path, cert: str, key: str) -> None:
-    """A missing certificate or key stops the listener's start with nginx's [emerg]."""
+    """A missing certificate or key stops the listener's start, and ``ngx-explore -t``,
+    with nginx's [emerg]."""
     conf = ("events {}\nhttp { server { listen 127.0.0.1:1 ssl; "
             f"ssl_certificate {cert}; ssl_certificate_key {key}; }} }}\n")
     write_prefix(tmp_path, conf, FILES)
+    want = first_emerg(nginx_test(tmp_path).output)
     engine = Engine.load(str(tmp_path / "conf" / "nginx.conf"), prefix=str(tmp_path) + "/")
     with pytest.raises(BindError) as err:
         asyncio.run(Server().start(engine))
-    assert f"[emerg] {err.value.strerror}" == first_emerg(nginx_test(tmp_path).output)
+    assert f"[emerg] {err.value.strerror}" == want
+    out = io.StringIO()
+    assert run_test(["-t", "-p", str(tmp_path), "-c", "conf/nginx.conf"], io.StringIO(), out) == 1
+    assert out.getvalue().splitlines()[0] == f"nginx: {want}"
