@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..http.limit_rate import STORED as LIMIT_RATE
 from .proxy_cookie import rewrite_cookie
 from .ssi_parser import split_unsafe
 
@@ -56,7 +57,7 @@ def accel_headers(r: Request, ignore: frozenset[str],
         low = name.lower()
         if low == "x-accel-limit-rate" and low not in ignore:
             if value.isdigit() and r.parent is None:
-                r.ctx["keep:limit_rate"] = str(int(value))
+                r.ctx[LIMIT_RATE] = str(int(value))
         elif low == "x-accel-charset" and low not in ignore:
             charset = value
     return charset
