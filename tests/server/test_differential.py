@@ -37,6 +37,7 @@ http {
         location /r494 { return 494; }
         location /redir { return 302 /elsewhere; }
         location /pipe { return 200 "$pipe $connection_requests\n"; }
+        location /count { return 200 "$connection_requests\n"; }
         location /safari { keepalive_disable safari; return 200 "safari\n"; }
         location /echo_header { add_header X-Msg "报告 é"; return 200 "[$http_x_name]\n"; }
         location /lua_header {
@@ -306,8 +307,10 @@ def _trickle(port: int, raw: bytes, step: int) -> bytes:
         return read_all(s)
 
 
+#: Trickled requests ask /count, not /pipe: whether the next request's bytes already sit in
+#: the buffer when one ends ($pipe) depends on scheduling, in nginx as in the engine.
 TRICKLED = {
-    "pipelined_with_bodies": (CASES["pipelined_bodies"], 1),
+    "pipelined_with_bodies": (CASES["pipelined_bodies"].replace(b"/pipe", b"/count"), 1),
     "chunked_over_limit_discarded": (CASES["chunked_over_limit_discarded"], 3),
     "crlf_split": (b"GET /pipe HTTP/1.1\r\nHost: a\r\n\r\n" + GET, 1),
     "expect_continue": (CASES["expect_continue"], 7),
