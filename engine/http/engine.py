@@ -508,6 +508,19 @@ class HttpEngine:
         if last:
             r.response_done = True
 
+    async def next_body_filter(self, r: Request, current: Any, data: bytes, last: bool) -> None:
+        """ngx_http_next_body_filter, for a filter that hands on several parts for the one
+        it got (the copy filter reading a file in ``output_buffers`` pieces, SSI passing
+        an include's parts on as they come): ``data`` goes through the filters after
+        ``current`` only."""
+        chain = (self._plans.get(r.loc) or self.plan(r.loc)).body
+        start = next(i for i, (fn, _) in enumerate(chain) if fn == current) + 1
+        for fn, is_async in chain[start:]:
+            passed = await fn(r, data, last) if is_async else fn(r, data, last)
+            if passed is None:
+                return
+            data, last = passed
+
     # -- logging ------------------------------------------------------------------------
 
     def log_request(self, r: Request, level: str, message: str) -> None:

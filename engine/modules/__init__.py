@@ -35,6 +35,7 @@ BUILTIN_MODULES = [
     "engine.modules.upstream_random:UpstreamRandomModule",
     "engine.modules.stub_status:StubStatusModule",
     "engine.modules.range:RangeModule",
+    "engine.modules.copy_filter:CopyFilterModule",
     "engine.modules.gzip:GzipModule",
     "engine.modules.gzip_static:GzipStaticModule",
     "engine.modules.ssi:SsiModule",

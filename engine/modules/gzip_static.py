@@ -25,6 +25,7 @@ import stat
 from typing import TYPE_CHECKING
 
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
+from . import copy_filter
 from .gzip import GzipConf, _compile, _disable, _refusal
 from .static import os_error_text, set_file_validators, worker_denied
 
@@ -124,6 +125,7 @@ class GzipStaticModule(HttpModule):
         r.engine.services["set_content_type"](r)
         out.headers.add("Content-Encoding", "gzip")
         await r.engine.send_header(r)
+        r.ctx[copy_filter.FILE] = True
         await r.engine.output(r, data, True)
         return DONE
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..conf.values import size_arg
 from ..http.phases import HttpModule
@@ -108,8 +108,10 @@ class Shared:
 class State:
     """One response's SSI context (ngx_http_ssi_ctx_t)."""
 
-    def __init__(self, r: Request, conf: SsiConf, shared: Shared) -> None:
+    def __init__(self, r: Request, conf: SsiConf, shared: Shared, filter_: Any) -> None:
         self.conf = conf
+        #: The module's body filter: an include's parts go on to the filters after it.
+        self.filter = filter_
         self.shared = shared
         self.parser = Parser(conf.value_len, lambda m: log(r, m))
         self.output = True
@@ -195,7 +197,7 @@ class SsiModule(HttpModule):
             shared = _shared(r)
             if parent is None or not parent.including or shared is None:
                 return  # not an SSI include: a Lua capture, an auth_request
-        st = r.ctx[_CTX] = State(r, conf, shared)
+        st = r.ctx[_CTX] = State(r, conf, shared, self.body_filter)
         if r is r.main:
             out.content_length = None
             out.headers.remove("content-length")
@@ -212,7 +214,7 @@ class SsiModule(HttpModule):
     async def body_filter(self, r: Request, data: bytes, last: bool) -> tuple[bytes, bool]:
         """ngx_http_ssi_body_filter: copy text, run commands, keep state across parts."""
         st: State | None = r.ctx.get(_CTX)
-        if st is None:
+        if st is None or r.header_only:  # nginx passes no body of a HEAD through filters
             return data, last
         out: list[bytes] = []
         p = st.parser
@@ -407,7 +409,7 @@ async def _include(r: Request, st: State, args: dict[str, bytes], out: list[byte
         raise _fail(r, f'subrequests cycle while processing "{path}"')
     if out and set_ is None:
         # include flushes (cmd->flush): what came before goes on as its own part
-        await _downstream(r, b"".join(out))
+        await _downstream(r, st, b"".join(out))
         out.clear()
     st.including = True
     try:
@@ -424,22 +426,14 @@ async def _include(r: Request, st: State, args: dict[str, bytes], out: list[byte
         return
     for part in parts:
         if part:
-            await _downstream(r, part)
+            await _downstream(r, st, part)
 
 
-async def _downstream(r: Request, data: bytes) -> None:
+async def _downstream(r: Request, st: State, data: bytes) -> None:
     """Pass ``data`` now to the body filters after SSI's: the postpone filter hands each
     part of an include to the main request's chain as it comes, so each is a chunk of
     its own on the wire (and in ``$body_bytes_sent``)."""
-    after = False
-    for fn, is_async in r.engine.plan(r.loc).body:
-        if not after:
-            after = getattr(fn, "__func__", None) is SsiModule.body_filter
-            continue
-        passed = await fn(r, data, False) if is_async else fn(r, data, False)
-        if passed is None:
-            return
-        data = passed[0]
+    await r.engine.next_body_filter(r, st.filter, data, False)
 
 
 async def _stub(r: Request, child: Request, stub: bytes) -> bytes:

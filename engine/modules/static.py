@@ -17,6 +17,7 @@ from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.request import ResponseHeaders
 from ..http.response import CTYPE_TESTED
 from ..http.parse_time import parse_http_time as _parse_http_time
+from . import copy_filter
 
 if TYPE_CHECKING:
     from ..http.config import HttpConfig
@@ -199,6 +200,7 @@ class StaticModule(HttpModule):
         r.ctx["keep:allow_ranges"] = True
         r.engine.services["set_content_type"](r)
         await r.engine.send_header(r)
+        r.ctx[copy_filter.FILE] = True
         await r.engine.output(r, data, True)
         return DONE
 
