@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..http import request_body
 from ..http.api import wire_bytes
 from ..http.parse_time import parse_http_time
+from ..modules.headers import CACHE_CONTROL_ARRAY
 from .constants import HEADER_FAILED, LEVEL_NAMES, METHODS
 
 if TYPE_CHECKING:
@@ -86,13 +87,16 @@ class Bridge:
         if r is None:
             return 0
         # ngx_lua reads the error page's status (error_page =code) before the header's;
-        # a request closed without a response (444...) has that code (terminate_request)
-        return r.status_for_log or getattr(r, "err_status", 0) or r.out.status or 0
+        # a request closed without a response (444...) has that code (terminate_request);
+        # the FFI returns it as a C int (a negative code was stored unsigned)
+        status = r.status_for_log or getattr(r, "err_status", 0) or r.out.status or 0
+        return status if status < 2 ** 31 else (status + 2 ** 31) % 2 ** 32 - 2 ** 31
 
     def py_status_set(self, value: int) -> None:
         r = self.r
         if r is not None:
-            r.out.status = int(value)
+            # nginx keeps the code unsigned: -1 is 18446744073709551615 on the status line
+            r.out.status = int(value) % 2 ** 64
             r.out.status_line = None
             r.err_status = 0  # type: ignore[attr-defined]
 
@@ -150,6 +154,8 @@ class Bridge:
         if isinstance(value, bytes) or value is None:
             text = _s(value) if value is not None else None
             r.ctx["lua_headers_set"] = True
+            if key == "cache-control":  # (see engine/modules/headers.py)
+                r.ctx[CACHE_CONTROL_ARRAY] = True
             if key in ("server", "date"):  # nil: nginx writes no line at all
                 r.ctx["keep:cleared_" + key] = text is None
             if key == "content-type":
@@ -177,9 +183,15 @@ class Bridge:
         if not values:  # an empty table clears, as nil does
             self.py_header_set(name, None)
             return
-        # a relative Location leaves nginx's pointer unset, so later values add headers
+        # a relative Location leaves nginx's pointer unset, so later values add headers;
+        # each value replaces the one before, an empty one clears
         if key in _SINGLE_FIELDS or (key == "location" and not values[0].startswith("/")):
-            self.py_header_set(name, _b(values[-1]))
+            self.py_header_set(name, _b(values[-1]) or None)
+            return
+        # the first value replaces the header's lines, an empty value adds none
+        values = [v for v in values if v]
+        if not values:
+            self.py_header_set(name, None)
             return
         out.headers.set(header, values[0], respell=False)
         for v in values[1:]:

@@ -280,7 +280,13 @@ return function(ngx, rt, py)
 
     function ngx.headers_sent_get()
         local state = rt.current()
-        return state ~= nil and (state.headers_sent or py.headers_sent()) or false
+        -- nginx marks the header sent in its own header filter, after the Lua one
+        if state == nil or state.context == rt.CTX.header_filter then return false end
+        return state.headers_sent or py.headers_sent()
+    end
+
+    local function is_content_length(name)
+        return name:lower():gsub("_", "-") == "content-length"
     end
 
     -- ngx.header: a proxy table (case-insensitive, "_" means "-")
@@ -299,9 +305,17 @@ return function(ngx, rt, py)
             end
             local name = rt.escape_header(tostring(k), true)
             if type(v) == "table" then
-                local vals = {}
-                for i = 1, #v do vals[i] = rt.escape_header(tostring(v[i])) end
-                py.header_set(name, vals)
+                -- ngx_lua sets the values one by one: a Content-Length that is not all
+                -- digits stops it there, the values before it set
+                local vals, bad = {}, false
+                local length = is_content_length(name)
+                for i = 1, #v do
+                    local s = rt.escape_header(tostring(v[i]))
+                    if length and s:find("[^0-9]") then bad = true break end
+                    vals[i] = s
+                end
+                if not (bad and #vals == 0) then py.header_set(name, vals) end
+                if bad then error("failed to set header", 2) end
                 return
             end
             v = v ~= nil and rt.escape_header(tostring(v)) or ""
@@ -310,7 +324,7 @@ return function(ngx, rt, py)
                 return
             end
             -- nginx's Content-Length handler takes digits only (ngx_atoof)
-            if v:find("[^0-9]") and name:lower():gsub("_", "-") == "content-length" then
+            if v:find("[^0-9]") and is_content_length(name) then
                 error("failed to set header", 2)
             end
             py.header_set(name, v)
@@ -353,6 +367,9 @@ return function(ngx, rt, py)
             py.log_error("attempt to set ngx.status after sending out response headers")
             return
         end
-        py.status_set(v >= 0 and math.floor(v) or -math.floor(-v))
+        -- the FFI takes a C int: truncated, and INT_MIN when out of its range (x86-64)
+        v = v >= 0 and math.floor(v) or -math.floor(-v)
+        if not (v >= -2147483648 and v < 2147483648) then v = -2147483648 end
+        py.status_set(v)
     end
 end

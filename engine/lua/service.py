@@ -371,8 +371,9 @@ class LuaService:
         waits on the Lua side), so that $status and $sent_http_* read the same."""
         if not r.out.status:
             r.out.status = 200
+        # (no default type for a 304, which has no body to type)
         if not r.out.content_type and not r.ctx.get("lua_mime_set") \
-                and r.loc.flag("lua_use_default_type", True):
+                and r.out.status != 304 and r.loc.flag("lua_use_default_type", True):
             r.engine.services["set_content_type"](r)
         if not r.ctx.get("lua_headers_set"):  # (set in this location's Lua context)
             r.out.content_length = None  # ngx_http_clear_content_length, its line too

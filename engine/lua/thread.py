@@ -182,6 +182,8 @@ class Driver:
             return (), Outcome("error", message=lua_error_text(args[0]),
                                traceback=text(tb) if tb else "")
         if op == "output":  # (the output went down the filters before this op)
+            if not r.header_sent:  # an empty ngx.print sends the header all the same
+                await service.emit(lr, b"")
             failed, lr.output_failed = lr.output_failed, False
             return ((None, b"nginx output filter error") if failed else (1,)), None
         if op == "flush":

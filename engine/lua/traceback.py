@@ -13,6 +13,9 @@ import re
 
 _INTERNAL = "\tengine/lua/"
 _RESTY_EXIT = "/usr/share/lua/5.1/resty/core/exit.lua:60"
+#: resty.core's ngx.header setter raises "failed to set header" with error() there.
+_RESTY_HEADER = "/usr/share/lua/5.1/resty/core/response.lua:175"
+_HEADER_SETTER = "\tengine/lua/output.lua:"
 _NAMED = re.compile(r"in function '([^']*)'")
 _LINELESS = re.compile(r"^\t(.+?): in (.*)$")
 _MAIN = re.compile(r"^(\t(.+?):\d*:? in )function <\2:1>$")
@@ -36,6 +39,7 @@ def ngx_traceback(tb: str, main: bool, coroutine: bool = True, message: str = ""
             frames[0] = f"\t{top.group(1)}:{at.group(1)}: in {top.group(2)}"
     out: list[str] = []
     internal: str | None = None  # the API function being collapsed, outermost so far
+    header = False  # it is ngx.header's setter
     raised = False  # the collapsed API raised its error with error()
     for line in frames:
         if line.startswith(_INTERNAL):
@@ -43,25 +47,28 @@ def ngx_traceback(tb: str, main: bool, coroutine: bool = True, message: str = ""
                 raised = out.pop() == "\t[C]: in function 'error'"  # the API's own call
             m = _NAMED.search(line)
             internal = m.group(1) if m else internal or ""
+            header = internal == "__newindex" and line.startswith(_HEADER_SETTER)
             continue
         if internal is not None:
-            out += _api_frames(internal, raised)
+            out += _api_frames(internal, raised, header)
             internal, raised = None, False
         out.append(line)
     if internal is not None:
-        out += _api_frames(internal, raised)
+        out += _api_frames(internal, raised, header)
     if main and out:
         out[-1] = _MAIN.sub(r"\1main chunk", out[-1])
     lines = [head] + (["coroutine 0:"] if coroutine else []) + out
     return "\n".join(lines)
 
 
-def _api_frames(name: str, raised: bool) -> list[str]:
-    """The frames an API function shows: ngx.exit is Lua code in resty.core (its FFI
-    call's refusal, "API disabled...", is raised by error() at exit.lua:60); the others
-    are C functions."""
+def _api_frames(name: str, raised: bool, header: bool = False) -> list[str]:
+    """The frames an API function shows: ngx.exit and the ngx.header setter (``header``)
+    are Lua code in resty.core (their FFI calls' refusals, "API disabled..." and "failed
+    to set header", are raised by error() there); the others are C functions."""
     if name == "exit" and raised:
         return ["\t[C]: in function 'error'", f"\t{_RESTY_EXIT}: in function 'exit'"]
+    if header and raised:
+        return ["\t[C]: in function 'error'", f"\t{_RESTY_HEADER}: in function '__newindex'"]
     return [_c_frame(name)]
 
 

@@ -96,11 +96,11 @@ class Expires:
         headers = r.out.headers
         if kind == "epoch":
             headers.set("Expires", _EPOCH)
-            headers.set("Cache-Control", "no-cache")
+            _cache_control(r, "no-cache")
             return
         if kind == "max":
             headers.set("Expires", _MAX)
-            headers.set("Cache-Control", "max-age=315360000")
+            _cache_control(r, "max-age=315360000")
             return
         now = float(int(time.time()))
         last = r.out.last_modified
@@ -113,8 +113,23 @@ class Expires:
             at = last + seconds
             max_age = at - now
         headers.set("Expires", http_date(at))
-        headers.set("Cache-Control", "no-cache" if seconds < 0 or max_age < 0
-                    else f"max-age={int(max_age)}")
+        _cache_control(r, "no-cache" if seconds < 0 or max_age < 0
+                       else f"max-age={int(max_age)}")
+
+
+#: r.ctx key: ngx.header touched Cache-Control, so nginx's array of its lines exists.
+CACHE_CONTROL_ARRAY = "cache_control_array"
+
+
+def _cache_control(r: Request, value: str) -> None:
+    """ngx_http_set_expires writes into the first Cache-Control line nginx knows (its
+    name as spelled there, the others dropped), else adds one. Once ngx.header touched
+    Cache-Control, nginx's array of lines exists: a line Lua cleared is still its first,
+    so the value goes to a line that is not sent."""
+    headers = r.out.headers
+    if r.ctx.get(CACHE_CONTROL_ARRAY) and headers.get("cache-control") is None:
+        return
+    headers.set("Cache-Control", value, respell=False)
 
 
 def _replace(r: Request, name: str, text: str) -> None:
