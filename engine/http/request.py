@@ -199,6 +199,10 @@ class Request:
     #: is finalized with a special response, before that response is made; when it
     #: answers OK (ngx_lua's does) the subrequest ends there, with no error page.
     post_subrequest: Any = None
+    #: A subrequest whose output its parent takes in memory right after the Lua filters
+    #: (ngx_lua's capture filter): the filters after those (sub_filter, SSI...) never
+    #: see it.
+    captured = False
     sink: Any = None
     #: The write filter's buffer (core_module._Wire), made with the first output.
     wire: Any = None

@@ -380,8 +380,14 @@ class LuaService:
             if r.out.headers.items:
                 r.out.headers.remove("content-length")
 
-    async def send_headers(self, lr: LuaRequest) -> None:
+    async def send_headers(self, lr: LuaRequest, output: bool = True) -> None:
+        """The response header, unless sent. On the way to output (ngx_lua's
+        send_chain_link, not ngx.send_headers()) a HEAD is marked header-only first, so
+        the header filters already know no body follows (gzip leaves it alone). Output
+        held for HTTP/1.0 follows as one chain (one call of the body filters)."""
         r = lr.r
+        if output and r.method == "HEAD":
+            r.header_only = True
         if r.header_sent:
             return
         held = lr.http10
@@ -392,8 +398,8 @@ class LuaService:
                 r.ctx["lua_headers_set"] = True
         self.prepare_headers(r)
         await r.engine.send_header(r)
-        for chunk in held or ():
-            await r.engine.output(r, chunk, False)
+        if held:
+            await r.engine.output(r, b"".join(held), False)
 
     async def finish_output(self, lr: LuaRequest) -> None:
         """The handler ended: what it buffered for HTTP/1.0 goes with the header, as

@@ -155,6 +155,7 @@ async def _run(parent: Request, child: Request, ctx: Any) -> tuple:
         trace.add("request", method=child.method, uri=child.uri, protocol="subrequest",
                   client=parent.conn.client_addr)
     child.post_subrequest = _post_subrequest
+    child.captured = True
     # nginx posts it at the end of the main request's queue: the subrequests posted
     # before it (a capture_multi's earlier items, their own captures) run first
     await asyncio.sleep(0)

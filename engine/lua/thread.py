@@ -192,7 +192,7 @@ class Driver:
             await service.eof(lr)
             return (1,), None
         if op == "send_headers":
-            await service.send_headers(lr)
+            await service.send_headers(lr, output=False)
             return (1,), None
         if op == "read_body":
             read_request_body(r, "ngx.req.read_body", persistent=True)

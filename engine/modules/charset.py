@@ -57,9 +57,11 @@ class CharsetModule(HttpModule):
 
     def filter(self, r: Request) -> None:
         ctype = r.out.content_type
+        # a subrequest's header is not sent: ngx_http_set_charset leaves it alone
         # nginx leaves a 301/302 without a charset (old browsers took it for the next page's)
         # the proxy's X-Accel-Charset named a charset nginx does not know: none is added
-        if (not ctype or "charset=" in ctype.lower() or r.out.status in (301, 302)
+        if (not ctype or r is not r.main or "charset=" in ctype.lower()
+                or r.out.status in (301, 302)
                 or r.ctx.get("charset_declined")):
             return
         # headers_out.charset outlives an internal redirect to an error page: its new

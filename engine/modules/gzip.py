@@ -121,7 +121,8 @@ class GzipModule(HttpModule):
     def header_filter(self, r: Request) -> None:
         conf: GzipConf | None = r.loc.mod.get(self.name)
         out = r.out
-        if conf is None or out.status not in _STATUSES or out.headers.get("content-encoding") \
+        if conf is None or out.status not in _STATUSES or r.header_only \
+                or out.headers.get("content-encoding") \
                 or (out.content_length is not None and out.content_length < conf.min_length) \
                 or not content_type_matches(conf.types, out.content_type, r):
             return

@@ -308,7 +308,7 @@ class SubFilterModule(HttpModule):
         """ngx_http_sub_header_filter: decide, and fix the header of a changed body."""
         conf: SubConf | None = r.loc.mod.get(self.name)
         out = r.out
-        if conf is None or r is not r.main or out.content_length == 0 \
+        if conf is None or r.captured or out.content_length == 0 \
                 or not content_type_matches(conf.types, out.content_type, r):
             return
         tables = conf.tables

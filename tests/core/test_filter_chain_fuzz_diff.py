@@ -8,7 +8,11 @@ on responses from ``return``, static files (one larger than a buffer) and Lua co
 written in several prints and flushes (so a pattern may span two body parts). Addition
 is not mixed with Lua: with a Lua content handler that flushes, nginx 1.22 writes the
 ``add_before_body`` part after the body, and a Lua body filter under ``add_after_body``
-closes the connection without a response (a worker crash, not behaviour to model). One real
+closes the connection without a response (a worker crash, not behaviour to model).
+Ranges are single: a multipart range reaches a Lua body filter as one chain of several
+buffers, of which ``ngx.arg[1] = nil`` drops only some. An include always finds its
+target: nginx runs it after SSI has parsed the rest of the buffer (its error-log lines
+come later), the engine at once. One real
 nginx serves every generated server (``server_name sN.test``), each location with a
 random set of filter directives. Requests vary method (GET, HEAD), HTTP version (1.0 has
 no chunked encoding), arguments read by SSI and sub_filter, Accept-Encoding and Range.
@@ -63,7 +67,7 @@ SUB = ["sub_filter foo FOO;", "sub_filter foo $uri; sub_filter_once off;",
        "sub_filter_last_modified on; sub_filter foo F; sub_filter_types text/plain;",
        "sub_filter FOO baz; sub_filter ba BA; sub_filter_once off;",
        "sub_filter $arg_s [$arg_s]; sub_filter_types *;",
-       "sub_filter part PART; sub_filter_types *;"]
+       "sub_filter from=page from=sub; sub_filter_types *;"]
 ADDITION = ["add_before_body /add/before;", "add_after_body /add/after;",
             "add_before_body /add/before; add_after_body /add/after; addition_types *;",
             "addition_types text/plain; add_after_body /add/after;",
@@ -92,7 +96,8 @@ LOCATIONS: list[tuple[str, str]] = [
     ("/", ""),
     ("= /ret", 'return 200 "foo bar <!--# echo var=\\"uri\\" --> foo\\n";'),
     ("= /ret404", "return 404;"),
-    ("/lua", 'content_by_lua_block { ngx.print("fo") ngx.flush(true) ngx.print("o ba")'
+    # (ngx.flush(true) under SSI and gzip waits in nginx until send_timeout: not here)
+    ("/lua", 'content_by_lua_block { ngx.print("fo") ngx.flush() ngx.print("o ba")'
              ' ngx.print("r <!--# echo var=\\"args\\" --") ngx.flush() ngx.say("> foo") }'),
     ("= /lua-type", "default_type text/html; content_by_lua_block { ngx.say('foo<body>') }"),
 ]
@@ -121,8 +126,10 @@ def gen_server(rng: random.Random, n: int) -> str:
     """One server: a few server-level filters and the content locations, each with a
     few more of its own (which replace the server's for the same directive)."""
     lines = ["    listen 127.0.0.1:{port};", f"    server_name s{n}.test;", "    root html;"]
+    # (no source_charset at the server: a location's other charset would need a
+    # charset_map, and recoding is not modelled)
     lines += ["    " + d for d in _directives(rng, rng.randint(0, 3))
-              if "_by_lua" not in d and "_body" not in d]
+              if "_by_lua" not in d and "_body" not in d and "source_charset" not in d]
     for name, source in LOCATIONS:
         own = _directives(rng, rng.choice([1, 2, 3, 4]))
         if "_by_lua" in source or any("_by_lua" in d for d in own):
@@ -144,16 +151,51 @@ def gen_request(rng: random.Random, n: int) -> Req:
     if rng.random() < 0.35:
         heads.append(("Accept-Encoding", "gzip"))
     if rng.random() < 0.15:
-        heads.append(("Range", rng.choice(["bytes=0-9", "bytes=-6", "bytes=0-1,4-5"])))
+        heads.append(("Range", rng.choice(["bytes=0-9", "bytes=-6", "bytes=3-"])))
     method = "HEAD" if rng.random() < 0.15 else "GET"
     version = "HTTP/1.0" if rng.random() < 0.15 else "HTTP/1.1"
     return Req(method, rng.choice(TARGETS), heads, b"", version)
 
 
+#: What the fuzzer found, kept whatever the seed: sub_filter works on an SSI include's
+#: subrequest but not on a Lua capture (whose output Lua takes first), nor does charset
+#: mark a subrequest's type; gzip leaves a Lua HEAD alone unless ngx.send_headers() sent
+#: it; HTTP/1.0 output held by Lua reaches a body filter as one part.
+KEPT_BLOCK = r"""server {
+    listen 127.0.0.1:{port};
+    server_name kept.test;
+    root html;
+    location = /subf { sub_filter foo FOO; sub_filter_types *; default_type text/plain;
+                       return 200 "foo bar"; }
+    location = /cs { charset utf-8; default_type text/plain; return 200 "cs"; }
+    location = /inc { ssi on; ssi_types *; default_type text/plain;
+                      return 200 '[<!--# include virtual="/subf" -->]'; }
+    location = /cap { content_by_lua_block {
+        for _, u in ipairs{"/subf", "/cs"} do
+            local res = ngx.location.capture(u)
+            ngx.say(u, " ", res.body, " ", res.header["Content-Type"],
+                    " ", res.header["Content-Length"])
+        end } }
+    location = /head { gzip on; gzip_min_length 1; gzip_types *;
+                       content_by_lua_block { ngx.say("foo") } }
+    location = /sent { gzip on; gzip_min_length 1; gzip_types *;
+                       content_by_lua_block { ngx.send_headers() } }
+    location = /h10 { content_by_lua_block { ngx.print("fo") ngx.flush() ngx.say("o bar") }
+                      body_filter_by_lua_block { ngx.arg[1] = ngx.arg[1]:gsub("foo", "lua") } }
+}
+"""
+_GZ = [("Host", "kept.test"), ("Accept-Encoding", "gzip")]
+KEPT = ("kept", KEPT_BLOCK, [
+    Req("GET", "/inc", [("Host", "kept.test")]), Req("GET", "/cap", [("Host", "kept.test")]),
+    Req("HEAD", "/head", _GZ), Req("HEAD", "/sent", _GZ), Req("GET", "/head", _GZ),
+    Req("GET", "/h10", [("Host", "kept.test")], b"", "HTTP/1.0"),
+    Req("GET", "/h10", [("Host", "kept.test")])])
+
+
 def build() -> tuple[str, list[tuple[str, str, list[Req]]]]:
     """The config and the groups of cases: (label, server block, requests)."""
     rng = random.Random(SEED)
-    groups = []
+    groups = [KEPT]
     for n in range(SERVERS):
         block = gen_server(rng, n)
         groups.append((f"server-{n}", block,
@@ -210,7 +252,7 @@ def fuzz_pair():  # type: ignore[no-untyped-def]
 
 def test_enough_cases() -> None:
     assert_case_count(GROUPS, 300, 700)
-    assert len({g[1] for g in GROUPS}) == SERVERS
+    assert len({g[1] for g in GROUPS}) == SERVERS + 1
 
 
 def test_comparison_notices_differences() -> None:
