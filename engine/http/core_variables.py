@@ -55,8 +55,9 @@ def _arg(r: Request, name: str) -> str | None:
 
 def find_arg(args: str, name: str) -> str | None:
     """nginx's ngx_http_arg: the first ``name=value``, name compared case-insensitively
-    (a bare ``name`` without "=" is not that argument)."""
-    if not args:
+    (a bare ``name`` without "=" is not that argument). ``$arg_`` (an empty name) is
+    never found: nginx's search for it finds nothing, whatever the query."""
+    if not args or not name:
         return None
     low = name.lower()
     for part in args.split("&"):

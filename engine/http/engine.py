@@ -24,7 +24,7 @@ from .response import client_status
 from .servers import select_server
 from .special import special_response
 from .trace import Trace
-from .variables import VariableTable
+from .variables import ScriptError, VariableTable
 
 if TYPE_CHECKING:
     from .block import Block
@@ -115,6 +115,9 @@ class HttpEngine:
             if stats is not None:
                 stats.request_started(not req.connection)
             await self._process(r)
+        except ScriptError:  # a value nginx's script copy refused: logged, a 500
+            if not r.header_sent and not r.response_done:
+                await self.finalize(r, 500)
         except Exception as exc:  # an engine bug must not take the server down
             r.log("alert", f"engine error: {type(exc).__name__}: {exc}")
             if not r.header_sent:
@@ -487,9 +490,12 @@ class HttpEngine:
         if not r.out.status:
             r.out.status = 200
         plan = self._plans.get(r.loc) or self.plan(r.loc)
-        for fn, is_async in plan.header:
-            if (await fn(r) if is_async else fn(r)) is False:
-                break
+        try:
+            for fn, is_async in plan.header:
+                if (await fn(r) if is_async else fn(r)) is False:
+                    break
+        except ScriptError:  # a header filter's value: NGX_ERROR, the connection closes
+            self.abort(r)
         r.header_sent = True
 
     async def output(self, r: Request, data: bytes, last: bool) -> None:

@@ -84,6 +84,16 @@ class VariableTable:
 # --- complex values ----------------------------------------------------------------------
 
 
+class ScriptError(Exception):
+    """A script stopped on a value it could not copy (its alert is logged): nginx's
+    NGX_ERROR from a complex value, a 500 for the request (the header filters' own
+    values, add_header's, close the connection instead)."""
+
+
+def _size(parts: list[str]) -> int:
+    return sum(len(p.encode("utf-8", "surrogateescape")) for p in parts)
+
+
 @dataclass(frozen=True, slots=True)
 class VarRef:
     name: str
@@ -109,8 +119,24 @@ class ComplexValue:
             else ("" if not parts else None)
 
     def evaluate(self, r: Request) -> str:
+        """nginx measures the value (its length codes), then copies it: a regex that
+        ran while measuring (a ``map``'s) changes what the copy reads for the captures
+        and the named captures before it. A shorter copy is what the value becomes; a
+        longer one is refused by the bounds check of nginx's script copy (an alert,
+        then :class:`ScriptError`), as Debian's 1.22.1 does."""
         if self.static is not None:
             return self.static
+        before = r.captures
+        measured = self._parts(r)
+        if r.captures is before:  # no regex ran: the copy reads the same values
+            return "".join(measured)
+        copied = self._parts(r)
+        if copied != measured and _size(copied) > _size(measured):
+            r.log("alert", "no buffer space in script copy")
+            raise ScriptError
+        return "".join(copied)
+
+    def _parts(self, r: Request) -> list[str]:
         out = []
         table = r.engine_vars
         for part in self.parts:
@@ -122,7 +148,7 @@ class ComplexValue:
                 caps = r.captures
                 if caps is not None and part.index < len(caps):
                     out.append(caps[part.index] or "")
-        return "".join(out)
+        return out
 
     @property
     def has_variables(self) -> bool:

@@ -49,9 +49,9 @@ class MapTable:
 
     def lookup(self, r: Request) -> str:
         key = self.source.evaluate(r)
+        if self.hostnames and key.endswith("."):  # for the regexes too, as nginx's
+            key = key[:-1]
         low = ascii_lower(key)
-        if self.hostnames and low.endswith("."):
-            low = low[:-1]
         value = self.exact.get(low)
         if value is None and self.hostnames:
             value = _longest(low, self.head, suffix=True) or _longest(low, self.tail,
@@ -102,6 +102,10 @@ class MapModule(HttpModule):
             for entry in d.children():  # named captures of the regexes are variables too
                 if entry.name.startswith("~"):
                     for capture in _CAPTURE_NAME.findall(entry.name):
+                        known = engine.variables.vars.get(capture.lower())
+                        if known is not None and not (known.changeable or known.stored):
+                            raise ConfigError(f'the duplicate "{capture}" variable',
+                                              entry.file, entry.line)
                         engine.variables.declare(capture.lower())
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
