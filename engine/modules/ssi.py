@@ -216,7 +216,7 @@ class SsiModule(HttpModule):
         st: State | None = r.ctx.get(_CTX)
         if st is None or r.header_only:  # nginx passes no body of a HEAD through filters
             return data, last
-        out: list[bytes] = []
+        out: list[Any] = []  # text, and includes to run (_Include)
         p = st.parser
         p.begin()
         while p.pos < len(data):
@@ -241,9 +241,9 @@ class SsiModule(HttpModule):
             if not st.conf.silent:
                 out.append(st.errmsg)
         p.saved = p.looked
-        return b"".join(out), last
+        return await _run_pending(r, st, out), last
 
-    async def _command(self, r: Request, st: State, out: list[bytes]) -> None:
+    async def _command(self, r: Request, st: State, out: list[Any]) -> None:
         """The part of the body filter that checks a command and runs it."""
         p = st.parser
         name = text(p.command)
@@ -375,7 +375,7 @@ def _choose(st: State, true: bool) -> None:
     st.conditional = _COND_IF
 
 
-async def _include(r: Request, st: State, args: dict[str, bytes], out: list[bytes]) -> None:
+async def _include(r: Request, st: State, args: dict[str, bytes], out: list[Any]) -> None:
     """ngx_http_ssi_include: a subrequest whose body goes where the command was."""
     uri, file, wait = args.get("virtual"), args.get("file"), args.get("wait")
     set_, stub = args.get("set"), args.get("stub")
@@ -407,26 +407,69 @@ async def _include(r: Request, st: State, args: dict[str, bytes], out: list[byte
         depth, up = depth + 1, up.parent
     if depth + 1 >= _MAX_DEPTH:
         raise _fail(r, f'subrequests cycle while processing "{path}"')
-    if out and set_ is None:
-        # include flushes (cmd->flush): what came before goes on as its own part
-        await _downstream(r, st, b"".join(out))
-        out.clear()
-    st.including = True
-    try:
-        child = await run_subrequest(r, path, query, by="ssi include")
-        parts = child.ctx.pop("keep:subrequest_body", [])
-        body = b"".join(parts)
-        failed = bool(getattr(child, "err_status", 0))
-        if found is not None and (failed or not body):
-            parts = [await _stub(r, child, b"".join(found))]
-    finally:
-        st.including = False
+    include = _Include(path, query, found)
+    if set_ is None and (wait is None or wait.lower() != b"yes"):
+        # posted: it runs once SSI has parsed the rest of this part (_run_pending)
+        out.append(include)
+        return
+    # a waited include (set= waits too): the ones posted before run first, then this
+    # one, and SSI goes on parsing only after it
+    rest = await _run_pending(r, st, out)
+    out.clear()
+    if rest and set_ is None:
+        await _downstream(r, st, rest)
+    elif rest:
+        out.append(rest)
+    parts, failed = await _subrequest(r, st, include)
     if set_ is not None:
-        shared.variables[text(set_).lower()] = "" if failed else text(body)
+        shared.variables[text(set_).lower()] = "" if failed else text(b"".join(parts))
         return
     for part in parts:
         if part:
             await _downstream(r, st, part)
+
+
+@dataclass(slots=True)
+class _Include:
+    """An include whose subrequest is posted: its URI, and the stub block to show
+    instead of an empty or failed answer."""
+    path: str
+    query: str
+    stub: list[bytes] | None
+
+
+async def _subrequest(r: Request, st: State, include: _Include) -> tuple[list[bytes], bool]:
+    """Run an include's subrequest: its body parts, and whether it failed."""
+    st.including = True
+    try:
+        child = await run_subrequest(r, include.path, include.query, by="ssi include")
+        parts = child.ctx.pop("keep:subrequest_body", [])
+        failed = bool(getattr(child, "err_status", 0))
+        if include.stub is not None and (failed or not b"".join(parts)):
+            parts = [await _stub(r, child, b"".join(include.stub))]
+    finally:
+        st.including = False
+    return parts, failed
+
+
+async def _run_pending(r: Request, st: State, out: list[Any]) -> bytes:
+    """nginx's posted subrequests: the includes of a part run after SSI has parsed it,
+    in order, each sending on what came before it (an include flushes, cmd->flush), so
+    they see the SSI variables as the whole part left them. The text after the last
+    one is returned."""
+    text_parts: list[bytes] = []
+    for item in out:
+        if isinstance(item, bytes):
+            text_parts.append(item)
+            continue
+        if text_parts:
+            await _downstream(r, st, b"".join(text_parts))
+            text_parts.clear()
+        parts, _ = await _subrequest(r, st, item)
+        for part in parts:
+            if part:
+                await _downstream(r, st, part)
+    return b"".join(text_parts)
 
 
 async def _downstream(r: Request, st: State, data: bytes) -> None:

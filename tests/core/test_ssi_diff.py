@@ -53,6 +53,7 @@ http {
         location /t/one { default_type text/plain; return 200 "one"; }
         location /t/lua { content_by_lua_block { ngx.say("l1") ngx.flush(true) ngx.print("l2") } }
         location /t/nested { return 200 "N(<!--# echo var=\"uri\" -->)"; }
+        location /t/x { return 200 "<!--# echo var=\"x\" default=\"unset\" -->"; }
         location /t/off { ssi off; return 200 "O(<!--# echo var=\"uri\" -->)"; }
         location /t/cap { content_by_lua_block {
             local r = ngx.location.capture("/t/nested") ngx.print("C[", r.body, "]") } }
@@ -81,6 +82,18 @@ FILES = {
                     '<!--# endif -->.\n',
     "html/dir/page.html": '[<!--# include virtual="../t/one" -->]'
                           '[<!--# include file="../a.txt" -->]',
+    # includes run after SSI has parsed the rest of the part (nginx posts them), unless
+    # waited (wait="yes", set=): what they see of the SSI variables, the log's order
+    "html/posted/vars.html": '<!--# set var="x" value="1" --><!--# include virtual="/t/x" -->'
+                             '<!--# set var="x" value="2" -->|<!--# echo var="x" -->\n',
+    "html/posted/waited.html": '<!--# set var="x" value="1" -->'
+                               '<!--# include virtual="/t/x" wait="yes" -->'
+                               '<!--# set var="x" value="2" -->|<!--# echo var="x" -->\n',
+    "html/posted/set.html": '<!--# include virtual="/t/one" set="v" -->'
+                            '[<!--# echo var="v" default="none" -->]\n',
+    "html/posted/order.html": 'a<!--# include virtual="/t/none" -->b<!--# bad -->c'
+                              '<!--# include virtual="/t/one" -->d'
+                              '<!--# include virtual="/t/none2" wait="yes" -->e<!--# bad2 -->f\n',
 }
 
 URL_CHARS = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in "\"\\$-") + " \x01\xe9"
@@ -224,6 +237,8 @@ CASES = [(name, get("/ret?s=" + quote(s, safe=""))) for name, s in TEXTS] + [
     ("ssi_types", get("/types/a.txt")),
     ("ssi_types *", get("/star/a.txt")),
     ("accepted directives", get("/quiet/a.html")),
+    *[(f"posted include: {n}", get(f"/posted/{n}.html"))
+      for n in ("vars", "waited", "set", "order")],
     *[(f"if: {q or 'nothing'}", get(f"/if.html?{q}"))
       for q in ("a=1", "b=xxy", "b=xxz", "b=z", "")],
 ]
