@@ -10,9 +10,7 @@ is not mixed with Lua: with a Lua content handler that flushes, nginx 1.22 write
 ``add_before_body`` part after the body, and a Lua body filter under ``add_after_body``
 closes the connection without a response (a worker crash, not behaviour to model).
 Ranges are single: a multipart range reaches a Lua body filter as one chain of several
-buffers, of which ``ngx.arg[1] = nil`` drops only some. An include always finds its
-target: nginx runs it after SSI has parsed the rest of the buffer (its error-log lines
-come later), the engine at once. One real
+buffers, of which ``ngx.arg[1] = nil`` drops only some. One real
 nginx serves every generated server (``server_name sN.test``), each location with a
 random set of filter directives. Requests vary method (GET, HEAD), HTTP version (1.0 has
 no chunked encoding), arguments read by SSI and sub_filter, Accept-Encoding and Range.
@@ -67,7 +65,7 @@ SUB = ["sub_filter foo FOO;", "sub_filter foo $uri; sub_filter_once off;",
        "sub_filter_last_modified on; sub_filter foo F; sub_filter_types text/plain;",
        "sub_filter FOO baz; sub_filter ba BA; sub_filter_once off;",
        "sub_filter $arg_s [$arg_s]; sub_filter_types *;",
-       "sub_filter from=page from=sub; sub_filter_types *;"]
+       "sub_filter part PART; sub_filter_types *;", "sub_filter from=page from=sub;"]
 ADDITION = ["add_before_body /add/before;", "add_after_body /add/after;",
             "add_before_body /add/before; add_after_body /add/after; addition_types *;",
             "addition_types text/plain; add_after_body /add/after;",
