@@ -53,9 +53,11 @@ def assert_group_as_nginx(pair: Pair, seed: int, label: str, block: str, reqs: l
                           same: Callable[[Reply, Reply], bool] | None = None,
                           shown: Callable[[Reply], str] = show,
                           ask: Callable[[Req], tuple[Reply, Reply]] | None = None,
-                          describe: Callable[[Req], str] | None = None) -> None:
+                          describe: Callable[[Req], str] | None = None,
+                          logs: Callable[[list], list] | None = None) -> None:
     """Every request of the group gets the same reply from both (``same(real, ours)``,
-    else the comparable parts), then both logged the same lines."""
+    else the comparable parts), then both logged the same lines (as ``logs`` rewrites
+    them: for parts that depend on timing)."""
     diffs = []
     mark_logs(pair)
     for req in reqs:
@@ -66,6 +68,8 @@ def assert_group_as_nginx(pair: Pair, seed: int, label: str, block: str, reqs: l
     assert not diffs, (f"seed {seed}, {label}: {len(diffs)} of {len(reqs)} differ\n{block}\n"
                        + "\n".join(diffs))
     ours_log, real_log = settled_logs(pair)
+    if logs is not None:
+        ours_log, real_log = logs(ours_log), logs(real_log)
     assert ours_log == real_log, f"seed {seed}, {label}: error logs differ\n{block}"
 
 
