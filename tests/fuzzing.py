@@ -6,6 +6,7 @@ replayed."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -17,12 +18,20 @@ from tests.lua.cases import mark_logs, new_log_lines
 from tests.oracle import first_emerg, nginx_test, write_prefix
 
 
-def pair_fixture(conf: str, files: Any = None) -> Any:
+def pair_fixture(conf: str, files: Any = None, mtime: int | None = None) -> Any:
     """The module's ``fuzz_pair`` fixture: ``conf`` served by real nginx and the engine
-    for all of the module's groups (``fuzz_pair = pair_fixture(CONF, FILES)``)."""
+    for all of the module's groups (``fuzz_pair = pair_fixture(CONF, FILES)``). With
+    ``mtime``, html/ and everything under it get it on both sides, so ETag and
+    Last-Modified compare too."""
     @pytest.fixture(scope="module")
     def fuzz_pair():  # type: ignore[no-untyped-def]
         with Pair(conf, files) as p:
+            if mtime is not None:
+                for prefix in (p.real.prefix, p.prefix):
+                    for root, dirs, names in os.walk(prefix / "html"):
+                        for name in dirs + names:
+                            os.utime(os.path.join(root, name), (mtime, mtime))
+                    os.utime(prefix / "html", (mtime, mtime))
             yield p
     return fuzz_pair
 

@@ -30,8 +30,8 @@ import zlib
 import pytest
 
 from tests.core.conftest import MIME_TYPES
-from tests.differential import Pair, Reply, Req
-from tests.fuzzing import assert_case_count, assert_group_as_nginx
+from tests.differential import Reply, Req
+from tests.fuzzing import assert_case_count, assert_group_as_nginx, pair_fixture
 from tests.oracle import requires_nginx
 
 SEED = int(os.environ.get("FILTER_FUZZ_SEED", "20261127"))
@@ -238,14 +238,7 @@ def _describe(req: Req) -> str:
     return f"{req.method} {req.target} {req.version} [{heads}]"
 
 
-@pytest.fixture(scope="module")
-def fuzz_pair():  # type: ignore[no-untyped-def]
-    with Pair(CONF, FILES) as p:
-        for prefix in (p.real.prefix, p.prefix):
-            for root, dirs, names in os.walk(prefix / "html"):
-                for name in dirs + names:
-                    os.utime(os.path.join(root, name), (MTIME, MTIME))
-        yield p
+fuzz_pair = pair_fixture(CONF, FILES, MTIME)
 
 
 def test_enough_cases() -> None:

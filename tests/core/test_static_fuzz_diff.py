@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 
 from tests.core.conftest import MIME_TYPES
-from tests.differential import Pair, Reply, Req, engine_load_error
-from tests.fuzzing import assert_group_as_nginx
+from tests.differential import Reply, Req, engine_load_error
+from tests.fuzzing import assert_group_as_nginx, pair_fixture
 from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
 
 #: Fixed, so every run checks the same cases; set STATIC_FUZZ_SEED to explore others.
@@ -322,15 +322,7 @@ def same(real: Reply, ours: Reply) -> bool:
     return any(_normalised(real, m) == _normalised(ours, m) for m in ("abs", "delta", "rel"))
 
 
-@pytest.fixture(scope="module")
-def fuzz_pair():  # type: ignore[no-untyped-def]
-    with Pair(CONF, FILES) as p:
-        for prefix in (p.real.prefix, p.prefix):
-            for root, dirs, names in os.walk(prefix / "html"):
-                for name in dirs + names:
-                    os.utime(os.path.join(root, name), (MTIME, MTIME))
-            os.utime(prefix / "html", (MTIME, MTIME))
-        yield p
+fuzz_pair = pair_fixture(CONF, FILES, MTIME)
 
 
 def test_enough_cases() -> None:
@@ -472,14 +464,7 @@ NAMED_CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def named_pair():  # type: ignore[no-untyped-def]
-    with Pair(NAMED_CONF, FILES) as p:
-        for prefix in (p.real.prefix, p.prefix):
-            for root, dirs, names in os.walk(prefix / "html"):
-                for name in dirs + names:
-                    os.utime(os.path.join(root, name), (MTIME, MTIME))
-        yield p
+named_pair = pair_fixture(NAMED_CONF, FILES, MTIME)
 
 
 @requires_nginx
