@@ -330,7 +330,7 @@ def register_core_variables(table: VariableTable, services: dict) -> None:
     # empty only for a request line whose URI nginx refused (400): not found
     add("request_uri", _request_uri)
     add("args", _args, _set_args, changeable=True)
-    add("query_string", _args, _set_args, changeable=True)
+    add("query_string", _args)  # read-only: nginx gives $query_string no set handler
     add("is_args", lambda r: "?" if r.args else "")
     add("request", lambda r: r.main.request_line)
     add("request_method", _request_method)

@@ -229,7 +229,9 @@ class Bridge:
                     f"'';\" in the config file to define it first").encode()
         if not var.changeable:
             return f'variable "{key}" not changeable'.encode()
-        old = table.get(r, key)
+        # the trace's old value, read without a getter's side effects (a "set" variable
+        # not set yet would log nginx's "using uninitialized" warning)
+        old = r.variables.get(key) if var.stored else table.get(r, key)
         if value is None:  # nil: the variable is "not found" from now on
             if var.stored:
                 r.variables[key] = None  # type: ignore[assignment]
@@ -294,6 +296,7 @@ class Bridge:
         old = r.uri
         r.set_uri(_s(uri))
         r.trace.add("var", name="$uri", old=old, new=r.uri)
+        r.internal = True  # ngx_lua marks the request internal, jump or not
         if jump:
             r.uri_changed = True
         else:  # as a rewrite "break": an alias no longer maps the URI
@@ -306,22 +309,44 @@ class Bridge:
             flat.append(_b(v))  # type: ignore[arg-type]
         return self.worker.lua.table_from(flat)
 
-    def py_set_req_header(self, name: bytes, value: Any) -> None:
+    def py_set_req_header(self, name: bytes, value: Any) -> bytes | None:
         """ngx_lua's set_input_header: the name as given (no "_" to "-"); the first
         header of that name takes the (first) value and keeps its spelling, later ones
-        go, further values of a table are appended."""
+        go, further values of a table are appended. An error message when a Host value
+        is not a valid host name."""
         r = self.r
         _keep_raw_header(r)
         header = _s(name)
         values = [_s(value)] if isinstance(value, bytes) else \
             [] if value is None else [_s(v) for v in value.values()]
-        if header.lower() == "host" and values:
-            # ngx_lua's Host handler also changes the server name $host reports
-            from ..http.servers import valid_host
-            r.main.host = valid_host(values[0]) or r.main.host
-        r.headers_in.set(header, values[0] if values else None, respell=False)
+        if header.lower() in _SINGLE_IN and values:
+            return self._set_single(header, values)
+        # an empty first value removes the header as nil does; the others are added,
+        # even empty ones
+        r.headers_in.set(header, values[0] if values and values[0] else None, respell=False)
         for v in values[1:]:
             r.headers_in.add(header, v)
+        return None
+
+    def _set_single(self, header: str, values: list[str]) -> bytes | None:
+        """A header nginx keeps one of: each value replaces the one before. A Host or
+        Content-Length value nginx would refuse stops there (the ones before it stay)
+        with ngx_lua's error; Host also changes the server name $host reports."""
+        from ..http.servers import valid_host
+        r = self.r
+        low = header.lower()
+        for v in values:
+            if low == "host" and v:
+                # ngx_lua's own copy of the host check lets spaces and tabs through
+                host = valid_host(v.replace(" ", "x").replace("\t", "x"))
+                if host is None:
+                    return b"failed to set header"
+                r.main.host = "".join(o if o in " \t" else c for c, o in zip(host, v))
+            elif low == "content-length" and v and not (
+                    v.isascii() and v.isdigit() and int(v) < 2 ** 63):
+                return b"failed to set header"
+            r.headers_in.set(header, v or None, respell=False)
+        return None
 
     def py_body_read(self) -> bool:
         return bool(self.r.body_read)
@@ -424,6 +449,15 @@ class Bridge:
 
     def py_worker_exiting(self) -> bool:
         return self.worker.service.exiting
+
+
+#: The request headers ngx_lua 0.10.23 sets through nginx's own pointer (headers_in.c):
+#: one of each, a table's later values replacing the earlier (probed one by one).
+_SINGLE_IN = frozenset({
+    "host", "connection", "if-modified-since", "if-none-match", "if-range", "user-agent",
+    "referer", "content-length", "content-type", "range", "transfer-encoding", "expect",
+    "upgrade", "accept-encoding", "via", "authorization", "keep-alive", "x-real-ip",
+    "depth", "destination", "overwrite", "date"})
 
 
 def _keep_raw_header(r: Request) -> None:

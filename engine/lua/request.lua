@@ -18,8 +18,10 @@ return function(ngx, rt, py)
         __index = function(_, k)
             local state = check_ffi(ALL_REQ)
             local tk = type(k)
-            if tk == "number" then
-                return py.capture_get(k >= 0 and math.floor(k) or -math.floor(-k))
+            if tk == "number" then  -- a C int: $0 and below are never found
+                k = k >= 0 and math.floor(k) or -math.floor(-k)
+                if k <= 0 then return nil end
+                return py.capture_get(k)
             end
             if tk ~= "string" then error("bad variable name", 2) end
             -- whether ngx.say & co. have (for ngx_lua) sent the header: see var_get
@@ -95,17 +97,36 @@ return function(ngx, rt, py)
         return max < 0 and 100 or max
     end
 
+    -- resty.core clears the table given (clear_tab, which wants a table), then asks C
+    -- for the count: every "&"-separated piece, with "truncated" above `max`; C then
+    -- fills in that many pieces, skipping (not counting) those with an empty key
     function req.get_uri_args(max, tab)
         check_ffi(ALL_REQ)
-        max = ffi_max(max, 210, "ngx_http_lua_ffi_req_get_uri_args_count")
-        local t, err = decode(py.var_get("args"), max)
-        if tab then  -- resty.core fills the table given instead of a new one
+        if tab then
+            if type(tab) ~= "table" then
+                error("/usr/share/lua/5.1/resty/core/request.lua:207: bad argument #1 to "
+                      .. "'clear_tab' (table expected, got " .. type(tab) .. ")", 0)
+            end
             for k in pairs(tab) do tab[k] = nil end
-            for k, v in pairs(t) do tab[k] = v end
-            t = tab
+        else
+            tab = {}
         end
-        if err then return t, err end
-        return t
+        max = ffi_max(max, 210, "ngx_http_lua_ffi_req_get_uri_args_count")
+        local args = py.var_get("args") or ""
+        if args == "" then return tab end
+        local _, amps = args:gsub("&", "")
+        local count = amps + 1
+        local keep = (max > 0 and count > max) and max or count
+        for piece in (args .. "&"):gmatch("([^&]*)&") do
+            if keep == 0 then break end
+            local k, v = next(ngx.decode_args(piece, 0))
+            if k ~= nil then
+                rt.add_value(tab, k, v)
+                keep = keep - 1
+            end
+        end
+        if max > 0 and count > max then return tab, "truncated" end
+        return tab
     end
 
     -- ngx_lua's C function checks the keys itself, so its error points at the caller
@@ -206,12 +227,14 @@ return function(ngx, rt, py)
         if type(value) == "table" then
             local vals = {}
             for i = 1, #value do vals[i] = rt.escape_header(tostring(value[i])) end
-            py.set_req_header(name, #vals > 0 and vals or nil)
+            value = #vals > 0 and vals or nil
         elseif value == nil or value == "" then
-            py.set_req_header(name, nil)
+            value = nil
         else
-            py.set_req_header(name, rt.escape_header(tostring(value)))
+            value = rt.escape_header(tostring(value))
         end
+        local err = py.set_req_header(name, value)
+        if err then error("/usr/share/lua/5.1/resty/core/request.lua:417: " .. err, 0) end
     end
 
     function req.clear_header(name)
@@ -307,12 +330,19 @@ return function(ngx, rt, py)
         if err then error(err, 2) end
     end
 
-    function req.set_uri(uri, jump, binary)
+    -- ngx_lua's C function: the count, a string (a number converts), not empty; then
+    -- `binary`, when given, a boolean; the bytes, unless binary; `jump`, when given, a
+    -- boolean, true only where the phases can restart
+    function req.set_uri(...)
         local state = check(SET_URI)
-        if type(uri) ~= "string" then
-            rt.argerror(1, "string expected, got " .. type(uri))
-        end
+        local n, uri, jump, binary = select("#", ...), ...
+        nargs_check(n, n >= 1 and n <= 3, "1, 2 or 3 arguments")
+        if type(uri) == "number" then uri = tostring(uri) end
+        if type(uri) ~= "string" then rt.argerror(1, "string expected, got " .. type(uri)) end
         if uri == "" then error("attempt to use zero-length uri", 2) end
+        if n == 3 and type(binary) ~= "boolean" then
+            rt.argerror(3, "boolean expected, got " .. type(binary))
+        end
         if not binary then
             local byte, shown = rt.unsafe_uri_byte(uri)
             if byte then
@@ -320,11 +350,14 @@ return function(ngx, rt, py)
                       .. "to set the 'binary' argument?)", 2)
             end
         end
+        if n >= 2 and type(jump) ~= "boolean" then
+            rt.argerror(2, "boolean expected, got " .. type(jump))
+        end
+        if jump and state.context ~= rt.CTX.rewrite
+                and state.context ~= rt.CTX.server_rewrite then
+            error("API disabled in the context of " .. rt.CTX_NAME[state.context], 2)
+        end
         if jump then
-            if state.context ~= rt.CTX.rewrite and state.context ~= rt.CTX.server_rewrite then
-                error("API disabled in the context of " .. rt.CTX_NAME[state.context]
-                      .. " (jump must be false)", 2)
-            end
             py.set_uri(uri, true)
             return yield("set_uri_jump")
         end

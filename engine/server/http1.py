@@ -29,7 +29,7 @@ from .head import READING_LINE, Verdict, check_size, counted_through, find_head_
 from .head_parser import HeadParser
 from .lazy_timer import LazyTimer
 from .pending import Pending
-from .settings import AddressSettings, body_settings
+from .settings import AddressSettings, body_settings, request_server
 from .sink import WireSink
 from .suspended import Suspended
 
@@ -584,7 +584,12 @@ class HttpConnection(asyncio.Protocol):
         if req is None:
             ctx = f", client: {self.client[0]}, server: {self.endpoint.addr_text}"
         else:
-            ctx = head_context(self.client[0], self.settings.server_name,
-                               line or req.raw_line or req.request_line,
-                               req.headers if seen is None else seen)
+            seen = req.headers if seen is None else seen
+            # a Host line nginx parsed already chose the virtual server the context names
+            host = next((v for k, v in seen if k.lower() == "host"), None)
+            srv = request_server(self.engine, self.local[0], self.endpoint.port, host) \
+                if host else None
+            ctx = head_context(self.client[0],
+                               srv.server_name if srv else self.settings.server_name,
+                               line or req.raw_line or req.request_line, seen)
         elog.emit(LogRecord(level, time.time(), message, self.number, ctx))
