@@ -322,6 +322,7 @@ class ProxyModule(HttpModule):
                 r.log("error", "no live upstreams while connecting to upstream")
                 return await self._stale(r, "noliv", 502)
             state.peer = peer.name
+            r.upstream = None  # ngx_http_upstream_reinit: a new peer's headers_in
             sep = ":" if peer.unix else ""
             r.upstream_name = f"{ctx.schema}{peer.name}{sep}{ureq.target}"  # type: ignore[attr-defined]
             in_process = serves_itself(r.engine, peer)
@@ -350,6 +351,10 @@ class ProxyModule(HttpModule):
                     resp = await open_http(peer, ureq, timeouts)
             except AttemptFailure as f:
                 state.response_time = time.monotonic() - t0
+                if f.request_sent:  # ngx_http_upstream_next counts what the peer was sent
+                    state.bytes_sent = wire_length(ureq)
+                if f.headers:
+                    r.upstream = UpstreamInfo(list(f.headers))
                 if f.kind != "timeout":
                     r.log("error", f"{f.message} while {f.action}")
                 r.trace.add("upstream_response", peer=peer.name, error=f.message,
@@ -384,6 +389,8 @@ class ProxyModule(HttpModule):
                     self._may_retry(r, conf, ft, True, started):
                 await resp.close()
                 state.response_time = time.monotonic() - t0
+                state.bytes_sent = resp.extra["bytes_sent"]
+                r.upstream = UpstreamInfo(list(resp.headers))  # kept if no peer is left
                 r.trace.add("upstream_response", peer=peer.name, status=resp.status,
                             verdict=f"proxy_next_upstream {ft}: try the next peer")
                 self._next(r, conf, sel, state, ft, resp.status, True, started,
@@ -533,6 +540,7 @@ class ProxyModule(HttpModule):
             sel.free(failed=False)
             sel.current = None
         state.response_time = time.monotonic() - t0
+        state.bytes_sent = resp.extra.get("bytes_sent", 0)  # as finalize_request does
 
     async def _nest(self, r: Request, resp: UpstreamResponse) -> None:
         """Show the backend's own trace inside the front request's, for in-process peers."""

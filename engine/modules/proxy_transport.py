@@ -59,12 +59,16 @@ class AttemptFailure(Exception):
     """One attempt failed: ``kind`` is nginx's next-upstream type ("error", "timeout",
     "invalid_header"), ``message`` the log text, ``action`` what nginx was doing."""
 
-    def __init__(self, kind: str, message: str, action: str, request_sent: bool) -> None:
+    def __init__(self, kind: str, message: str, action: str, request_sent: bool,
+                 headers: list[tuple[str, str]] | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.action = action
         self.request_sent = request_sent
+        # the header lines parsed before the failure: nginx keeps them in u->headers_in
+        # ($upstream_http_*) unless another peer is tried
+        self.headers = headers
 
 
 def timed_out(action: str, request_sent: bool) -> AttemptFailure:

@@ -121,8 +121,12 @@ async def _read_header(reader: asyncio.StreamReader, timeout: float
         size += len(line)
         if size > _HEADER_LIMIT:
             raise AttemptFailure("invalid_header", "upstream sent too big header",
-                                 READING_HEADER, True)
-        headers.append(_header_line(line))
+                                 READING_HEADER, True, headers)
+        try:
+            headers.append(_header_line(line))
+        except AttemptFailure as f:
+            f.headers = headers
+            raise
 
 
 def _framing(method: str, status: int, headers: list[tuple[str, str]]) -> int | str:
