@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from ..http.phases import OK, Phase
+from ..http.phases import ERROR, OK, Phase
 from ..http.request import Request
 from ..http.response import http_date
 from ..http.trace import Trace
@@ -171,7 +171,7 @@ async def _run(parent: Request, child: Request, ctx: Any) -> tuple:
         # ngx_lua's post_subrequest makes it NGX_OK, the connection stays; the capture is
         # what was sent so far, with the status sent (500 when none was)
         main.aborted, main.keepalive = kept
-        _post_subrequest(child, 500)
+        _post_subrequest(child, ERROR)
     result = child.ctx.pop("keep:subrequest_result", None) or _result(child, False)
     if child.loc is not None and child.loc.flag("log_subrequest", False):
         await engine.log_handlers(child)  # finalized: logged if its location says so
@@ -189,9 +189,10 @@ def _post_subrequest(child: Request, rc: int) -> int:
     given to ngx_http_finalize_request. It answers NGX_OK, so nginx runs no error_page
     for the subrequest (nor sends its own page)."""
     if "keep:subrequest_result" not in child.ctx:
-        if not child.out.content_type:
+        # a special response's capture is typed as its page would be; NGX_ERROR's is not
+        if not child.out.content_type and rc != ERROR:
             child.engine.services["set_content_type"](child)
-        child.ctx["keep:subrequest_result"] = _result(child, True, rc)
+        child.ctx["keep:subrequest_result"] = _result(child, True, 500 if rc == ERROR else rc)
     if rc > OK:  # as the special response would have set it ($status)
         child.err_status = rc  # type: ignore[attr-defined]
     return OK

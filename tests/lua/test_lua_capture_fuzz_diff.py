@@ -214,7 +214,8 @@ def gen_server(rng: random.Random, n: int) -> tuple[str, list[Req]]:
 #: checks; subrequests run in the order nginx posts them (a capture_multi's later items
 #: before an earlier one's own captures: the log order); the static handler's log
 #: action stays after its subrequest, a new subrequest starts without it; ngx.redirect
-#: sets the status a capture reports, over an earlier ngx.status.
+#: sets the status a capture reports, over an earlier ngx.status; an ngx.exit(ngx.ERROR)
+#: before any output is captured untyped (a special response's capture is typed).
 FIXED = r"""server {
     listen 127.0.0.1:{port};
     server_name fixed.cap;
@@ -224,6 +225,7 @@ FIXED = r"""server {
     location /late { content_by_lua_block { ngx.status = 202 ngx.say("x") error("late") } }
     location /redir { content_by_lua_block { ngx.status = 201 ngx.redirect("/moved") } }
     location /lateexit { content_by_lua_block { ngx.print("y") ngx.exit(ngx.ERROR) } }
+    location /errexit { content_by_lua_block { ngx.status = 201 ngx.exit(ngx.ERROR) } }
     location /echo { content_by_lua_block { ngx.req.read_body() ngx.say(ngx.req.get_method(), " ", tostring(ngx.req.get_body_data()), " ", tostring(ngx.var.http_content_length)) } }
     location /cl0 { content_by_lua_block { ngx.print(ngx.location.capture("/echo").body) } }
     location /self { content_by_lua_block { local r = ngx.location.capture(ngx.var.uri) ngx.print(r.status) } }
@@ -237,6 +239,8 @@ FIXED = r"""server {
             show(ngx.location.capture("/ep", {share_all_vars = true}))
             show(ngx.location.capture("/late"))
             show(ngx.location.capture("/lateexit"))
+            local e = ngx.location.capture("/errexit")
+            ngx.say(e.status, " ", tostring(e.header["Content-Type"]))
             show(ngx.location.capture("/redir"))
             local a, b = ngx.location.capture_multi({{"/echo", {always_forward_body = true}}, {"/echo"}})
             show(a) show(b)
