@@ -19,6 +19,23 @@ return function(rt)
 
     local USER = {}  -- first value of a user coroutine's own yields
     local user = setmetatable({}, { __mode = "k" })  -- coroutines made by coroutine.create
+    -- threads passing up an API operation of a coroutine they resumed: ngx_lua's
+    -- status of such a thread is "normal" (its resumed coroutine is the one waiting)
+    local passing = setmetatable({}, { __mode = "k" })
+    -- light threads (by number) that ended and are not waited for or killed yet: their
+    -- status is "zombie" (uthread.py says when)
+    local zombies = {}
+
+    local function unmark(me, ...)
+        passing[me] = nil
+        return ...
+    end
+
+    local function pass_up(...)
+        local me = co_running()
+        passing[me] = true
+        return unmark(me, co_yield(...))
+    end
 
     -- What a user coroutine's resume gave: its own yield or end goes back to the caller;
     -- an API operation is passed up, and the coroutine resumed with its result.
@@ -26,7 +43,11 @@ return function(rt)
         if not ok then return false, ... end
         if co_status(co) == "dead" then return true, ... end
         if (...) == USER then return true, select(2, ...) end
-        return settle(co, co_resume(co, co_yield(...)))
+        return settle(co, co_resume(co, pass_up(...)))
+    end
+
+    function rt.uthread_zombie(id, on)
+        zombies[id] = on or nil
     end
 
     local function resume(co, ...)
@@ -59,11 +80,16 @@ return function(rt)
         return co_yield(...)  -- the entry thread or a light thread: a turn of the loop
     end
 
+    local function same(...) return ... end
+
     local function unwrap(co, ok, ...)
         if ok then return ... end
         if rt.current() == nil then error((...), 0) end  -- no request (init_by_lua)
-        -- the entry thread ends with the coroutine's error, whatever pcall is around
-        return rt.yield("abort", (...), traceback(co))
+        -- the entry thread ends with the coroutine's error, whatever pcall is around;
+        -- the traceback goes on with the stack that called the wrap function
+        -- (from the wrap function's frame: as in ngx_lua, a C function there)
+        local caller = traceback("", 2):gsub("^\n?stack traceback:", "")
+        return rt.yield("abort", (...), traceback(co) .. "\ncoroutine 1:" .. caller)
     end
 
     local function wrap(fn)
@@ -73,7 +99,7 @@ return function(rt)
         local co = create(fn)
         return function(...)
             if co_status(co) == "dead" then return false, "cannot resume dead coroutine" end
-            return unwrap(co, resume(co, ...))
+            return same(unwrap(co, resume(co, ...)))  -- (not a tail call: its frame stays)
         end
     end
 
@@ -82,8 +108,10 @@ return function(rt)
             rt.argerror(1, "coroutine expected")
         end
         local st = co_status(co)
+        if st == "suspended" and passing[co] then return "normal" end
         -- ngx_lua's status of an entry or light thread waiting on an operation
         if st == "suspended" and not user[co] and rt.id_of(co) then return "running" end
+        if st == "dead" and zombies[rt.id_of(co) or false] then return "zombie" end
         return st
     end
 

@@ -85,9 +85,8 @@ return function(ngx, rt, py)
     -- them all before it sends a byte); no yield comes between reset and use
     local scratch = { out = {}, n = 0 }
 
-    local function out(state, fname, nl, ...)
+    local function out(state, nl, ...)
         if state.eof then
-            py.log_error("attempt to call ngx." .. fname .. " after ngx.eof()? seen eof")
             return nil, "seen eof"
         end
         scratch.n = 0
@@ -110,12 +109,12 @@ return function(ngx, rt, py)
 
     -- (not tail calls: bad_arg needs their frames)
     function say(...)
-        local ok, err = out(check(OUT), "say", true, ...)
+        local ok, err = out(check(OUT), true, ...)
         if ok then return ok end
         return ok, err
     end
     function print_(...)
-        local ok, err = out(check(OUT), "print", false, ...)
+        local ok, err = out(check(OUT), false, ...)
         if ok then return ok end
         return ok, err
     end

@@ -31,13 +31,21 @@ class Semaphore:
             else:
                 self.count += 1
 
-    async def wait(self, timeout: float) -> bool:
+    def queue(self) -> asyncio.Future[bool]:
+        """A new waiter, last in the queue from now on (a post wakes it from here)."""
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.waiters.append(fut)
-        try:
-            return await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
-            return False
+        return fut
+
+
+async def until(fut: asyncio.Future[bool], timeout: float) -> tuple[Any, ...]:
+    """What a queued wait (``fut``) answers Lua: woken by a post (``true, nil``, as
+    resty.core returns after it waited), or timed out."""
+    try:
+        await asyncio.wait_for(fut, timeout)
+        return (True, None)
+    except asyncio.TimeoutError:
+        return (False, b"timeout")
 
 
 class Semaphores:
@@ -66,9 +74,12 @@ class Semaphores:
         sema = self.table[sid]
         return sema.count - sum(1 for f in sema.waiters if not f.done())
 
+    def queue(self, sid: int) -> asyncio.Future[bool]:
+        """Queue a waiter on semaphore ``sid`` now (see :func:`until`)."""
+        return self.table[sid].queue()
+
     async def wait(self, sid: int, timeout: float) -> tuple[Any, ...]:
-        ok = await self.table[sid].wait(float(timeout))
-        return (True,) if ok else (False, b"timeout")
+        return await until(self.queue(sid), float(timeout))
 
 
 SEMAPHORE_LUA = b"""

@@ -81,6 +81,14 @@ class Driver:
         """Resume thread ``co`` with ``args`` and carry on until it ends."""
         return await self._drive(co, self._resume(co, args))
 
+    def step(self, co: Any, *args: Any) -> Any:
+        """Resume thread ``co`` once, at once: what it yields (or how it ended)."""
+        return self._resume(co, args)
+
+    async def carry_on(self, co: Any, result: Any) -> Outcome:
+        """Carry on thread ``co`` from ``result`` (what :meth:`step` gave) to its end."""
+        return await self._drive(co, result)
+
     async def start(self, context: bytes, factory: Any) -> Outcome:
         """Start an entry thread of ``factory`` in ``context`` (one crossing into Lua for
         the context, the thread and its first run) and carry on until it ends."""

@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .thread import Driver, Outcome, end_request, thread_exits
+from .semaphore import until
+from .thread import _AT_ONCE, Driver, Outcome, end_request, text, thread_exits
 from .traceback import ngx_traceback
 
 if TYPE_CHECKING:
@@ -31,7 +32,9 @@ class LightThread:
         self.co = co  # the coroutine's number in runtime.lua
         self.parent = parent  # the number of the coroutine that spawned it
         self.status = "running"  # then "zombie" (finished, not waited) or "dead"
-        self.task: asyncio.Task[tuple[Any, ...]] | None = None
+        self.task: asyncio.Future[tuple[Any, ...]] | None = None
+        #: its semaphore wait queued at spawn (cancelled with the thread)
+        self.queued: asyncio.Future[bool] | None = None
 
 
 def _find(lr: LuaRequest, co: int) -> LightThread | None:
@@ -72,29 +75,71 @@ def _error_log(lr: LuaRequest, co: int, outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
+#: Operations a thread carries out without waiting: spawn goes on through them at once.
+_INSTANT = frozenset(("output", "flush", "eof", "send_headers", "read_body", "spawn", "kill"))
+
+
 async def spawn(service: LuaService, lr: LuaRequest, co: int, args: Any,
                 parent: int) -> Outcome | None:
-    """Start thread ``co``; returns the outcome that ends the request when the thread
-    exits before its first yield, else None."""
+    """Start thread ``co``: as ngx_lua, it runs at once (its output, ngx.eof, its own
+    spawns...) up to its first wait, before its parent goes on; the rest is an asyncio
+    task. Returns the outcome that ends the request when the thread ended it (ngx.exit
+    before its first wait), else None."""
     thread = LightThread(co, parent)
     lr.threads.append(thread)
     n = int(args[b"n"] or 0)
-    values = [args[i] for i in range(1, n + 1)]
+    driver = Driver(service, lr)
+    result = driver.step(co, *[args[i] for i in range(1, n + 1)])
+    while True:
+        status, out, *vals = result
+        op = None if status != b"yield" else (
+            text(vals[0]) if vals and isinstance(vals[0], bytes) else "")
+        if op is None or op in _AT_ONCE:  # it ended (or ended the request) at once
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(_finish(lr, thread, await driver.carry_on(co, result)))
+            thread.task = done
+            return thread_exits.get(lr)
+        if out:
+            await service.emit(lr, out)
+        if op not in _INSTANT:
+            break
+        send, outcome = await driver.carry_out(op, vals[1:])
+        if outcome is not None:
+            return outcome
+        result = driver.step(co, *send)
+    # a bare coroutine.yield() or ngx.sleep(0): the task's first turn is its wake-up, so
+    # it comes before whatever its parent queues after the spawn (ngx_lua's timer order)
+    turn = op == "" or op == "sleep" and float(vals[1]) == 0
+    # a semaphore wait queues the thread at once: a post before its task runs wakes it
+    if op == "sema_wait":
+        thread.queued = lr.worker.semaphores.queue(int(vals[1]))
 
-    async def body() -> tuple[Any, ...]:
-        outcome = await Driver(service, lr).run(co, *values)
-        thread.status = "zombie"
-        if outcome.kind == "error":
-            lr.r.log("error", _error_log(lr, co, outcome))
-            return _error_values(outcome)
-        if outcome.kind in _ENDING:
-            end_request(lr, outcome)
-            return (False, b"exited")
-        return (True, *outcome.values)
+    async def rest() -> tuple[Any, ...]:
+        if lr in thread_exits:  # another thread ended the request before this turn
+            return _finish(lr, thread, thread_exits[lr])
+        first = (status, None, *vals)
+        if turn:
+            service.clock.update()
+            first = driver.step(co)
+        elif thread.queued is not None:
+            first = driver.step(co, *await until(thread.queued, float(vals[2])))
+        return _finish(lr, thread, await driver.carry_on(co, first))
 
-    thread.task = asyncio.ensure_future(body())
-    await asyncio.sleep(0)  # let it run up to its first yield
-    return thread_exits.get(lr)
+    thread.task = asyncio.ensure_future(rest())
+    return None
+
+
+def _finish(lr: LuaRequest, thread: LightThread, outcome: Outcome) -> tuple[Any, ...]:
+    """What ngx.thread.wait gets from a thread that ended with ``outcome``; its error
+    logged, the request ended by its ngx.exit."""
+    _set_status(lr, thread, "zombie")
+    if outcome.kind == "error":
+        lr.r.log("error", _error_log(lr, thread.co, outcome))
+        return _error_values(outcome)
+    if outcome.kind in _ENDING:
+        end_request(lr, outcome)
+        return (False, b"exited")
+    return (True, *outcome.values)
 
 
 async def wait(lr: LuaRequest, threads: Any, waiter: int) -> tuple[Any, ...]:
@@ -109,7 +154,7 @@ async def wait(lr: LuaRequest, threads: Any, waiter: int) -> tuple[Any, ...]:
         if t.parent != waiter:
             return (_WAIT_ERROR, b"only the parent coroutine can wait on the thread")
         if t.status == "zombie":
-            return _reap(t)
+            return _reap(lr, t)
         if t.status == "dead":
             if i == n:
                 return (None, b"already waited or killed")
@@ -119,12 +164,19 @@ async def wait(lr: LuaRequest, threads: Any, waiter: int) -> tuple[Any, ...]:
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for t in running:
         if t.task in done:
-            return _reap(t)
+            return _reap(lr, t)
     return (None, b"already waited or killed")
 
 
-def _reap(t: LightThread) -> tuple[Any, ...]:
-    t.status = "dead"
+def _set_status(lr: LuaRequest, t: LightThread, status: str) -> None:
+    """``t`` is now running, a zombie or dead; coroutine.status tells zombies apart."""
+    if (t.status == "zombie") != (status == "zombie"):
+        lr.worker.rt[b"uthread_zombie"](t.co, status == "zombie")
+    t.status = status
+
+
+def _reap(lr: LuaRequest, t: LightThread) -> tuple[Any, ...]:
+    _set_status(lr, t, "dead")
     assert t.task is not None
     return t.task.result()
 
@@ -137,13 +189,12 @@ def kill(lr: LuaRequest, co: int, killer: int) -> tuple[Any, ...]:
     if t.parent != killer:
         return (None, b"killer not parent")
     if t.status == "zombie":
-        t.status = "dead"
+        _set_status(lr, t, "dead")
         return (None, b"already terminated")
     if t.status == "dead":
         return (None, b"already waited or killed")
-    t.status = "dead"
-    if t.task is not None:
-        t.task.cancel()
+    _set_status(lr, t, "dead")
+    _cancel(t)
     return (1,)
 
 
@@ -159,9 +210,15 @@ async def join_all(lr: LuaRequest) -> Outcome | None:
     return ended
 
 
+def _cancel(t: LightThread) -> None:
+    for fut in (t.task, t.queued):
+        if fut is not None:
+            fut.cancel()
+
+
 def abort_all(lr: LuaRequest) -> None:
     for t in lr.threads:
-        if t.task is not None:
-            t.task.cancel()
+        _cancel(t)
+        _set_status(lr, t, "dead")
     lr.threads.clear()
     thread_exits.pop(lr, None)
