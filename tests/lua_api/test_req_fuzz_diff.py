@@ -97,10 +97,13 @@ VAR_READS = ["http_x_foo", "http_foo_bar", "http_x_dup", "http_cookie", "http_us
              '["1"]', "document_uri"]
 VAR_WRITES = ["x", "X", "uri", "host", "args", "limit_rate", "nope", "request_uri",
               "[1]", "http_x_foo", "query_string", "arg_a", "is_args"]
-VAR_VALUES = ['"v"', "12", "nil", "true", "1.5", '""', '"1k"', '"a=1&b"', '"abc"', '"-5"']
+#: (numbers large enough that a write to $limit_rate does not pace the reply for seconds)
+VAR_VALUES = ['"v"', "120000", "nil", "true", "1.5", '""', '"100k"', '"a=1&b"', '"abc"', '"-5"']
+#: (tables of one key: the order of several keys is pairs()'s, which LuaJIT's hash seed
+#: decides per VM)
 URI_ARGS = ['"a=1&b=2"', '"a b"', '"x=%20"', "12", '""', "{a=1}", "{a=true}", "{a=false}",
             "{a={1,2}}", "{a={}}", "{a={b=1}}", "{[1]=2}", "nil", "true",
-            '{a="x y", b="&="}', '{a={true, "x"}}', '"?a=1"', '"a\\nb"', "{a=1.5}"]
+            '{a="x y&="}', '{a={true, "x"}}', '"?a=1"', '"a\\nb"', "{a=1.5}"]
 METHODS = ["ngx.HTTP_GET", "ngx.HTTP_POST", "ngx.HTTP_HEAD", "ngx.HTTP_PUT",
            "ngx.HTTP_DELETE", "ngx.HTTP_OPTIONS", "ngx.HTTP_PATCH", "ngx.HTTP_TRACE", "3",
            "0", "-1", "1e10", '"GET"', "nil", "2.5", "ngx.HTTP_MKCOL"]
