@@ -154,7 +154,13 @@ class Driver:
         if lr in thread_exits:
             return (), thread_exits[lr]
         task = asyncio.current_task()
-        assert task is not None
+        if task is None:
+            # the listener steps a response by hand until it first waits (see
+            # engine/server/suspended.py): one turn of the loop puts it in its task,
+            # which a thread that ends the request can then cancel
+            await asyncio.sleep(0)
+            task = asyncio.current_task()
+            assert task is not None
         waiting = _waiting.setdefault(lr, set())
         waiting.add(task)
         try:
