@@ -73,6 +73,15 @@ class Bridge:
 
     # -- response ----------------------------------------------------------------------
 
+    def py_http10_buffering(self, start: bool) -> bool:
+        """Whether the request's output is held for HTTP/1.0 (lua_http10_buffering), so
+        its header is not sent yet; ``start``: asked by an output call, which starts
+        holding it when it may."""
+        lr = self.current
+        if lr is None:
+            return False
+        return lr.worker.service.http10_buffering(lr) if start else lr.http10 is not None
+
     def py_headers_sent(self) -> bool:
         r = self.r
         return bool(r is not None and r.header_sent)

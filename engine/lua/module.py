@@ -203,6 +203,7 @@ class LuaModule(HttpModule):
             if r.header_sent or lr.state[b"headers_sent"]:
                 await _close(r)
                 return DONE
+            lr.http10 = None  # held HTTP/1.0 output goes: the error's page replaces it
             return outcome.status
         if kind == "jump":
             # ngx_lua re-initialises its request ctx on a set_uri jump: ngx.ctx is gone
@@ -224,6 +225,10 @@ class LuaModule(HttpModule):
             r.out.headers.set("Location", uri)
             r.out.status = status  # (as ngx_lua sets it: what a capture of it reports)
             r.trace.add("hop", hop="redirect", uri=uri, status=status, ctx_reset=False)
+            if lr.http10 is not None:  # held HTTP/1.0 output goes out under that header
+                await service.finish_output(lr)
+                await r.engine.output(r, b"", True)
+                return DONE
             return status
         if kind == "exit":
             code = outcome.values[0]
@@ -237,6 +242,12 @@ class LuaModule(HttpModule):
                 r.keepalive = False
                 return 444
             if lr.eof:
+                return DONE
+            if lr.http10 is not None and code not in (408, 444, 499):
+                # output held for HTTP/1.0 (lua_http10_buffering): no header went out,
+                # and ngx_lua ends the response with that output as it stands
+                await service.finish_output(lr)
+                await r.engine.output(r, b"", True)
                 return DONE
             if r.header_sent and code in _CLOSE_AFTER_HEADER and not r.header_only:
                 # nginx finalizes these by closing the connection (204: its special

@@ -95,11 +95,16 @@ return function(ngx, rt, py)
         end
         if nl then append(scratch, "\n") end
         -- one call is one buffer down the output chain, as in ngx_lua (one chunk each)
-        local n = scratch.n
+        local n, s = scratch.n, ""
         if n > 0 then
-            append(state, n == 1 and scratch.out[1] or concat(scratch.out, "", 1, n))
+            s = n == 1 and scratch.out[1] or concat(scratch.out, "", 1, n)
+            append(state, s)
         end
-        state.headers_sent = true
+        -- an HTTP/1.0 request's output is held (lua_http10_buffering): no header yet;
+        -- an empty call holds nothing (it sends the header, unless output is held)
+        if not (state.http10 and py.http10_buffering(#s > 0)) then
+            state.headers_sent = true
+        end
         -- with Lua filters in the location the call's buffer goes down the chain now (not
         -- at the next yield), so what the filters log comes before the handler's next
         -- lines, and a failing filter makes the call return nil, as in ngx_lua
@@ -273,6 +278,8 @@ return function(ngx, rt, py)
     function ngx.send_headers()
         local state = check(OUT)
         if state.headers_sent and py.headers_sent() then return 1 end  -- sent: 1 all the same
+        -- held HTTP/1.0 output: the header waits for it
+        if state.http10 and py.http10_buffering(false) then return 1 end
         state.headers_sent = true
         return yield("send_headers")
     end

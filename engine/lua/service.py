@@ -220,6 +220,8 @@ class LuaService:
         if lr is None:
             worker = self.worker_for(r)
             lr = LuaRequest(r, worker, worker.new_state(r, "rewrite"))
+            if r.http_version < 1001 and r.parent is None:  # output may be held (below)
+                lr.state[b"http10"] = True
             r.ctx[_CTX_KEY] = lr
         return lr
 
@@ -406,10 +408,10 @@ class LuaService:
         ngx_lua's last output does; a handler that printed nothing at all gets a
         Content-Length of 0 (an ngx.print("") sent its header without one)."""
         if not lr.state[b"headers_sent"]:
-            self._http10_buffering(lr)
+            self.http10_buffering(lr)
         await self.send_headers(lr)
 
-    def _http10_buffering(self, lr: LuaRequest) -> bool:
+    def http10_buffering(self, lr: LuaRequest) -> bool:
         """lua_http10_buffering (on by default): an HTTP/1.0 main request's output is
         held until the handler ends, unless Lua set a Content-Length itself."""
         if lr.http10 is not None:
@@ -427,7 +429,7 @@ class LuaService:
         if lr.eof:
             return
         r = lr.r
-        if self._http10_buffering(lr):
+        if (data or lr.http10 is not None) and self.http10_buffering(lr):
             assert lr.http10 is not None
             lr.http10.extend([data] if isinstance(data, bytes) else list(data.values()))
             return
