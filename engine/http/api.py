@@ -66,6 +66,9 @@ class HttpRequest:
     #: The request line as received, spaces and all (nginx's ``$request`` and the
     #: error log's ``request: "..."`` show it so); None: rebuilt from the parts.
     raw_line: str | None = None
+    #: The head as received, from the request line to the empty line (what
+    #: ``ngx.req.raw_header`` returns); None: rebuilt from the parts.
+    raw_head: bytes | None = None
     #: The body's bytes as read (a chunked body's framing included), which
     #: ``$request_length`` counts; None: ``len(body)``.
     body_length: int | None = None

@@ -94,6 +94,7 @@ class HttpEngine:
         r.head_bytes, r.line_bytes = req.head_length, req.line_length
         if req.raw_line is not None:
             r.request_line = req.raw_line
+            r.raw_head = req.raw_head
         if req.body_length is not None:
             r.body_length = req.body_length
         if req.plain_on_https:

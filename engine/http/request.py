@@ -188,6 +188,8 @@ class Request:
     head_bytes: int | None = None
     #: The request line's share of it (HttpRequest.line_length).
     line_bytes = 0
+    #: The head as received (HttpRequest.raw_head); None: rebuilt when asked for.
+    raw_head: bytes | None = None
     header_only = False
     #: The body's bytes as read on the wire (HttpRequest.body_length); None: len(body).
     body_length: int | None = None

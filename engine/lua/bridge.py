@@ -10,6 +10,7 @@ a time on the event loop.
 from __future__ import annotations
 
 import os
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -293,6 +294,9 @@ class Bridge:
 
     def py_raw_header(self, no_request_line: bool) -> bytes:
         m = self.r.main
+        if m.raw_head is not None:
+            head = _as_parsed(m.raw_head)
+            return head[head.find(b"\n") + 1:] if no_request_line else head
         lines = [] if no_request_line else [m.request_line]
         lines += [f"{k}: {v}" for k, v in m.ctx.get("keep:lua_raw_header", m.headers_in)]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape")
@@ -467,6 +471,21 @@ _SINGLE_IN = frozenset({
     "referer", "content-length", "content-type", "range", "transfer-encoding", "expect",
     "upgrade", "accept-encoding", "via", "authorization", "keep-alive", "x-real-ip",
     "depth", "destination", "overwrite", "date"})
+
+
+_TRAILING_SPACES = re.compile(rb"(?<=[^ :])( +)(\r?\n)")
+
+
+def _as_parsed(head: bytes) -> bytes:
+    """The head as nginx's header parser leaves its buffer: it ends each value with a NUL
+    at the value's end, which ngx_lua's raw_header turns back into CR before an LF and
+    into LF elsewhere; so a value's first trailing space reads as one of those."""
+    def restore(m: re.Match[bytes]) -> bytes:
+        spaces, end = m.group(1), m.group(2)
+        after = spaces[1:2] or end[:1]
+        return (b"\r" if after == b"\n" else b"\n") + spaces[1:] + end
+    line_end = head.find(b"\n") + 1
+    return head[:line_end] + _TRAILING_SPACES.sub(restore, head[line_end:])
 
 
 def _keep_raw_header(r: Request) -> None:

@@ -236,7 +236,8 @@ class HttpConnection(asyncio.Protocol):
                           self.local[0], self.endpoint.port, self.number, self.requests,
                           self.accepted, self.head_began_at == self.read_done_at,
                           head_length=len(head), line_length=nl + 1,
-                          raw_line=head[:nl].rstrip(b"\r").decode("utf-8", "surrogateescape"))
+                          raw_line=head[:nl].rstrip(b"\r").decode("utf-8", "surrogateescape"),
+                          raw_head=head)
         p = Pending(req)
         if early is not None:  # the engine refuses the line; no header was read
             self._enqueue(p, complete=True, linger=True)

@@ -38,6 +38,8 @@ http {
         location /redir { return 302 /elsewhere; }
         location /pipe { return 200 "$pipe $connection_requests\n"; }
         location /count { return 200 "$connection_requests\n"; }
+        location /raw { content_by_lua_block {
+            ngx.print(ngx.req.raw_header(), "|", ngx.req.raw_header(true)) } }
         location /safari { keepalive_disable safari; return 200 "safari\n"; }
         location /echo_header { add_header X-Msg "报告 é"; return 200 "[$http_x_name]\n"; }
         location /lua_header {
@@ -102,6 +104,11 @@ CASES: dict[str, bytes] = {
                           b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     "chunked_http10": b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     "trace_method": b"TRACE / HTTP/1.1\r\nHost: a\r\n\r\n",
+    # ngx.req.raw_header: the head as received (an ignored underscored line too), but
+    # for the value ends nginx's parser marked (a first trailing space reads as LF or CR)
+    "raw_header": b"\r\nGET  /raw?x=1  HTTP/1.1\r\nHost:   localhost  \r\nX_Under: u\r\n"
+                  b"X-A:b\r\nX-E:   \r\nX-T: a\t \r\nConnection: close\r\n\r\n",
+    "raw_header_bare_lf": b"GET /raw HTTP/1.1\nHost: a\nX-A: b \nConnection: close\n\n",
     "pipe_variable": b"GET /pipe HTTP/1.1\r\nHost: a\r\n\r\n"
                      b"GET /pipe HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     # keepalive_disable msie6 (the default): a POST from MSIE 6 closes the connection
