@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 _SINGLE_FIELDS = {"server", "date", "content-encoding", "refresh", "last-modified",
                   "content-range", "accept-ranges", "www-authenticate", "expires", "etag",
                   "e-tag", "content-length", "content-type"}
+#: r.ctx key: Lua set or cleared Content-Length, so nginx's content_length field exists
+#: (a cleared one stays, unsized): HTTP/1.0 held output then gets no computed length.
+LUA_CL_FIELD = "keep:lua_content_length_field"
 #: Variables nginx keeps out of its hash (NGX_HTTP_VAR_NOHASH): ngx.var cannot find them.
 _NOHASH = {"proxy_add_x_forwarded_for", "proxy_internal_body_length",
            "proxy_internal_chunked", "fastcgi_script_name", "fastcgi_path_info"}
@@ -179,6 +182,14 @@ class Bridge:
                 # content_length_n (which decides between Content-Length and chunked)
                 out.content_length = int(text) if text and text.isdigit() else None
                 out.headers.set(header, text)
+                r.ctx[LUA_CL_FIELD] = True
+            elif key == "location" and out.location is not None and "location" not in out.headers:
+                # nginx's own Location (return, error_page) is an element of the list that
+                # ngx_lua overwrites in place, name included, then no longer special: it
+                # goes out as it is, unmade absolute (cleared, it goes out not at all)
+                out.location = None
+                if text is not None:
+                    out.headers.items.insert(0, (header, text))
             elif key == "last-modified":
                 # also last_modified_time, which the not-modified filter compares with
                 # If-Modified-Since: a Lua response can be answered 304
@@ -203,7 +214,10 @@ class Bridge:
         if not values:
             self.py_header_set(name, None)
             return
-        out.headers.set(header, values[0], respell=False)
+        if key == "location":  # (the first value takes nginx's own Location's place)
+            self.py_header_set(name, _b(values[0]))
+        else:
+            out.headers.set(header, values[0], respell=False)
         for v in values[1:]:
             out.headers.add(header, v)
         r.trace.add("header", op="set", name=header, value=", ".join(values),

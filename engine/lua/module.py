@@ -222,7 +222,7 @@ class LuaModule(HttpModule):
             return await r.engine.internal_redirect(r, uri, args or "", "exec")
         if kind == "redirect":
             uri, status = outcome.values
-            r.out.headers.set("Location", uri)
+            r.out.headers.add("Location", uri)  # (a Lua-set location line stays)
             r.out.status = status  # (as ngx_lua sets it: what a capture of it reports)
             r.trace.add("hop", hop="redirect", uri=uri, status=status, ctx_reset=False)
             if lr.http10 is not None:  # held HTTP/1.0 output goes out under that header

@@ -102,7 +102,7 @@ return function(ngx, rt, py)
         end
         -- an HTTP/1.0 request's output is held (lua_http10_buffering): no header yet;
         -- an empty call holds nothing (it sends the header, unless output is held)
-        if not (state.http10 and py.http10_buffering(#s > 0)) then
+        if not (state.http10 and not state.headers_sent and py.http10_buffering(#s > 0)) then
             state.headers_sent = true
         end
         -- with Lua filters in the location the call's buffer goes down the chain now (not

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..conf.values import parse_size
 from ..conf.errors import ConfigError
 from ..http.phases import ERROR, OK
+from .bridge import LUA_CL_FIELD
 from .constants import LAST_LOST, SEEN_LAST
 from .handlers import LuaHandler, compile_handler
 from .runtime import LuaCompileError, LuaRequest, LuaWorker
@@ -395,13 +396,19 @@ class LuaService:
         held = lr.http10
         if held is not None:  # the end of an HTTP/1.0 response: now its length is known
             lr.http10 = None
-            if r.method != "HEAD":  # (a HEAD's header goes out as it is)
+            # (unless Lua made nginx's content_length field: cleared, it stays, unsized)
+            if not r.ctx.get(LUA_CL_FIELD):
                 r.out.content_length = sum(len(c) for c in held)
                 r.ctx["lua_headers_set"] = True
         self.prepare_headers(r)
         await r.engine.send_header(r)
         if held:
-            await r.engine.output(r, b"".join(held), False)
+            # ngx_lua writes the held chain whatever the status: a 204's or 304's too
+            only, r.header_only = r.header_only, False
+            try:
+                await r.engine.output(r, b"".join(held), False)
+            finally:
+                r.header_only = only
 
     async def finish_output(self, lr: LuaRequest) -> None:
         """The handler ended: what it buffered for HTTP/1.0 goes with the header, as
@@ -413,15 +420,20 @@ class LuaService:
 
     def http10_buffering(self, lr: LuaRequest) -> bool:
         """lua_http10_buffering (on by default): an HTTP/1.0 main request's output is
-        held until the handler ends, unless Lua set a Content-Length itself."""
+        held until the handler ends, unless Lua set a Content-Length itself or the
+        request is a HEAD (output.lua asks only until the header is sent: an empty
+        ngx.print sends it). Holding starts as
+        sending would: status, default type and length are settled now (a status set
+        later still goes out; ngx.status reads 200 from here on)."""
         if lr.http10 is not None:
             return True
         r = lr.r
         if r.header_sent or r is not r.main or r.http_version > 1000 \
-                or r.out.content_length is not None \
+                or r.method == "HEAD" or r.out.content_length is not None \
                 or not r.loc.flag("lua_http10_buffering", True):
             return False
         lr.http10 = []
+        self.prepare_headers(r)
         return True
 
     async def emit(self, lr: LuaRequest, data: Any) -> None:
@@ -429,8 +441,7 @@ class LuaService:
         if lr.eof:
             return
         r = lr.r
-        if (data or lr.http10 is not None) and self.http10_buffering(lr):
-            assert lr.http10 is not None
+        if lr.http10 is not None:  # (output.lua started holding it, or did not)
             lr.http10.extend([data] if isinstance(data, bytes) else list(data.values()))
             return
         if not r.header_sent:

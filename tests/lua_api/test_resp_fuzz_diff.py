@@ -196,7 +196,8 @@ def gen_server(rng: random.Random, n: int) -> tuple[str, list[Req]]:
     for i in range(LOCATIONS):
         for _ in range(3):
             method = rng.choice(["GET", "GET", "HEAD"])
-            reqs.append(Req(method, f"{g}/l{i}", host))
+            version = "HTTP/1.0" if rng.random() < 0.2 else "HTTP/1.1"
+            reqs.append(Req(method, f"{g}/l{i}", host, b"", version))
     return "\n".join(lines), reqs
 
 
@@ -208,6 +209,13 @@ def gen_server(rng: random.Random, n: int) -> tuple[str, list[Req]]:
 #: int for the FFI); an nginx error page drops a Content-Length line Lua set; an empty
 #: ngx.print sends the header (Lua header filter runs) at once; ``expires`` writes into
 #: a Cache-Control line Lua set (its spelling kept) and into none once Lua cleared it.
+#: HTTP/1.0 held output: no computed length once Lua cleared Content-Length (nginx's
+#: field stays), none after an empty print (it sent the header), a 204's or 304's body
+#: still written, status and default type settled at the first output (ngx.status reads
+#: 200 after an access handler's print), a HEAD holds nothing. ngx.redirect adds its
+#: Location after a location line Lua set; Lua overwriting nginx's own Location (return)
+#: keeps its place in the list, relative.
+
 FIXED = r"""server {
     listen 127.0.0.1:{port};
     server_name fixed.resp;
@@ -222,11 +230,24 @@ FIXED = r"""server {
     location /print { content_by_lua_block { ngx.print("") P("co") } header_filter_by_lua_block { P("hf") } }
     location /cc { expires epoch; content_by_lua_block { ngx.header["cache-control"] = {"a", "b"} ngx.say("x") } }
     location /ccnil { expires max; content_by_lua_block { ngx.header["Cache-Control"] = nil ngx.say("x") } }
+    location /h10cl { content_by_lua_block { ngx.header.content_length = nil P("cl", pcall(function() ngx.header.content_length = 1.5 end)) ngx.print("end") } }
+    location /h10empty { content_by_lua_block { ngx.print("") ngx.print("end") } }
+    location /h10204 { content_by_lua_block { ngx.print("a", 1) ngx.status = 204 } }
+    location /h10304 { content_by_lua_block { ngx.print("a", 1) ngx.status = 304 } }
+    location /h10st { access_by_lua_block { ngx.print("a") } content_by_lua_block { P("st", ngx.status) ngx.print("b") } }
+    location /h10head { content_by_lua_block { ngx.print("a") P("st", pcall(function() ngx.status = 204 end)) } }
+    location /redir { rewrite_by_lua_block { ngx.header.location = "a" ngx.header.x = 1 ngx.redirect("/r") } }
+    location /retloc { return 302 /z; header_filter_by_lua_block { ngx.header.transfer_encoding = "q" ngx.header.location = {"/b", "/c"} } }
+    location /retnil { return 302 /z; header_filter_by_lua_block { ngx.header.x = "q" ngx.header.location = nil } }
 }
 """
 FIXED_REQUESTS = [("GET", "/cl"), ("GET", "/cl2"), ("GET", "/empty"), ("GET", "/304"),
                   ("GET", "/hfsent"), ("GET", "/neg"), ("HEAD", "/huge"), ("GET", "/clerr"),
-                  ("GET", "/print"), ("GET", "/cc"), ("GET", "/ccnil")]
+                  ("GET", "/print"), ("GET", "/cc"), ("GET", "/ccnil"),
+                  ("GET", "/h10cl", "HTTP/1.0"), ("GET", "/h10empty", "HTTP/1.0"),
+                  ("GET", "/h10204", "HTTP/1.0"), ("GET", "/h10304", "HTTP/1.0"),
+                  ("GET", "/h10st", "HTTP/1.0"), ("HEAD", "/h10head", "HTTP/1.0"),
+                  ("GET", "/redir"), ("GET", "/retloc"), ("GET", "/retnil")]
 
 
 def build() -> tuple[str, list[tuple[str, str, list[Req]]]]:
@@ -236,8 +257,8 @@ def build() -> tuple[str, list[tuple[str, str, list[Req]]]]:
     for n in range(SERVERS):
         block, reqs = gen_server(rng, n)
         groups.append((f"server-{n}", block, reqs))
-    groups.append(("fixed", FIXED, [Req(m, t, [("Host", "fixed.resp")])
-                                    for m, t in FIXED_REQUESTS]))
+    groups.append(("fixed", FIXED, [Req(m, t, [("Host", "fixed.resp")], b"", *v)
+                                    for m, t, *v in FIXED_REQUESTS]))
     conf = ("error_log logs/error.log info;\nevents {}\nhttp {\n    access_log off;\n" + INIT
             + "".join(g[1] for g in groups) + "}\n")
     return conf, groups
