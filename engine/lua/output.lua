@@ -102,13 +102,17 @@ return function(ngx, rt, py)
         end
         -- an HTTP/1.0 request's output is held (lua_http10_buffering): no header yet;
         -- an empty call holds nothing (it sends the header, unless output is held)
-        if not (state.http10 and not state.headers_sent and py.http10_buffering(#s > 0)) then
+        local was_sent = state.headers_sent
+        if not (state.http10 and not was_sent and py.http10_buffering(#s > 0)) then
             state.headers_sent = true
         end
         -- with Lua filters in the location the call's buffer goes down the chain now (not
         -- at the next yield), so what the filters log comes before the handler's next
-        -- lines, and a failing filter makes the call return nil, as in ngx_lua
-        if state.sync_out then return yield("output") end
+        -- lines, and a failing filter makes the call return nil, as in ngx_lua; an empty
+        -- call that sends the header sends it now too (its type, ngx.exit after it)
+        if state.sync_out or (#s == 0 and not was_sent and state.headers_sent) then
+            return yield("output")
+        end
         return 1
     end
 
