@@ -190,7 +190,7 @@ return function(ngx, rt, py)
         local keep, truncated = total, nil
         if max > 0 and total > max then
             keep, truncated = max, "truncated"
-            if extra > 0 and keep <= extra then keep = extra + 1 end
+            if extra > 0 and keep <= extra then keep = math.min(extra + 1, total) end
         end
         local t = {}
         for i = 1, 2 * keep, 2 do
