@@ -113,10 +113,13 @@ class Bridge:
             r.out.status_line = None
             r.err_status = 0  # type: ignore[attr-defined]
 
-    def py_header_get(self, name: bytes) -> Any:
+    def py_header_get(self, name: bytes, output_started: bool = False) -> Any:
+        """``output_started``: as for py_var_get, the header reads as sent."""
         r = self.r
         if r is None:
             return None
+        if output_started and not r.header_sent:
+            self.worker.service.prepare_headers(r)
         key = _response_header_name(r, name).lower()
         out = r.out
         if key == "content-type":
@@ -130,11 +133,13 @@ class Bridge:
             return _b(values[0])
         return self.worker.lua.table_from([_b(v) for v in values])
 
-    def py_resp_headers(self) -> tuple[Any, int]:
+    def py_resp_headers(self, output_started: bool = False) -> tuple[Any, int]:
         """name, value, name, value... of the response headers as ngx_lua lists them, and
         how many leading pairs are the fields nginx writes itself (they never count
-        against ngx.resp.get_headers' limit alone)."""
+        against ngx.resp.get_headers' limit alone). ``output_started``: as py_var_get's."""
         r = self.r
+        if r is not None and output_started and not r.header_sent:
+            self.worker.service.prepare_headers(r)
         flat: list[bytes | None] = []
         if r is None:
             return self.worker.lua.table_from(flat), 0

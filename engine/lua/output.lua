@@ -302,8 +302,8 @@ return function(ngx, rt, py)
     -- ngx.header: a proxy table (case-insensitive, "_" means "-")
     local header = setmetatable({}, {
         __index = function(_, k)
-            rt.check_ffi(HEADER_W)
-            return py.header_get(tostring(k))
+            local state = rt.check_ffi(HEADER_W)
+            return py.header_get(tostring(k), state.headers_sent)
         end,
         __newindex = function(_, k, v)
             local state = rt.check_ffi(HEADER_W)
@@ -348,11 +348,11 @@ return function(ngx, rt, py)
     -- function, so `max` is checked as luaL_checkinteger does
     ngx.resp = {
         get_headers = function(max, raw)
-            check(HEADER_W)
+            local state = check(HEADER_W)
             local n, err = rt.int_max(max)
             if not n then rt.argerror(1, err) end
             max = n
-            local list, extra = py.resp_headers()
+            local list, extra = py.resp_headers(state.headers_sent)
             return rt.header_table(list, max, raw, extra)
         end,
     }

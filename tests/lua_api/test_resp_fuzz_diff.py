@@ -228,6 +228,7 @@ FIXED = r"""server {
     location /huge { content_by_lua_block { ngx.status = 2^32 + 5 P("st", ngx.status) ngx.say("x") } }
     location /clerr { content_by_lua_block { ngx.header.content_length = 5 error("x") } }
     location /print { content_by_lua_block { ngx.print("") P("co") } header_filter_by_lua_block { P("hf") } }
+    location /readafter { content_by_lua_block { ngx.say("x") P("ct", ngx.header.content_type) P("cl", ngx.header.content_length) } }
     location /respmax { content_by_lua_block { ngx.say("x") } header_filter_by_lua_block { P("hf", pcall(ngx.resp.get_headers, 1)) } }
     location /printexit { content_by_lua_block { ngx.print("") P("ct", ngx.header["content-type"]) ngx.exit(301) } }
     location /cc { expires epoch; content_by_lua_block { ngx.header["cache-control"] = {"a", "b"} ngx.say("x") } }
@@ -243,7 +244,7 @@ FIXED = r"""server {
     location /retnil { return 302 /z; header_filter_by_lua_block { ngx.header.x = "q" ngx.header.location = nil } }
 }
 """
-FIXED_REQUESTS = [("GET", "/respmax"), ("GET", "/printexit"), ("GET", "/cl"), ("GET", "/cl2"), ("GET", "/empty"), ("GET", "/304"),
+FIXED_REQUESTS = [("GET", "/readafter"), ("GET", "/respmax"), ("GET", "/printexit"), ("GET", "/cl"), ("GET", "/cl2"), ("GET", "/empty"), ("GET", "/304"),
                   ("GET", "/hfsent"), ("GET", "/neg"), ("HEAD", "/huge"), ("GET", "/clerr"),
                   ("GET", "/print"), ("GET", "/cc"), ("GET", "/ccnil"),
                   ("GET", "/h10cl", "HTTP/1.0"), ("GET", "/h10empty", "HTTP/1.0"),
