@@ -16,7 +16,7 @@ return function(ngx, rt, py, consts, config)
 
     local ANY = ctxset("set", "rewrite", "access", "content", "header_filter",
                        "body_filter", "log", "timer", "init_worker", "init",
-                       "server_rewrite", "exit_worker")
+                       "server_rewrite", "exit_worker", "balancer")
     local YIELDABLE = ctxset("rewrite", "access", "content", "timer", "server_rewrite")
     local TIMER = ctxset("init_worker", "set", "rewrite", "access", "content",
                          "header_filter", "body_filter", "log", "timer", "server_rewrite")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from ..conf.errors import ConfigError
 from ..http.phases import DECLINED, DONE, ERROR, OK, HttpModule, Phase
 from ..http.request_body import read_request_body
+from .balancer import register as register_balancer
 from .constants import HEADER_FAILED, LAST_LOST, SEEN_LAST
 from .handlers import LuaHandler, compile_handler, declare_set_variable, directive_base
 from .service import EFFECTIVE_KEY as _EFFECTIVE, LuaService
@@ -46,6 +47,7 @@ class LuaModule(HttpModule):
     #: The directives whose behaviour this module models (the rest are only checked).
     directives = frozenset({
         "access_by_lua", "access_by_lua_block", "access_by_lua_file",
+        "balancer_by_lua_block", "balancer_by_lua_file",
         "body_filter_by_lua", "body_filter_by_lua_block", "body_filter_by_lua_file",
         "content_by_lua", "content_by_lua_block", "content_by_lua_file",
         "header_filter_by_lua", "header_filter_by_lua_block",
@@ -70,6 +72,7 @@ class LuaModule(HttpModule):
         #: lua_need_request_body in force, by block.
         self._need_cache: dict[Any, bool] = {}
         engine.services["lua"] = self.service
+        register_balancer(engine, self.service)
         phases = engine.phases
         #: rewrite_by_lua_no_postpone / access_by_lua_no_postpone: the handler runs first
         #: in its phase (a module loaded last comes first in nginx's phase engine)

@@ -15,11 +15,11 @@ return function(ngx, rt, py)
 
     local OUT = ctxset("rewrite", "access", "content", "server_rewrite")
     local EXIT = ctxset("rewrite", "access", "content", "header_filter", "timer",
-                        "server_rewrite")
+                        "server_rewrite", "balancer")
     local HEADER_W = ctxset("set", "rewrite", "access", "content", "header_filter",
-                            "body_filter", "log", "server_rewrite")
+                            "body_filter", "log", "server_rewrite", "balancer")
     local STATUS = ctxset("set", "rewrite", "access", "content", "header_filter",
-                          "body_filter", "log", "server_rewrite")
+                          "body_filter", "log", "server_rewrite", "balancer")
 
     local function append(state, s)
         local n = state.n + 1
@@ -174,9 +174,9 @@ return function(ngx, rt, py)
                              .. "sending out the response status " .. sent)
             end
         end
-        if state.context == rt.CTX.header_filter then
-            -- ngx_lua only notes the code (FFI_DONE): the filter's code goes on, and
-            -- the filter then ends with that code
+        if state.context == rt.CTX.header_filter or state.context == rt.CTX.balancer then
+            -- ngx_lua only notes the code (FFI_DONE): the filter's (balancer's) code
+            -- goes on, and the handler then ends with that code
             state.exit_code = status
             return
         end

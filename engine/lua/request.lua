@@ -7,7 +7,7 @@ return function(ngx, rt, py)
     local check, ctxset, yield, check_ffi = rt.check, rt.ctxset, rt.yield, rt.check_ffi
 
     local ALL_REQ = ctxset("set", "rewrite", "access", "content", "header_filter",
-                           "body_filter", "log", "server_rewrite")
+                           "body_filter", "log", "server_rewrite", "balancer")
     local BODY_READ = ctxset("rewrite", "access", "content", "server_rewrite")
     local BODY_DATA = ctxset("rewrite", "access", "content", "log", "server_rewrite")
     local SET_URI = ctxset("set", "rewrite", "access", "content", "server_rewrite")

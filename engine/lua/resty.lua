@@ -55,6 +55,8 @@ return function(ngx, rt)
         }
     end
 
+    preload["ngx.balancer"] = function() return rt.balancer end
+
     preload["ngx.process"] = function()
         return {
             type = function() return "worker" end,

@@ -20,14 +20,14 @@ return function(ngx, py)
     local CTX = {
         set = 1, rewrite = 2, access = 4, content = 8, log = 16, header_filter = 32,
         body_filter = 64, timer = 128, init_worker = 256, init = 512,
-        server_rewrite = 1024, exit_worker = 2048,
+        server_rewrite = 1024, exit_worker = 2048, balancer = 4096,
     }
     local CTX_NAME = {
         [1] = "set_by_lua*", [2] = "rewrite_by_lua*", [4] = "access_by_lua*",
         [8] = "content_by_lua*", [16] = "log_by_lua*", [32] = "header_filter_by_lua*",
         [64] = "body_filter_by_lua*", [128] = "ngx.timer", [256] = "init_worker_by_lua*",
         [512] = "init_by_lua*", [1024] = "server_rewrite_by_lua*",
-        [2048] = "exit_worker_by_lua*",
+        [2048] = "exit_worker_by_lua*", [4096] = "balancer_by_lua*",
     }
 
     local M = { CTX = CTX, CTX_NAME = CTX_NAME }

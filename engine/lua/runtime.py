@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import lupa.luajit21 as luajit
 
-from . import cjson, regex, semaphore, shdict, socket_tcp, string
+from . import balancer, cjson, regex, semaphore, shdict, socket_tcp, string
 from . import time as ngx_time
 from ._loader import load_chunk
 from .bridge import Bridge
@@ -105,6 +105,7 @@ class LuaWorker:
         load_chunk(lua, "capture")(self.ngx, self.rt)
         self.sockets = socket_tcp.install(lua, self.ngx, self.rt, self)
         g[b"print"] = self.rt[b"print"]
+        balancer.install(self.rt, self)
         load_chunk(lua, "resty")(self.ngx, self.rt)
         self.semaphores = semaphore.Semaphores()
         semaphore.install(lua, self.rt, self.semaphores)

@@ -37,7 +37,7 @@ from .proxy_transport import CONNECTING, READING_BODY, READING_HEADER, SENDING, 
 from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
     Upstreams, URLError, line_of, literal_ip, may_retry, next_upstream, parse_url, \
     peer_name, upstream_states
-from .upstream_balancers import PeerSelection, chooser_for
+from .upstream_balancers import PeerSelection, chooser_for, no_peer
 from .upstream_connect import ConnectFailure, open_stream
 from .upstream_response import HOP_BY_HOP, accel_redirect, find_header, has_error_page
 
@@ -130,7 +130,10 @@ class FastcgiModule(HttpModule):
             state = UpstreamState(None)
             states.append(state)
             t0 = time.monotonic()
-            peer = sel.get()
+            peer = await sel.choose()
+            if isinstance(peer, int):  # the balancer failed (balancer_by_lua*)
+                no_peer(states, state)
+                return peer
             if peer is None:
                 state.peer, state.status, state.response_time = group.name, 502, 0.0
                 r.upstream_name = conf.schema + group.name  # type: ignore[attr-defined]

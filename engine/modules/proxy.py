@@ -44,7 +44,7 @@ from .proxy_transport import READING_BODY, READING_HEADER, SENDING_TO_CLIENT, At
 from .upstream import Peer, PeerList, UpstreamGroup, UpstreamInfo, UpstreamState, \
     Upstreams, URLError, literal_ip, may_retry, next_upstream, parse_url, peer_name, \
     upstream_states
-from .upstream_balancers import PeerSelection, chooser_for
+from .upstream_balancers import PeerSelection, chooser_for, no_peer
 from .upstream_http import open_http
 from .upstream_response import accel_headers, accel_redirect, buffering_for, copy_headers, \
     find_header, has_error_page, override_charset
@@ -300,6 +300,7 @@ class ProxyModule(HttpModule):
         if states:
             states.append(None)  # " : " between this request's upstreams
         sel = PeerSelection(group, r.conn.client_addr, chooser_for(r.engine, group), r)
+        sel.max_tries = conf.next_upstream_tries
         if conf.next_upstream_tries and sel.tries > conf.next_upstream_tries:
             sel.tries = conf.next_upstream_tries
         started = time.monotonic()
@@ -310,7 +311,10 @@ class ProxyModule(HttpModule):
             state = UpstreamState(None)
             states.append(state)
             t0 = time.monotonic()
-            peer = sel.get()
+            peer = await sel.choose()
+            if isinstance(peer, int):  # the balancer failed (balancer_by_lua*)
+                no_peer(states, state)
+                return peer
             if peer is None:
                 state.peer = group.name
                 state.status = 502

@@ -298,7 +298,8 @@ class UpstreamModule(HttpModule):
         #: Balancer modules register {"name": (get_function, params_allowed)} here.
         engine.services.setdefault("upstream_balancers", {})
         add = engine.variables.add
-        add("upstream_addr", lambda r: _states_var(r, lambda s: s.peer or "-"))
+        add("upstream_addr", lambda r: _states_var(
+            r, lambda s: "-" if s.peer is None else s.peer))
         add("upstream_status", lambda r: _states_var(
             r, lambda s: str(s.status) if s.status else "-"))
         add("upstream_response_time", lambda r: _states_var(r, lambda s: _msec(s.response_time)))

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import socket
 import time
+from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..http.phases import HttpModule
-from .upstream import ALL_PARAMS, Peer, PeerList, UpstreamGroup
+from .upstream import ALL_PARAMS, Peer, PeerList, UpstreamGroup, UpstreamState
 
 if TYPE_CHECKING:
     from ..http.engine import HttpEngine
@@ -70,8 +71,12 @@ class PeerSelection:
         self.tried: set[int] = set()
         self.current: Peer | None = None
         self.tries = group.tries
+        #: *_next_upstream_tries (0: no limit), for a balancer that adds tries.
+        self.max_tries = 0
         self.reason = ""
         self.chooser = chooser or get_round_robin
+        #: A balancer's own free (balancer_by_lua*): True when it dealt with the peer.
+        self.on_free: Callable[[PeerSelection, bool], bool] | None = None
         # ip_hash state
         self.hash = 89
         self.hash_tries = 0
@@ -79,6 +84,12 @@ class PeerSelection:
 
     def get(self) -> Peer | None:
         return self.chooser(self)
+
+    async def choose(self) -> Peer | None | int:
+        """get() for a caller that can wait: a chooser may be a coroutine (Lua code
+        runs for balancer_by_lua*) and may answer a status to finalize with (500)."""
+        found: Any = self.chooser(self)
+        return await found if isawaitable(found) else found
 
     def usable(self, index: int, peer: Peer, now: int) -> bool:
         if index in self.tried or peer.down:
@@ -108,7 +119,7 @@ class PeerSelection:
     def free(self, failed: bool) -> str | None:
         """ngx_http_upstream_free_round_robin_peer; returns a warning to log, if any."""
         peer = self.current
-        if peer is None:
+        if peer is None or (self.on_free is not None and self.on_free(self, failed)):
             return None
         warning = None
         if self.peers.single:
@@ -132,6 +143,16 @@ class PeerSelection:
         if self.tries:
             self.tries -= 1
         return warning
+
+
+def no_peer(states: list[UpstreamState | None], state: UpstreamState) -> None:
+    """The balancer failed (balancer_by_lua*): the attempt's state has no peer. nginx's
+    $upstream_* variables print nothing of it as the request's first state (its status
+    "-"), and take it for the " : " between upstreams after others."""
+    if len(states) > 1 and states[-1] is state:
+        states[-1] = None
+    else:
+        state.peer, state.response_time = "", 0.0
 
 
 def _hash_bytes(addr: str) -> bytes:
