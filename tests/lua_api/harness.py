@@ -17,6 +17,24 @@ import lupa.luajit21
 
 from tests.oracle import RealNginx
 
+#: ``enc(v)``: a value in a printable form the differential fuzzers compare (tables with
+#: their keys sorted: pairs order is not comparable; a metatable shown as "mt").
+ENC_LUA = r"""
+        local function enc(v)
+            local t = type(v)
+            if t == "string" then return string.format("%q", v) end
+            if t == "number" then return "n:" .. string.format("%.14g", v) end
+            if t == "userdata" then return v == ngx.null and "null" or "userdata" end
+            if t == "nil" or t == "boolean" then return tostring(v) end
+            if t ~= "table" then return t end
+            local out = {}
+            for k, x in pairs(v) do out[#out + 1] = enc(k) .. "=" .. enc(x) end
+            table.sort(out)
+            local mt = getmetatable(v) and "mt" or ""
+            return mt .. "{" .. table.concat(out, ",") .. "}"
+        end
+"""
+
 SERIALIZER_LUA = r"""
 local null = ngx and ngx.null
 local function keycmp(a, b)

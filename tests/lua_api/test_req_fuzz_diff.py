@@ -36,6 +36,7 @@ import pytest
 
 from tests.differential import Reply, Req, parse_reply
 from tests.fuzzing import assert_case_count, assert_group_as_nginx
+from tests.lua_api.harness import ENC_LUA
 from tests.oracle import RealNginx, requires_nginx
 from tests.server.harness import Served
 
@@ -47,20 +48,7 @@ LOCATIONS = 3
 #: ``P(label, ...)`` keeps a call's results for ``OUT()``, which the content handlers
 #: end with; tables are shown with their keys sorted (pairs order is not comparable).
 INIT = r"""
-    init_by_lua_block {
-        local function enc(v)
-            local t = type(v)
-            if t == "string" then return string.format("%q", v) end
-            if t == "number" then return "n:" .. string.format("%.14g", v) end
-            if t == "userdata" then return v == ngx.null and "null" or "userdata" end
-            if t == "nil" or t == "boolean" then return tostring(v) end
-            if t ~= "table" then return t end
-            local out = {}
-            for k, x in pairs(v) do out[#out + 1] = enc(k) .. "=" .. enc(x) end
-            table.sort(out)
-            local mt = getmetatable(v) and "mt" or ""
-            return mt .. "{" .. table.concat(out, ",") .. "}"
-        end
+    init_by_lua_block {""" + ENC_LUA + r"""
         function P(label, ...)
             local n = select("#", ...)
             local out = { label, n }

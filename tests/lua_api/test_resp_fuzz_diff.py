@@ -29,6 +29,7 @@ import pytest
 from tests.differential import Reply, Req
 from tests.fuzzing import assert_case_count, pair_fixture, settled_logs
 from tests.lua.cases import mark_logs
+from tests.lua_api.harness import ENC_LUA
 from tests.oracle import requires_nginx
 
 #: Fixed, so every run checks the same cases.
@@ -39,16 +40,7 @@ LOCATIONS = 4
 #: Defined once for every request: ``P(label, ...)`` logs a call's results, tables with
 #: their keys sorted (pairs order is not comparable).
 INIT = r"""
-    init_by_lua_block {
-        local function enc(v)
-            local t = type(v)
-            if t == "string" then return string.format("%q", v) end
-            if t ~= "table" then return tostring(v) end
-            local out = {}
-            for k, x in pairs(v) do out[#out + 1] = enc(k) .. "=" .. enc(x) end
-            table.sort(out)
-            return "{" .. table.concat(out, ",") .. "}"
-        end
+    init_by_lua_block {""" + ENC_LUA + r"""
         function P(label, ...)
             local out = { label }
             for i = 1, select("#", ...) do out[#out + 1] = enc((select(i, ...))) end
