@@ -192,7 +192,7 @@ def gen_server(rng: random.Random, n: int, files: dict[str, str]) -> tuple[str, 
             body.append(rng.choice([f"root html{g}/d;", f"alias html{g}/l0/;", ""]))
         for _ in range(rng.randint(0, 3)):
             body.append(rng.choice([f'set $c{n} "$uri-$arg_a";', f'set $d{n} "${{c{n}}}|$args";',
-                                    f"set {names[0]} over;", f'set $args "a=9&$args";',
+                                    f"set {names[0]} over;", 'set $args "a=9&$args";',
                                     f"set $e{n} {rng.choice(names)};",
                                     "set $x $host$request_uri;"]))
         line = _line(rng, n, names + [f"$c{n}", f"$d{n}", f"$e{n}"])
