@@ -7,6 +7,7 @@ replayed."""
 from __future__ import annotations
 
 import os
+import random
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -34,6 +35,24 @@ def pair_fixture(conf: str, files: Any = None, mtime: int | None = None) -> Any:
                     os.utime(prefix / "html", (mtime, mtime))
             yield p
     return fuzz_pair
+
+
+#: One group of cases: (label, server block, requests).
+Group = tuple[str, str, list[Req]]
+
+
+def generated(seed: int, count: int,
+              gen: Callable[[random.Random, int], tuple[str, list[Req]]]) -> list[Group]:
+    """``count`` groups ``server-N`` from ``gen(rng, n)``, drawn from one random stream
+    seeded with ``seed`` (so a seed names the whole set)."""
+    rng = random.Random(seed)
+    return [(f"server-{n}", *gen(rng, n)) for n in range(count)]
+
+
+def http_conf(groups: list[Group], head: str = "    access_log off;\n") -> str:
+    """The config serving every group's block, error_log at info, ``head`` first in http."""
+    return ("error_log logs/error.log info;\nevents {}\nhttp {\n" + head
+            + "".join(g[1] for g in groups) + "}\n")
 
 
 def assert_case_count(groups: list[tuple], low: int, high: int) -> None:

@@ -20,7 +20,8 @@ import time
 import pytest
 
 from tests.differential import Req
-from tests.fuzzing import assert_case_count, assert_group_as_nginx, pair_fixture
+from tests.fuzzing import (assert_case_count, assert_group_as_nginx, generated, http_conf,
+                           pair_fixture)
 from tests.oracle import requires_nginx
 
 SEED = int(os.environ.get("FLOW_FUZZ_SEED", "20261127"))
@@ -160,18 +161,13 @@ FIXED_TARGETS = ["/fx/brk/xa.html", "/fx/set/xa.html", "/fx/ret/xa.html", "/fx/l
 
 def build() -> tuple[str, dict[str, str], list[tuple[str, str, list[Req]]]]:
     """The config, its files and the groups of cases (label, server block, requests)."""
-    rng = random.Random(SEED)
     files: dict[str, str] = {}
-    groups = []
-    for n in range(SERVERS):
-        block, reqs = gen_server(rng, n, files)
-        groups.append((f"server-{n}", block, reqs))
+    groups = generated(SEED, SERVERS, lambda rng, n: gen_server(rng, n, files))
     for name, text in FILES_EACH.items():
         files[f"html/fx/{name}"] = text
     groups.append(("fixed", FIXED, [Req("GET", t, [("Host", "fixed.fl")]) for t in FIXED_TARGETS]))
-    conf = ("error_log logs/error.log info;\nevents {}\nhttp {\n"
-            f"    log_format flow {LOG_FORMAT};\n    access_log logs/flow.log flow;\n"
-            + "".join(g[1] for g in groups) + "}\n")
+    conf = http_conf(groups, f"    log_format flow {LOG_FORMAT};\n"
+                             "    access_log logs/flow.log flow;\n")
     return conf, files, groups
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.differential import Req
-from tests.fuzzing import assert_case_count, assert_group_as_nginx, config_verdicts, pair_fixture
+from tests.fuzzing import (assert_case_count, assert_group_as_nginx, config_verdicts,
+                           generated, http_conf, pair_fixture)
 from tests.oracle import requires_nginx
 
 #: Fixed, so every run checks the same cases; set REWRITE_FUZZ_SEED to explore others.
@@ -151,15 +152,9 @@ FIXED_TARGETS = ["/w/é", "/w/%C3%A9", "/w/ab", "/c/x", "/c/"]
 
 def build() -> tuple[str, list[tuple[str, str, list[Req]]]]:
     """The config and the groups of cases: (label, server block text, requests)."""
-    rng = random.Random(SEED)
-    groups = []
-    for n in range(SERVERS):
-        block, reqs = gen_server(rng, n)
-        groups.append((f"server-{n}", block, reqs))
+    groups = generated(SEED, SERVERS, gen_server)
     groups.append(("fixed", FIXED, [Req("GET", t, [("Host", "fixed.rw")]) for t in FIXED_TARGETS]))
-    conf = ("error_log logs/error.log info;\nevents {}\nhttp {\n    access_log off;\n"
-            "    rewrite_log on;\n" + "".join(g[1] for g in groups) + "}\n")
-    return conf, groups
+    return http_conf(groups, "    access_log off;\n    rewrite_log on;\n"), groups
 
 
 CONF, GROUPS = build()

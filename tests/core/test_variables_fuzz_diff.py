@@ -26,7 +26,7 @@ import pytest
 
 from tests.differential import Pair, Reply, Req
 from tests.fuzzing import (assert_case_count, assert_group_as_nginx, config_verdicts,
-                           pair_fixture)
+                           generated, http_conf, pair_fixture)
 from tests.oracle import requires_nginx
 
 SEED = int(os.environ.get("VARS_FUZZ_SEED", "20261127"))
@@ -264,19 +264,14 @@ KEPT_REQS = [Req("GET", t, [("Host", "kept.vf")]) for t in (
 
 def build() -> tuple[str, dict[str, str], list[tuple[str, str, list[Req]]]]:
     """The config, its files and the groups of cases (label, block, requests)."""
-    rng = random.Random(SEED)
     files: dict[str, str] = {}
-    groups = []
-    for n in range(SERVERS):
-        block, reqs = gen_server(rng, n, files)
-        groups.append((f"server-{n}", block, reqs))
+    groups = generated(SEED, SERVERS, lambda rng, n: gen_server(rng, n, files))
     groups.append(("kept", KEPT, KEPT_REQS))
-    conf = ("error_log logs/error.log info;\nevents {}\nhttp {\n    access_log off;\n"
-            # the in-process requests skip header parsing: nginx must keep X_Foo too
-            "    underscores_in_headers on;\n"
-            "    map $binary_remote_addr $binary_remote_addr_len {\n"
-            "        \"~(?s)^.{4}$\" 4; \"~(?s)^.{16}$\" 16; default other; }\n"
-            + "".join(g[1] for g in groups) + "}\n")
+    conf = http_conf(groups, "    access_log off;\n"
+                     # the in-process requests skip header parsing: nginx must keep X_Foo too
+                     "    underscores_in_headers on;\n"
+                     "    map $binary_remote_addr $binary_remote_addr_len {\n"
+                     "        \"~(?s)^.{4}$\" 4; \"~(?s)^.{16}$\" 16; default other; }\n")
     return conf, files, groups
 
 

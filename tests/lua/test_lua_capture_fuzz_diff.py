@@ -33,7 +33,8 @@ from pathlib import Path
 import pytest
 
 from tests.differential import Reply, Req
-from tests.fuzzing import assert_case_count, assert_group_as_nginx, config_verdicts, pair_fixture
+from tests.fuzzing import (assert_case_count, assert_group_as_nginx, config_verdicts,
+                           generated, http_conf, pair_fixture)
 from tests.oracle import requires_nginx
 
 #: Fixed, so every run checks the same cases.
@@ -261,15 +262,9 @@ FIXED_REQUESTS = [Req("GET", "/c", [("Host", "fixed.cap")]),
 
 def build() -> tuple[str, list[tuple[str, str, list[Req]]]]:
     """The config and the groups of cases: (label, server block text, requests)."""
-    rng = random.Random(SEED)
-    groups = []
-    for n in range(SERVERS):
-        block, reqs = gen_server(rng, n)
-        groups.append((f"server-{n}", block, reqs))
+    groups = generated(SEED, SERVERS, gen_server)
     groups.append(("fixed", FIXED, FIXED_REQUESTS))
-    conf = ("error_log logs/error.log info;\nevents {}\nhttp {\n    access_log off;\n"
-            + "".join(g[1] for g in groups) + "}\n")
-    return conf, groups
+    return http_conf(groups), groups
 
 
 CONF, GROUPS = build()

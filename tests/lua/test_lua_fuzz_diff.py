@@ -29,7 +29,8 @@ from pathlib import Path
 import pytest
 
 from tests.differential import Reply, Req
-from tests.fuzzing import assert_case_count, config_verdicts, pair_fixture, settled_logs
+from tests.fuzzing import (assert_case_count, config_verdicts, generated, http_conf,
+                           pair_fixture, settled_logs)
 from tests.lua.cases import mark_logs
 from tests.oracle import requires_nginx
 
@@ -280,15 +281,9 @@ FIXED_REQUESTS = [("GET", "/static/f"), ("GET", "/static/nosuch"), ("POST", "/st
 
 def build() -> tuple[str, list[tuple[str, str, list[Req]]]]:
     """The config and the groups of cases: (label, server block text, requests)."""
-    rng = random.Random(SEED)
-    groups = []
-    for n in range(SERVERS):
-        block, reqs = gen_server(rng, n)
-        groups.append((f"server-{n}", block, reqs))
+    groups = generated(SEED, SERVERS, gen_server)
     groups.append(("fixed", FIXED, [Req(m, t, [("Host", "fixed.lua")]) for m, t in FIXED_REQUESTS]))
-    conf = ("error_log logs/error.log info;\nevents {}\nhttp {\n    access_log off;\n"
-            + "".join(g[1] for g in groups) + "}\n")
-    return conf, groups
+    return http_conf(groups), groups
 
 
 CONF, GROUPS = build()

@@ -61,7 +61,8 @@ from typing import Callable
 import pytest
 
 from tests.differential import Pair, Reply, Req
-from tests.fuzzing import assert_case_count, assert_group_as_nginx, config_verdicts, pair_fixture
+from tests.fuzzing import (assert_case_count, assert_group_as_nginx, config_verdicts,
+                           generated, http_conf, pair_fixture)
 from tests.oracle import requires_nginx
 
 SEED = int(os.environ.get("LUA_THREADS_FUZZ_SEED", "20261127"))
@@ -337,15 +338,9 @@ KEPT_REQUESTS = [("GET", "/zombie"), ("GET", "/normal"), ("GET", "/order"), ("GE
 
 def build() -> tuple[str, list[tuple[str, str, list[Req]]]]:
     """The config and the groups of cases: (label, server block text, requests)."""
-    rng = random.Random(SEED)
-    groups = []
-    for n in range(SERVERS):
-        block, reqs = gen_server(rng, n)
-        groups.append((f"server-{n}", block, reqs))
+    groups = generated(SEED, SERVERS, gen_server)
     groups.append(("kept", KEPT, [Req(m, t, [("Host", "kept.thr")]) for m, t in KEPT_REQUESTS]))
-    conf = ("error_log logs/error.log info;\nevents {}\nhttp {\n    access_log off;\n"
-            "    lua_shared_dict d 1m;\n" + "".join(g[1] for g in groups) + "}\n")
-    return conf, groups
+    return http_conf(groups, "    access_log off;\n    lua_shared_dict d 1m;\n"), groups
 
 
 CONF, GROUPS = build()

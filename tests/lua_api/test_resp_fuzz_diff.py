@@ -27,7 +27,8 @@ import re
 import pytest
 
 from tests.differential import Reply, Req
-from tests.fuzzing import assert_case_count, pair_fixture, settled_logs
+from tests.fuzzing import (assert_case_count, generated, http_conf, pair_fixture,
+                           settled_logs)
 from tests.lua.cases import mark_logs
 from tests.lua_api.harness import ENC_LUA
 from tests.oracle import requires_nginx
@@ -247,16 +248,10 @@ FIXED_REQUESTS = [("GET", "/readafter"), ("GET", "/respmax"), ("GET", "/printexi
 
 def build() -> tuple[str, list[tuple[str, str, list[Req]]]]:
     """The config and the groups of cases: (label, server block text, requests)."""
-    rng = random.Random(SEED)
-    groups = []
-    for n in range(SERVERS):
-        block, reqs = gen_server(rng, n)
-        groups.append((f"server-{n}", block, reqs))
+    groups = generated(SEED, SERVERS, gen_server)
     groups.append(("fixed", FIXED, [Req(m, t, [("Host", "fixed.resp")], b"", *v)
                                     for m, t, *v in FIXED_REQUESTS]))
-    conf = ("error_log logs/error.log info;\nevents {}\nhttp {\n    access_log off;\n" + INIT
-            + "".join(g[1] for g in groups) + "}\n")
-    return conf, groups
+    return http_conf(groups, "    access_log off;\n" + INIT), groups
 
 
 CONF, GROUPS = build()
