@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..http import request_body
 from ..http.api import wire_bytes
 from ..http.parse_time import parse_http_time
+from ..http.servers import valid_host
 from ..modules.headers import CACHE_CONTROL_ARRAY
 from .constants import HEADER_FAILED, LEVEL_NAMES, METHODS
 
@@ -364,7 +365,6 @@ class Bridge:
         """A header nginx keeps one of: each value replaces the one before. A Host or
         Content-Length value nginx would refuse stops there (the ones before it stay)
         with ngx_lua's error; Host also changes the server name $host reports."""
-        from ..http.servers import valid_host
         r = self.r
         low = header.lower()
         for v in values:
