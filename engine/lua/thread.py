@@ -60,7 +60,7 @@ def end_request(lr: LuaRequest, outcome: Outcome) -> None:
 
 
 #: Operations that end or go on without waiting: no light thread can cut them short.
-_AT_ONCE = frozenset(("exit", "exec", "redirect", "set_uri_jump", "abort"))
+AT_ONCE = frozenset(("exit", "exec", "redirect", "set_uri_jump", "abort"))
 
 
 def text(value: Any) -> str:
@@ -138,7 +138,7 @@ class Driver:
             op = text(vals[0]) if vals and isinstance(vals[0], bytes) else ""
             if not self.yieldable:
                 return Outcome("error", message="attempt to yield across C-call boundary")
-            if lr.threads and op not in _AT_ONCE:
+            if lr.threads and op not in AT_ONCE:
                 send, outcome = await self._carry_or_end(op, vals[1:])
             else:
                 send, outcome = await self.carry_out(op, vals[1:])

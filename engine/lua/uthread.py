@@ -15,7 +15,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from .semaphore import until
-from .thread import _AT_ONCE, Driver, Outcome, end_request, text, thread_exits
+from .thread import AT_ONCE, Driver, Outcome, end_request, text, thread_exits
 from .traceback import ngx_traceback
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ async def spawn(service: LuaService, lr: LuaRequest, co: int, args: Any,
         status, out, *vals = result
         op = None if status != b"yield" else (
             text(vals[0]) if vals and isinstance(vals[0], bytes) else "")
-        if op is None or op in _AT_ONCE:  # it ended (or ended the request) at once
+        if op is None or op in AT_ONCE:  # it ended (or ended the request) at once
             done = asyncio.get_running_loop().create_future()
             done.set_result(_finish(lr, thread, await driver.carry_on(co, result)))
             thread.task = done
