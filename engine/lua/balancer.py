@@ -21,19 +21,17 @@ its arguments and is accepted, but the attempt keeps the location's timeouts.
 from __future__ import annotations
 
 import os
-import time
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..http.phases import ERROR, OK
+from ..http.variables import ComplexValue
 from ..modules.upstream import ALL_PARAMS, Peer, URLError, literal_ip, parse_url, \
     peer_name, upstream_states
 from ..modules.upstream_balancers import PeerSelection, get_round_robin
-from . import runtime, service as lua_service  # (both import this module: used late)
 from ._loader import load_chunk
 from .handlers import LuaHandler
-from .thread import Driver
 
 if TYPE_CHECKING:
     from ..http.engine import HttpEngine
@@ -79,12 +77,11 @@ class LuaBalancer:
 
     def __init__(self, service: LuaService) -> None:
         self.service = service
-        #: Each group's handler and, for balancer_by_lua_file, its absolute path.
-        self.handlers: weakref.WeakKeyDictionary[UpstreamGroup,
-                                                 tuple[LuaHandler, str | None]] = \
+        #: Each group's handler.
+        self.handlers: weakref.WeakKeyDictionary[UpstreamGroup, LuaHandler] = \
             weakref.WeakKeyDictionary()
 
-    def handler_of(self, group: UpstreamGroup) -> tuple[LuaHandler, str | None]:
+    def handler_of(self, group: UpstreamGroup) -> LuaHandler:
         """The group's handler; a file is named literally (no variables, unlike
         content_by_lua_file), relative to the prefix."""
         found = self.handlers.get(group)
@@ -92,14 +89,13 @@ class LuaBalancer:
             assert group.directive is not None
             d = next(x for x in group.directive.children() if x.name in DIRECTIVES)
             chunk = f"=balancer_by_lua({os.path.basename(d.file)}:{d.line})".encode()
-            path = None
-            source = b""
             if d.name.endswith("_file"):
-                path = os.path.join(self.service.prefix, d.args[0])
+                found = LuaHandler("balancer_by_lua", d, None,
+                                   ComplexValue(d.args[0], [d.args[0]]), chunk)
             else:
                 source = (d.lua_source or "").encode("utf-8", "surrogateescape")
-            found = self.handlers[group] = (
-                LuaHandler("balancer_by_lua", d, source, None, chunk), path)
+                found = LuaHandler("balancer_by_lua", d, source, None, chunk)
+            self.handlers[group] = found
         return found
 
     async def choose(self, sel: PeerSelection) -> Peer | None | int:
@@ -116,11 +112,11 @@ class LuaBalancer:
         data.total_tries += 1
         data.tries_now = sel.tries
         data.max_tries = sel.max_tries
-        handler, path = self.handler_of(sel.group)
+        handler = self.handler_of(sel.group)
         action, r.main.log_action = r.main.log_action, _CONNECTING
         r.ctx[_RUNNING] = data
         try:
-            rc = await self._run(r, handler, path)
+            rc = await self.service.run_sync(r, "balancer", handler, missing=None)
         finally:
             r.ctx.pop(_RUNNING, None)
             r.main.log_action = action
@@ -139,48 +135,6 @@ class LuaBalancer:
         sel.tries += data.more_tries
         sel.reason = f"balancer_by_lua*: ngx.balancer.set_current_peer({peer.name})"
         return peer
-
-    async def _run(self, r: Request, handler: LuaHandler, path: str | None) -> int | None:
-        """Run the handler to its end: NGX_OK, NGX_ERROR (it failed), or what it gave
-        ngx.exit (which only notes the code here, as in a header filter). None: a file
-        that cannot be opened (logged; ngx_lua's 404, which its balancer does not take
-        for a failure: the group's own servers are used)."""
-        service = self.service
-        lr = service.lua_request(r)
-        tracing = r.trace.enabled
-        if tracing:
-            d = handler.directive
-            r.trace.add("phase", phase="balancer", handler=handler.label, file=d.file,
-                        line=d.line)
-        t0 = time.perf_counter()
-        cache = service.code_cache(r)
-        try:
-            factory = lr.worker.compile_file(path, cache) if path is not None else \
-                lr.worker.compile(handler.source or b"", handler.chunkname, cache)
-        except runtime.LuaCompileError as exc:
-            r.log("error", handler.load_error(exc))
-            return None if exc.missing else ERROR
-        outcome = await Driver(service, lr, yieldable=False).start(b"balancer", factory)
-        code = lr.state[b"exit_code"]
-        lr.state[b"exit_code"] = None
-        rc = OK
-        if outcome.kind == "error":
-            if "API disabled in the context of" in outcome.message:
-                r.trace.add("api_refused", phase="balancer", message=outcome.message)
-            raw = outcome.raw
-            if isinstance(raw, (bytes, int, float)) and not isinstance(raw, bool):
-                r.log("error", lua_service._failed(handler.base, outcome))
-            else:  # ngx_lua's traceback handler adds nothing to a non-string error
-                r.log("error", f"failed to run balancer_by_lua*: {outcome.message}")
-            rc = ERROR
-        elif code is not None:
-            rc = int(code)
-        if tracing:
-            r.trace.add("phase_done", phase="balancer", handler=handler.label,
-                        rc="done" if rc == OK else "error" if rc == ERROR
-                        else f"ngx.exit({rc})",
-                        duration_ms=(time.perf_counter() - t0) * 1000)
-        return rc
 
 
 def _free(sel: PeerSelection, failed: bool) -> bool:

@@ -302,8 +302,9 @@ class LuaModule(HttpModule):
         rc = await self.service.run_sync(r, "header_filter", handler)
         if rc == ERROR:  # the header filter fails: nginx closes the connection
             lr = r.ctx.get(_LUA_CTX)
+            if lr is not None:
+                lr.output_failed = True  # the ngx.say or ngx.eof that sent it gets nil
             if lr is not None and lr.sending_header:
-                lr.output_failed = True  # the ngx.say that sent it gets nil
                 r.ctx[HEADER_FAILED] = True
                 if r.method != "HEAD":
                     # the handler goes on, and its later output (the last buffer too)

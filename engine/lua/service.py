@@ -41,7 +41,7 @@ _CODE_CACHE_KEY = "ngx_http_lua_module.code_cache"
 #: Context names as the Lua side takes them.
 _CONTEXTS = {name: name.encode() for name in (
     "rewrite", "access", "content", "header_filter", "body_filter", "log", "set",
-    "server_rewrite")}
+    "server_rewrite", "balancer")}
 
 
 def _worker_environment(directives: list) -> dict[str, str]:
@@ -277,9 +277,12 @@ class LuaService:
             message += "\n" + tb
         r.log("error", message)
 
-    async def run_sync(self, r: Request, context: str, handler: LuaHandler) -> int:
-        """header_filter / log handlers: run to the end, no yielding. Returns NGX_OK, the
-        code given to ngx.exit, or NGX_ERROR when the handler failed."""
+    async def run_sync(self, r: Request, context: str, handler: LuaHandler,
+                       missing: int | None = ERROR) -> int | None:
+        """header_filter / log / balancer handlers: run to the end, no yielding. Returns
+        NGX_OK, the code given to ngx.exit, or NGX_ERROR when the handler failed; a file
+        that cannot be opened gives ``missing`` (ngx_lua's filters take it for NGX_ERROR,
+        its balancer goes on to the group's own servers)."""
         lr = self.lua_request(r)
         worker = lr.worker
         if r.trace.enabled:
@@ -293,7 +296,7 @@ class LuaService:
             outcome = await Driver(self, lr, yieldable=False).start(_CONTEXTS[context], factory)
         except LuaCompileError as exc:
             r.log("error", handler.load_error(exc))
-            return ERROR
+            return missing if exc.missing else ERROR
         code = lr.state[b"exit_code"]  # what ngx.exit noted (header_filter_by_lua*)
         if code is not None:
             lr.state[b"exit_code"] = None
@@ -409,6 +412,8 @@ class LuaService:
                 await r.engine.output(r, b"".join(held), False)
             finally:
                 r.header_only = only
+            if lr.output_failed:  # a Lua filter refused it: no last buffer follows
+                r.engine.abort(r)
 
     async def finish_output(self, lr: LuaRequest) -> None:
         """The handler ended: what it buffered for HTTP/1.0 goes with the header, as
@@ -480,6 +485,9 @@ class LuaService:
             return None, b"nothing to flush"
         # the flush buffer goes down the body filters (body_filter_by_lua sees it, empty)
         await r.engine.output(r, b"", False)
+        if lr.output_failed:
+            lr.output_failed = False
+            return None, b"nginx output filter error"
         if r is r.main:
             await r.engine.services["flush_output"](r)
         return (1,)
@@ -546,7 +554,12 @@ class LuaService:
 
 def _failed(base: str, outcome: Outcome) -> str:
     """``failed to run header_filter_by_lua*: msg`` and the traceback (no coroutine
-    number: filters do not run in a light thread)."""
+    number: filters do not run in a light thread). ngx_lua's traceback handler leaves
+    an error that is not a string (a table, nil: "unknown reason") as it is."""
+    line = f"failed to run {base}*: {outcome.message}"
+    raw = outcome.raw
+    if not isinstance(raw, (bytes, int, float)) or isinstance(raw, bool):
+        return line
     tb = ngx_traceback(outcome.traceback, main=True, coroutine=False,
                        message=outcome.message)
-    return f"failed to run {base}*: {outcome.message}" + ("\n" + tb if tb else "")
+    return line + ("\n" + tb if tb else "")

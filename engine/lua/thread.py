@@ -204,7 +204,8 @@ class Driver:
             return await service.flush(lr, bool(args[0])), None
         if op == "eof":
             await service.eof(lr)
-            return (1,), None
+            failed, lr.output_failed = lr.output_failed, False
+            return ((None, b"nginx output filter error") if failed else (1,)), None
         if op == "send_headers":
             await service.send_headers(lr, output=False)
             return (1,), None
