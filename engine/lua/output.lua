@@ -360,7 +360,11 @@ return function(ngx, rt, py)
     function rt.status_get()
         local state = rt.check_ffi(STATUS)
         local status = py.status_get()
-        if status == 0 and state.headers_sent then return 200 end
+        -- output still on its way down sends the header with 200 (a status set to 0
+        -- after the header went out stays 0)
+        if status == 0 and state.headers_sent and not py.headers_sent() then
+            return 200
+        end
         return status
     end
 

@@ -38,6 +38,9 @@ CASES = [
     ("clear header", lua('ngx.header["X-A"] = "v" ngx.header["X-A"] = nil ngx.say("c")')),
     ("header after output is refused", lua('ngx.say("a") ngx.header["X-Late"] = "1" ngx.say("b")')),
     ("status after output", lua('ngx.say("a") ngx.status = 500 ngx.say(ngx.status)')),
+    # the header went out with 200; a header filter's 0 is what ngx.status reads after
+    ("status 0 from the header filter", lua('ngx.say("a") ngx.say(ngx.status)',
+                                            'header_filter_by_lua_block { ngx.status = 0 }')),
     ("headers_sent", lua('local a = ngx.headers_sent ngx.say("x") ngx.say(tostring(a), tostring(ngx.headers_sent))')),
     ("send_headers", lua('ngx.status = 202 ngx.send_headers() ngx.say(ngx.headers_sent)')),
     ("redirect default 302", lua('ngx.redirect("/elsewhere")')),
