@@ -176,7 +176,11 @@ class SharedDictZone:
         return entry, entry.expires != 0 and entry.expires <= now
 
     def get(self, key: bytes, stale: bool, now: int) -> tuple:
+        """get tidies up like a write (up to two expired entries at the LRU tail go
+        first); get_stale does not."""
         with self.lock:
+            if not stale:
+                self._expire_tail(now, False)
             entry, expired = self._lookup(key, now)
             if entry is None or (expired and not stale):
                 return (None,)
@@ -247,7 +251,8 @@ class SharedDictZone:
                 return (None, b"value not a list")
             vlen = len(value) if isinstance(value, bytes) else 8
             if entry is None:
-                head, _ = self._alloc(_NODE_OVERHEAD + len(key) + _QUEUE_SIZE, now, False)
+                # (a list's node is allocated without evicting anything, unlike set's)
+                head = self._try_alloc(_NODE_OVERHEAD + len(key) + _QUEUE_SIZE)
                 if head is None:
                     return (False, b"no memory")
                 entry = _Entry(_LIST, [], 0, 0)
@@ -268,6 +273,7 @@ class SharedDictZone:
 
     def pop(self, key: bytes, left: bool, now: int) -> tuple:
         with self.lock:
+            self._expire_tail(now, False)
             entry, expired = self._lookup(key, now)
             if entry is None or expired:
                 return (None,)
@@ -281,6 +287,7 @@ class SharedDictZone:
 
     def llen(self, key: bytes, now: int) -> tuple:
         with self.lock:
+            self._expire_tail(now, False)
             entry, expired = self._lookup(key, now)
             if entry is None or expired:
                 return (0,)
@@ -298,9 +305,11 @@ class SharedDictZone:
             return (float(entry.expires - now) / 1000,)
 
     def expire(self, key: bytes, exptime_ms: int, now: int) -> tuple:
+        """ngx_lua peeks at the entry: an expired one not yet dropped (flush_all leaves
+        most) is found, and lives again."""
         with self.lock:
             entry = self.data.get(key)
-            if entry is None or entry.expires and entry.expires <= now:
+            if entry is None:
                 return (None, b"not found")
             entry.expires = _expires(exptime_ms, now)
             return (True,)

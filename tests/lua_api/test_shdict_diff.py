@@ -74,6 +74,20 @@ CASES = [
     C + 'return d:set("a", "x", 0, 2^31), d:get("a")',
     D + 'd:set("a", 1) local f0 = d:free_space() for i = 1, 100 do d:set("k" .. i,'
     ' string.rep("x", 1000)) end return f0 - d:free_space()',
+    # flush_all leaves most entries in place, expired: expire finds one and revives it;
+    # get (not get_stale), llen, lpop and rpop first drop up to two expired entries at
+    # the LRU tail, as writes do
+    *[C + 'for i = 1, 6 do d:set("k" .. i, i) end d:flush_all()'
+      f' local r = {{d:expire("k6", 0), d:get_stale("k4"), {op}}}'
+      ' for i = 1, 6 do r[#r + 1] = d:get_stale("k" .. i) or "-" end'
+      ' r[#r + 1] = d:ttl("k6") return unpack(r)'
+      for op in ('d:get("k6")', 'd:get_stale("k6")', 'd:llen("x")', 'd:lpop("x")',
+                 'd:rpop("x")', 'd:ttl("x")', 'd:expire("k5", 5)')],
+    # a new list's node is allocated without evicting anything (set would evict)
+    C + 'local n = 0 while d:safe_set("k" .. n, string.rep("v", 300)) do n = n + 1 end'
+    ' local ok, err = d:lpush(string.rep("L", 1500), 1) local left = 0'
+    ' for i = 0, n - 1 do if d:get_stale("k" .. i) then left = left + 1 end end'
+    ' return ok, err, n - left',
 ]
 
 
