@@ -4,7 +4,8 @@ Everything module-specific happens in the handlers and filters that modules regi
 what lives here is what nginx's core does itself: choosing the server, the phase
 checkers (find config, post rewrite, access/satisfy, post access, content), internal
 redirects and named locations with their cycle limit, finalization with the special
-responses and ``error_page``, the output chains, subrequests and the log phase.
+responses and ``error_page``, subrequests and the log phase (the output chains are
+:mod:`.output_chain`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from .api import (CONTINUE_LINE, CollectingSink, Exchange, HttpRequest, Response, ResponseSink,
                   TeeSink)
 from .find_config import find_config, update_location_config
+from .output_chain import OutputChain
 from .log import LEVEL_NUM, ErrorLog, LogRecord, request_context
 from .phases import AGAIN, DECLINED, DONE, ERROR, OK, HttpModule, Phase, PhaseTable
 from .plan import BlockPlan
 from .request import UPSTREAM_ACTIONS, Connection, Request
 from .request_head import check_host, read_target, reading_line
-from .response import client_status
 from .servers import select_server
 from .special import special_response
 from .trace import Trace
@@ -38,7 +39,7 @@ _FIND_CONFIG, _POST_REWRITE, _POST_ACCESS, _CONTENT = (
     Phase.FIND_CONFIG, Phase.POST_REWRITE, Phase.POST_ACCESS, Phase.CONTENT)
 
 
-class HttpEngine:
+class HttpEngine(OutputChain):
     """A loaded http configuration, ready to answer requests."""
 
     def __init__(self, cfg: HttpConfig, modules: list[HttpModule], error_log: ErrorLog,
@@ -478,56 +479,6 @@ class HttpEngine:
         """ngx_http_special_response_handler: an error page, or nginx's own (special.py)."""
         await special_response(self, r, status)
 
-    # -- output chains ------------------------------------------------------------------
-
-    async def send_header(self, r: Request) -> None:
-        """ngx_http_send_header: run the header filters once (those of ``r.loc``)."""
-        if r.header_sent:
-            return
-        err = getattr(r, "err_status", 0)
-        if err:
-            r.out.status = client_status(err)
-            r.out.status_line = None
-        if not r.out.status:
-            r.out.status = 200
-        plan = self._plans.get(r.loc) or self.plan(r.loc)
-        try:
-            for fn, is_async in plan.header:
-                if (await fn(r) if is_async else fn(r)) is False:
-                    break
-        except ScriptError:  # a header filter's value: NGX_ERROR, the connection closes
-            self.abort(r)
-        r.header_sent = True
-
-    async def output(self, r: Request, data: bytes, last: bool) -> None:
-        """ngx_http_output_filter: pass a body part through the body filters."""
-        if r.response_done:
-            return
-        if not r.header_sent:
-            await self.send_header(r)
-        plan = self._plans.get(r.loc) or self.plan(r.loc)
-        chunk, is_last = data, last
-        for fn, is_async in plan.body:
-            passed = await fn(r, chunk, is_last) if is_async else fn(r, chunk, is_last)
-            if passed is None:
-                break
-            chunk, is_last = passed
-        if last:
-            r.response_done = True
-
-    async def next_body_filter(self, r: Request, current: Any, data: bytes, last: bool) -> None:
-        """ngx_http_next_body_filter, for a filter that hands on several parts for the one
-        it got (the copy filter reading a file in ``output_buffers`` pieces, SSI passing
-        an include's parts on as they come): ``data`` goes through the filters after
-        ``current`` only."""
-        chain = (self._plans.get(r.loc) or self.plan(r.loc)).body
-        start = next(i for i, (fn, _) in enumerate(chain) if fn == current) + 1
-        for fn, is_async in chain[start:]:
-            passed = await fn(r, data, last) if is_async else fn(r, data, last)
-            if passed is None:
-                return
-            data, last = passed
-
     # -- logging ------------------------------------------------------------------------
 
     def log_request(self, r: Request, level: str, message: str) -> None:
@@ -583,12 +534,6 @@ class HttpEngine:
             except Exception as exc:
                 r.log("alert", f"log handler {ph.name} failed: {exc}")
 
-    def abort(self, r: Request) -> None:
-        """Close the connection, dropping output not yet written (NGX_ERROR after the header)."""
-        r.main.aborted = True
-        r.main.keepalive = False
-        r.response_done = True
-        r.trace.add("finalize", status=0, reason="connection aborted: buffered output dropped")
 
 
 def _rc_name(rc: int) -> str:
