@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from .log import LogRecord
 from .trace import Event
@@ -56,6 +56,8 @@ class HttpRequest:
     #: The listener answered ``Expect: 100-continue`` on the connection before this
     #: request's response: those bytes count in ``$body_bytes_sent`` (nginx's c->sent).
     continue_sent: bool = False
+    #: Writes "100 Continue" to the client when the engine tests Expect (the listener's).
+    send_continue: Callable[[], None] | None = None
     #: The bytes of the head as the listener read them, from the request line up to
     #: where nginx stopped parsing (``$request_length`` counts those, not a rebuilt
     #: head); None for a request built in-process, whose head is rebuilt instead.

@@ -102,6 +102,9 @@ class HttpEngine(OutputChain):
             r.plain_on_https = True
         if req.continue_sent:
             r.body_sent = len(CONTINUE_LINE)  # already on the wire, counted as nginx does
+            r.expect_tested = True
+        else:
+            r.send_continue = req.send_continue
         started = r.start
         if tr.enabled:
             tr.add("request", method=req.method, uri=req.target, protocol=req.version,

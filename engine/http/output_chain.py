@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
+from .request_body import test_expect
 from .response import client_status
 from .variables import ScriptError
 
@@ -27,6 +28,10 @@ class OutputChain:
         """ngx_http_send_header: run the header filters once (those of ``r.loc``)."""
         if r.header_sent:
             return
+        if not r.expect_tested and r is r.main:
+            # the handlers nginx answers without reading the body (return, static,
+            # ngx_lua's output) discard it first: that tests Expect
+            test_expect(r)
         err = getattr(r, "err_status", 0)
         if err:
             r.out.status = client_status(err)

@@ -147,6 +147,10 @@ class Request:
     # next (it runs for every request and subrequest).
     #: ngx_lua: whether the body was read (``lua_need_request_body``/``ngx.req.read_body``).
     body_read = False
+    #: ngx_http_test_expect ran (request_body.test_expect); the listener's writer of
+    #: "100 Continue" (None: no wire, or it was sent before the request ran).
+    expect_tested = False
+    send_continue: Callable[[], None] | None = None
     uri = "/"
     args = ""
     exten = ""

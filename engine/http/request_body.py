@@ -31,6 +31,8 @@ import os
 from typing import TYPE_CHECKING
 
 from ..conf.values import parse_size
+from .api import CONTINUE_LINE
+from .header_checks import http11
 
 if TYPE_CHECKING:
     from .block import Block
@@ -55,6 +57,7 @@ def read_request_body(r: Request, reader: str, persistent: bool = False) -> None
     r.body_read = True
     if r is not main:
         return
+    test_expect(main)
     if main.ctx.get(STATE) == _DISCARDED:
         main.ctx[STATE] = "memory"
         return
@@ -80,9 +83,28 @@ def discard_request_body(r: Request) -> None:
     main = r.main
     if main.body_read or r is not main:
         return
+    test_expect(main)
     main.body_read = True
     main.body = None
     main.ctx[STATE] = _DISCARDED
+
+
+def test_expect(r: Request) -> None:
+    """ngx_http_test_expect: the first read or discard of the body answers ``Expect:
+    100-continue`` (the first Expect line, any case, HTTP/1.1 or a later minor) with
+    ``HTTP/1.1 100 Continue``, counted in $bytes_sent as nginx's c->sent does. A request
+    read without a body sends it too. The listener (``send_continue``) writes it; a
+    request built in-process has no wire and sends nothing."""
+    if r.expect_tested:
+        return
+    r.expect_tested = True
+    send = r.send_continue
+    if send is None or not http11(r.protocol):
+        return
+    value = r.headers_in.get("expect")
+    if value is not None and value.lower() == "100-continue":
+        send()
+        r.body_sent += len(CONTINUE_LINE)
 
 
 def to_file(main: Request, body: bytes, log: bool, keep: bool = True,

@@ -86,6 +86,7 @@ async def special_response(engine: HttpEngine, r: Request, status: int) -> None:
             if status in page.codes:
                 await send_error_page(engine, r, status, page)
                 return
+    r.main.expect_tested = True  # nginx's own page: no "100 Continue" (r->expect_tested)
     if status in (301, 302) and r.out.location and r.loc.flag("msie_refresh", False) \
             and browser(r.main.headers_in.get("user-agent")).msie:
         await _send_refresh(engine, r)
@@ -111,6 +112,8 @@ async def special_response(engine: HttpEngine, r: Request, status: int) -> None:
 async def send_error_page(engine: HttpEngine, r: Request, status: int, page: Any) -> None:
     """Where an ``error_page`` sends the request: a URI, a named location, a redirect."""
     overwrite = page.overwrite
+    if overwrite is None or overwrite not in (0, 200):
+        r.main.expect_tested = True  # the error stays: no "100 Continue" (probed)
     if overwrite is not None and overwrite >= 0:
         r.err_status = overwrite  # type: ignore[attr-defined]
     uri = page.uri.evaluate(r)

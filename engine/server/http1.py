@@ -87,6 +87,9 @@ class HttpConnection(asyncio.Protocol):
         #: On an ssl address (see .tls): the TLS facts once handshaken, or plain HTTP.
         self.tls: dict[str, str] | None = None
         self.plain_on_https = False
+        #: Given to each request: the engine writes "100 Continue" through it when it
+        #: reads or discards the body (request_body.test_expect), as nginx does.
+        self.write_continue = self._write_continue
 
     @property
     def reading_head(self) -> bool:
@@ -238,6 +241,7 @@ class HttpConnection(asyncio.Protocol):
                           head_length=len(head), line_length=nl + 1,
                           raw_line=head[:nl].rstrip(b"\r").decode("utf-8", "surrogateescape"),
                           raw_head=head)
+        req.send_continue = self.write_continue
         p = Pending(req)
         if early is not None:  # the engine refuses the line; no header was read
             self._enqueue(p, complete=True, linger=True)
@@ -285,16 +289,19 @@ class HttpConnection(asyncio.Protocol):
     def _read_body(self, p: Pending) -> bool:
         """Move body bytes from the buffer into ``p``; False when more are needed."""
         buf = self.buf
+        p.begun = True
         if p.decoder is not None:
             try:
                 pos = p.decoder.feed(bytes(buf))
             except TooLarge as exc:
                 del buf[:]
+                self._continue_before_error(p)
                 self._fail(p, 413, f"client intended to send too large chunked body: "
                                    f"{exc.received}+{exc.size} bytes", "error", True)
                 return False
             except ChunkError:
                 del buf[:]
+                self._continue_before_error(p)
                 self._fail(p, 400, "client sent invalid chunked body", "error", True)
                 return False
             del buf[:pos]
@@ -409,7 +416,9 @@ class HttpConnection(asyncio.Protocol):
             while self.queue and not self.busy:
                 p = self.queue[0]
                 if not p.complete:
-                    if p.expect and not p.continue_sent:
+                    if p.expect and not p.continue_sent and not p.begun and not self.buf:
+                        # a client waiting for "100 Continue" before its body: the engine
+                        # runs once the body is here, so the listener answers first
                         self._send_continue(p)
                     return
                 self.queue.popleft()
@@ -490,6 +499,14 @@ class HttpConnection(asyncio.Protocol):
 
     def _send_continue(self, p: Pending) -> None:
         p.continue_sent = p.req.continue_sent = True
+        self._write_continue()
+
+    def _continue_before_error(self, p: Pending) -> None:
+        """A body error is found by the handler reading it, which tested Expect first."""
+        if p.expect and not p.continue_sent:
+            self._send_continue(p)
+
+    def _write_continue(self) -> None:
         if self.state != _CLOSED:
             self.transport.write(CONTINUE_LINE)  # type: ignore[union-attr]
 

@@ -17,13 +17,16 @@ if TYPE_CHECKING:
 class Pending:
     """A request whose head is parsed; its body may still be arriving."""
 
-    __slots__ = ("req", "expect", "continue_sent", "complete", "error", "left", "decoder",
+    __slots__ = ("req", "expect", "continue_sent", "begun", "complete", "error", "left", "decoder",
                  "parts", "limit", "timeout", "discard", "req_line")
 
     def __init__(self, req: HttpRequest) -> None:
         self.req = req
         self.expect = False
         self.continue_sent = False
+        #: Body bytes came: the engine, not the listener, answers ``Expect`` (see
+        #: HttpConnection._next).
+        self.begun = False
         #: The body (if any) is read, or the request is refused: it can be answered.
         self.complete = False
         #: Set when the request must be refused instead of served: (status, msg, level, send)
