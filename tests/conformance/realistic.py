@@ -139,6 +139,19 @@ class Side:
                 _error_entries(_norm(text.encode(), self.ports, self.server.prefix).decode()))
 
 
+def _own_errors(entries: list) -> list:
+    """nginx's error-log entries but the oracle's readiness probe (a connection closed
+    before any request) and the master's start-up notices."""
+    return [e for e in entries
+            if "client closed connection while waiting for request" not in e[1]
+            and not (e[0] == "notice" and _STARTUP.match(e[1]))]
+
+
+def _counts(logs: tuple, real: bool) -> tuple[int, int]:
+    """How many access and error-log entries a side wrote (nginx's own ones aside)."""
+    return len(logs[0]), len(_own_errors(logs[1]) if real else logs[1])
+
+
 def run(s: Scenario) -> list[str]:
     """Every request of the scenario to both servers: the differences found."""
     files = with_mime_types(s.files)
@@ -149,14 +162,10 @@ def run(s: Scenario) -> list[str]:
             got = _comparable(ours.ask(raw), s.timed)
             if got != want:
                 diffs.append(f"{raw!r}\n  nginx: {want}\n  ours:  {got}")
-        want_logs = real.logs()
-        wait_for(lambda: len(ours.logs()[0]) >= len(want_logs[0]), 2)
-        got_logs = ours.logs()
-        # the oracle's readiness probe (a connection closed before any request) and the
-        # master's start-up notices
-        want_errors = [e for e in want_logs[1]
-                       if "client closed connection while waiting for request" not in e[1]
-                       and not (e[0] == "notice" and _STARTUP.match(e[1]))]
+        # either side may write its last lines just after its last reply
+        wait_for(lambda: _counts(real.logs(), True) == _counts(ours.logs(), False), 2)
+        want_logs, got_logs = real.logs(), ours.logs()
+        want_errors = _own_errors(want_logs[1])
         if got_logs[0] != want_logs[0]:
             diffs.append(f"access log\n  nginx: {want_logs[0]}\n  ours:  {got_logs[0]}")
         if got_logs[1] != want_errors:
