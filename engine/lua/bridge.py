@@ -342,11 +342,12 @@ class Bridge:
             flat.append(_b(v))  # type: ignore[arg-type]
         return self.worker.lua.table_from(flat)
 
-    def py_set_req_header(self, name: bytes, value: Any) -> bytes | None:
+    def py_set_req_header(self, name: bytes, value: Any, add: bool = False) -> bytes | None:
         """ngx_lua's set_input_header: the name as given (no "_" to "-"); the first
         header of that name takes the (first) value and keeps its spelling, later ones
-        go, further values of a table are appended. An error message when a Host value
-        is not a valid host name."""
+        go, further values of a table are appended; ``add`` (no override) appends every
+        value, empty ones too. A header nginx keeps one of is replaced either way. An
+        error message when a Host value is not a valid host name."""
         r = self.r
         _keep_raw_header(r)
         header = _s(name)
@@ -354,6 +355,10 @@ class Bridge:
             [] if value is None else [_s(v) for v in value.values()]
         if header.lower() in _SINGLE_IN and values:
             return self._set_single(header, values)
+        if add:
+            for v in values:
+                r.headers_in.add(header, v)
+            return None
         # an empty first value removes the header as nil does; the others are added,
         # even empty ones
         r.headers_in.set(header, values[0] if values and values[0] else None, respell=False)

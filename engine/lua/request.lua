@@ -183,14 +183,15 @@ return function(ngx, rt, py)
     -- The table get_headers() returns from a flat name, value... list (ngx.resp's too):
     -- `extra` leading entries always go in; then at most `max` (0 for all) entries
     -- count against the limit, with "truncated" when some were left out. ngx.resp's C
-    -- loop adds one header of the list even when the extras used up the limit.
-    function rt.header_table(list, max, raw, extra)
+    -- loop adds one header of the list even when the extras used up the limit, and
+    -- counts the `hidden` (emptied) elements of nginx's list too, though it skips them.
+    function rt.header_table(list, max, raw, extra, hidden)
         extra = extra or 0
         local total = #list / 2
         local keep, truncated = total, nil
-        if max > 0 and total > max then
-            keep, truncated = max, "truncated"
-            if extra > 0 and keep <= extra then keep = math.min(extra + 1, total) end
+        if max > 0 and total + (hidden or 0) > max then
+            keep = math.min(extra + math.max(1, max - extra), total)
+            truncated = "truncated"
         end
         local t = {}
         for i = 1, 2 * keep, 2 do
@@ -218,23 +219,39 @@ return function(ngx, rt, py)
         end,
     }
 
-    -- resty.core's set_req_header: any name but nil (made a string), and an empty value
-    -- or table removes the header as nil does; every phase may call it
-    function req.set_header(name, value)
-        check_ffi(ALL_REQ)
-        if name == nil then error("bad 'name' argument: string expected, got nil", 2) end
+    -- resty.core's set_req_header: any name but nil (made a string); set_header
+    -- (override) takes an empty value or table for nil, which removes the header;
+    -- ngx.req's add_header appends (a single-valued header is still replaced), and
+    -- wants a value; every phase may call them
+    local function set_req_header(name, value, override)
+        local state = rt.current()  -- (checked here: its errors name the caller's caller)
+        if state == nil then error("no request found", 3) end
+        if not ALL_REQ[state.context] then error("API disabled in the current context", 3) end
+        if name == nil then error("bad 'name' argument: string expected, got nil", 3) end
         name = rt.escape_header(tostring(name), true)
         if type(value) == "table" then
             local vals = {}
             for i = 1, #value do vals[i] = rt.escape_header(tostring(value[i])) end
+            if #vals == 0 and not override then
+                error("bad 'value' argument: non-empty table expected", 3)
+            end
             value = #vals > 0 and vals or nil
-        elseif value == nil or value == "" then
+        elseif value == nil then
+            if not override then
+                error("bad 'value' argument: string or table expected, got nil", 3)
+            end
+        elseif value == "" and override then
             value = nil
         else
             value = rt.escape_header(tostring(value))
         end
-        local err = py.set_req_header(name, value)
+        local err = py.set_req_header(name, value, not override)
         if err then error("/usr/share/lua/5.1/resty/core/request.lua:417: " .. err, 0) end
+    end
+    rt.set_req_header = set_req_header
+
+    function req.set_header(name, value)
+        set_req_header(name, value, true)
     end
 
     function req.clear_header(name)

@@ -1,7 +1,7 @@
 -- lua-resty-core as ngx-explore provides it: `require "resty.core"` and its sub-modules
 -- load (the API they install in OpenResty is already in ngx.*), plus the small ngx.*
--- modules of lua-resty-core that user code requires (ngx.base64, ngx.resp, ngx.process,
--- ngx.errlog) and ngx.get_phase.
+-- modules of lua-resty-core that user code requires (ngx.base64, ngx.resp, ngx.req,
+-- ngx.process, ngx.errlog, ngx.pipe's refusal), the `ndk` global and ngx.get_phase.
 
 return function(ngx, rt)
     local preload = package.preload
@@ -56,6 +56,30 @@ return function(ngx, rt)
     end
 
     preload["ngx.balancer"] = function() return rt.balancer end
+
+    preload["ngx.req"] = function()
+        return {
+            version = core.version,
+            add_header = function(name, value) rt.set_req_header(name, value, false) end,
+        }
+    end
+
+    -- Debian's nginx lacks the patch ngx.pipe needs; it says so as the module loads
+    preload["ngx.pipe"] = function()
+        error("pipe API is not supported due to either a platform issue or lack of the "
+              .. "HAVE_SOCKET_CLOEXEC_PATCH patch", 2)
+    end
+
+    -- ngx_lua's `ndk` global: Debian's build has no module with set_var directives
+    -- (set-misc is not packaged), so every name is refused as resty.core's ndk.lua does
+    rawset(_G, "ndk", {
+        set_var = setmetatable({}, {
+            __index = function(_, name)
+                error('ndk.set_var: directive "' .. tostring(name)
+                      .. '" not found or does not use ndk_set_var_value', 2)
+            end,
+        }),
+    })
 
     preload["ngx.process"] = function()
         return {

@@ -86,6 +86,7 @@ class LuaWorker:
         cjson.install(lua, self.ngx)  # also creates ngx.null
         self.rt = load_chunk(lua, "runtime")(self.ngx, None)
         load_chunk(lua, "coroutine")(self.rt)
+        load_chunk(lua, "luajit2")(self.rt)
         self.bridge = Bridge(self)
         py = self.bridge.table()
         string.install(lua, self.ngx)

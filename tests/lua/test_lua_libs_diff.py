@@ -1,5 +1,5 @@
 """Lua libraries and environment against real OpenResty: lua-resty-lrucache,
-table.new/clear, ngx.timer.every, shared-dict counters, ngx.semaphore between light
+table.new/clear and OpenResty's LuaJIT modules, ngx.req.add_header, ndk, ngx.timer.every, shared-dict counters, ngx.semaphore between light
 threads, os.getenv under nginx's cleared environment, cjson null, user coroutines."""
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ CASES = [
  ("semaphore timeout", lua('local sema = require("ngx.semaphore").new(0) local ok, err = sema:wait(0.01) ngx.say(tostring(ok), " ", err, " ", sema:count())')),
  ("semaphore count", lua('local sema = require("ngx.semaphore").new(2) sema:wait(0) ngx.say(sema:count()) sema:post(3) ngx.say(sema:count())')),
  ("coroutine user", lua('local co = coroutine.wrap(function() coroutine.yield(1) coroutine.yield(2) end) ngx.say(co(), co())')),
+ # OpenResty's LuaJIT modules (required, not fields of table)
+ ("luajit2 table modules", lua('ngx.say(type(table.nkeys), type(table.clone)) local nkeys, clone, isarray, isempty = require "table.nkeys", require "table.clone", require "table.isarray", require "table.isempty" local t = {1, 2, x = {3}} local c = clone(t) ngx.say(nkeys({1, 2, nil, x = 1}), nkeys({}), tostring(isarray({1, 2})), tostring(isarray({1, nil, 3})), tostring(isarray({x = 1})), tostring(isarray({})), tostring(isempty({})), tostring(isempty({nil})), tostring(isempty(t)), tostring(c ~= t), tostring(c.x == t.x), #c)')),
+ ("luajit2 bad arguments", lua('for _, name in ipairs({"table.nkeys", "table.clone", "table.isarray", "table.isempty", "thread.exdata"}) do ngx.say(pcall(require(name), 1)) end local exdata = require "thread.exdata" ngx.say(type(exdata()))')),
+ ("ngx.req add_header", lua('local req = require "ngx.req" local function show(n) local h = ngx.req.get_headers()[n] ngx.say(n, "=", type(h) == "table" and table.concat(h, "|") or tostring(h)) end req.add_header("X-A", "") req.add_header("X-A", "v") show("x-a") req.add_header("User-Agent", "ua2") show("user-agent") req.add_header("Cookie", "c=2") show("cookie") ngx.say(ngx.var.http_cookie) req.add_header(12, {1, true}) show("12") ngx.say(pcall(req.add_header, "Host", "bad/host")) ngx.say(pcall(req.add_header, "X-B", {})) ngx.say(pcall(req.add_header, nil, "x")) ngx.say(pcall(req.add_header, "X-B")) ngx.say(ngx.req.raw_header())'), Req("GET", "/", H + [("User-Agent", "ua1"), ("Cookie", "c=1")])),
+ ("ndk and ngx.pipe refused", lua('ngx.say(type(ndk), type(ndk.set_var)) ngx.say(pcall(function() return ndk.set_var.set_quote_sql_str end)) ngx.say(pcall(require, "ngx.pipe"))')),
 ]
 
 
