@@ -9,13 +9,23 @@ connection's log action "connecting to upstream". What it did decides the attemp
 * ``set_current_peer(addr, port)`` chose a peer: that attempt goes there, and
   ``set_more_tries(n)`` adds ``n`` tries for the retries that may follow; freeing such a
   peer only notes how it went (for ``get_last_failure``) and counts a try down;
-* no peer set: the group's own servers, by round robin;
+* no peer set: the group's own servers, by round robin (once any run of the group set
+  a peer, a group of one server is no longer "single": its failures count);
 * a Lua error (logged as ``failed to run balancer_by_lua*: ...``) or ``ngx.exit`` with
-  NGX_ERROR or a status: 500, with no peer tried.
+  NGX_ERROR or any positive code (200, 404, 503...: this build has no status patch):
+  500, with no peer tried;
+* ``ngx.exit(-3)`` (NGX_BUSY): "no live upstreams" and 502, the attempt naming no peer;
+* ``ngx.exit(ngx.DECLINED)``: nginx's worker loops forever (100% CPU) and the client
+  never gets an answer; the engine closes the connection without a response instead
+  (444), and the trace says why (NGX_AGAIN and NGX_DONE are refused by ngx.exit: a Lua
+  error, so 500);
+* any other code (0, -10...) and whatever the chunk returns: as if it ended normally.
+
+``set_timeouts`` changes the timeouts of this attempt and of every later one of the
+request (ngx_lua clones the upstream conf); a timeout left out keeps what it was.
 
 The balancer is registered with the upstream module like ``least_conn``; its chooser is
-a coroutine, which the proxy awaits (``PeerSelection.choose``). ``set_timeouts`` checks
-its arguments and is accepted, but the attempt keeps the location's timeouts.
+a coroutine, which the proxy awaits (``PeerSelection.choose``).
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..http.phases import ERROR, OK
+from ..http.phases import DECLINED, ERROR, OK
 from ..http.variables import ComplexValue
 from ..modules.upstream import ALL_PARAMS, Peer, URLError, literal_ip, parse_url, \
     peer_name, upstream_states
@@ -39,6 +49,7 @@ if TYPE_CHECKING:
     from .runtime import LuaWorker
     from .service import LuaService
     from ..modules.upstream import UpstreamGroup
+    from ..modules.proxy_transport import Timeouts
 
 #: The directives, as the upstream module knows balancers.
 DIRECTIVES = ("balancer_by_lua_block", "balancer_by_lua_file")
@@ -49,6 +60,8 @@ PARAMS = ALL_PARAMS - {"backup", "max_conns"}
 _RUNNING = "lua_balancer"
 _CONNECTING = "connecting to upstream"
 _NO_UPSTREAM = b"no upstream found"
+#: ngx.exit(-3) passes NGX_BUSY on as the balancer's result (see the module docstring).
+_BUSY = -3
 
 
 @dataclass
@@ -67,8 +80,8 @@ class BalancerData:
     total_tries: int = 0
     tries_now: int = 0
     max_tries: int = 0
-    #: set_timeouts (milliseconds; 0 keeps the location's): accepted, not applied.
-    timeouts: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    #: The request's upstream timeouts (the caller's), which set_timeouts changes.
+    timeouts: Timeouts | None = None
 
 
 class LuaBalancer:
@@ -112,6 +125,7 @@ class LuaBalancer:
         data.total_tries += 1
         data.tries_now = sel.tries
         data.max_tries = sel.max_tries
+        data.timeouts = sel.timeouts
         handler = self.handler_of(sel.group)
         action, r.main.log_action = r.main.log_action, _CONNECTING
         r.ctx[_RUNNING] = data
@@ -120,10 +134,10 @@ class LuaBalancer:
         finally:
             r.ctx.pop(_RUNNING, None)
             r.main.log_action = action
-        if rc is not None and (rc == ERROR or rc > OK):
-            r.trace.add("upstream", upstream=sel.group.name, peer=None,
-                        reason="balancer_by_lua* failed: the request ends with 500")
-            return 500
+        if rc is not None and rc != OK:
+            status = _exit_status(r, sel, rc)
+            if status is not None:
+                return status
         peer = data.peer
         if peer is None:
             found = get_round_robin(sel)
@@ -132,9 +146,39 @@ class LuaBalancer:
             return found
         sel.current = peer
         data.lua_peer = True
+        # ngx_lua clears the group's "single" flag for good: from now on a failure of
+        # the group's only server counts (max_fails, "temporarily disabled")
+        sel.peers.single = False
         sel.tries += data.more_tries
         sel.reason = f"balancer_by_lua*: ngx.balancer.set_current_peer({peer.name})"
         return peer
+
+
+def _exit_status(r: Request, sel: PeerSelection, rc: int) -> int | None:
+    """What the handler's failure or ngx.exit code makes of the request: the status to
+    finalize with, or None when nginx goes on as if the handler ended normally."""
+    name = sel.group.name
+    if rc == ERROR or rc > OK:
+        r.trace.add("upstream", upstream=name, peer=None,
+                    reason="balancer_by_lua* failed: the request ends with 500")
+        return 500
+    if rc == _BUSY:  # ngx_http_upstream_connect: NGX_BUSY, and no peer name
+        r.trace.add("upstream", upstream=name, peer=None,
+                    reason="balancer_by_lua* ngx.exit(-3) (NGX_BUSY): no live upstreams")
+        r.log("error", "no live upstreams while connecting to upstream")
+        states = upstream_states(r)
+        state, prev = states[-1], states[-2] if len(states) > 1 else None
+        if state is not None:  # (u->peer.name is still the previous attempt's)
+            state.status = 502
+            state.peer = prev.peer if prev is not None else ""
+            state.response_time = 0.0
+        return 502
+    if rc == DECLINED:
+        r.trace.add("upstream", upstream=name, peer=None,
+                    reason=f"balancer_by_lua* ngx.exit({rc}): nginx's worker loops forever "
+                           f"here and never answers; the engine closes the connection")
+        return 444
+    return None
 
 
 def _free(sel: PeerSelection, failed: bool) -> bool:
@@ -219,10 +263,13 @@ def install(rt: Any, worker: LuaWorker) -> None:
         return data.last_state.encode(), prev.status if prev is not None else 0
 
     def set_timeouts(connect: float, send: float, read: float) -> tuple[Any, ...]:
+        """Milliseconds, truncated as ngx_msec_t; 0 (a timeout left out) keeps it."""
         r, data = running()
         if data is None:
             return False, refusal(r)
-        data.timeouts = (connect, send, read)
+        for name, ms in (("connect", connect), ("send", send), ("read", read)):
+            if int(ms) > 0 and data.timeouts is not None:
+                setattr(data.timeouts, name, int(ms) / 1000)
         return (True,)
 
     py = worker.lua.table_from({

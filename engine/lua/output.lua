@@ -165,6 +165,9 @@ return function(ngx, rt, py)
                   .. "'ngx_lua_ffi_exit' (cannot convert '" .. type(status) .. "' to 'int')", 0)
         end
         status = status >= 0 and math.floor(status) or -math.floor(-status)
+        if state.context == rt.CTX.balancer and (status == -2 or status == -4) then
+            error("bad argument to 'ngx.exit': does not accept NGX_AGAIN or NGX_DONE", 2)
+        end
         if status >= 300 and status ~= 408 and status ~= 499 and status ~= 444
                 and state.context ~= rt.CTX.header_filter
                 and (state.headers_sent or py.headers_sent()) then

@@ -304,7 +304,9 @@ class ProxyModule(HttpModule):
         if conf.next_upstream_tries and sel.tries > conf.next_upstream_tries:
             sel.tries = conf.next_upstream_tries
         started = time.monotonic()
-        timeouts = Timeouts(conf.connect_timeout, conf.send_timeout, conf.read_timeout)
+        # (the balancer may change them for the rest of the request: set_timeouts)
+        timeouts = sel.timeouts = Timeouts(conf.connect_timeout, conf.send_timeout,
+                                           conf.read_timeout)
         attempt = 0
         while True:
             attempt += 1
@@ -360,7 +362,7 @@ class ProxyModule(HttpModule):
                 if f.headers:
                     r.upstream = UpstreamInfo(list(f.headers))
                 if f.kind != "timeout":
-                    r.log("error", f"{f.message} while {f.action}")
+                    r.log(f.level, f"{f.message} while {f.action}")
                 r.trace.add("upstream_response", peer=peer.name, error=f.message,
                             action=f.action)
                 rc = self._next(r, conf, sel, state, f.kind, 504 if f.kind == "timeout"
@@ -483,7 +485,7 @@ class ProxyModule(HttpModule):
         held: list[bytes] = []
         while not no_body:
             try:
-                chunk = await resp.read(conf.read_timeout)
+                chunk = await resp.read(sel.timeouts.read)
             except AttemptFailure as f:
                 message = f.message
                 if buffering and message.startswith("recv() "):

@@ -60,15 +60,31 @@ class AttemptFailure(Exception):
     "invalid_header"), ``message`` the log text, ``action`` what nginx was doing."""
 
     def __init__(self, kind: str, message: str, action: str, request_sent: bool,
-                 headers: list[tuple[str, str]] | None = None) -> None:
+                 headers: list[tuple[str, str]] | None = None, level: str = "error") -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.action = action
         self.request_sent = request_sent
+        #: The error-log level nginx writes the failure at.
+        self.level = level
         # the header lines parsed before the failure: nginx keeps them in u->headers_in
         # ($upstream_http_*) unless another peer is tried
         self.headers = headers
+
+
+#: ngx_event_connect_peer: connect() errors logged at [error]; any other is [crit].
+_EXPECTED_CONNECT = frozenset({errno.ECONNREFUSED, errno.EAGAIN, errno.ECONNRESET,
+                               errno.ENETDOWN, errno.ENETUNREACH, errno.EHOSTDOWN,
+                               errno.EHOSTUNREACH})
+
+
+def connect_level(code: int) -> str:
+    """The level of a connect() that fails at once (a unix socket; a TCP refusal comes
+    later, through ngx_http_upstream_test_connect, always at [error]): nginx keeps
+    [error] for the failures a peer may cause and writes [crit] for the others (no
+    such file, permission denied...), which usually mean a broken configuration."""
+    return "error" if code in _EXPECTED_CONNECT else "crit"
 
 
 def timed_out(action: str, request_sent: bool) -> AttemptFailure:
@@ -260,7 +276,7 @@ class HttpxEdge:
             client = self.client(peer.addr if peer.unix else None)
             resp = await client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise _failure(exc, header=True) from None
+            raise _failure(exc, header=True, unix=peer.name if peer.unix else None) from None
         except (ValueError, TypeError, UnicodeError, OSError) as exc:
             # what httpx refuses before sending (a header value with a newline...)
             raise AttemptFailure("error", f"upstream request failed ({exc})", SENDING,
@@ -325,8 +341,9 @@ def _invalid_header(text: str) -> str:
     return "upstream sent invalid header"
 
 
-def _failure(exc: httpx.HTTPError, header: bool) -> AttemptFailure:
-    """Word an httpx failure as nginx logs the same event."""
+def _failure(exc: httpx.HTTPError, header: bool, unix: str | None = None) -> AttemptFailure:
+    """Word an httpx failure as nginx logs the same event (``unix``: the peer's name
+    when it is a unix socket, whose connect() fails synchronously)."""
     read_action = READING_HEADER if header else READING_BODY
     if isinstance(exc, httpx.ConnectTimeout):
         return timed_out(CONNECTING, False)
@@ -343,8 +360,11 @@ def _failure(exc: httpx.HTTPError, header: bool) -> AttemptFailure:
         return AttemptFailure("error", text, HANDSHAKING, False)
     if isinstance(exc, httpx.ConnectError):
         code = err.errno if err else errno.ECONNREFUSED
-        return AttemptFailure("error", f"connect() failed ({code}: {os.strerror(code)})",
-                              CONNECTING, False)
+        text = f"({code}: {os.strerror(code)})"
+        if unix is not None:
+            return AttemptFailure("error", f"connect() to {unix} failed {text}", CONNECTING,
+                                  False, level=connect_level(code))
+        return AttemptFailure("error", f"connect() failed {text}", CONNECTING, False)
     if isinstance(exc, httpx.WriteError):
         code = err.errno if err else errno.EPIPE
         return AttemptFailure("error", f"writev() failed ({code}: {os.strerror(code)})",

@@ -26,6 +26,7 @@ from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..http.phases import HttpModule
+from .proxy_transport import Timeouts
 from .upstream import ALL_PARAMS, Peer, PeerList, UpstreamGroup, UpstreamState
 
 if TYPE_CHECKING:
@@ -77,6 +78,10 @@ class PeerSelection:
         self.chooser = chooser or get_round_robin
         #: A balancer's own free (balancer_by_lua*): True when it dealt with the peer.
         self.on_free: Callable[[PeerSelection, bool], bool] | None = None
+        #: The attempts' timeouts (the proxy puts its location's here; other callers keep
+        #: their own): a balancer may change them for the rest of the request
+        #: (ngx.balancer.set_timeouts clones u->conf).
+        self.timeouts = Timeouts()
         # ip_hash state
         self.hash = 89
         self.hash_tries = 0
@@ -148,7 +153,10 @@ class PeerSelection:
 def no_peer(states: list[UpstreamState | None], state: UpstreamState) -> None:
     """The balancer failed (balancer_by_lua*): the attempt's state has no peer. nginx's
     $upstream_* variables print nothing of it as the request's first state (its status
-    "-"), and take it for the " : " between upstreams after others."""
+    "-"), and take it for the " : " between upstreams after others. A state the
+    balancer gave a status (NGX_BUSY: 502, and the previous attempt's peer name) stays."""
+    if state.status:
+        return
     if len(states) > 1 and states[-1] is state:
         states[-1] = None
     else:

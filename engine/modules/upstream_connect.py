@@ -16,14 +16,11 @@ import errno
 import os
 from typing import TYPE_CHECKING, Awaitable
 
-from .proxy_transport import CONNECTING, READING_HEADER, AttemptFailure, timed_out
+from .proxy_transport import CONNECTING, READING_HEADER, AttemptFailure, connect_level, \
+    timed_out
 
 if TYPE_CHECKING:
     from .upstream import Peer
-
-#: ngx_event_connect_peer: connect() errors logged at [error]; any other is [crit].
-_EXPECTED = frozenset({errno.ECONNREFUSED, errno.EAGAIN, errno.ECONNRESET, errno.ENETDOWN,
-                       errno.ENETUNREACH, errno.EHOSTDOWN, errno.EHOSTUNREACH})
 
 
 class ConnectFailure(AttemptFailure):
@@ -49,8 +46,8 @@ async def open_stream(peer: Peer, timeout: float
         code = exc.errno or errno.ECONNREFUSED
         text = f"({code}: {os.strerror(code)})"
         if peer.unix:
-            level = "error" if code in _EXPECTED else "crit"
-            raise ConnectFailure(f"connect() to {peer.name} failed {text}", level) from None
+            raise ConnectFailure(f"connect() to {peer.name} failed {text}",
+                                 connect_level(code)) from None
         raise ConnectFailure(f"connect() failed {text}", "error") from None
 
 

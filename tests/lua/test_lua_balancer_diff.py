@@ -5,10 +5,15 @@ APIs refused in the balancer, ngx.balancer outside it, ngx.ctx/ngx.var/ngx.log i
 (with the " while connecting to upstream" context), and nginx -t for the directive.
 
 One real nginx serves a backend on {port1}; both sides proxy to it (ours in-process).
-Port 9 (discard) refuses connections: a peer that fails at once, on both sides.
-A ``unix:`` peer is accepted as in ngx_lua, but left out here: the proxy's transport
-for unix sockets logs a missing socket as ``[error] connect() failed (2: ...)`` where
-nginx writes ``[crit] connect() to unix:... failed (2: ...)`` (with or without Lua).
+Port 9 (discard) refuses connections: a peer that fails at once, on both sides; a
+missing ``unix:`` socket fails at once too (at [crit]).
+
+ngx.exit's codes: NGX_ERROR and every positive one (no status patch in this build) give
+500, -3 (NGX_BUSY) "no live upstreams" and 502, NGX_AGAIN and NGX_DONE a Lua error
+(500), others (0, -10) change nothing. NGX_DECLINED makes nginx's worker loop forever
+(no answer, 100% CPU): ours closes the connection without one (test_exit_declined, on
+its own nginx).
+set_timeouts is checked against a listening socket that never accepts (test_timeouts).
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from __future__ import annotations
 import os
 import random
 import re
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.differential import Pair, Req, engine_load_error
+from tests.differential import Pair, Req, engine_load_error, parse_reply
 from tests.fuzzing import assert_case_count, assert_group_as_nginx, pair_fixture
 from tests.lua.cases import mark_logs, new_log_lines
 from tests.oracle import nginx_test, requires_nginx, write_prefix
@@ -72,6 +80,23 @@ MODES: dict[str, str] = {
     # the response header, ngx.status (overridden by the upstream's) and ngx.var
     "header": 'ngx.header["X-B"] = "1" ngx.status = 404 ngx.var.foo = "set"',
     # more tries than proxy_next_upstream_tries allows (3 in /lim): reduced
+    "busy": 'b.set_current_peer("127.0.0.1", {port1}) ngx.exit(-3)',
+    # NGX_BUSY on the retry: 502 under the previous attempt's peer name (u->peer.name)
+    "busy_retry": """if not ctx.b then ctx.b = 1 b.set_more_tries(1) b.set_current_peer("127.0.0.1", 9)
+        else ngx.exit(-3) end""",
+    "exit0": 'b.set_current_peer("127.0.0.1", {port1}) ngx.exit(0) log("after 0")',
+    "exit200": 'b.set_current_peer("127.0.0.1", {port1}) ngx.exit(200)',
+    "exit503": 'b.set_current_peer("127.0.0.1", {port1}) ngx.exit(503)',
+    "exit404": "ngx.exit(404)",
+    "exit1": 'b.set_current_peer("127.0.0.1", {port1}) ngx.exit(1)',
+    "exitm10": 'b.set_current_peer("127.0.0.1", {port1}) ngx.exit(-10)',
+    "ret503": 'b.set_current_peer("127.0.0.1", {port1}) do return 503 end',
+    "reterr": 'b.set_current_peer("127.0.0.1", {port1}) do return ngx.ERROR end',
+    "errafter": 'b.set_current_peer("127.0.0.1", {port1}) error("late")',
+    # ngx.exit refuses them in the balancer: a Lua error (500)
+    "again": 'b.set_current_peer("127.0.0.1", {port1}) ngx.exit(ngx.AGAIN)',
+    "done": "ngx.exit(-4)",
+    "unix": 'log("u: ", tostring(b.set_current_peer("unix:/no/such.sock")))',
     "limit": """ctx.tries = (ctx.tries or 0) + 1
         if ctx.tries == 1 then
             log("more: ", tostring(b.set_more_tries(5)), " ", tostring(select(2, b.set_more_tries(5))))
@@ -187,6 +212,166 @@ def test_retry_addresses(pair: Pair) -> None:
     assert dict(real.headers).get("X-U") == want
     assert dict(ours.headers).get("X-U") == want
     assert ours.status == real.status == 200
+
+
+# --- set_timeouts and ngx.exit(ngx.DECLINED) -------------------------------------------------
+#
+# A listening socket that never accepts: a peer whose answer never comes. The location
+# waits 3s for it; the balancer's set_timeouts(..., 0.2) must cut that to 0.2s, for the
+# attempt and the retries after it (ngx_lua changes the request's upstream conf).
+
+TIMEOUT_MODES = {
+    "read": 'b.set_timeouts(1, 1, 0.2) b.set_current_peer("127.0.0.1", HOLE)',
+    "nil": 'b.set_timeouts(nil, nil, 0.2) b.set_current_peer("127.0.0.1", HOLE)',
+    # a later call leaving the read timeout out keeps 0.2
+    "keep": 'b.set_timeouts(1, 1, 0.2) b.set_timeouts() b.set_timeouts(5) '
+            'b.set_current_peer("127.0.0.1", HOLE)',
+    # set on the first run, it holds for the retry
+    "sticks": """if ngx.ctx.k == 1 then b.set_timeouts(1, 1, 0.2) b.set_more_tries(1)
+            b.set_current_peer("127.0.0.1", 9)
+        else b.set_current_peer("127.0.0.1", HOLE) end""",
+    "second": """if ngx.ctx.k == 1 then b.set_more_tries(1) b.set_current_peer("127.0.0.1", 9)
+        else b.set_timeouts(1, 1, 0.3) b.set_current_peer("127.0.0.1", HOLE) end""",
+    # no peer set: the group's own server (the hole) gets the timeouts too
+    "group": "b.set_timeouts(1, 1, 0.2)",
+}
+TIMEOUT_CONF = """
+error_log logs/error.log info;
+events {}
+http { default_type text/plain; access_log off;
+upstream dyn { server 127.0.0.1:HOLE;
+  balancer_by_lua_block {
+    local b = require "ngx.balancer"
+    ngx.ctx.k = (ngx.ctx.k or 0) + 1
+    local mode = ngx.var.arg_mode
+    CHAIN
+  }
+}
+upstream stall { server 127.0.0.1:STALL;
+  balancer_by_lua_block { require("ngx.balancer").set_timeouts(1, 1, 0.2) }
+}
+upstream one { server 127.0.0.1:9;
+  balancer_by_lua_block {
+    if ngx.var.arg_lua then require("ngx.balancer").set_current_peer("127.0.0.1", 9) end
+  }
+}
+server { listen 127.0.0.1:{port};
+  location /stall { proxy_read_timeout 3s; proxy_pass http://stall; }
+  location /stall_nb { proxy_buffering off; proxy_read_timeout 3s; proxy_pass http://stall; }
+  location /one { proxy_pass http://one;
+    add_header X-U "$upstream_addr|$upstream_status" always; }
+  location / { proxy_read_timeout 3s; proxy_pass http://dyn;
+    add_header X-U "$upstream_addr|$upstream_status" always; }
+}}
+""".replace("CHAIN", "\n    ".join(
+    f'{"if" if i == 0 else "elseif"} mode == "{name}" then {code}'
+    for i, (name, code) in enumerate(TIMEOUT_MODES.items())) + " end")
+
+
+def _stall(listener: socket.socket, held: list[socket.socket]) -> None:
+    """A peer that sends its header and 3 of 10 body bytes, then nothing more."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
+        held.append(conn)
+
+
+@pytest.fixture(scope="module")
+def hole_pair():  # type: ignore[no-untyped-def]
+    held: list[socket.socket] = []
+    with socket.socket() as hole, socket.socket() as stall:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(64)
+        stall.bind(("127.0.0.1", 0))
+        stall.listen(64)
+        threading.Thread(target=_stall, args=(stall, held), daemon=True).start()
+        port = hole.getsockname()[1]
+        conf = TIMEOUT_CONF.replace("HOLE", str(port))
+        with Pair(conf.replace("STALL", str(stall.getsockname()[1]))) as p:
+            mark_logs(p)
+            yield p, port
+        stall.shutdown(socket.SHUT_RDWR)
+    for conn in held:
+        conn.close()
+
+
+def _timed(ask, req: Req):  # type: ignore[no-untyped-def]
+    t0 = time.monotonic()
+    reply = ask(req)
+    return reply, time.monotonic() - t0
+
+
+@requires_nginx
+@pytest.mark.parametrize("mode", list(TIMEOUT_MODES))
+def test_timeouts(hole_pair, mode: str) -> None:  # type: ignore[no-untyped-def]
+    pair, port = hole_pair
+    req = _req(f"/x?mode={mode}")
+    real, real_took = _timed(pair.ask_real, req)
+    ours, took = _timed(pair.ask_engine, req)
+    assert ours.comparable() == real.comparable()
+    assert ours.header("X-U") == real.header("X-U")
+    assert real.status == 504 and real_took < 1.5  # (the case means it)
+    assert took < 1.5, f"the location's 3s, not set_timeouts' ({took:.2f}s)"
+    real_log, ours_log = new_log_lines(pair, "real"), new_log_lines(pair, "ours")
+    assert ours_log == real_log
+    assert "upstream timed out (110: Connection timed out) while reading response header " \
+           f'from upstream, client: 127.0.0.1, server: , request: "GET /x?mode={mode} ' \
+           f'HTTP/1.1", upstream: "http://127.0.0.1:{port}/x?mode={mode}"' in real_log[-1][1]
+
+
+@requires_nginx
+@pytest.mark.parametrize("target", ["/stall", "/stall_nb"])
+def test_body_read_timeout(hole_pair, target: str) -> None:  # type: ignore[no-untyped-def]
+    """The body is read with the balancer's read timeout as well (the location's 3s
+    else); unbuffered, the 3 bytes that came are passed on."""
+    pair, _ = hole_pair
+    real, real_took = _timed(pair.ask_real, _req(target))
+    ours, took = _timed(pair.ask_engine, _req(target))
+    assert ours.comparable() == real.comparable()
+    assert real_took < 1.5 and took < 1.5, (real_took, took)
+    real_log, ours_log = new_log_lines(pair, "real"), new_log_lines(pair, "ours")
+    assert ours_log == real_log
+    assert real_log[-1][1].startswith("upstream timed out (110: Connection timed out) while "
+                                      "reading upstream")
+
+
+@requires_nginx
+def test_single_server_no_longer_single(hole_pair) -> None:  # type: ignore[no-untyped-def]
+    """Once the balancer set a peer, the group's only server is no longer "single"
+    (ngx_lua clears the flag): its next failure disables it, then no live upstreams."""
+    pair, _ = hole_pair
+    seen = []
+    for target in ("/one", "/one?lua=1", "/one", "/one"):
+        real, ours = pair.both(_req(target))
+        assert ours.comparable() == real.comparable()
+        assert ours.header("X-U") == real.header("X-U")
+        real_log, ours_log = new_log_lines(pair, "real"), new_log_lines(pair, "ours")
+        assert ours_log == real_log
+        seen.append([(level, text.split(" while ")[0]) for level, text in real_log])
+    refused = ("error", "connect() failed (111: Connection refused)")
+    assert seen == [[refused], [refused], [refused, ("warn", "upstream server temporarily "
+                                                     "disabled")],
+                    [("error", "no live upstreams")]]
+
+
+@requires_nginx
+def test_exit_declined() -> None:
+    """ngx.exit(ngx.DECLINED): nginx's worker spins and never answers (its own nginx,
+    which it leaves useless); ours closes the connection without a response."""
+    conf = """events {}
+http { upstream u { server 127.0.0.1:9; balancer_by_lua_block { ngx.exit(ngx.DECLINED) } }
+server { listen 127.0.0.1:{port}; location / { proxy_pass http://u; } } }"""
+    with Pair(conf) as pair:
+        req = _req("/")
+        real = parse_reply(pair.real.request(req.raw(), timeout=0.5))
+        ours = pair.ask_engine(req)
+    assert real.status == ours.status == 0
 
 
 # --- nginx -t ------------------------------------------------------------------------------
