@@ -18,6 +18,8 @@ from typing import Any
 
 from .ast import Comment, ConfigFile, Directive, ParsedConfig
 from .catalog import CUSTOM_BLOCKS, DUP_GROUPS, build_table, checks, slots
+from .catalog import merge_checks
+from .catalog.misc_checks import misc_warnings
 from .directives import Ctx, DirectiveSpec, DirectiveTable
 from .errors import ConfigError
 from .parser import Tok, parse_text
@@ -231,7 +233,9 @@ class _Loader:
             listed = self.frames[-1].types.setdefault(name, {"text/html"})
             for message in checks.duplicate_types(d.args, listed):
                 self.warnings.append((message, self.file, line))
-        msg = checks.handler_error(spec, d, self.log_formats)
+        msg = checks.handler_error(spec, d, self.log_formats, self.frames[-1].seen.keys())
+        for message in misc_warnings(d) if msg is None else ():
+            self.warnings.append((message, self.file, line))
         if msg is None and not spec.module.startswith(("ngx_stream", "ngx_mail")):
             msg = slots.slot_error(d)
             for message in slots.slot_warnings(d) if msg is None else ():
@@ -349,6 +353,9 @@ class _Loader:
                 if certs and keys < len(certs):
                     raise ConfigError('no "ssl_certificate_key" is defined for certificate '
                                       f'"{certs[-1]}"', None, None)
+            msg = merge_checks.buffer_error(d)
+            if msg:
+                raise self._error(msg, end.line)
             for srv in frame.listens.ssl_defaults():
                 if not (srv.cert or frame.cert):
                     where = srv.directive

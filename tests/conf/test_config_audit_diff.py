@@ -222,6 +222,38 @@ SLOT_LINES = [
 ]
 CASES += [(f"slot {line}", H + line + ";\n}\n", {}, {}) for line in SLOT_LINES]
 
+#: handler checks found by test_conf_fuzz_diff (each in location /; the second line of
+#: a pair shows which error wins): binds, access, paths, caches, ssl caches, merge checks
+HANDLER_LINES = [
+    "proxy_bind off x", "proxy_bind localhost", "proxy_bind [::1]", "proxy_bind 1...2",
+    "proxy_bind 127.0.0.1:0", "proxy_bind $host x", "proxy_bind ${x",
+    "uwsgi_bind 1d;\nuwsgi_bind 1d", "fastcgi_bind 1k localhost;\nlimit_rate_after 1.5",
+    "proxy_store_access user:rx", "dav_access 1k 301 $uri", "proxy_store_access all:rw all:r",
+    "scgi_temp_path x 1 0", "scgi_temp_path x 01", "uwsgi_cache_valid gzip 1.5 x=1",
+    "uwsgi_cache_valid 200 x 10m", "uwsgi_cache_valid 600 1m", "scgi_cache $",
+    "scgi_store on;\nscgi_cache x", "scgi_cache x;\nscgi_store on",
+    "proxy_redirect 1d;\nssl_session_tickets ON", "proxy_cookie_path ~*( x",
+    "proxy_cookie_domain x ${y", "uwsgi_modifier2 65536", "mp4;\nmp4", "flv;\nflv",
+    "aio on", "aio ON", "aio threads", "disable_symlinks on off", "disable_symlinks main",
+    "disable_symlinks off from=x", "disable_symlinks from=x", "userid_mark -",
+    "userid_mark =", "proxy_busy_buffers_size 0", "scgi_buffers 1 4k",
+    "scgi_busy_buffers_size 64k", "scgi_temp_file_write_size 1k",
+    "scgi_max_temp_file_size 1k", "uwsgi_buffers 16 16k;\nuwsgi_busy_buffers_size 64k",
+]
+HTTP_LINES = [
+    "scgi_cache_path x levels=1:2:2:2 keys_zone=a:1m", "scgi_cache_path x keys_zone=a:1k",
+    "scgi_cache_path x keys_zone=a", "scgi_cache_path x inactive=1ms keys_zone=a:1m",
+    "scgi_cache_path 1m30s a\\b $host", "scgi_cache_path x keys_zone=:1m",
+    "ssl_session_cache builtin:", "ssl_session_cache shared:a:1k",
+    "ssl_session_cache off builtin:10 shared:a:1m", "ssl_ocsp_cache builtin",
+    "ssl_ocsp_cache shared:a:x", "http2_recv_timeout yes;\nhttp2_recv_timeout yes",
+    "http2_max_header_size main", "lua_load_resty_core yes;\nlua_load_resty_core on",
+    "lua_malloc_trim -1", "lua_capture_error_log 1k;\nsub_filter_once 1",
+    "limit_conn_zone =404 localhost;\nssl_verify_client 1k",
+]
+CASES += [(f"handler {line}", L(line + ";"), {}, {}) for line in HANDLER_LINES]
+CASES += [(f"handler {line}", H + line + ";\n}\n", {}, {}) for line in HTTP_LINES]
+
 _STAMP = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: ", re.M)
 
 

@@ -16,6 +16,8 @@ from ..ast import Directive
 from ..directives import DirectiveSpec
 from ..errors import ConfigError
 from .listen import ListenTable, listen_error
+from .misc_checks import misc_error
+from .upstream_checks import upstream_error
 
 __all__ = ["Location", "location", "duplicate_locations", "handler_error", "custom_entry",
            "ListenTable", "server_names", "types_entry"]
@@ -202,9 +204,16 @@ def duplicate_types(args: list[str], listed: set[str]) -> list[str]:
     return out
 
 
-def handler_error(spec: DirectiveSpec, d: Directive, log_formats: set[str]) -> str | None:
-    """Errors a directive's own handler gives for its arguments, or None."""
+def handler_error(spec: DirectiveSpec, d: Directive, log_formats: set[str],
+                  earlier: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """Errors a directive's own handler gives for its arguments, or None. ``earlier``:
+    the directives already read in the same block (some handlers look at them)."""
     name, args = d.name, d.args
+    if spec.module.startswith(("ngx_stream", "ngx_mail")):
+        return None
+    msg = upstream_error(d, set(earlier)) or misc_error(d)
+    if msg:
+        return msg
     if name == "listen" and spec.module == "ngx_http_core_module":
         return listen_error(args)
     if name == "access_log" and spec.module == "ngx_http_log_module":

@@ -63,13 +63,13 @@ http2_recv_buffer_size          h    1
 http2_pool_size                 hs   1
 http2_max_concurrent_streams    hs   1
 http2_max_concurrent_pushes     hs   1
-http2_max_requests              hs   1
-http2_max_field_size            hs   1
-http2_max_header_size           hs   1
+http2_max_requests              hs   1    m
+http2_max_field_size            hs   1    m
+http2_max_header_size           hs   1    m
 http2_body_preread_size         hs   1
 http2_streams_index_size        hs   1
-http2_recv_timeout              hs   1
-http2_idle_timeout              hs   1
+http2_recv_timeout              hs   1    m
+http2_idle_timeout              hs   1    m
 http2_chunk_size                hsl  1
 http2_push_preload              hsl  F
 http2_push                      hsl  1    m A
@@ -177,11 +177,11 @@ dav_access              hsl    123
 """
 
 MODULES["ngx_http_flv_module"] = """
-flv                     l      0     N
+flv                     l      0     N m
 """
 
 MODULES["ngx_http_mp4_module"] = """
-mp4                     l      0     N
+mp4                     l      0     N m
 mp4_buffer_size         hsl    1
 mp4_max_buffer_size     hsl    1
 mp4_start_key_frame     hsl    F

@@ -13,7 +13,7 @@ MODULES: dict[str, str] = {}
 MODULES["ndk_http_module"] = ""
 
 MODULES["ngx_http_lua_module"] = """
-lua_load_resty_core                 h      F
+lua_load_resty_core                 h      1    m
 lua_thread_cache_max_entries        h      1
 lua_max_running_timers              h      1
 lua_max_pending_timers              h      1

@@ -210,6 +210,11 @@ def nginx_time(text: str, is_sec: bool) -> int | None:
     return total + value if total + value <= _MAX else None
 
 
+#: ngx_conf_check_num_bounds: the number slots with a range.
+_BOUNDS = {"uwsgi_modifier1": (0, 255), "uwsgi_modifier2": (0, 255),
+           "gzip_comp_level": (1, 9), "limit_req_status": (400, 599),
+           "limit_conn_status": (400, 599)}
+
 #: The size slots that take variables (checked at run time) since nginx 1.17.0.
 _COMPLEX_SIZE = frozenset({"limit_rate", "limit_rate_after"})
 
@@ -242,9 +247,20 @@ def slot_error(d: Directive) -> str | None:
         return None
     value = args[0]
     if kind == "num":
-        return None if nginx_int(value) is not None else f'"{name}" directive invalid number'
+        number = nginx_int(value)
+        if number is None:
+            return f'"{name}" directive invalid number'
+        low, high = _BOUNDS.get(name, (0, _MAX))
+        return None if low <= number <= high else f"value must be between {low} and {high}"
     if name in _COMPLEX_SIZE and "$" in value:
         return None  # ngx_http_set_complex_value_size_slot: a size only without variables
+    if name in ("connection_pool_size", "request_pool_size"):
+        size = nginx_size(value)
+        if size is None:
+            return f'"{name}" directive invalid value'
+        if size < 112:  # ngx_http_core_pool_size: NGX_MIN_POOL_SIZE on x86_64
+            return "the pool size must be no less than 112"
+        return None if size % 16 == 0 else "the pool size must be a multiple of 16"
     if kind in ("size", "offset"):
         ok = nginx_size(value, kind == "offset") is not None
     else:
