@@ -177,7 +177,8 @@ class CoreModule(HttpModule):
             headers.append(("Date", http_date(time.time())))
         if out.content_type:
             headers.append(("Content-Type", out.content_type))
-        if out.content_length is not None and "content-length" not in present:
+        if out.content_length is not None and "content-length" not in present \
+                and not r.ctx.get("keep:cleared_content-length"):  # (Lua emptied its line)
             headers.append(("Content-Length", str(out.content_length)))
         if out.last_modified is not None and "last-modified" not in present:
             headers.append(("Last-Modified", http_date(out.last_modified)))

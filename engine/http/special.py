@@ -102,6 +102,7 @@ async def special_response(engine: HttpEngine, r: Request, status: int) -> None:
         r.out.content_length = 0
     if r.out.headers.items:  # a Content-Length line set before (Lua) goes too
         r.out.headers.remove("content-length")
+    r.ctx.pop("keep:cleared_content-length", None)  # (so does one Lua emptied)
     _clear_validators(r)
     if r.trace.enabled:
         r.trace.add("finalize", status=status, reason="special response")

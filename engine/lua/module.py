@@ -16,6 +16,7 @@ from ..conf.errors import ConfigError
 from ..http.phases import DECLINED, DONE, ERROR, OK, HttpModule, Phase
 from ..http.request_body import read_request_body
 from .balancer import register as register_balancer
+from .bridge import point_location
 from .constants import HEADER_FAILED, LAST_LOST, SEEN_LAST
 from .handlers import LuaHandler, compile_handler, declare_set_variable, directive_base
 from .service import EFFECTIVE_KEY as _EFFECTIVE, LuaService
@@ -226,6 +227,7 @@ class LuaModule(HttpModule):
         if kind == "redirect":
             uri, status = outcome.values
             r.out.headers.add("Location", uri)  # (a Lua-set location line stays)
+            point_location(r)
             r.out.status = status  # (as ngx_lua sets it: what a capture of it reports)
             r.trace.add("hop", hop="redirect", uri=uri, status=status, ctx_reset=False)
             if lr.http10 is not None:  # held HTTP/1.0 output goes out under that header

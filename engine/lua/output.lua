@@ -174,7 +174,8 @@ return function(ngx, rt, py)
             local sent = rt.status_get()
             if status ~= sent then
                 py.log_error("attempt to set status " .. status .. " via ngx.exit after "
-                             .. "sending out the response status " .. sent)
+                             .. "sending out the response status "
+                             .. py.status_unsigned(sent))
             end
         end
         if state.context == rt.CTX.header_filter or state.context == rt.CTX.balancer then
@@ -302,11 +303,18 @@ return function(ngx, rt, py)
         return name:lower():gsub("_", "-") == "content-length"
     end
 
+    -- Whether a read must see the header as ngx_lua sends it (status 200, default type):
+    -- the handler has output (the header waits here on the Lua side); not in a header
+    -- filter, which runs once that was done (a status it sets gets no default type)
+    function rt.header_prepared(state)
+        return state.headers_sent and state.context ~= rt.CTX.header_filter
+    end
+
     -- ngx.header: a proxy table (case-insensitive, "_" means "-")
     local header = setmetatable({}, {
         __index = function(_, k)
             local state = rt.check_ffi(HEADER_W)
-            return py.header_get(tostring(k), state.headers_sent)
+            return py.header_get(tostring(k), rt.header_prepared(state))
         end,
         __newindex = function(_, k, v)
             local state = rt.check_ffi(HEADER_W)
@@ -355,8 +363,8 @@ return function(ngx, rt, py)
             local n, err = rt.int_max(max)
             if not n then rt.argerror(1, err) end
             max = n
-            local list, extra = py.resp_headers(state.headers_sent)
-            return rt.header_table(list, max, raw, extra)
+            local list, extra, hidden = py.resp_headers(rt.header_prepared(state))
+            return rt.header_table(list, max, raw, extra, hidden)
         end,
     }
 

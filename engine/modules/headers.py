@@ -93,13 +93,12 @@ class Expires:
             kind, seconds = parsed
         if kind == "off":
             return
-        headers = r.out.headers
         if kind == "epoch":
-            headers.set("Expires", _EPOCH)
+            _expires(r, _EPOCH)
             _cache_control(r, "no-cache")
             return
         if kind == "max":
-            headers.set("Expires", _MAX)
+            _expires(r, _MAX)
             _cache_control(r, "max-age=315360000")
             return
         now = float(int(time.time()))
@@ -112,13 +111,22 @@ class Expires:
         else:
             at = last + seconds
             max_age = at - now
-        headers.set("Expires", http_date(at))
+        _expires(r, http_date(at))
         _cache_control(r, "no-cache" if seconds < 0 or max_age < 0
                        else f"max-age={int(max_age)}")
 
 
 #: r.ctx key: ngx.header touched Cache-Control, so nginx's array of its lines exists.
 CACHE_CONTROL_ARRAY = "cache_control_array"
+#: r.ctx key: ngx.header emptied the Expires line nginx points to (it stays in the list).
+EXPIRES_EMPTIED = "keep:expires_emptied"
+
+
+def _expires(r: Request, value: str) -> None:
+    """ngx_http_set_expires writes into the Expires line nginx points to (its name as
+    spelled there; not sent when ngx.header emptied it), else adds one."""
+    if not r.ctx.get(EXPIRES_EMPTIED):
+        r.out.headers.set("Expires", value, respell=False)
 
 
 def _cache_control(r: Request, value: str) -> None:
