@@ -16,7 +16,7 @@ from ..conf.errors import ConfigError
 from ..http.phases import DECLINED, DONE, ERROR, OK, HttpModule, Phase
 from ..http.request_body import read_request_body
 from .balancer import register as register_balancer
-from .bridge import point_location
+from .headers_out import point_location
 from .constants import HEADER_FAILED, LAST_LOST, SEEN_LAST
 from .handlers import LuaHandler, compile_handler, declare_set_variable, directive_base
 from .service import EFFECTIVE_KEY as _EFFECTIVE, LuaService

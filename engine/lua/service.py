@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..conf.values import parse_size
 from ..conf.errors import ConfigError
 from ..http.phases import ERROR, OK
-from .bridge import LUA_CL_FIELD
+from .headers_out import LUA_CL_FIELD
 from .constants import LAST_LOST, SEEN_LAST
 from .handlers import LuaHandler, compile_handler
 from .runtime import LuaCompileError, LuaRequest, LuaWorker
