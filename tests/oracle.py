@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import AnyStr
 
 import pytest
 
@@ -61,6 +62,15 @@ class TestResult:
 
     returncode: int
     output: str
+
+
+def spell_port(data: AnyStr, port: int, name: AnyStr) -> AnyStr:
+    """``data`` with the number ``port`` spelled ``name`` where it stands alone, not as
+    digits inside a longer number (a pid, a body of digits), which chance can make it."""
+    pattern = rf"(?<![0-9]){port}(?![0-9])"
+    if isinstance(data, bytes):
+        return re.sub(pattern.encode(), name, data)  # type: ignore[arg-type]
+    return re.sub(pattern, name, data)  # type: ignore[arg-type]
 
 
 def write_prefix(prefix: Path, conf: str, files: dict[str, str | bytes] | None = None) -> Path:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.core.conftest import with_mime_types
-from tests.oracle import RealNginx, free_ports
+from tests.oracle import RealNginx, free_ports, spell_port
 from tests.server.harness import Served, parse_replies, wait_for
 
 #: The mtime every served file gets on both sides (Tue, 14 Nov 2023 22:13:20 GMT).
@@ -66,7 +66,7 @@ class Scenario:
 def _norm(raw: bytes, ports: list[int], prefix: Path) -> bytes:
     raw = raw.replace(str(prefix).encode(), b"{prefix}")
     for i, p in enumerate(ports):
-        raw = raw.replace(str(p).encode(), b"{port%d}" % i)
+        raw = spell_port(raw, p, b"{port%d}" % i)
     return raw
 
 

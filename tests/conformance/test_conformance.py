@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -142,10 +143,12 @@ def _same_mtimes(real: Path, ours: Path, files: dict) -> None:
 
 
 def _norm(reply: Reply, port: int) -> dict:
+    """The reply with its server's port spelled {port} (where it is a number of its own,
+    not digits inside a longer one, which a body may happen to hold)."""
     d = reply.comparable()
-    p = str(port)
-    d["headers"] = [(k, v.replace(p, "{port}")) for k, v in d["headers"]]
-    d["body"] = d["body"].replace(p.encode(), b"{port}")
+    p = re.compile(rf"(?<![0-9]){port}(?![0-9])")
+    d["headers"] = [(k, p.sub("{port}", v)) for k, v in d["headers"]]
+    d["body"] = re.compile(p.pattern.encode()).sub(b"{port}", d["body"])
     return d
 
 

@@ -18,7 +18,7 @@ import pytest
 from engine import Engine
 from engine.server import Server
 from tests.differential import parse_reply
-from tests.oracle import HAVE_NGINX, LOAD_MODULES, NGINX, free_ports
+from tests.oracle import HAVE_NGINX, LOAD_MODULES, NGINX, free_ports, spell_port
 from tests.samples.test_samples import CASES, PORTS, VOLATILE_BODIES, _copy
 
 pytestmark = pytest.mark.skipif(not HAVE_NGINX, reason="real nginx is not installed")
@@ -93,7 +93,7 @@ def _ask(port: int, spec: dict) -> bytes:
 
 def _canonical(raw: bytes, mapping: dict[int, int]) -> dict:
     for canonical, port in mapping.items():
-        raw = raw.replace(str(port).encode(), str(canonical).encode())
+        raw = spell_port(raw, port, str(canonical).encode())
     return parse_reply(raw).comparable()
 
 

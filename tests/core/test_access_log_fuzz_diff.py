@@ -37,7 +37,7 @@ import pytest
 from engine.http.api import wire_bytes
 from tests.differential import Reply, Req, parse_reply
 from tests.fuzzing import assert_group_as_nginx, config_verdicts
-from tests.oracle import RealNginx, requires_nginx
+from tests.oracle import RealNginx, requires_nginx, spell_port
 from tests.server.harness import Served, parse_replies
 
 #: Fixed, so every run checks the same cases; set ACCESS_LOG_FUZZ_SEED to explore others.
@@ -301,7 +301,7 @@ class SocketPair:
         self.port, self.ports = real.port, [real.port]
 
     def _same_port(self, text: str) -> str:
-        return text.replace(str(self.ours.port), str(self.real.port))
+        return spell_port(text, self.ours.port, str(self.real.port))
 
     def engine_errors(self) -> str:
         path = self.prefix / "logs" / "error.log"

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from tests.differential import Req
+from tests.oracle import spell_port
 
 
 def build_conf(cases: list[tuple], http_extra: str = "", server_extra: str = "") -> str:
@@ -54,7 +55,7 @@ def log_entries(text: str, port: int) -> list[tuple[str, bool, str]]:
     """(level, has a connection number, message) per error-log entry, a traceback kept
     with its entry, the port spelled {port}."""
     out: list[tuple[str, bool, str]] = []
-    for line in text.replace(str(port), "{port}").splitlines():
+    for line in spell_port(text, port, "{port}").splitlines():
         m = _LOG_LINE.match(line)
         if m:
             out.append((m.group(1), m.group(2) is not None, m.group(3)))
@@ -81,7 +82,7 @@ def new_log_lines(pair: Any, side: str, drop: tuple[str, ...] = (),
     for prefix in (str(pair.real.prefix), str(pair.prefix)):
         fresh = fresh.replace(prefix, "{prefix}")
     for i, port in enumerate(pair.ports[1:], 1):
-        fresh = fresh.replace(str(port), f"{{port{i}}}")
+        fresh = spell_port(fresh, port, f"{{port{i}}}")
     return [entry if numbered else (entry[0], entry[2])
             for entry in log_entries(fresh, pair.port)
             if "closed connection" not in entry[2] and not any(d in entry[2] for d in drop)]

@@ -37,7 +37,7 @@ import pytest
 from tests.differential import Reply, Req, parse_reply
 from tests.fuzzing import assert_case_count, assert_group_as_nginx
 from tests.lua_api.harness import ENC_LUA
-from tests.oracle import RealNginx, requires_nginx
+from tests.oracle import RealNginx, requires_nginx, spell_port
 from tests.server.harness import Served
 
 #: Fixed, so every run checks the same cases.
@@ -310,7 +310,7 @@ class SocketPair:
         return parse_reply(self.real.request(raw)), parse_reply(self.ours.request(raw))
 
     def engine_errors(self) -> str:
-        return self.ours.error_log().replace(str(self.ours.port), str(self.real.port))
+        return spell_port(self.ours.error_log(), self.ours.port, str(self.real.port))
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ import pytest
 
 from tests.differential import Pair, Reply, Req, dechunk, engine_load_error
 from tests.lua.cases import mark_logs, new_log_lines
-from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
+from tests.oracle import first_emerg, nginx_test, requires_nginx, spell_port, write_prefix
 
 #: Fixed, so every run checks the same cases; set PROXY_FUZZ_SEED to explore others.
 SEED = int(os.environ.get("PROXY_FUZZ_SEED", "20261127"))
@@ -408,8 +408,8 @@ def _show(reply: Reply) -> str:
 def _normalized(reply: Reply, port: int) -> dict:
     """What a user sees; the backend's port spelled the same on both sides."""
     seen = reply.comparable()
-    seen["body"] = seen["body"].replace(str(port).encode(), b"{B}")
-    seen["headers"] = [(k, v.replace(str(port), "{B}")) for k, v in seen["headers"]]
+    seen["body"] = spell_port(seen["body"], port, b"{B}")
+    seen["headers"] = [(k, spell_port(v, port, "{B}")) for k, v in seen["headers"]]
     return seen
 
 
