@@ -150,10 +150,6 @@ class SharedDictZone:
     def _alloc(self, nbytes: int, now: int, safe: bool) -> tuple[int | None, bool]:
         """Allocate with nginx's eviction policy; returns ``(chunk, forcible)``."""
         c = self._try_alloc(nbytes)
-        if c is not None:
-            return c, False
-        self._expire_tail(now, False)
-        c = self._try_alloc(nbytes)
         if c is not None or safe:
             return c, False
         forcible = False

@@ -83,6 +83,11 @@ CASES = [
       ' r[#r + 1] = d:ttl("k6") return unpack(r)'
       for op in ('d:get("k6")', 'd:get_stale("k6")', 'd:llen("x")', 'd:lpop("x")',
                  'd:rpop("x")', 'd:ttl("x")', 'd:expire("k5", 5)')],
+    # an entry too big: the write drops two expired entries, then evicts the rest by
+    # force (forcible is true) and still finds no room
+    C + 'for i = 1, 6 do d:set("k" .. i, i) end d:flush_all()'
+    ' local ok, err, forcible = d:add("big", string.rep("v", 600000))'
+    ' return ok, err, forcible, d:get_stale("k6")',
     # a new list's node is allocated without evicting anything (set would evict)
     C + 'local n = 0 while d:safe_set("k" .. n, string.rep("v", 300)) do n = n + 1 end'
     ' local ok, err = d:lpush(string.rep("L", 1500), 1) local left = 0'
