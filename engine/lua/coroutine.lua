@@ -77,7 +77,9 @@ return function(rt)
 
     local function yield(...)
         if user[co_running()] then return co_yield(USER, ...) end
-        return co_yield(...)  -- the entry thread or a light thread: a turn of the loop
+        -- the entry thread or a light thread: posted behind the others; what it passes
+        -- is dropped and it gets nothing back, as in ngx_lua (never an API operation)
+        return co_yield()
     end
 
     local function same(...) return ... end

@@ -11,7 +11,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
+
+from .timer_turns import Job, turns
+
+if TYPE_CHECKING:
+    from .thread import Driver
+
+#: How a waiter is woken: the job that resumes it with what ``wait`` answers Lua.
+Wake = Callable[[tuple[Any, ...]], Job]
 
 
 class Semaphore:
@@ -19,33 +27,38 @@ class Semaphore:
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self.waiters: deque[asyncio.Future[bool]] = deque()
+        self.waiters: deque[tuple[asyncio.Future[bool], Wake]] = deque()
 
     def post(self, n: int) -> None:
+        """Hand ``n`` resources to the waiters in turn, the rest to the count; a waiter
+        resumes through a posted event (ngx_http_lua_ffi_sema_post posts sem_event), as
+        resty.core answers after it waited: ``true``."""
         for _ in range(n):
             while self.waiters:
-                fut = self.waiters.popleft()
+                fut, wake = self.waiters.popleft()
                 if not fut.done():
                     fut.set_result(True)
+                    turns().post(wake((True, None)))
                     break
             else:
                 self.count += 1
 
-    def queue(self) -> asyncio.Future[bool]:
-        """A new waiter, last in the queue from now on (a post wakes it from here)."""
-        fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self.waiters.append(fut)
+    def queue(self, wake: Wake, timeout: float) -> asyncio.Future[bool]:
+        """A new waiter, last in the queue from now on (a post wakes it from here); done
+        when woken, cancelled to leave the queue. Its timeout is a timer that wakes it
+        with ``false, "timeout"``."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
+        self.waiters.append((fut, wake))
+
+        def expire() -> None:
+            if not fut.done():
+                fut.cancel()
+                turns().expire(wake((False, b"timeout")))
+
+        handle = loop.call_later(timeout, expire)
+        fut.add_done_callback(lambda _: handle.cancel())
         return fut
-
-
-async def until(fut: asyncio.Future[bool], timeout: float) -> tuple[Any, ...]:
-    """What a queued wait (``fut``) answers Lua: woken by a post (``true, nil``, as
-    resty.core returns after it waited), or timed out."""
-    try:
-        await asyncio.wait_for(fut, timeout)
-        return (True, None)
-    except asyncio.TimeoutError:
-        return (False, b"timeout")
 
 
 class Semaphores:
@@ -72,14 +85,18 @@ class Semaphores:
 
     def py_sema_count(self, sid: int) -> int:
         sema = self.table[sid]
-        return sema.count - sum(1 for f in sema.waiters if not f.done())
+        return sema.count - sum(1 for f, _ in sema.waiters if not f.done())
 
-    def queue(self, sid: int) -> asyncio.Future[bool]:
-        """Queue a waiter on semaphore ``sid`` now (see :func:`until`)."""
-        return self.table[sid].queue()
-
-    async def wait(self, sid: int, timeout: float) -> tuple[Any, ...]:
-        return await until(self.queue(sid), float(timeout))
+    def wait(self, driver: Driver, co: Any, sid: int, timeout: float) -> asyncio.Future[Any]:
+        """``co`` waits on semaphore ``sid``: queued at once (a post before its owner runs
+        wakes it), left when the wait is cut short or its thread killed; the Future its
+        owner waits on."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiter = self.table[sid].queue(lambda send: driver.wake(co, fut, send), timeout)
+        fut.add_done_callback(lambda _: waiter.cancel())
+        if driver.thread is not None:
+            driver.thread.queued = waiter
+        return fut
 
 
 SEMAPHORE_LUA = b"""

@@ -1,12 +1,13 @@
 """ngx.thread.spawn / wait / kill: light threads inside one request.
 
-A spawned thread runs at once until it first yields, then goes on as its own asyncio
-task. As in ngx_lua (ngx_http_lua_uthread.c) a thread is running, a zombie (finished,
-its results kept until its parent waits for it or kills it) or dead (waited or
-killed); only its parent may wait for it or kill it. The entry thread's phase ends only
-when its light threads have finished, unless it exits first, which aborts them; a light
-thread that calls ngx.exit (or ngx.exec...) ends the whole request the same way
-(thread.py's ``thread_exits``).
+A spawned thread runs at once until it first hands back control, then its own asyncio
+task carries out its waits (see thread.py for the posted threads and who runs what). As
+in ngx_lua (ngx_http_lua_uthread.c) a thread is running, a zombie (finished, its
+results kept until its parent waits for it or kills it) or dead (waited or killed); only
+its parent may wait for it or kill it. The entry thread's phase ends only when its light
+threads have finished, unless it exits first, which aborts them; a light thread that
+calls ngx.exit (or ngx.exec...) ends the whole request the same way (thread.py's
+``thread_exits``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .semaphore import until
-from .thread import AT_ONCE, Driver, Outcome, end_request, text, thread_exits
+from .thread import Driver, Finished, Outcome, _posted, end_request, run_posted, thread_exits
 from .traceback import ngx_traceback
 
 if TYPE_CHECKING:
@@ -33,8 +33,13 @@ class LightThread:
         self.parent = parent  # the number of the coroutine that spawned it
         self.status = "running"  # then "zombie" (finished, not waited) or "dead"
         self.task: asyncio.Future[tuple[Any, ...]] | None = None
-        #: its semaphore wait queued at spawn (cancelled with the thread)
+        #: its semaphore wait (cancelled with the thread)
         self.queued: asyncio.Future[bool] | None = None
+        #: what wait gets from it once it ended
+        self.values: tuple[Any, ...] = ()
+        #: the wait of its parent on it: (future, the parent's driver and coroutine, the
+        #: threads of that wait)
+        self.waited: tuple[Any, ...] | None = None
 
 
 def _find(lr: LuaRequest, co: int) -> LightThread | None:
@@ -75,76 +80,65 @@ def _error_log(lr: LuaRequest, co: int, outcome: Outcome) -> str:
     return "\n".join(lines)
 
 
-#: Operations a thread carries out without waiting: spawn goes on through them at once.
-_INSTANT = frozenset(("output", "flush", "eof", "send_headers", "read_body", "spawn", "kill"))
-
-
-async def spawn(service: LuaService, lr: LuaRequest, co: int, args: Any,
-                parent: int) -> Outcome | None:
-    """Start thread ``co``: as ngx_lua, it runs at once (its output, ngx.eof, its own
-    spawns...) up to its first wait, before its parent goes on; the rest is an asyncio
-    task. Returns the outcome that ends the request when the thread ended it (ngx.exit
-    before its first wait), else None."""
+async def spawn(service: LuaService, lr: LuaRequest, co: int, args: Any, parent: int) -> None:
+    """Start thread ``co``: as ngx_lua, it runs at once up to where it first hands back
+    control (its parent is posted meanwhile, see thread.py); its owner task carries on
+    from there. A thread that ends the request at once leaves its outcome in
+    ``thread_exits``."""
     thread = LightThread(co, parent)
     lr.threads.append(thread)
     n = int(args[b"n"] or 0)
     driver = Driver(service, lr)
-    result = driver.step(co, *[args[i] for i in range(1, n + 1)])
-    while True:
-        status, out, *vals = result
-        op = None if status != b"yield" else (
-            text(vals[0]) if vals and isinstance(vals[0], bytes) else "")
-        if op is None or op in AT_ONCE:  # it ended (or ended the request) at once
-            done = asyncio.get_running_loop().create_future()
-            done.set_result(_finish(lr, thread, await driver.carry_on(co, result)))
-            thread.task = done
-            return thread_exits.get(lr)
-        if out:
-            await service.emit(lr, out)
-        if op not in _INSTANT:
-            break
-        send, outcome = await driver.carry_out(op, vals[1:])
-        if outcome is not None:
-            return outcome
-        result = driver.step(co, *send)
-    # a bare coroutine.yield() or ngx.sleep(0): the task's first turn is its wake-up, so
-    # it comes before whatever its parent queues after the spawn (ngx_lua's timer order)
-    turn = op == "" or op == "sleep" and float(vals[1]) == 0
-    # a semaphore wait queues the thread at once: a post before its task runs wakes it
-    if op == "sema_wait":
-        thread.queued = lr.worker.semaphores.queue(int(vals[1]))
-
-    async def rest() -> tuple[Any, ...]:
-        if lr in thread_exits:  # another thread ended the request before this turn
-            return _finish(lr, thread, thread_exits[lr])
-        first = (status, None, *vals)
-        if turn:
-            service.clock.update()
-            first = driver.step(co)
-        elif thread.queued is not None:
-            first = driver.step(co, *await until(thread.queued, float(vals[2])))
-        return _finish(lr, thread, await driver.carry_on(co, first))
-
-    thread.task = asyncio.ensure_future(rest())
-    return None
+    driver.thread = thread
+    handed = await driver.step_inline(co, *[args[i] for i in range(1, n + 1)])
+    if isinstance(handed, Finished) or thread.status == "dead":  # (killed meanwhile)
+        done: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
+        done.set_result(handed.values if isinstance(handed, Finished) else ())
+        thread.task = done
+        return
+    thread.task = asyncio.ensure_future(_own(driver, co, thread, handed))
 
 
-def _finish(lr: LuaRequest, thread: LightThread, outcome: Outcome) -> tuple[Any, ...]:
+async def _own(driver: Driver, co: int, thread: LightThread, handed: Any) -> tuple[Any, ...]:
+    """A light thread's task: on from what it handed back to its end."""
+    lr = driver.lr
+    outcome = await driver._drive(co, handed)
+    if isinstance(outcome, Finished):  # another thread ran it to its end
+        return outcome.values
+    values = await finish(lr, thread, outcome)
+    await run_posted(lr)
+    return values
+
+
+async def finish(lr: LuaRequest, thread: LightThread, outcome: Outcome) -> tuple[Any, ...]:
     """What ngx.thread.wait gets from a thread that ended with ``outcome``; its error
-    logged, the request ended by its ngx.exit."""
+    logged, the request ended by its ngx.exit; a parent waiting on it resumes at once
+    (ngx_lua's run_thread goes on with it)."""
     _set_status(lr, thread, "zombie")
     if outcome.kind == "error":
         lr.r.log("error", _error_log(lr, thread.co, outcome))
-        return _error_values(outcome)
-    if outcome.kind in _ENDING:
+        values = _error_values(outcome)
+    elif outcome.kind in _ENDING:
         end_request(lr, outcome)
         return (False, b"exited")
-    return (True, *outcome.values)
+    else:
+        values = (True, *outcome.values)
+    thread.values = values
+    waited, thread.waited = thread.waited, None
+    if waited is not None and not waited[0].done():
+        fut, parent, parent_co, group = waited
+        for t in group:
+            t.waited = None
+        _set_status(lr, thread, "dead")
+        fut.set_result(await parent.step_inline(parent_co, *values))
+    return values
 
 
-async def wait(lr: LuaRequest, threads: Any, waiter: int) -> tuple[Any, ...]:
+def wait(lr: LuaRequest, threads: Any, waiter: int, driver: Driver, co: Any
+         ) -> tuple[Any, ...] | asyncio.Future[Any]:
     """ngx_http_lua_uthread_wait: the arguments in order; a zombie answers at once, a
-    dead one is skipped unless it is the last; else the first running one to end."""
+    dead one is skipped unless it is the last; else the parent waits (the future its
+    owner waits on) for the first running one to end, which resumes it."""
     n = int(threads[b"n"] or 0)
     running: list[LightThread] = []
     for i in range(1, n + 1):
@@ -160,12 +154,12 @@ async def wait(lr: LuaRequest, threads: Any, waiter: int) -> tuple[Any, ...]:
                 return (None, b"already waited or killed")
             continue
         running.append(t)
-    tasks = [t.task for t in running if t.task is not None]
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    if not running:
+        return (None, b"already waited or killed")
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     for t in running:
-        if t.task in done:
-            return _reap(lr, t)
-    return (None, b"already waited or killed")
+        t.waited = (fut, driver, co, running)
+    return fut
 
 
 def _set_status(lr: LuaRequest, t: LightThread, status: str) -> None:
@@ -177,8 +171,7 @@ def _set_status(lr: LuaRequest, t: LightThread, status: str) -> None:
 
 def _reap(lr: LuaRequest, t: LightThread) -> tuple[Any, ...]:
     _set_status(lr, t, "dead")
-    assert t.task is not None
-    return t.task.result()
+    return t.values
 
 
 def kill(lr: LuaRequest, co: int, killer: int) -> tuple[Any, ...]:
@@ -222,3 +215,4 @@ def abort_all(lr: LuaRequest) -> None:
         _set_status(lr, t, "dead")
     lr.threads.clear()
     thread_exits.pop(lr, None)
+    _posted.pop(lr, None)

@@ -33,6 +33,13 @@ CASES = [
                      'ngx.say(coroutine.resume(co))')),
  ("yield in the entry thread", lua('local ok, e = pcall(coroutine.yield, 1) '
                                    'ngx.say("after ", tostring(ok), " ", tostring(e))')),
+ # what the entry thread or a light thread yields is dropped (and it gets nothing back)
+ ("yield values in the entry thread", lua('ngx.say("a") local r = {coroutine.yield("exit", 200)} '
+                                          'ngx.say("b ", #r) coroutine.yield("sleep", 1) '
+                                          'coroutine.yield("foo") ngx.say("c")')),
+ ("yield values in a light thread", lua('ngx.thread.spawn(function() ngx.say("t1") '
+                                        'coroutine.yield("exit", 1) ngx.say("t2") end) '
+                                        'ngx.say("m") coroutine.yield("bar") ngx.say("m2")')),
  ("running", lua('local co = coroutine.create(function() return coroutine.running() end) '
                  'local ok, c = coroutine.resume(co) ngx.say(c == co, " ", type(coroutine.running()))')),
  ("output and flush inside", lua('local co = coroutine.wrap(function() ngx.say("from co") ngx.flush() '

@@ -37,16 +37,21 @@ ngx.thread.wait on a killed thread together with a live one (a timer created bef
 never runs); what wait returns for a thread that failed with a runtime error after it
 had run (stale stack values); a user coroutine of the entry thread that sleeps while
 light threads run (a finished thread's values come out of the coroutine's resume);
-a thread of another request waited for or killed (the answer depends on freed memory).
-Not modelled yet, so left out too: ngx_lua posts a light thread that calls
-coroutine.yield() (or that resumes after spawning a child) and runs the posted threads
-as soon as the running one hands back control (a spawned child yielding, the entry
-thread waiting), before any timer; and a thread that ends wakes its waiting parent at
-once, where the engine's parent goes on one event-loop turn later. So the entry thread
-waits only for threads that never wait a turn (ngx.sleep(0)), and no thread spawns or
-yields bare. Repro of the first: ``local t = ngx.thread.spawn(function()
-coroutine.yield() ngx.say("t2 y") end) ngx.say("a") ngx.thread.spawn(function()
-ngx.say("t3") end) ngx.say("b")`` (nginx: a t3 t2 y b; ours: a t3 b t2 y).
+a thread of another request waited for or killed (the answer depends on freed memory);
+a thread killed after it spawned a child that a semaphore wait then ran past (the
+worker dies: ``local s = require("ngx.semaphore").new(0) local t1 =
+ngx.thread.spawn(function() local c = ngx.thread.spawn(function() coroutine.yield() end)
+coroutine.yield() end) ngx.thread.spawn(function() s:wait(1) end) ngx.thread.kill(t1)
+s:post(1) ngx.sleep(0.05)`` closes the connection), so a thread that spawns is never
+killed.
+Threads are scheduled as ngx_lua does it (engine/lua/thread.py, timer_turns.py): a
+thread that calls coroutine.yield(), or spawns a child (which runs at once), is posted
+behind the request's other posted threads, which run as soon as the running one
+hands back control; a thread that ends wakes its waiting parent at once; a chain of
+ngx.sleep(0) runs through in the event loop's timer phase, before the threads a
+semaphore post woke (posted events, run after the timers). ``KEPT`` /ya.. /s3 hold those
+cases (/yk: a
+thread killed while posted never runs again, its child goes on).
 """
 
 from __future__ import annotations
@@ -121,6 +126,13 @@ QUICK = [
     'local ok, e = SEM:wait(0) ngx.say("t{j} sem0 ", sh(ok, e)) return ok',
     'return sh(ngx.thread.kill(coroutine.running()))',
     'error({})',
+    'ngx.say("t{j} y1") coroutine.yield() ngx.say("t{j} y2") return "y"',
+    'coroutine.yield() ngx.sleep(0) coroutine.yield() ngx.say("t{j} ys") return "ys"',
+    'local c = ngx.thread.spawn(function() ngx.say("t{j}c") coroutine.yield() '
+    'ngx.say("t{j}c2") return "c" end) ngx.say("t{j} p") coroutine.yield() '
+    'ngx.say("t{j} w ", sh(ngx.thread.wait(c))) return "sp"',
+    'local f = coroutine.wrap(function() coroutine.yield("w1") ngx.say("t{j} in") '
+    'return "w2" end) ngx.say("t{j} ", f()) coroutine.yield() ngx.say("t{j} ", f())',
 ]
 #: Light-thread bodies with one timed step (``{s}`` its slot, seconds).
 TIMED = [
@@ -180,11 +192,12 @@ class Program:
             body = LONG
         else:
             body = rng.choice(QUICK)
-        if "coroutine." in body and not self.nested or "{code}" in body and self.nested:
+        nests = "coroutine.wrap" in body or "coroutine.create" in body
+        if nests and not self.nested or "{code}" in body and self.nested:
             body = QUICK[0]  # (see the module's docstring)
-        if "coroutine." in body:
+        if nests or "ngx.thread.spawn" in body:
             self.gone.add(j)  # never killed
-        if "sleep(0)" not in body and "coroutine." not in body and body != POSTED:
+        if not nests and body != POSTED:
             self.waitable.add(j)  # (see the module's docstring)
         body = body.replace("{j}", str(j)).replace("{code}", rng.choice(CODES))
         args = rng.choice(["", ", 1, nil", ', "a"'])
@@ -243,7 +256,8 @@ class Program:
                 self.gone.add(j)
                 self.steps.append(f'S("k", ngx.thread.kill, T[{j}])')
         elif roll < 0.74:
-            self.steps.append('ngx.sleep(0) ngx.say("main s0")')
+            self.steps.append(rng.choice(['ngx.sleep(0) ngx.say("main s0")',
+                                          'coroutine.yield() ngx.say("main y")']))
             self.yielded = True
         elif roll < 0.78 and not self.yielded:
             self.steps.append('ngx.say("counts ", ngx.timer.running_count(), " ", '
@@ -328,12 +342,22 @@ KEPT = r"""server {
     location /sema { content_by_lua_block { local s = require("ngx.semaphore").new(0) for i = 1, 2 do ngx.thread.spawn(function() ngx.say(i, " waits") ngx.say(i, " got ", s:wait(1)) end) end s:post(1) ngx.say("count ", s:count()) s:post(1) ngx.say("count ", s:count()) } }
     location /eof { content_by_lua_block { ngx.thread.spawn(function() ngx.say("t") ngx.eof() ngx.say("t after") end) ngx.say("main ", tostring(select(2, ngx.say("x")))) } }
     location /wrap { content_by_lua_block { local f = coroutine.wrap(function() ngx.sleep(0) error("werr") end) local function g() return pcall(f) end g() } }
+    location /ya { content_by_lua_block { local t = ngx.thread.spawn(function() coroutine.yield() ngx.say("t2 y") end) ngx.say("a") ngx.thread.spawn(function() ngx.say("t3") end) ngx.say("b") } }
+    location /yc { content_by_lua_block { local a = ngx.thread.spawn(function() ngx.say("a1") coroutine.yield() ngx.say("a2") coroutine.yield() ngx.say("a3") return "ra" end) local b = ngx.thread.spawn(function() ngx.say("b1") coroutine.yield() ngx.say("b2") return "rb" end) ngx.say("w ", ngx.thread.wait(a, b)) ngx.say("after") ngx.say("w2 ", ngx.thread.wait(a, b)) } }
+    location /yg { content_by_lua_block { local t1 = ngx.thread.spawn(function() ngx.sleep(0) ngx.say("t1") end) local t2 = ngx.thread.spawn(function() coroutine.yield() ngx.say("t2") ngx.sleep(0) ngx.say("t2b") end) ngx.thread.wait(t1) ngx.say("m") } }
+    location /yh { content_by_lua_block { local t = ngx.thread.spawn(function() ngx.thread.spawn(function() ngx.say("g1") coroutine.yield() ngx.say("g2") end) ngx.say("c1") coroutine.yield() ngx.say("c2") end) ngx.say("p1") coroutine.yield() ngx.say("p2") coroutine.yield() ngx.say("p3") } }
+    location /s1 { content_by_lua_block { local s = require("ngx.semaphore").new(0) ngx.thread.spawn(function() ngx.say("t1 waits") ngx.say("t1 got ", s:wait(1)) end) ngx.thread.spawn(function() ngx.sleep(0) ngx.sleep(0) ngx.say("t2 two") end) s:post(1) ngx.say("posted") } }
+    location /s2 { content_by_lua_block { local s = require("ngx.semaphore").new(0) ngx.thread.spawn(function() ngx.say("t1 waits") ngx.say("t1 got ", s:wait(1)) ngx.sleep(0) ngx.say("t1 s0") end) ngx.thread.spawn(function() ngx.sleep(0) s:post(1) ngx.sleep(0) ngx.say("t2") ngx.sleep(0) ngx.say("t2b") end) ngx.thread.spawn(function() ngx.sleep(0) ngx.sleep(0) ngx.say("t3") ngx.sleep(0) ngx.say("t3b") end) ngx.sleep(0) ngx.say("main") ngx.sleep(0) ngx.say("main2") } }
+    location /s3 { content_by_lua_block { local s = require("ngx.semaphore").new(0) ngx.thread.spawn(function() ngx.say("t1 waits") ngx.say("t1 got ", s:wait(1)) coroutine.yield() ngx.say("t1 y") end) ngx.thread.spawn(function() ngx.say("t2 waits") ngx.say("t2 got ", s:wait(1)) ngx.say("t2 c ", s:count()) end) s:post(2) ngx.say("c ", s:count(), " ", tostring(s:wait(0))) ngx.sleep(0) ngx.say("main") } }
+    location /yk { content_by_lua_block { local t1 = ngx.thread.spawn(function() local c = ngx.thread.spawn(function() ngx.say("t1c") coroutine.yield() ngx.say("t1c2") return "c" end) ngx.say("t1 p") coroutine.yield() ngx.say("t1 w ", ngx.thread.wait(c)) end) ngx.say("spawned") ngx.thread.kill(t1) ngx.print("main print\n") ngx.sleep(0.01) ngx.say("end") } }
     location /wrapped { content_by_lua_block { local f = coroutine.wrap(function() error("direct") end) local x = f() } }
 }
 """
 KEPT_REQUESTS = [("GET", "/zombie"), ("GET", "/normal"), ("GET", "/order"), ("GET", "/exit"),
                  ("GET", "/sema"), ("GET", "/eof"), ("HEAD", "/eof"), ("GET", "/wrap"),
-                 ("GET", "/wrapped")]
+                 ("GET", "/wrapped"),
+                 ("GET", "/ya"), ("GET", "/yc"), ("GET", "/yg"), ("GET", "/yh"),
+                 ("GET", "/s1"), ("GET", "/s2"), ("GET", "/s3"), ("GET", "/yk")]
 
 
 def build() -> tuple[str, list[tuple[str, str, list[Req]]]]:
