@@ -75,8 +75,20 @@ return function(rt)
         return co
     end
 
+    -- where the entry thread may yield: elsewhere ngx_lua refuses it (API disabled), but
+    -- in the output filters, where the refusal is LuaJIT's own (they are no coroutine)
+    local YIELDABLE = rt.ctxset("rewrite", "access", "content", "timer", "server_rewrite")
+    local FILTERS = rt.ctxset("header_filter", "body_filter")
+
     local function yield(...)
         if user[co_running()] then return co_yield(USER, ...) end
+        local state = rt.current()
+        if state ~= nil and not YIELDABLE[state.context] then
+            if FILTERS[state.context] then
+                error("attempt to yield across C-call boundary", 2)
+            end
+            rt.check(YIELDABLE)
+        end
         -- the entry thread or a light thread: posted behind the others; what it passes
         -- is dropped and it gets nothing back, as in ngx_lua (never an API operation)
         return co_yield()

@@ -45,6 +45,21 @@ CASES = [
           ("log handler", lua('ngx.say("x")', "log_by_lua_block { error(VALUE) }")),
           ("set_by_lua", 'set_by_lua_block $a { error(VALUE) }\nreturn 200 "a=$a\\n";'),
       ]],
+    # coroutine.yield() outside a coroutine: LuaJIT refuses it in the output filters,
+    # ngx_lua elsewhere (pcall catches either)
+    *[(f"{where} yields", body) for where, body in [
+        ("header filter", lua('ngx.say("x")', "header_filter_by_lua_block { coroutine.yield() }")),
+        ("body filter", lua('ngx.say("x")', "body_filter_by_lua_block { coroutine.yield(1) }")),
+        ("log handler", lua('ngx.say("x")', "log_by_lua_block { coroutine.yield() }")),
+        ("set_by_lua", 'set_by_lua_block $a { coroutine.yield() return "v" }\nreturn 200 "a=$a\\n";'),
+        ("header filter, under pcall", lua('ngx.say("x")', 'header_filter_by_lua_block { '
+                                           'ngx.log(ngx.ERR, "pcall: ", select(2, pcall(coroutine.yield))) }')),
+        ("log handler, under pcall", lua('ngx.say("x")', 'log_by_lua_block { '
+                                         'ngx.log(ngx.ERR, "pcall: ", select(2, pcall(coroutine.yield))) }')),
+        ("header filter, in its own coroutine", lua('ngx.say("x")', 'header_filter_by_lua_block { '
+            'local co = coroutine.wrap(function() coroutine.yield(5) return 6 end) '
+            'ngx.log(ngx.ERR, "wrap: ", co(), co()) }')),
+    ]],
     # a number is a string to Lua's traceback handler: the traceback follows
     ("header filter raises 42", lua('ngx.say("x")', "header_filter_by_lua_block { error(42) }")),
     ("balancer raises {}", "proxy_pass http://lua_balanced;"),
