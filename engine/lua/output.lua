@@ -304,10 +304,16 @@ return function(ngx, rt, py)
     end
 
     -- Whether a read must see the header as ngx_lua sends it (status 200, default type):
-    -- the handler has output (the header waits here on the Lua side); not in a header
-    -- filter, which runs once that was done (a status it sets gets no default type)
+    -- the handler has output; not in a header filter, which runs once that was done (a
+    -- status it sets gets no default type). Output still waiting here goes down first:
+    -- for ngx_lua the header went out with it, through the header filters (add_header,
+    -- expires, charset), whose lines a read then sees.
     function rt.header_prepared(state)
-        return state.headers_sent and state.context ~= rt.CTX.header_filter
+        if not state.headers_sent or state.context == rt.CTX.header_filter then
+            return false
+        end
+        if state.n > 0 and OUT[state.context] then yield("output") end
+        return true
     end
 
     -- ngx.header: a proxy table (case-insensitive, "_" means "-")

@@ -24,7 +24,11 @@ return function(ngx, rt, py)
                 return py.capture_get(k)
             end
             if tk ~= "string" then error("bad variable name", 2) end
-            -- whether ngx.say & co. have (for ngx_lua) sent the header: see var_get
+            -- whether ngx.say & co. have (for ngx_lua) sent the header: see var_get (and,
+            -- for the header's own variables, header_prepared)
+            if state.headers_sent and k:sub(1, 5) == "sent_" then
+                return py.var_get(k, rt.header_prepared(state))
+            end
             return py.var_get(k, state.headers_sent)
         end,
         __newindex = function(_, k, v)
