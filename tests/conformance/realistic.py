@@ -85,6 +85,12 @@ _ELOG = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: (?:\*\d+
 _STARTUP = re.compile(r"using the |nginx/|OS: |getrlimit|start (worker|cache)")
 
 
+#: nginx cuts a log line at 2048 bytes (NGX_MAX_ERROR_STR), so how much of a long message
+#: is left depends on the digits of the pid and the connection number before it, which
+#: differ between the two servers: long messages are compared up to here.
+_LONG = 1900
+
+
 def _error_entries(text: str) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     for line in text.splitlines():
@@ -93,7 +99,7 @@ def _error_entries(text: str) -> list[tuple[str, str]]:
             out.append((m.group(1), m.group(2)))
         elif out:
             out[-1] = (out[-1][0], out[-1][1] + "\n" + line)
-    return out
+    return [(level, message[:_LONG]) for level, message in out]
 
 
 def _fix_mtimes(prefix: Path) -> None:
