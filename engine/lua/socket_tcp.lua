@@ -152,6 +152,7 @@ return function(ngx, rt, py)
             error("expecting 2 arguments (including the object), but got " .. n, 2)
         end
         if self[1] == nil then return py.tcp_never("send") end
+        if py.tcp_dead(self[1], "send") then return results(io("send", self[1], "", self[3])) end
         local data, err = payload((...))
         if data == nil then argerr(2, err) end
         request_context()
@@ -180,6 +181,9 @@ return function(ngx, rt, py)
             error("expecting 1 or 2 arguments (including the object), but got " .. n, 2)
         end
         if self[1] == nil then return py.tcp_never("receive") end
+        if py.tcp_dead(self[1], "receive") then
+            return results(io("receive", self[1], "line", 0, self[4]))
+        end
         local kind, size = receive_spec(n, (...))
         if kind == nil then argerr(2, size or "bad pattern argument") end
         request_context()
@@ -191,9 +195,12 @@ return function(ngx, rt, py)
         if n ~= 2 then
             error("expecting 2 arguments (including the object), but got " .. n, 2)
         end
+        if self[1] == nil then return py.tcp_never("receive") end
+        if py.tcp_dead(self[1], "receive") then
+            return results(io("receive", self[1], "line", 0, self[4]))
+        end
         local max = tonumber((...))
         if max == nil or floor(max) <= 0 then argerr(2, "bad max argument") end
-        if self[1] == nil then return py.tcp_never("receive") end
         request_context()
         return results(io("receive", self[1], "any", floor(max), self[4]))
     end
@@ -223,12 +230,13 @@ return function(ngx, rt, py)
                 ended = false
                 return nil, nil, nil
             end
+            -- a closed socket answers so before its arguments are looked at
+            if self[1] == nil or py.tcp_dead(self[1], "receive") then return nil, "closed" end
             if size ~= nil then
                 size = tonumber(size)
-                if size == nil or size < 0 then argerr(1, "bad size argument") end
-                size = floor(size)
+                if size == nil then argerr(1, "bad size argument") end
+                size = size < 0 and 0 or floor(size)  -- a negative size: no limit
             end
-            if self[1] == nil then return nil, "closed" end
             request_context()
             local res = io("until", self[1], pattern, inclusive, size or 0, self[4])
             if res[2] == nil then return results(res) end
@@ -277,18 +285,29 @@ return function(ngx, rt, py)
         if n > 3 then
             error("expecting 1 to 3 arguments (including the object), but got " .. n, 2)
         end
+        if self[1] == nil then return nil, "closed" end
+        -- ngx_lua checks its arguments late: the pool size when it creates the pool,
+        -- the timeout after the connection left the object (Python says which failed)
         local timeout, size = ...
+        local bad_timeout, bad_size
         if timeout ~= nil then
-            if tonumber(timeout) == nil then argerr(2, "number expected, got " .. type(timeout)) end
-            timeout = floor(tonumber(timeout))
+            if tonumber(timeout) == nil then
+                bad_timeout = "number expected, got " .. type(timeout)
+            else
+                timeout = floor(tonumber(timeout))
+            end
         end
         if size ~= nil then
-            if tonumber(size) == nil then argerr(3, "number expected, got " .. type(size)) end
-            size = floor(tonumber(size))
-            if size < 0 then argerr(3, 'bad "pool_size" option value: ' .. size) end
+            if tonumber(size) == nil then
+                bad_size = "number expected, got " .. type(size)
+            else
+                size = floor(tonumber(size))
+            end
         end
-        if self[1] == nil then return nil, "closed" end
-        return py.tcp_setkeepalive(self[1], timeout, size)
+        local a, b, c = py.tcp_setkeepalive(self[1], timeout, size, bad_timeout, bad_size)
+        if a == "argerr" then argerr(b, c) end
+        if a ~= nil then return a end
+        return a, b
     end
 
     function mt.getreusedtimes(self, ...)

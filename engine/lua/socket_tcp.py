@@ -20,6 +20,7 @@ import asyncio
 import errno as errnos
 import itertools
 import os
+import select
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -132,6 +133,7 @@ class TcpConn:
         self.write_closed = False
         self.reused = 0
         self.cptr = 0
+        self.ft = 0                 # ngx_lua's ft_type: why it was last closed
 
     def attach(self, sock: socket.socket, owner: Any, reused: int) -> None:
         self.sock, self.owner, self.reused = sock, owner, reused
@@ -191,6 +193,14 @@ class Sockets:
                 f"u:{_ZERO}, c:{_ZERO}, ft:0 eof:0")
         return (None, b"closed")
 
+    def py_tcp_dead(self, uid: int, what: bytes) -> bool:
+        """Whether send/receive find the socket closed: ngx_lua says so before it
+        looks at their arguments."""
+        conn = self.conns.get(uid)
+        if conn is None or conn.sock is None:
+            return True
+        return conn.write_closed if what == b"send" else conn.read_closed
+
     def py_tcp_close(self, uid: int) -> tuple[Any, ...]:
         conn = self.conns.get(uid)
         if conn is None or conn.sock is None or (conn.read_closed and conn.write_closed):
@@ -227,27 +237,41 @@ class Sockets:
             return (None, lua_error(exc.errno or errnos.EINVAL))
         return (True,)
 
-    def py_tcp_setkeepalive(self, uid: int, timeout: Any, size: Any) -> tuple[Any, ...]:
+    def py_tcp_setkeepalive(self, uid: int, timeout: Any, size: Any, bad_timeout: Any,
+                            bad_size: Any) -> tuple[Any, ...]:
+        """ngx_lua's order: closed (the peer's end of input too), unread data (both
+        leave the socket as it is), the pool size when this call creates the pool
+        (an argument error, the socket kept), then the timeout argument (an error, the
+        connection gone), then data waiting from the peer ("connection in dubious
+        state", the connection closed)."""
         conn = self.conns.get(uid)
-        if conn is None or conn.sock is None or conn.read_closed or conn.write_closed:
+        if conn is None or conn.sock is None or (conn.read_closed and conn.write_closed):
             return (None, b"closed")
         r = self._current()
         sock = conn.sock
-        try:
-            peek = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            peek = None
-        except OSError:
-            peek = b""
-        if peek == b"":
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN | select.POLLRDHUP)
+        events = poller.poll(0)
+        flags = events[0][1] if events else 0
+        if conn.eof or flags & (select.POLLRDHUP | select.POLLHUP | select.POLLERR):
             return (None, b"closed")
-        if peek:
-            return (None, b"connection in dubious state")
         if conn.buf:
             return (None, b"unread data in buffer")
         conf = request_conf(r) if r is not None else SocketConf()
-        limit = self.pool_limits.setdefault(
-            conn.key, int(size) if size else conn.pool_size or conf.pool_size)
+        limit = self.pool_limits.get(conn.key)
+        if limit is None:
+            if bad_size is not None:
+                return (b"argerr", 3, bad_size)
+            limit = int(size) if size is not None else conn.pool_size or conf.pool_size
+            if limit <= 0:
+                return (b"argerr", 3, f'bad "pool_size" option value: {limit}'.encode())
+        if bad_timeout is not None:  # (the pool is not created then)
+            conn.drop()
+            return (b"argerr", 2, bad_timeout)
+        if flags & select.POLLIN:
+            conn.drop()
+            return (None, b"connection in dubious state")
+        self.pool_limits.setdefault(conn.key, limit)
         seconds = conf.keepalive if timeout is None else max(int(timeout), 0) / 1000
         conn.sock = None
         self._put(conn.key, Idle(sock, conn.reused, conn.peer), limit, seconds)
@@ -281,6 +305,8 @@ class Sockets:
         pool = self.pools.get(key, [])
         if idle in pool:
             pool.remove(idle)
+        if not pool:  # ngx_lua frees an empty pool: the next one takes a new size
+            self.pool_limits.pop(key, None)
         self._unwatch(idle)
         idle.sock.close()
 
@@ -289,6 +315,8 @@ class Sockets:
         if not pool:
             return None
         idle = pool.pop()
+        if not pool:
+            self.pool_limits.pop(key, None)
         self._unwatch(idle)
         return idle
 

@@ -58,9 +58,12 @@ async def carry_out(lr: LuaRequest, args: list[Any]) -> tuple[Any, ...]:
 async def _connect(sockets: Sockets, r: Any, conf: SocketConf, conn: TcpConn, host: bytes,
                    port: Any, pool: Any, pool_size: Any, timeout: Any) -> tuple[Any, ...]:
     name = host.decode("utf-8", "surrogateescape")
-    conn.drop()
     is_unix = name.startswith("unix:")
     port_n = None if port is None else int(port)
+    if port_n is None and name and not is_unix:  # before ngx_lua drops the connection
+        return (None, b"missing the port number")
+    conn.drop()
+    conn.ft, conn.eof = 0, False
     key = pool.decode("utf-8", "surrogateescape") if pool is not None else \
         name if port_n is None else f"{name}:{port_n}"
     conn.key, conn.pool_size = key, int(pool_size or 0)
@@ -80,13 +83,12 @@ async def _connect(sockets: Sockets, r: Any, conf: SocketConf, conn: TcpConn, ho
     else:
         if not name:
             return (None, b'failed to parse host name "": no host')
-        if port_n is None:
-            return (None, b"missing the port number")
         bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
         try:
             ip = ipaddress.ip_address(bare)
         except ValueError:
             if not conf.resolver:
+                conn.ft = 8  # NGX_HTTP_LUA_SOCKET_FT_RESOLVER, in later "closed" lines
                 return (None, f'no resolver defined to resolve "{name}"'.encode())
             try:
                 infos = await asyncio.get_running_loop().getaddrinfo(
@@ -126,7 +128,7 @@ async def _send(r: Any, conf: SocketConf, conn: TcpConn, data: bytes,
                 timeout: Any) -> tuple[Any, ...]:
     if conn.sock is None or conn.write_closed:
         log(r, "error", f"attempt to send data on a closed socket: {conn.pointers()}, "
-            f"ft:0 eof:{int(conn.eof)}")
+            f"ft:{conn.ft} eof:{int(conn.eof)}")
         return (None, b"closed")
     try:
         await asyncio.wait_for(asyncio.get_running_loop().sock_sendall(conn.sock, data),
@@ -205,7 +207,7 @@ async def _receive(r: Any, conf: SocketConf, conn: TcpConn, op: str,
     if conn.sock is None or conn.read_closed:
         if op != "until":
             log(r, "error", f"attempt to receive data on a closed socket: "
-                f"{conn.pointers()}, ft:0 eof:{int(conn.eof)}")
+                f"{conn.pointers()}, ft:{conn.ft} eof:{int(conn.eof)}")
         return (None, b"closed")
     if kind == "n" and n == 0:
         return (b"",)
@@ -224,7 +226,8 @@ async def _receive(r: Any, conf: SocketConf, conn: TcpConn, op: str,
                         result="closed")
             return (None, b"closed", partial)
         try:
-            data = await asyncio.wait_for(loop.sock_recv(conn.sock, 65536), wait)
+            # (lua_socket_buffer_size: receiveany gets at most what one read brought)
+            data = await asyncio.wait_for(loop.sock_recv(conn.sock, 4096), wait)
         except asyncio.TimeoutError:
             log(r, "error", "lua tcp socket read timed out")
             partial = _take(conn, len(conn.buf), line=kind == "line")
