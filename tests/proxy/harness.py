@@ -20,6 +20,18 @@ from tests.differential import Pair, Reply, Req, parse_reply
 _LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\] \d+#\d+: (?:\*\d+ )?")
 
 
+def read_head(conn: socket.socket, size: int = 4096) -> bytes:
+    """What a test backend reads of a request: up to the end of its head (the bytes
+    read so far when the client stops sending before that)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = conn.recv(size)
+        if not piece:
+            break
+        data += piece
+    return data
+
+
 def normalize_log(text: str, level: str = "") -> list[str]:
     """Error-log lines without time, pid and connection number: ``[error] message...``."""
     out = []

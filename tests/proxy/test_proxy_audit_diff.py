@@ -21,7 +21,7 @@ import pytest
 from engine import ConfigError, Engine
 from tests.differential import Req
 from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
-from tests.proxy.harness import ProxyPair
+from tests.proxy.harness import ProxyPair, read_head
 
 ECHO = ('content_by_lua_block { ngx.req.read_body() '
         'ngx.print(ngx.req.raw_header(), ngx.req.get_body_data() or "") }')
@@ -272,13 +272,10 @@ class CannedServer:
     def _one(conn: socket.socket) -> None:
         with conn:
             conn.settimeout(3)
-            data = b""
             try:
-                while b"\r\n\r\n" not in data:
-                    piece = conn.recv(4096)
-                    if not piece:
-                        return
-                    data += piece
+                data = read_head(conn)
+                if b"\r\n\r\n" not in data:
+                    return
                 name = data.split(b" ")[1].rsplit(b"/", 1)[-1].decode()
                 reply = CANNED[name]
                 if isinstance(reply, int):

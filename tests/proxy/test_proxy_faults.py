@@ -9,7 +9,7 @@ import pytest
 
 from tests.differential import Req
 from tests.oracle import requires_nginx
-from tests.proxy.harness import ProxyPair
+from tests.proxy.harness import ProxyPair, read_head
 
 
 class RawServer:
@@ -31,14 +31,9 @@ class RawServer:
             except OSError:
                 return
             with conn:
-                data = b""
                 conn.settimeout(2)
                 try:
-                    while b"\r\n\r\n" not in data:
-                        chunk = conn.recv(4096)
-                        if not chunk:
-                            break
-                        data += chunk
+                    read_head(conn)
                     if self.behaviour == "junk":
                         conn.sendall(b"\x00\x01 this is not http\r\n\r\n")
                     elif self.behaviour == "short":

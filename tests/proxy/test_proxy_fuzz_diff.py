@@ -37,6 +37,7 @@ import pytest
 from tests.differential import Pair, Reply, Req, dechunk, engine_load_error
 from tests.lua.cases import mark_logs, new_log_lines
 from tests.oracle import first_emerg, nginx_test, requires_nginx, spell_port, write_prefix
+from tests.proxy.harness import read_head
 
 #: Fixed, so every run checks the same cases; set PROXY_FUZZ_SEED to explore others.
 SEED = int(os.environ.get("PROXY_FUZZ_SEED", "20261127"))
@@ -118,12 +119,9 @@ class Backend:
                 pass
 
     def _answer(self, conn: socket.socket) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = conn.recv(65536)
-            if not piece:
-                return
-            data += piece
+        data = read_head(conn, 65536)
+        if b"\r\n\r\n" not in data:
+            return
         head, _, body = data.partition(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         fields = [ln.partition(b":") for ln in lines[1:]]

@@ -18,7 +18,7 @@ import pytest
 
 from tests.differential import Reply, Req, engine_load_error
 from tests.oracle import first_emerg, nginx_test, requires_nginx, write_prefix
-from tests.proxy.harness import ProxyPair
+from tests.proxy.harness import ProxyPair, read_head
 
 ECHO = ('content_by_lua_block { ngx.req.read_body() '
         'ngx.print(ngx.req.raw_header(), ngx.req.get_body_data() or "") }')
@@ -307,12 +307,7 @@ def _serve_bad(sock: socket.socket) -> None:
         except OSError:
             return
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                piece = conn.recv(4096)
-                if not piece:
-                    break
-                data += piece
+            data = read_head(conn)
             name = data.split(b" ")[1][1:].decode() if b" " in data else ""
             conn.sendall(BAD.get(name, b"HTTP/1.1 404 Not Found\r\n\r\n"))
             time.sleep(0.02)

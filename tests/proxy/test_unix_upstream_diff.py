@@ -28,6 +28,7 @@ from tests.differential import Pair, Req
 from tests.fuzzing import config_verdicts, settled_logs
 from tests.lua.cases import mark_logs
 from tests.oracle import requires_nginx
+from tests.proxy.harness import read_head
 
 _ANSWER = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nover uds"
 
@@ -60,12 +61,7 @@ def _serve(listener: socket.socket) -> None:
         except OSError:
             return
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                piece = conn.recv(4096)
-                if not piece:
-                    break
-                data += piece
+            read_head(conn)
             conn.sendall(_ANSWER)
 
 
