@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..conf.values import parse_size
 from .api import wire_bytes
 from .limit_rate import STORED, limit_rate
-from .request_body import body_data, body_file
+from .request_body import body_data, body_file, discarded
 from .response import NGINX_VERSION, http_date
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ def _request_length(r: Request) -> str:
     main = r.main
     if r is not main:
         return "0"
-    if not main.body_read:
+    if not main.body_read or discarded(main):
         return str(head_length(main))
     body = main.body_length if main.body_length is not None else len(main.body or b"")
     return str(head_length(main) + body)

@@ -8,8 +8,8 @@ The listener has the body's bytes before the phases run (it frames the body itse
 
 * no Content-Length and no chunked body: nginx allocates its body structure but keeps no
   buffer ($request_body not found, no file);
-* ``client_body_in_file_only on|clean``: always a file, even an empty body, with no log
-  line (probed: nginx 1.22 writes none at the level this sets);
+* ``client_body_in_file_only on|clean``: always a file, even an empty body, logged at
+  [notice] (not at all when ngx.req.read_body reads it, see read_request_body);
 * otherwise the body stays in memory while what is not in the header buffer fits the
   buffer nginx allocates for it (see _over_buffer); beyond that it goes to a file and
   nginx logs
@@ -43,35 +43,43 @@ STATE = "keep:request_body"
 #: main.ctx key: the temporary (or set_body_file's) file holding the body.
 FILE = "keep:body_file"
 _DISCARDED = "discarded"
+_NO_BUFFER = "no buffer"
+_GONE = "keep:body_discarded"
+_QUIET = "keep:body_file_log_off"
+#: main.ctx key: ngx_lua's init_body(0) set request_body_in_file_only.
+LUA_FILE_ONLY = "keep:lua_body_file_only"
 _WARN = "a client request body is buffered to a temporary file"
 
 
-def read_request_body(r: Request, reader: str, persistent: bool = False) -> None:
+def read_request_body(r: Request, reader: str, persistent: bool = False,
+                      quiet: bool = False) -> None:
     """ngx_http_read_client_request_body for ``reader`` (named in the trace). A
     subrequest has its parent's body or its own, already decided; a second read changes
     nothing, but a read after a discard finds an empty body. ``persistent``: the reader
-    (ngx_lua) keeps a temporary file until the request ends."""
+    (ngx_lua) keeps a temporary file until the request ends; ``quiet``: it turned off
+    the [notice] nginx writes for a ``client_body_in_file_only`` file (ngx.req.read_body
+    sets request_body_file_log_level to 0, lua_need_request_body does not)."""
     main = r.main
+    if quiet and in_file_only(main):
+        main.ctx[_QUIET] = True
     if r.body_read and (r is not main or main.ctx.get(STATE) != _DISCARDED):
         return
     r.body_read = True
     if r is not main:
         return
     test_expect(main)
-    if main.ctx.get(STATE) == _DISCARDED:
-        main.ctx[STATE] = "memory"
-        return
+    if main.ctx.get(STATE) == _DISCARDED:  # read anew: what was discarded is gone
+        del main.ctx[STATE]
     if "content-length" not in main.headers_in and "transfer-encoding" not in main.headers_in:
         r.trace.add("script", op="read_body", bytes=0, reason=f"{reader}: no body")
         return
     body = main.body or b""
-    loc = main.loc
-    in_file_only = loc.value("client_body_in_file_only") if loc is not None else None
-    if in_file_only in ("on", "clean"):
-        to_file(main, body, log=False, keep=persistent or in_file_only == "on",
-                clean=persistent or in_file_only == "clean")
+    if in_file_only(main):
+        mode = main.loc.value("client_body_in_file_only") if main.loc is not None else None
+        to_file(main, body, keep=persistent or mode != "clean",
+                clean=persistent or mode == "clean")
     elif body and _over_buffer(main, len(body)):
-        to_file(main, body, log=True, keep=persistent, clean=True)
+        to_file(main, body, keep=persistent, clean=True)
     else:
         main.ctx[STATE] = "memory"
     r.trace.add("script", op="read_body", bytes=len(body),
@@ -86,7 +94,24 @@ def discard_request_body(r: Request) -> None:
     test_expect(main)
     main.body_read = True
     main.body = None
-    main.ctx[STATE] = _DISCARDED
+    # ngx_http_discard_request_body_filter allocates a body structure (with no buffer)
+    # only for a chunked body: ngx_lua's set_body_data... then work, $request_body is
+    # not found; after any other discard there is none until a read makes an empty one
+    main.ctx[STATE] = _NO_BUFFER if "transfer-encoding" in main.headers_in else _DISCARDED
+    main.ctx[_GONE] = True
+
+
+def discarded(r: Request) -> bool:
+    """Whether the body was discarded: $request_length does not count it, and nginx's
+    content_length_n is 0 from then on (what proxy_pass sends as the Content-Length)
+    until ngx_lua sets a new body."""
+    return bool(r.main.ctx.get(_GONE))
+
+
+def has_body(r: Request) -> bool:
+    """Whether nginx has a body structure for ``r`` (r->request_body), which ngx_lua's
+    body calls want: a read made one, a discard only of a chunked body."""
+    return bool(r.body_read) and not (r is r.main and r.main.ctx.get(STATE) == _DISCARDED)
 
 
 def test_expect(r: Request) -> None:
@@ -107,14 +132,14 @@ def test_expect(r: Request) -> None:
         r.body_sent += len(CONTINUE_LINE)
 
 
-def to_file(main: Request, body: bytes, log: bool, keep: bool = True,
-            clean: bool = True) -> str:
-    """Put the body in a new temporary file (ngx_create_temp_file), as nginx names it;
-    ``log``: write the warning; ``keep``: the file exists for the request (else nginx
-    unlinks it at once and only its name is left); ``clean``: removed at the end."""
+def to_file(main: Request, body: bytes, keep: bool = True, clean: bool = True) -> str:
+    """Put the body in a new temporary file (ngx_create_temp_file), as nginx names it,
+    and log it (see file_log_level); ``keep``: the file exists for the request (else
+    nginx unlinks it at once and only its name is left); ``clean``: removed at the end."""
     path = _temp_name(main)
-    if log:
-        main.log("warn", f"{_WARN} {path}")
+    level = file_log_level(main)
+    if level is not None:
+        main.log(level, f"{_WARN} {path}")
     if keep:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "wb") as fh:
@@ -124,6 +149,26 @@ def to_file(main: Request, body: bytes, log: bool, keep: bool = True,
     main.ctx[STATE] = "file"
     main.ctx[FILE] = path
     return path
+
+
+def _loc_in_file_only(main: Request) -> bool:
+    loc = main.loc
+    return loc is not None and loc.value("client_body_in_file_only") in ("on", "clean")
+
+
+def in_file_only(main: Request) -> bool:
+    """nginx's request_body_in_file_only: ``client_body_in_file_only``, or ngx_lua's
+    ``init_body(0)`` (for the rest of the request)."""
+    return _loc_in_file_only(main) or bool(main.ctx.get(LUA_FILE_ONLY))
+
+
+def file_log_level(main: Request) -> str | None:
+    """nginx's request_body_file_log_level: the "buffered to a temporary file" line is
+    a [warn], a [notice] under ``client_body_in_file_only``, and none once
+    ngx.req.read_body ran while the body was to go to a file only."""
+    if main.ctx.get(_QUIET):
+        return None
+    return "notice" if _loc_in_file_only(main) else "warn"
 
 
 def in_file(r: Request) -> bool:

@@ -260,7 +260,7 @@ class Bridge(HeadersOut):
         return None
 
     def py_body_read(self) -> bool:
-        return bool(self.r.body_read)
+        return request_body.has_body(self.r)
 
     def py_body_in_file(self) -> bool:
         return request_body.in_file(self.r)
@@ -283,12 +283,15 @@ class Bridge(HeadersOut):
         _set_body(r, data, "memory")
 
     def py_init_body(self, size: int) -> None:
-        """init_body: an empty body in memory and a buffer of ``size`` bytes (0: the
-        location's client_body_buffer_size) for what append_body adds."""
+        """init_body: an empty body in memory and a buffer of ``size`` bytes (none
+        given, -1: the location's client_body_buffer_size) for what append_body adds;
+        size 0 sets ngx_lua's request_body_in_file_only: all of it goes to a file."""
         r = self.r
         _drop_auto_clean(r)
-        r.ctx["keep:lua_body_buffer"] = size or request_body.body_size_limit(
+        r.ctx["keep:lua_body_buffer"] = size if size >= 0 else request_body.body_size_limit(
             r.loc, "client_body_buffer_size", 0, request_body.BODY_BUFFER)
+        if size == 0:
+            r.main.ctx[request_body.LUA_FILE_ONLY] = True
         r.body = b""
         r.main.ctx[request_body.STATE] = "memory"
 
@@ -302,9 +305,9 @@ class Bridge(HeadersOut):
             with open(main.ctx[request_body.FILE], "ab") as fh:
                 fh.write(data)
             return
-        in_file_only = r.loc.value("client_body_in_file_only") in ("on", "clean")
-        if in_file_only or len(r.body) > r.ctx.get("keep:lua_body_buffer", 0):
-            request_body.to_file(main, r.body, log=not in_file_only)
+        if request_body.in_file_only(main) or len(r.body) > r.ctx.get(
+                "keep:lua_body_buffer", 0):
+            request_body.to_file(main, r.body)
 
     def py_finish_body(self) -> None:
         r = self.r
@@ -399,8 +402,8 @@ def _set_body(r: Request, data: bytes, where: str) -> None:
     _keep_raw_header(r)
     r.body = data
     r.body_read = True
-    if r is r.main:  # an empty body has no buffer: $request_body is not found
-        r.main.ctx[request_body.STATE] = where if data else None
+    if r is r.main:  # an empty body has no buffer ($request_body not found), a file has
+        r.main.ctx[request_body.STATE] = where if data or where == "file" else None
     r.headers_in.set("Content-Length", str(len(data)))
 
 

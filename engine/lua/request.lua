@@ -307,7 +307,7 @@ return function(ngx, rt, py)
             size = num >= 0 and math.floor(num) or -math.floor(-num)
             if size < 0 then error("bad size argument: " .. size, 2) end
         end
-        py.init_body(size or 0)
+        py.init_body(size or -1)  -- (0: a temporary file from the start)
         state.body_init = true
     end
     function req.append_body(...)

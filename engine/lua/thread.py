@@ -387,7 +387,7 @@ class Driver:
             await service.send_headers(lr, output=False)
             return (1,), None
         if op == "read_body":
-            read_request_body(r, "ngx.req.read_body", persistent=True)
+            read_request_body(r, "ngx.req.read_body", persistent=True, quiet=True)
             return (), None
         if op == "capture":
             results = await service.capture(lr, args[0])

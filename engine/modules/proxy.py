@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from ..http.location import LocationConf, build_location_tree
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
-from ..http.request_body import read_request_body
+from ..http.request_body import discarded, read_request_body
 from ..http.uri import InvalidURI, parse_target
 from .proxy_cookie import check_directives
 from .proxy_conf import ProxyConf, check_block, compile_conf, compile_target, escape_uri, \
@@ -256,10 +256,12 @@ class ProxyModule(HttpModule):
         else:
             cl = r.headers_in.get("content-length")
             if cl is not None and cl.strip().isdigit():
-                ctx.body_length = int(cl.strip())
+                # a discarded body's length is 0 (until Lua sets a new body)
+                gone = discarded(r) and r.main.body is None
+                ctx.body_length = 0 if gone else int(cl.strip())
             elif "chunked" in (r.headers_in.get("transfer-encoding") or "").lower():
-                # the whole body was read: nginx sends its length, 0 included
-                ctx.body_length = len(r.body)
+                # the whole body was read (or discarded): nginx sends its length, 0 included
+                ctx.body_length = len(r.body or b"")
             if conf.pass_request_body and r.body:
                 body = r.body
         headers: list[tuple[str, str]] = []

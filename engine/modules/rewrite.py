@@ -19,7 +19,7 @@ from ..http.find_config import update_location_config
 from ..http.location import LocationConf
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.regex import Regex
-from ..http.request_body import test_expect
+from ..http.request_body import discard_request_body, test_expect
 from ..http.uri import escape_args, quoted_path, unescape_redirect
 from ..http.variables import ComplexValue, VarRef, compile_value
 from .rewrite_if import compile_condition, keep_captures, log_match
@@ -221,6 +221,9 @@ async def _run_return(r: Request, d: Directive, step: tuple) -> int:
             r.trace.add("script", op="return", code=code, text=None, file=d.file, line=d.line)
         return code
     r.out.status = code  # nginx has set it when the text is evaluated ($status)
+    # ngx_http_send_response discards the body before it evaluates the text: a chunked
+    # body's $content_length is 0 by then
+    discard_request_body(r)
     value = text.evaluate(r) if text is not None else None
     if r.trace.enabled:
         r.trace.add("script", op="return", code=code, text=value, file=d.file, line=d.line)
