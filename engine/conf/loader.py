@@ -58,7 +58,7 @@ class _Frame:
     """One open block while parsing: what nginx keeps in ``cf->cmd_type``/``cf->ctx``."""
 
     __slots__ = ("ctx", "kind", "seen", "directive", "locations", "loc", "servers", "types",
-                 "listens", "cert", "certs", "keys", "exts")
+                 "listens", "cert", "certs", "keys", "exts", "ssl")
 
     def __init__(self, ctx: Ctx, kind: str, directive: Directive | None = None) -> None:
         self.ctx = ctx
@@ -82,6 +82,8 @@ class _Frame:
         #: the ssl_certificate names and the number of ssl_certificate_key of this block
         self.certs: list[str] = []
         self.keys = 0
+        #: the block's own deprecated ``ssl on|off``: (on, file, line)
+        self.ssl: tuple[bool, str, int] | None = None
         #: extension -> MIME type of this block's ``types`` entries so far
         self.exts: dict[str, str] = {}
 
@@ -254,6 +256,7 @@ class _Loader:
         if name == "ssl" and spec.module == "ngx_http_ssl_module":
             self.warnings.append(('the "ssl" directive is deprecated, use the "listen ... '
                                   'ssl" directive instead', self.file, line))
+            self.frames[-1].ssl = (d.args[0].lower() == "on", self.file, line)
         if name == "ssl_certificate":
             self.frames[-1].certs.append(d.args[0])
         elif name == "ssl_certificate_key":
@@ -350,10 +353,20 @@ class _Loader:
             for srv in frame.servers:  # ngx_http_ssl_merge_srv_conf, server by server
                 # each list is inherited on its own (ngx_conf_merge_ptr_value)
                 certs, keys = srv.certs or frame.certs, srv.keys or frame.keys
+                ssl = srv.ssl or frame.ssl
+                if ssl and ssl[0]:  # "ssl on" names the directive where it was set
+                    at = f'the "ssl" directive in {ssl[1]}:{ssl[2]}'
+                    if not certs and not (srv.cert or frame.cert):
+                        raise ConfigError(f'no "ssl_certificate" is defined for {at}')
+                    if certs and not keys:
+                        raise ConfigError(f'no "ssl_certificate_key" is defined for {at}')
+                    if keys < len(certs):
+                        raise ConfigError('no "ssl_certificate_key" is defined for '
+                                          f'certificate "{certs[-1]}" and {at}')
                 if certs and keys < len(certs):
                     raise ConfigError('no "ssl_certificate_key" is defined for certificate '
                                       f'"{certs[-1]}"', None, None)
-            msg = merge_checks.buffer_error(d)
+            msg = merge_checks.merge_error(d)
             if msg:
                 raise self._error(msg, end.line)
             for srv in frame.listens.ssl_defaults():

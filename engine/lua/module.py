@@ -103,6 +103,7 @@ class LuaModule(HttpModule):
                     declare_set_variable(engine, d)
 
     def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        _check_ssl_phases(cfg)
         self.service.configure(cfg)
         if cfg.http is not None:
             for name in self.early:
@@ -419,3 +420,19 @@ def _has(base: str) -> Callable[[Any], bool]:
     def active(block: Any) -> bool:
         return bool((block.mod.get(_EFFECTIVE) or {}).get(base))
     return active
+
+
+_SSL_PHASES = tuple(f"{phase}_by_lua{form}" for phase in ("ssl_certificate", "ssl_client_hello")
+                    for form in ("", "_block", "_file"))
+
+
+def _check_ssl_phases(cfg: HttpConfig) -> None:
+    """ngx_lua's server merge: an ssl_certificate/ssl_client_hello handler needs the
+    server's ssl context, which only a certificate or ``ssl_reject_handshake on``
+    creates (nginx reports it without a line)."""
+    for block in cfg.blocks:
+        if block.kind != "server" or not any(
+                block.own.get(n) or (cfg.http and cfg.http.own.get(n)) for n in _SSL_PHASES):
+            continue
+        if not (block.get("ssl_certificate") or block.flag("ssl_reject_handshake", False)):
+            raise ConfigError("no ssl configured for the server")

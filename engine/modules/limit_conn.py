@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..conf.errors import ConfigError
+from ..conf.loader import PostParseError
 from ..http.phases import DECLINED, HttpModule, Phase
 from ..http.variables import compile_value, split_value
 
@@ -113,7 +114,7 @@ def parse_limits(engine: HttpEngine, cfg: HttpConfig) -> LimitParse:
             zone.data.key = compile_value(zone.data.key_source, engine.variables)
     for zone in walk.zones.values():
         if zone.size == 0:
-            raise ConfigError(f'zero size shared memory zone "{zone.name}"')
+            raise PostParseError(f'zero size shared memory zone "{zone.name}"')
     return walk
 
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Callable
 from ..conf.errors import ConfigError
 from ..http.phases import DONE, HttpModule
 from ..http.response import http_date
-from ..http.variables import ComplexValue
+from ..http.variables import ComplexValue, compile_value
 from .proxy_cache_conf import CHECKED, CacheConf, compile_cache_conf, load_zones
 from .proxy_conf import pass_directive
 from .upstream import UpstreamInfo
@@ -399,8 +399,11 @@ class ProxyCacheModule(HttpModule):
                 compile_cache_conf(engine, block, None, own=True)
         for block in cfg.blocks:
             d = block.first("proxy_cache")
-            if d is None or d.args[0] == "off" or "$" in d.args[0]:
-                continue  # a zone named by variables is not modelled: nothing is cached
+            if d is None or d.args[0] == "off":
+                continue
+            if "$" in d.args[0]:  # a zone named by variables is not modelled: nothing is
+                compile_value(d.args[0], engine.variables)  # cached, but its variables
+                continue  # must exist
             zone = zones.get(d.args[0])
             if zone is None and block is not cfg.http:
                 http = cfg.http.directive

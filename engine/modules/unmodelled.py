@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..conf.catalog.value_checks import unknown_variable
+from ..conf.errors import ConfigError
 from ..http.phases import HttpModule
 from ..http.user_agent import browser
 
 if TYPE_CHECKING:
+    from ..http.config import HttpConfig
     from ..http.engine import HttpEngine
     from ..http.request import Request
 
@@ -44,6 +47,15 @@ class UnmodelledModule(HttpModule):
             else "")
         add("ancient_browser", lambda r: "1")
         add("modern_browser", lambda r: "")
+
+    def configure(self, engine: HttpEngine, cfg: HttpConfig) -> None:
+        """nginx finds an unknown variable once everything is read, whichever module
+        compiled it: this does it for the directives no module here models."""
+        modelled = frozenset().union(*(m.directives for m in engine.modules))
+        for block in cfg.blocks:
+            msg = unknown_variable(block.items, engine.variables.known, modelled)
+            if msg:
+                raise ConfigError(msg)
 
 
 def _not_found(r: Request) -> None:

@@ -125,47 +125,43 @@ def run_test(argv: Sequence[str] | Options, out: TextIO | None = None,
         return 1
     ok_lines = [f"nginx: the configuration file {conf} syntax is ok",
                 f"nginx: configuration file {conf} test is successful"]
+
+    def failed(message: str, warnings: Sequence[tuple[str, str | None, int]] = (),
+               after_reading: bool = False) -> int:
+        """nginx's lines for a configuration that fails: the warnings printed while
+        reading, "syntax is ok" when the error was found after the file was read (unless
+        -q), the error, then "test failed"."""
+        _print_warnings(list(warnings), err)
+        if after_reading and not opts.quiet:
+            print(ok_lines[0], file=err)
+        print(f"nginx: {message}", file=err)
+        print(f"nginx: configuration file {conf} test failed", file=err)
+        return 1
+
     try:
         parsed = load(conf, prefix=opts.prefix, global_directives=opts.global_directives)
-    except PostParseError as e:
-        _print_warnings(e.warnings, err)
-        if not opts.quiet:
-            print(ok_lines[0], file=err)
-        print(f"nginx: {e}", file=err)
-        print(f"nginx: configuration file {conf} test failed", file=err)
-        return 1
     except ConfigError as e:
-        _print_warnings(e.warnings, err)
-        print(f"nginx: {e}", file=err)
-        print(f"nginx: configuration file {conf} test failed", file=err)
-        return 1
+        return failed(str(e), e.warnings, isinstance(e, PostParseError))
     except RecursionError:
-        print("nginx: [emerg] configuration nested too deeply", file=err)
-        print(f"nginx: configuration file {conf} test failed", file=err)
-        return 1
+        return failed("[emerg] configuration nested too deeply")
     except Exception as e:  # never a traceback on the command line
-        print(f"nginx: [alert] internal error: {type(e).__name__}: {e}", file=err)
-        print(f"nginx: configuration file {conf} test failed", file=err)
-        return 1
+        return failed(f"[alert] internal error: {type(e).__name__}: {e}")
     try:  # what nginx checks while its modules initialise: variables, regexes, log formats
         from engine import Engine  # (-t runs no init_by_lua: ngx_lua skips it when testing)
         engine = Engine(parsed, options={"lua_watchdog": 5.0, "test_config": True})
     except ConfigError as e:
-        _print_warnings(parsed.warnings, err)
-        print(f"nginx: {e}", file=err)
-        print(f"nginx: configuration file {conf} test failed", file=err)
-        return 1
+        return failed(str(e), parsed.warnings, isinstance(e, PostParseError))
     except Exception as e:  # never a traceback on the command line
-        print(f"nginx: [alert] internal error: {type(e).__name__}: {e}", file=err)
-        print(f"nginx: configuration file {conf} test failed", file=err)
-        return 1
+        return failed(f"[alert] internal error: {type(e).__name__}: {e}")
     try:  # nginx loads the certificates while it reads the configuration
         from engine.server.tls import TlsError, load_certificates
         load_certificates(engine)
     except TlsError as e:
-        print(f"nginx: [emerg] {e}", file=err)
-        print(f"nginx: configuration file {conf} test failed", file=err)
-        return 1
+        return failed(f"[emerg] {e}")
+    from engine.conf.catalog.value_checks import cycle_error
+    msg = cycle_error(parsed.directives)  # what ngx_init_cycle checks after reading
+    if msg:
+        return failed(f"[emerg] {msg}", parsed.warnings, after_reading=True)
     for warning in engine.warnings:  # -q keeps them, as nginx does
         print(f"nginx: [warn] {warning}", file=err)
     if not opts.quiet:

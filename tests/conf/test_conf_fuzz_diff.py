@@ -53,6 +53,14 @@ _SKIP = frozenset({
     "modern_browser", "ancient_browser", "modern_browser_value", "lua_code_cache",
     # their zone and key are checked when the http block is merged: not modelled yet
     "fastcgi_cache", "uwsgi_cache", "scgi_cache",
+    # the hash tables built at load ("could not build optimal variables_hash" [warn],
+    # "could not build proxy_headers_hash" [emerg]): not modelled yet
+    "variables_hash_max_size", "variables_hash_bucket_size",
+    "proxy_headers_hash_max_size", "proxy_headers_hash_bucket_size",
+    # nginx -t creates the temp directories (mkdir under the prefix): the file system's
+    # verdict; an upstream's server name is resolved (DNS)
+    "client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path",
+    "scgi_temp_path", "server",
 })
 
 #: Where a generated line may go: (the context bit, the placeholder in _SKELETON).

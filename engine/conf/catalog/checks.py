@@ -17,7 +17,9 @@ from ..directives import DirectiveSpec
 from ..errors import ConfigError
 from .listen import ListenTable, listen_error
 from .misc_checks import misc_error
+from .modelled_checks import modelled_error
 from .upstream_checks import upstream_error
+from .value_checks import value_error
 
 __all__ = ["Location", "location", "duplicate_locations", "handler_error", "custom_entry",
            "ListenTable", "server_names", "types_entry"]
@@ -211,7 +213,8 @@ def handler_error(spec: DirectiveSpec, d: Directive, log_formats: set[str],
     name, args = d.name, d.args
     if spec.module.startswith(("ngx_stream", "ngx_mail")):
         return None
-    msg = upstream_error(d, set(earlier)) or misc_error(d)
+    msg = upstream_error(d, set(earlier)) or misc_error(d) or value_error(d) \
+        or modelled_error(d)
     if msg:
         return msg
     if name == "listen" and spec.module == "ngx_http_core_module":

@@ -199,5 +199,5 @@ modern_browser_value    hsl    1
 """
 
 MODULES["ngx_http_empty_gif_module"] = """
-empty_gif               l      0     N
+empty_gif               l      0     N m
 """

@@ -90,10 +90,16 @@ def _listen_addr(addr: str) -> str | None:
             return "invalid port"
         if not host:
             return "no host"
-        return None
+        return _host_error(host)
     if addr.isdigit():
         return None if _port_ok(addr) else "invalid port"
-    return None
+    return _host_error(addr)
+
+
+def _host_error(host: str) -> str | None:
+    """``ngx_parse_inet_url``: ``*`` or an address, else a name the resolver must find."""
+    from .value_checks import resolves
+    return None if host == "*" or resolves(host) else "host not found"
 
 
 #: listen parameters that set ``lsopt.set``: a second ``listen`` of the address with

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..ast import Directive
 from .slots import nginx_int, nginx_size
 
-__all__ = ["buffer_error"]
+__all__ = ["merge_error", "buffer_error", "param_error"]
 
 _PAGE = 4096
 #: Module order: the first module's error is the one reported.
@@ -23,6 +23,36 @@ _KEYS = ("buffer_size", "buffers", "busy_buffers_size", "temp_file_write_size",
 _CHILDREN = ("server", "location", "if", "limit_except")
 
 
+def merge_error(http: Directive) -> str | None:
+    """The first error of the merges modelled here, in module order (core, then the
+    upstream modules' buffers, then their headers and params)."""
+    return _pool_error(http) or buffer_error(http) or param_error(http)
+
+
+def _pool_error(http: Directive) -> str | None:
+    """``ngx_http_core_merge_srv_conf``: a large header buffer must hold the
+    connection pool (256 bytes and 4 8k by default)."""
+    top = _own_values(http, {})
+    for server in _blocks(http, ("server",)):
+        conf = _own_values(server, top)
+        pool = nginx_size(conf["connection_pool_size"][0]) \
+            if "connection_pool_size" in conf else 256
+        large = conf.get("large_client_header_buffers")
+        if (nginx_size(large[1]) if large else 8192) < (pool or 0):
+            return 'the "large_client_header_buffers" size must be equal to or greater ' \
+                   'than "connection_pool_size"'
+    return None
+
+
+def _own_values(block: Directive, parent: dict[str, list[str]]) -> dict[str, list[str]]:
+    conf = dict(parent)
+    for d in block.block or ():
+        if isinstance(d, Directive) and d.name in ("connection_pool_size",
+                                                   "large_client_header_buffers"):
+            conf[d.name] = d.args
+    return conf
+
+
 def buffer_error(http: Directive) -> str | None:
     """The first merge error of the upstream buffer settings under ``http``, or None."""
     for prefix in _PREFIXES:
@@ -31,6 +61,29 @@ def buffer_error(http: Directive) -> str | None:
             err = _walk(server, prefix, top)
             if err:
                 return err
+    return None
+
+
+#: The directives whose values each module compiles when it merges a location (its
+#: headers or params), in module order.
+_PARAMS = (("proxy_set_header", 1), ("proxy_set_body", 0), ("fastcgi_param", 1),
+           ("uwsgi_param", 1), ("scgi_param", 1))
+
+
+def param_error(http: Directive) -> str | None:
+    """The first syntax error in a header or param value under ``http``: compiled at
+    every level when the module merges, whether anything is proxied or not."""
+    from .upstream_checks import complex_value_error
+    for name, index in _PARAMS:
+        stack = [http]
+        while stack:
+            block = stack.pop()
+            for d in block.block or ():
+                if isinstance(d, Directive) and d.name == name and len(d.args) > index:
+                    err = complex_value_error(d.args[index])
+                    if err:
+                        return err
+            stack.extend(reversed(_blocks(block, _CHILDREN)))
     return None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..ast import Directive
 from .slots import nginx_int, nginx_size
 from .upstream_checks import complex_value_error
+from .value_checks import value_warnings
 
 __all__ = ["misc_error", "misc_warnings"]
 
@@ -31,7 +32,7 @@ def misc_warnings(d: Directive) -> list[str]:
     if d.name == "lua_load_resty_core":
         return ["lua_load_resty_core is deprecated (the lua-resty-core library is required "
                 "since ngx_lua v0.10.16)"]
-    return []
+    return value_warnings(d)
 
 
 def misc_error(d: Directive) -> str | None:

@@ -215,6 +215,10 @@ _BOUNDS = {"uwsgi_modifier1": (0, 255), "uwsgi_modifier2": (0, 255),
            "gzip_comp_level": (1, 9), "limit_req_status": (400, 599),
            "limit_conn_status": (400, 599)}
 
+#: The gzip sizes zlib takes (powers of two from 512), as their post handlers list them.
+_ZLIB_SIZES = {"gzip_window": "512 1k 2k 4k 8k 16k 32k".split(),
+               "gzip_hash": "512 1k 2k 4k 8k 16k 32k 64k 128k".split()}
+
 #: The size slots that take variables (checked at run time) since nginx 1.17.0.
 _COMPLEX_SIZE = frozenset({"limit_rate", "limit_rate_after"})
 
@@ -231,6 +235,10 @@ def slot_error(d: Directive) -> str | None:
         return None if ok else f'"{name}" directive invalid value'
     if name == "worker_connections":
         return None if nginx_int(args[0]) is not None else f'invalid number "{args[0]}"'
+    if name == "http2_streams_index_size" and nginx_int(args[0]) is not None:
+        number = int(args[0])  # its post handler
+        return None if number and not number & (number - 1) else \
+            f'"{name}" directive must be a power of two'
     slot = _SLOTS.get(name)
     if slot is None:
         return None
@@ -253,14 +261,28 @@ def slot_error(d: Directive) -> str | None:
         low, high = _BOUNDS.get(name, (0, _MAX))
         return None if low <= number <= high else f"value must be between {low} and {high}"
     if name in _COMPLEX_SIZE and "$" in value:
-        return None  # ngx_http_set_complex_value_size_slot: a size only without variables
-    if name in ("connection_pool_size", "request_pool_size"):
+        # ngx_http_set_complex_value_size_slot: a size only without variables
+        from .upstream_checks import complex_value_error
+        return complex_value_error(value)
+    if name in _ZLIB_SIZES and nginx_size(value) is not None:
+        allowed = _ZLIB_SIZES[name]
+        if nginx_size(value) not in [512 << i for i in range(len(allowed))]:
+            return f'"{name}" directive must be {", ".join(allowed[:-1])}, or {allowed[-1]}'
+        return None
+    if name == "http2_chunk_size" and nginx_size(value) == 0:
+        return "the http2 chunk size cannot be zero"
+    if name in ("connection_pool_size", "request_pool_size", "http2_pool_size"):
         size = nginx_size(value)
         if size is None:
             return f'"{name}" directive invalid value'
         if size < 112:  # ngx_http_core_pool_size: NGX_MIN_POOL_SIZE on x86_64
             return "the pool size must be no less than 112"
         return None if size % 16 == 0 else "the pool size must be a multiple of 16"
+    if name == "http2_recv_buffer_size":  # its post handler: more than 2 state buffers
+        size = nginx_size(value)
+        if size is None:
+            return f'"{name}" directive invalid value'
+        return None if size > 2 * 16 else f'"{name}" directive value is too small'
     if kind in ("size", "offset"):
         ok = nginx_size(value, kind == "offset") is not None
     else:
@@ -270,8 +292,16 @@ def slot_error(d: Directive) -> str | None:
     return None if ok else f'"{name}" directive invalid value'
 
 
+#: The lowat directives and the name their post handler warns with.
+_LOWAT = {"send_lowat": "send_lowat", "proxy_send_lowat": "proxy_send_lowat",
+          "fastcgi_send_lowat": "fastcgi_send_lowat", "lua_socket_send_lowat": "lua_send_lowat"}
+
+
 def slot_warnings(d: Directive) -> list[str]:
-    """``ngx_conf_set_bitmask_slot``'s ``[warn]`` for a keyword given twice."""
+    """``ngx_conf_set_bitmask_slot``'s ``[warn]`` for a keyword given twice, and
+    the lowat post handlers (Linux has no SO_SNDLOWAT: any value is ignored)."""
+    if d.name in _LOWAT:
+        return [f'"{_LOWAT[d.name]}" is not supported, ignored']
     slot = _SLOTS.get(d.name)
     if slot is None or slot[0] != "bitmask":
         return []

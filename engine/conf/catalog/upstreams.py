@@ -36,7 +36,7 @@ keepalive_time          u      1
 """
 
 MODULES["ngx_http_upstream_zone_module"] = """
-zone                    u      12
+zone                    u      12    m
 """
 
 # Shared by proxy/fastcgi/uwsgi/scgi (the upstream "conf" block of each module).
