@@ -110,7 +110,12 @@ class LuaService:
                 raise ConfigError(f'invalid lua shared dict size "{d.args[1]}"', d.file, d.line)
             if size < 8192:
                 raise ConfigError(f'invalid lua shared dict size "{d.args[1]}"', d.file, d.line)
-            if self.shared.get(d.args[0]) is not None:
+            known = self.shared.get(d.args[0])
+            if known is not None and known.size != size:  # (ngx_shared_memory_add's check)
+                raise ConfigError(f'the size {size} of shared memory zone "{d.args[0]}" '
+                                  f'conflicts with already declared size {known.size}',
+                                  d.file, d.line)
+            if known is not None:
                 raise ConfigError(f'lua_shared_dict "{d.args[0]}" is already defined as '
                                   f'"{d.args[0]}"', d.file, d.line)
             self.shared.add(SharedDictZone(d.args[0], size))

@@ -292,6 +292,8 @@ ROUND2 = [
     ("send-lowat-warn", H + "send_lowat 2;\nsend_lowat 2;\n}\n"),
     ("lua-dict-first", H + "lua_shared_dict a 1g;\nlua_shared_dict b 1h2;\n}\n"),
     ("lua-dict-name", H + 'lua_shared_dict "" 8k;\n}\n'),
+    ("lua-dict-again", H + "lua_shared_dict a 1m;\nlua_shared_dict a 1m;\n}\n"),
+    ("lua-dict-other-size", H + "lua_shared_dict a 1m;\nlua_shared_dict a 2m;\n}\n"),
     ("h2-chunk-zero", H + "http2_chunk_size 0;\n}\n"),
     ("h2-pool", H + "http2_pool_size 404;\nhttp2_pool_size 404;\n}\n"),
     ("h2-index-pow2", H + "http2_streams_index_size 301;\n}\n"),
