@@ -20,6 +20,7 @@ from .ast import Comment, ConfigFile, Directive, ParsedConfig
 from .catalog import CUSTOM_BLOCKS, DUP_GROUPS, build_table, checks, slots
 from .catalog import merge_checks
 from .catalog.misc_checks import misc_warnings
+from .catalog.shm_zones import ShmZones
 from .directives import Ctx, DirectiveSpec, DirectiveTable
 from .errors import ConfigError
 from .parser import Tok, parse_text
@@ -104,6 +105,7 @@ class _Loader:
         self.warnings: list[tuple[str, str | None, int]] = []
         #: (name, context) -> spec, or None for "not allowed here"
         self.spec_cache: dict[tuple[str, Ctx], DirectiveSpec | None] = {}
+        self.shm_zones = ShmZones()
 
     # -- files -----------------------------------------------------------------------
 
@@ -248,6 +250,8 @@ class _Loader:
             found: list[str] = []
             msg = checks.server_names(d.args, found)
             self.warnings.extend((w, self.file, line) for w in found)
+        if msg is None and spec.module.startswith("ngx_http"):
+            msg = self.shm_zones.add(d)
         if msg:
             raise self._error(msg, line)
         if name == "ssl_certificate" or (name == "ssl_reject_handshake"

@@ -294,6 +294,18 @@ ROUND2 = [
     ("lua-dict-name", H + 'lua_shared_dict "" 8k;\n}\n'),
     ("lua-dict-again", H + "lua_shared_dict a 1m;\nlua_shared_dict a 1m;\n}\n"),
     ("lua-dict-other-size", H + "lua_shared_dict a 1m;\nlua_shared_dict a 2m;\n}\n"),
+    # one name is one shared memory zone, whichever module declares or names it
+    *[(f"shm-zone-{i}", H + body + "\n}\n") for i, body in enumerate([
+        "proxy_cache_path c keys_zone=a:1m;\nlua_shared_dict a 1m;",
+        "lua_shared_dict a 1m;\nserver { location / { proxy_cache a; } }",
+        "server { location / { limit_req zone=a; } }\nlua_shared_dict a 1m;",
+        "ssl_session_cache shared:a:1m;\nlua_shared_dict a 1m;",
+        "lua_shared_dict a 1m;\nupstream u { zone a; server 127.0.0.1; }",
+        "proxy_cache_path c keys_zone=a:1m;\nfastcgi_cache_path d keys_zone=a:1m;",
+        "proxy_cache_path c keys_zone=a:1m;\nproxy_cache_path d keys_zone=a:2m;",
+        "limit_req_zone $uri zone=a:1m rate=1r/s;\nserver { location / { limit_conn a 1; } }",
+        "upstream u { zone a 64k; server 127.0.0.1; }\nupstream v { zone a; server 127.0.0.1; }",
+    ])],
     ("h2-chunk-zero", H + "http2_chunk_size 0;\n}\n"),
     ("h2-pool", H + "http2_pool_size 404;\nhttp2_pool_size 404;\n}\n"),
     ("h2-index-pow2", H + "http2_streams_index_size 301;\n}\n"),
