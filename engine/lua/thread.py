@@ -274,6 +274,8 @@ class Driver:
                 send, outcome = await self.carry_out(op, vals[1:])
             if outcome is not None:
                 return outcome
+            if op not in INSTANT:  # it waited on the event loop, which updates the time
+                self.service.clock.update()
             result = self._resume(co, send)
 
     async def _go_on(self, co: Any, fut: asyncio.Future[Any]) -> Any:

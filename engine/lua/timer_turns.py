@@ -112,5 +112,11 @@ def sleep(driver: Driver, co: Any, seconds: Any) -> asyncio.Future[Any]:
     if delay <= 0:
         turns().expire(job)
     else:  # (a wait cut short leaves the timer: its job finds the thread gone)
-        loop.call_later(delay, lambda: turns().expire(job))
+        # due from nginx's cached time, as ngx_add_timer counts: threads that sleep in
+        # one turn of the loop wake in the order of their delays, however long the code
+        # between their calls took (on the loop's clock, a time already past still
+        # comes after the ones before it)
+        clock = driver.service.clock
+        lag = max(clock.source() - clock.now(), 0.0)
+        loop.call_at(loop.time() - lag + delay, lambda: turns().expire(job))
     return fut
