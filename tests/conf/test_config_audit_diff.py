@@ -306,6 +306,9 @@ ROUND2 = [
         "limit_req_zone $uri zone=a:1m rate=1r/s;\nserver { location / { limit_conn a 1; } }",
         "upstream u { zone a 64k; server 127.0.0.1; }\nupstream v { zone a; server 127.0.0.1; }",
     ])],
+    # the *_store path's variables must exist
+    *[(f"store-unknown-var-{p}", H + f"{p}_store /tmp/$nosuch_var;\n}}\n")
+      for p in ("proxy", "fastcgi", "uwsgi", "scgi")],
     ("h2-chunk-zero", H + "http2_chunk_size 0;\n}\n"),
     ("h2-pool", H + "http2_pool_size 404;\nhttp2_pool_size 404;\n}\n"),
     ("h2-index-pow2", H + "http2_streams_index_size 301;\n}\n"),

@@ -34,7 +34,8 @@ _COMPLEX_ARGS = {"add_trailer": 1, "fastcgi_cache_bypass": 0, "fastcgi_no_cache"
                  "uwsgi_ssl_certificate_key": 0, "grpc_ssl_certificate": 0,
                  "grpc_ssl_certificate_key": 0, "proxy_cookie_flags": 0,
                  "uwsgi_param": 1, "scgi_param": 1, "fastcgi_bind": 0, "uwsgi_bind": 0,
-                 "scgi_bind": 0, "grpc_bind": 0, "memcached_bind": 0, "proxy_bind": 0}
+                 "scgi_bind": 0, "grpc_bind": 0, "memcached_bind": 0, "proxy_bind": 0,
+                 "proxy_store": 0, "fastcgi_store": 0, "uwsgi_store": 0, "scgi_store": 0}
 
 
 def value_error(d: Directive) -> str | None:
