@@ -8,6 +8,7 @@ import os
 import stat
 from typing import TYPE_CHECKING
 
+from ..conf.catalog.modelled_checks import try_files_code
 from ..conf.errors import ConfigError
 from ..http.location import LocationConf
 from ..http.phases import DECLINED, HttpModule, Phase
@@ -48,7 +49,7 @@ class TryFilesModule(HttpModule):
                 for a in d0.args[:-1]]
             last = d0.args[-1]
             fallback = compile_value(last, engine.variables, d0.file, d0.line)
-            block.mod[self.name] = (tests, fallback, _code(last, d0.file, d0.line))
+            block.mod[self.name] = (tests, fallback, try_files_code(last, d0.file, d0.line))
 
     async def handler(self, r: Request) -> int:
         conf = r.loc.mod.get(self.name)
@@ -102,18 +103,6 @@ class TryFilesModule(HttpModule):
         # ngx_http_split_args: the fallback's own arguments, empty (but found) without "?"
         r.has_args = True
         return await r.engine.internal_redirect(r, uri, args, "try_files")
-
-
-def _code(last: str, file: str | None, line: int | None) -> int:
-    """The status of a last argument ``=code`` (0: not one, or ``=0``, which nginx then
-    takes as a URI). nginx reads one character less of a value with variables, and
-    names it so too."""
-    if not last.startswith("="):
-        return 0
-    shown, digits = (last[:-1], last[1:-1]) if "$" in last else (last, last[1:])
-    if not (digits.isascii() and digits.isdigit()) or int(digits) > 999:
-        raise ConfigError(f'invalid code "{shown}"', file, line)
-    return int(digits)
 
 
 def _exists(r: Request, path: str, test_dir: bool) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from .addresses import resolves
 from .slots import nginx_int, nginx_time
 
 __all__ = ["listen_error", "listen_text", "ListenTable"]
@@ -98,7 +99,6 @@ def _listen_addr(addr: str) -> str | None:
 
 def _host_error(host: str) -> str | None:
     """``ngx_parse_inet_url``: ``*`` or an address, else a name the resolver must find."""
-    from .value_checks import resolves
     return None if host == "*" or resolves(host) else "host not found"
 
 

@@ -8,14 +8,13 @@ a bad line further down only if it is caught while the file is read, as here.
 
 from __future__ import annotations
 
-import ipaddress
-
 from ..ast import Directive
 from ..errors import ConfigError
+from .addresses import cidr, resolves
 from .slots import nginx_int
-from .upstream_checks import _inet_addr, complex_value_error, regex_error
+from .upstream_checks import complex_value_error, regex_error
 
-__all__ = ["modelled_error", "cidr"]
+__all__ = ["modelled_error", "try_files_code"]
 
 _REWRITE_FLAGS = frozenset({"last", "break", "redirect", "permanent"})
 _STORE = frozenset({"proxy_store", "fastcgi_store", "uwsgi_store", "scgi_store"})
@@ -42,7 +41,6 @@ def modelled_error(d: Directive) -> str | None:
         ok = args[0] in ("all", "unix:") or cidr(args[0]) is not None
         return None if ok else f'invalid parameter "{args[0]}"'
     if name == "set_real_ip_from":
-        from .value_checks import resolves
         ok = args[0] == "unix:" or cidr(args[0]) is not None or resolves(args[0])
         return None if ok else f'host not found in set_real_ip_from "{args[0]}"'
     if name == "random":  # ngx_http_upstream_random: [two [least_conn]]
@@ -81,26 +79,6 @@ def modelled_error(d: Directive) -> str | None:
     return None
 
 
-def cidr(text: str) -> bool | None:
-    """``ngx_ptocidr``: None if ``text`` is no address[/bits], False if bits are set
-    past the mask (accepted; the module's configure() gives the warning), else True.
-    IPv4 as ``ngx_inet_addr`` reads it (leading zeros are decimal)."""
-    addr, slash, bits = text.partition("/")
-    if _inet_addr(addr):
-        value, width = sum(int(o or 0) << (24 - 8 * i)
-                           for i, o in enumerate(addr.split("."))), 32
-    else:
-        try:
-            value, width = int(ipaddress.IPv6Address(addr)), 128
-        except ValueError:
-            return None
-    if not slash:
-        return True
-    if not bits.isdigit() or int(bits) > width:
-        return None
-    return value & ((1 << (width - int(bits))) - 1) == 0
-
-
 def _limit_req(args: list[str]) -> str | None:
     """``ngx_http_limit_req``: zone=, burst=N, delay=N (N > 0) or nodelay."""
     zone = False
@@ -116,11 +94,22 @@ def _limit_req(args: list[str]) -> str | None:
     return None if zone else '"limit_req" must have "zone" parameter'
 
 
+def try_files_code(last: str, file: str | None, line: int | None) -> int:
+    """try_files: the status of a last argument ``=code`` (0: not one, or ``=0``, which
+    nginx then takes as a URI). nginx reads one character less of a value with
+    variables, and names it so too."""
+    if not last.startswith("="):
+        return 0
+    shown, digits = (last[:-1], last[1:-1]) if "$" in last else (last, last[1:])
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > 999:
+        raise ConfigError(f'invalid code "{shown}"', file, line)
+    return int(digits)
+
+
 def _try_files_code(last: str) -> str | None:
-    """The try_files module's own reading of a last ``=code`` (with nginx's quirks)."""
-    from ...modules.try_files import _code
+    """:func:`try_files_code`'s error, if any."""
     try:
-        _code(last, None, None)
+        try_files_code(last, None, None)
     except ConfigError as exc:
         return exc.message
     return None

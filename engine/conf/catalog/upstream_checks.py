@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 
 from ..ast import Directive
+from .addresses import inet_addr
 from .slots import nginx_int, nginx_size, nginx_time
 
 __all__ = ["upstream_error", "parse_addr_port", "complex_value_error", "regex_error"]
@@ -84,24 +85,9 @@ def regex_error(pattern: str) -> str | None:
     return None
 
 
-def _inet_addr(text: str) -> bool:
-    """``ngx_inet_addr``: four dotted decimal octets (empty ones count as 0)."""
-    octet, dots = 0, 0
-    for ch in text:
-        if "0" <= ch <= "9":
-            octet = octet * 10 + ord(ch) - 48
-            if octet > 255:
-                return False
-        elif ch == "." and octet < 256:
-            octet, dots = 0, dots + 1
-        else:
-            return False
-    return dots == 3 and bool(text)
-
-
 def _parse_addr(text: str) -> bool:
     """``ngx_parse_addr``: an IPv4 or a bare IPv6 address, no port, no name."""
-    if _inet_addr(text):
+    if inet_addr(text):
         return True
     try:
         ipaddress.IPv6Address(text)

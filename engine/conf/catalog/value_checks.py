@@ -10,15 +10,15 @@ read) checks the same value again and agrees.
 
 from __future__ import annotations
 
-import socket
 from typing import Iterable
 
 from ..ast import Directive
 from ..errors import ConfigError
+from .addresses import cidr, resolves
 from .slots import nginx_int, nginx_size, nginx_time
 from .upstream_checks import complex_value_error, regex_error
 
-__all__ = ["value_error", "value_warnings", "resolves", "unknown_variable",
+__all__ = ["value_error", "value_warnings", "unknown_variable",
            "cycle_error"]
 
 _PAGE = 4096
@@ -98,7 +98,6 @@ def value_error(d: Directive) -> str | None:
 
 def value_warnings(d: Directive) -> list[str]:
     """The ``[warn]`` lines these handlers log for an accepted value."""
-    from .modelled_checks import cidr
     if d.name == "debug_connection" and cidr(d.args[0]) is False:
         return [f"low address bits of {d.args[0]} are meaningless"]
     return []
@@ -147,39 +146,8 @@ def _cookie_flags(args: list[str]) -> str | None:
     return err or next(filter(None, map(complex_value_error, args[1:])), None)
 
 
-def _inet_aton(text: str) -> bool:
-    """``inet_aton``: 1 to 4 numbers (decimal, octal or hex), the last filling the rest."""
-    parts = text.split(".")
-    if not 1 <= len(parts) <= 4:
-        return False
-    values = []
-    for part in parts:
-        try:
-            values.append(int(part, 0) if not part.startswith("0") or part == "0"
-                          or part[1:2] in "xX" else int(part, 8))
-        except ValueError:
-            return False
-    return all(v < 256 for v in values[:-1]) and \
-        values[-1] < 256 ** (5 - len(values))
-
-
-def resolves(host: str) -> bool:
-    """Whether ``getaddrinfo`` finds ``host``, as nginx asks at load (the machine's own
-    resolver: the verdict is this machine's, like nginx's)."""
-    if _inet_aton(host):
-        return True
-    if not host or any(c in host for c in "=~($/ {}"):
-        return False
-    try:
-        socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return False
-    return True
-
-
 def _debug_connection(addr: str) -> str | None:
     """``ngx_event_debug_connection``: unix:, an address or CIDR, else a host name."""
-    from .modelled_checks import cidr
     if addr == "unix:" or cidr(addr) is not None:
         return None
     return None if resolves(addr) else f'host not found in debug_connection "{addr}"'
