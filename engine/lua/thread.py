@@ -109,6 +109,11 @@ async def _handed(fut: asyncio.Future[Any]) -> tuple[Any, None]:
     return await fut, None
 
 
+def forget_posted(lr: LuaRequest) -> None:
+    """The request's light threads are gone: so is its queue of posted threads."""
+    _posted.pop(lr, None)
+
+
 async def run_posted(lr: LuaRequest, until_: asyncio.Future[Any] | None = None) -> bool:
     """ngx_http_lua_run_posted_threads: run the posted threads in turn, each up to where
     it hands back control, until ``until_``'s turn comes (True: its owner goes on itself)
@@ -144,6 +149,11 @@ class Driver:
     async def run(self, co: Any, *args: Any) -> Outcome:
         """Resume thread ``co`` with ``args`` and carry on until it ends."""
         return await self._drive(co, self._resume(co, args))
+
+    async def carry_on(self, co: Any, handed: Any) -> Any:
+        """Carry thread ``co`` on from what it handed back (:meth:`step_inline`) to its
+        end: its Outcome, or :class:`Finished` when another thread ran it to its end."""
+        return await self._drive(co, handed)
 
     async def start(self, context: bytes, factory: Any) -> Outcome:
         """Start an entry thread of ``factory`` in ``context`` (one crossing into Lua for

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from .thread import Driver, Finished, Outcome, _posted, end_request, run_posted, thread_exits
+from .thread import Driver, Finished, Outcome, end_request, forget_posted, run_posted, \
+    thread_exits
 from .traceback import ngx_traceback
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ async def spawn(service: LuaService, lr: LuaRequest, co: int, args: Any, parent:
 async def _own(driver: Driver, co: int, thread: LightThread, handed: Any) -> tuple[Any, ...]:
     """A light thread's task: on from what it handed back to its end."""
     lr = driver.lr
-    outcome = await driver._drive(co, handed)
+    outcome = await driver.carry_on(co, handed)
     if isinstance(outcome, Finished):  # another thread ran it to its end
         return outcome.values
     values = await finish(lr, thread, outcome)
@@ -215,4 +216,4 @@ def abort_all(lr: LuaRequest) -> None:
         _set_status(lr, t, "dead")
     lr.threads.clear()
     thread_exits.pop(lr, None)
-    _posted.pop(lr, None)
+    forget_posted(lr)

@@ -19,7 +19,7 @@ from ..http.find_config import update_location_config
 from ..http.location import LocationConf
 from ..http.phases import DECLINED, DONE, HttpModule, Phase
 from ..http.regex import Regex
-from ..http.request_body import discard_request_body, test_expect
+from ..http.request_body import discard_request_body
 from ..http.uri import escape_args, quoted_path, unescape_redirect
 from ..http.variables import ComplexValue, VarRef, compile_value
 from .rewrite_if import compile_condition, keep_captures, log_match
@@ -228,8 +228,6 @@ async def _run_return(r: Request, d: Directive, step: tuple) -> int:
     if r.trace.enabled:
         r.trace.add("script", op="return", code=code, text=value, file=d.file, line=d.line)
     if code in _REDIRECT_CODES:
-        if r is r.main:  # ngx_http_send_response discards the body first: Expect is tested
-            test_expect(r)
         r.out.location = value or ""
         return code
     return await send_response(r, code, (value or "").encode("utf-8", "surrogateescape"))

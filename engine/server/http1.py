@@ -87,9 +87,6 @@ class HttpConnection(asyncio.Protocol):
         #: On an ssl address (see .tls): the TLS facts once handshaken, or plain HTTP.
         self.tls: dict[str, str] | None = None
         self.plain_on_https = False
-        #: Given to each request: the engine writes "100 Continue" through it when it
-        #: reads or discards the body (request_body.test_expect), as nginx does.
-        self.write_continue = self._write_continue
 
     @property
     def reading_head(self) -> bool:
@@ -241,7 +238,9 @@ class HttpConnection(asyncio.Protocol):
                           head_length=len(head), line_length=nl + 1,
                           raw_line=head[:nl].rstrip(b"\r").decode("utf-8", "surrogateescape"),
                           raw_head=head)
-        req.send_continue = self.write_continue
+        # the engine writes "100 Continue" through it when it reads or discards the
+        # body (request_body.test_expect), as nginx does
+        req.send_continue = self._write_continue
         p = Pending(req)
         if early is not None:  # the engine refuses the line; no header was read
             self._enqueue(p, complete=True, linger=True)
